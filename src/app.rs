@@ -1,0 +1,1 @@
+//! The binary edge: clap arguments → config → run → exit code (issues 2, 4).

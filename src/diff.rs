@@ -1,0 +1,1 @@
+//! Structural before/after diff of two trees (issue 4).

@@ -1,0 +1,1 @@
+//! Flags and desc inferred from names (kernel-semantics.md §5.6) (issue 2).

@@ -1,0 +1,1 @@
+//! dax/kmem (`drivers/dax/kmem.c`) (issue 3).

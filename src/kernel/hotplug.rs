@@ -1,0 +1,1 @@
+//! Memory hotplug (`mm/memory_hotplug.c`) (issue 3).

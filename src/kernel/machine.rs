@@ -1,0 +1,1 @@
+//! The simulated machine: tree + memory blocks + dax devices + kernel config (issue 3).

@@ -1,0 +1,1 @@
+//! Memory blocks (`drivers/base/memory.c`) (issue 3).

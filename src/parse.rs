@@ -1,0 +1,1 @@
+//! Text → resources: the nom parser for `/proc/iomem` and `/proc/ioports` dumps (issue 2).

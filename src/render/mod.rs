@@ -1,0 +1,1 @@
+//! Tree → text: `/proc/iomem` (`r_show`), the readable tree view, JSON (issue 2).

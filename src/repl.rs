@@ -1,0 +1,1 @@
+//! The interactive REPL (rustyline) (issue 4).

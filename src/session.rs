@@ -1,0 +1,1 @@
+//! A session: the machine, its steps (undo/redo), command execution (issue 4).

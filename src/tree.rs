@@ -1,0 +1,755 @@
+//! The resource tree: the kernel's `struct resource` hierarchy (`kernel/resource.c`,
+//! `include/linux/ioport.h`) as an arena.
+//!
+//! The kernel links resources as `parent`/`sibling`/`child` pointers and scans sibling lists
+//! linearly. We keep each node's children in a `BTreeMap` keyed by start address so that the
+//! operations in [`crate::kernel::resource`] find "the first child that could overlap X" in
+//! O(log n) instead of O(n) — with the same result as the kernel's scan, because in a valid tree
+//! siblings are sorted and disjoint (invariant 3, kernel-semantics.md §1.2).
+//!
+//! Real dumps break that invariant (overlapping or out-of-order siblings, `0-0` entries). Their
+//! order must survive a round trip, so a child's key is `(max(start, previous key), seq)`: in a
+//! sorted list the key's first half *is* the start; in an anomalous list the keys still follow
+//! the list order, and the parent is marked `unsorted` so that operations fall back to the
+//! kernel's plain linear scan ([`Tree::scan_from`]).
+//!
+//! Nothing here recurses on input-controlled depth: every walk is iterative.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// `include/linux/ioport.h` flag bits (values stable for many years).
+pub mod flags {
+    pub const IORESOURCE_IO: u32 = 0x0000_0100;
+    pub const IORESOURCE_MEM: u32 = 0x0000_0200;
+    pub const IORESOURCE_TYPE_BITS: u32 = 0x0000_1f00;
+    pub const IORESOURCE_PREFETCH: u32 = 0x0000_2000;
+    pub const IORESOURCE_READONLY: u32 = 0x0000_4000;
+    pub const IORESOURCE_MEM_64: u32 = 0x0010_0000;
+    pub const IORESOURCE_WINDOW: u32 = 0x0020_0000;
+    pub const IORESOURCE_MUXED: u32 = 0x0040_0000;
+    pub const IORESOURCE_EXT_TYPE_BITS: u32 = 0x0100_0000;
+    pub const IORESOURCE_SYSRAM: u32 = 0x0100_0000;
+    pub const IORESOURCE_SYSRAM_DRIVER_MANAGED: u32 = 0x0200_0000;
+    pub const IORESOURCE_SYSRAM_MERGEABLE: u32 = 0x0400_0000;
+    pub const IORESOURCE_EXCLUSIVE: u32 = 0x0800_0000;
+    pub const IORESOURCE_DISABLED: u32 = 0x1000_0000;
+    pub const IORESOURCE_UNSET: u32 = 0x2000_0000;
+    pub const IORESOURCE_AUTO: u32 = 0x4000_0000;
+    pub const IORESOURCE_BUSY: u32 = 0x8000_0000;
+    /// `IORESOURCE_MEM | IORESOURCE_SYSRAM`.
+    pub const IORESOURCE_SYSTEM_RAM: u32 = IORESOURCE_MEM | IORESOURCE_SYSRAM;
+
+    /// Names for `show --flags` and JSON, in bit order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (IORESOURCE_IO, "IO"),
+        (IORESOURCE_MEM, "MEM"),
+        (IORESOURCE_PREFETCH, "PREFETCH"),
+        (IORESOURCE_READONLY, "READONLY"),
+        (IORESOURCE_MEM_64, "MEM_64"),
+        (IORESOURCE_WINDOW, "WINDOW"),
+        (IORESOURCE_MUXED, "MUXED"),
+        (IORESOURCE_SYSRAM, "SYSRAM"),
+        (IORESOURCE_SYSRAM_DRIVER_MANAGED, "SYSRAM_DRIVER_MANAGED"),
+        (IORESOURCE_SYSRAM_MERGEABLE, "SYSRAM_MERGEABLE"),
+        (IORESOURCE_EXCLUSIVE, "EXCLUSIVE"),
+        (IORESOURCE_DISABLED, "DISABLED"),
+        (IORESOURCE_UNSET, "UNSET"),
+        (IORESOURCE_AUTO, "AUTO"),
+        (IORESOURCE_BUSY, "BUSY"),
+    ];
+
+    /// `MEM|SYSRAM|BUSY` style text; `0` for no flags.
+    pub fn describe(f: u32) -> String {
+        let parts: Vec<&str> = NAMES
+            .iter()
+            .filter(|(bit, _)| f & bit != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        if parts.is_empty() {
+            "0".to_string()
+        } else {
+            parts.join("|")
+        }
+    }
+}
+
+/// `IORES_DESC_*` from `include/linux/ioport.h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[repr(u8)]
+pub enum Desc {
+    #[default]
+    None = 0,
+    CrashKernel = 1,
+    AcpiTables = 2,
+    AcpiNvStorage = 3,
+    PersistentMemory = 4,
+    PersistentMemoryLegacy = 5,
+    DevicePrivateMemory = 6,
+    Reserved = 7,
+    SoftReserved = 8,
+    Cxl = 9,
+}
+
+impl Desc {
+    pub const ALL: [Desc; 10] = [
+        Desc::None,
+        Desc::CrashKernel,
+        Desc::AcpiTables,
+        Desc::AcpiNvStorage,
+        Desc::PersistentMemory,
+        Desc::PersistentMemoryLegacy,
+        Desc::DevicePrivateMemory,
+        Desc::Reserved,
+        Desc::SoftReserved,
+        Desc::Cxl,
+    ];
+
+    /// The kernel's name without the `IORES_DESC_` prefix.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            Desc::None => "NONE",
+            Desc::CrashKernel => "CRASH_KERNEL",
+            Desc::AcpiTables => "ACPI_TABLES",
+            Desc::AcpiNvStorage => "ACPI_NV_STORAGE",
+            Desc::PersistentMemory => "PERSISTENT_MEMORY",
+            Desc::PersistentMemoryLegacy => "PERSISTENT_MEMORY_LEGACY",
+            Desc::DevicePrivateMemory => "DEVICE_PRIVATE_MEMORY",
+            Desc::Reserved => "RESERVED",
+            Desc::SoftReserved => "SOFT_RESERVED",
+            Desc::Cxl => "CXL",
+        }
+    }
+
+    /// Accepts `PERSISTENT_MEMORY_LEGACY`, `IORES_DESC_PERSISTENT_MEMORY_LEGACY`, any case.
+    pub fn from_kernel_name(s: &str) -> Option<Desc> {
+        let s = s.to_ascii_uppercase();
+        let s = s.strip_prefix("IORES_DESC_").unwrap_or(&s);
+        Desc::ALL.into_iter().find(|d| d.kernel_name() == s)
+    }
+}
+
+/// How sure we are of flags/desc that were inferred from a name (kernel-semantics.md §5.6).
+/// Nodes created by simulated kernel operations carry `Exact`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+    #[default]
+    Exact,
+}
+
+/// Index of a node in the arena. `NodeId(0)` is always the root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+/// Which of the kernel's two roots a tree hangs from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum RootKind {
+    /// `iomem_resource`, "PCI mem".
+    Iomem,
+    /// `ioport_resource`, "PCI IO".
+    Ioport,
+}
+
+/// A name: a span of the tree's byte arena. Names are bytes, not `str`: `/proc/iomem` prints
+/// whatever the driver passed, and non-UTF-8 bytes must survive a round trip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Name {
+    off: u32,
+    len: u32,
+}
+
+type ChildKey = (u64, u64);
+
+/// One `struct resource`.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub start: u64,
+    pub end: u64,
+    pub name: Name,
+    pub flags: u32,
+    pub desc: Desc,
+    pub confidence: Confidence,
+    /// 1-based line of the dump this node came from, if any.
+    pub line: Option<u32>,
+    parent: Option<NodeId>,
+    key: ChildKey,
+    children: BTreeMap<ChildKey, NodeId>,
+    /// The child list is not sorted and disjoint (a real dump broke invariant 3): operations
+    /// must scan it linearly, as the kernel does.
+    unsorted: bool,
+    /// Still in the arena but unlinked and released (slot kept so ids stay stable).
+    freed: bool,
+}
+
+impl Resource {
+    pub fn size(&self) -> u64 {
+        self.end.wrapping_sub(self.start).wrapping_add(1)
+    }
+    pub fn is_busy(&self) -> bool {
+        self.flags & flags::IORESOURCE_BUSY != 0
+    }
+    pub fn contains(&self, start: u64, end: u64) -> bool {
+        self.start <= start && end <= self.end
+    }
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start <= end && start <= self.end
+    }
+}
+
+/// The whole tree: an arena of resources plus the name bytes.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    nodes: Vec<Resource>,
+    names: Vec<u8>,
+    seq: u64,
+    kind: RootKind,
+    /// Every address in the source dump was zero (read without CAP_SYS_ADMIN).
+    pub zeroed: bool,
+}
+
+impl Tree {
+    /// An empty tree under `iomem_resource` (`[0, end]`, "PCI mem", MEM) or `ioport_resource`
+    /// (`[0, end]`, "PCI IO", IO).
+    pub fn new(kind: RootKind, root_end: u64) -> Tree {
+        let mut t = Tree {
+            nodes: Vec::new(),
+            names: Vec::new(),
+            seq: 0,
+            kind,
+            zeroed: false,
+        };
+        let (name, fl) = match kind {
+            RootKind::Iomem => ("PCI mem", flags::IORESOURCE_MEM),
+            RootKind::Ioport => ("PCI IO", flags::IORESOURCE_IO),
+        };
+        let name = t.intern(name.as_bytes());
+        t.nodes.push(Resource {
+            start: 0,
+            end: root_end,
+            name,
+            flags: fl,
+            desc: Desc::None,
+            confidence: Confidence::Exact,
+            line: None,
+            parent: None,
+            key: (0, 0),
+            children: BTreeMap::new(),
+            unsorted: false,
+            freed: false,
+        });
+        t
+    }
+
+    /// `iomem_resource` with `end = 2^phys_bits - 1` (x86 lowers it from all-ones in
+    /// `setup_arch`; 64 keeps all-ones).
+    pub fn new_iomem(phys_bits: u32) -> Tree {
+        let end = if phys_bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << phys_bits) - 1
+        };
+        Tree::new(RootKind::Iomem, end)
+    }
+
+    pub const ROOT: NodeId = NodeId(0);
+
+    pub fn root(&self) -> NodeId {
+        Self::ROOT
+    }
+    pub fn kind(&self) -> RootKind {
+        self.kind
+    }
+    /// Minimum hex width of `r_show`: 4 when the root ends below 0x10000, else 8.
+    pub fn hex_width(&self) -> usize {
+        if self.nodes[0].end < 0x10000 { 4 } else { 8 }
+    }
+
+    pub fn get(&self, id: NodeId) -> &Resource {
+        &self.nodes[id.0 as usize]
+    }
+    pub fn get_mut(&mut self, id: NodeId) -> &mut Resource {
+        &mut self.nodes[id.0 as usize]
+    }
+    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
+        self.get(id).parent
+    }
+    pub fn is_linked(&self, id: NodeId) -> bool {
+        id == Self::ROOT || self.get(id).parent.is_some()
+    }
+    pub fn is_unsorted(&self, id: NodeId) -> bool {
+        self.get(id).unsorted
+    }
+
+    /// Add name bytes to the arena.
+    pub fn intern(&mut self, bytes: &[u8]) -> Name {
+        let off = self.names.len() as u32;
+        self.names.extend_from_slice(bytes);
+        Name {
+            off,
+            len: bytes.len() as u32,
+        }
+    }
+    pub fn name_bytes(&self, n: Name) -> &[u8] {
+        &self.names[n.off as usize..(n.off + n.len) as usize]
+    }
+    /// The node's name as raw bytes.
+    pub fn name_of(&self, id: NodeId) -> &[u8] {
+        self.name_bytes(self.get(id).name)
+    }
+    /// The node's name for display (non-UTF-8 bytes replaced).
+    pub fn name_lossy(&self, id: NodeId) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.name_of(id))
+    }
+    pub fn name_is(&self, id: NodeId, s: &str) -> bool {
+        self.name_of(id) == s.as_bytes()
+    }
+    /// Pre-reserve arena space (parsers know the input size).
+    pub fn reserve(&mut self, nodes: usize, name_bytes: usize) {
+        self.nodes.reserve(nodes);
+        self.names.reserve(name_bytes);
+    }
+
+    /// Create an unlinked node (the kernel's `alloc_resource` + field setup).
+    pub fn alloc(&mut self, start: u64, end: u64, name: &[u8], fl: u32, desc: Desc) -> NodeId {
+        let name = self.intern(name);
+        self.alloc_named(start, end, name, fl, desc)
+    }
+
+    /// Like [`Tree::alloc`] but sharing an existing name (the kernel passes name pointers;
+    /// `merge_system_ram_resource` compares them).
+    pub fn alloc_named(&mut self, start: u64, end: u64, name: Name, fl: u32, desc: Desc) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(Resource {
+            start,
+            end,
+            name,
+            flags: fl,
+            desc,
+            confidence: Confidence::Exact,
+            line: None,
+            parent: None,
+            key: (0, 0),
+            children: BTreeMap::new(),
+            unsorted: false,
+            freed: false,
+        });
+        id
+    }
+
+    /// Mark an unlinked node as released (`free_resource`). Its slot stays; it is never reused.
+    pub fn free(&mut self, id: NodeId) {
+        debug_assert!(self.get(id).parent.is_none());
+        self.get_mut(id).freed = true;
+    }
+
+    /// Number of linked resources below the root (the root itself not counted).
+    pub fn len(&self) -> usize {
+        self.descendants(Self::ROOT).count()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.get(Self::ROOT).children.is_empty()
+    }
+
+    // ---------------------------------------------------------------- child lists
+
+    /// Children in list order (the order `/proc/iomem` prints them).
+    pub fn children(&self, p: NodeId) -> impl DoubleEndedIterator<Item = NodeId> + '_ {
+        self.get(p).children.values().copied()
+    }
+    pub fn child_count(&self, p: NodeId) -> usize {
+        self.get(p).children.len()
+    }
+    pub fn first_child(&self, p: NodeId) -> Option<NodeId> {
+        self.get(p).children.values().next().copied()
+    }
+    pub fn has_children(&self, p: NodeId) -> bool {
+        !self.get(p).children.is_empty()
+    }
+    /// The next sibling in list order (`res->sibling`).
+    pub fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
+        let p = self.get(id).parent?;
+        let key = self.get(id).key;
+        self.get(p)
+            .children
+            .range((Bound::Excluded(key), Bound::Unbounded))
+            .next()
+            .map(|(_, v)| *v)
+    }
+    /// The previous sibling in list order.
+    pub fn prev_sibling(&self, id: NodeId) -> Option<NodeId> {
+        let p = self.get(id).parent?;
+        let key = self.get(id).key;
+        self.get(p).children.range(..key).next_back().map(|(_, v)| *v)
+    }
+
+    /// Children of `p` in list order, starting at the first one the kernel's linear scan for a
+    /// range beginning at `start` would not skip with `child.end < start`. In a sorted list that
+    /// is found by binary search; in an unsorted one it is the first child (the caller's scan
+    /// then skips exactly what the kernel would).
+    pub fn scan_from(&self, p: NodeId, start: u64) -> impl Iterator<Item = NodeId> + '_ {
+        let node = self.get(p);
+        let from: ChildKey = if node.unsorted {
+            (0, 0)
+        } else {
+            // The last child starting at or before `start` may still reach it.
+            match node.children.range(..=(start, u64::MAX)).next_back() {
+                Some((k, c)) if self.get(*c).end >= start => *k,
+                Some((k, _)) => (k.0, k.1.saturating_add(1)),
+                None => (0, 0),
+            }
+        };
+        node.children.range(from..).map(|(_, v)| *v)
+    }
+
+    /// Link unlinked `new` into `p`'s list right before `before` (or at the end). The caller
+    /// (a kernel operation) decided the position by the kernel's rules.
+    pub fn link_before(&mut self, p: NodeId, new: NodeId, before: Option<NodeId>) {
+        debug_assert!(self.get(new).parent.is_none() && !self.get(new).freed);
+        let prev_key = match before {
+            Some(b) => self.get(p).children.range(..self.get(b).key).next_back().map(|(k, _)| *k),
+            None => self.get(p).children.keys().next_back().copied(),
+        };
+        let start = self.get(new).start;
+        self.seq += 1;
+        let key0 = prev_key.map_or(start, |k| k.0.max(start));
+        let key = (key0, self.seq);
+        let fits = match before {
+            Some(b) => key < self.get(b).key,
+            None => true,
+        };
+        self.get_mut(new).parent = Some(p);
+        if fits && prev_key.is_none_or(|k| k < key) {
+            self.get_mut(new).key = key;
+            self.get_mut(p).children.insert(key, new);
+            if key0 != start {
+                self.get_mut(p).unsorted = true;
+            }
+        } else {
+            // Only reachable in unsorted lists: renumber the whole list.
+            let mut order: Vec<NodeId> = self.children(p).collect();
+            let pos = match before {
+                Some(b) => order.iter().position(|&c| c == b).unwrap_or(order.len()),
+                None => order.len(),
+            };
+            order.insert(pos, new);
+            self.set_children(p, &order);
+        }
+    }
+
+    /// Link `new` into `p` at the position its start sorts to (end of the run of equal starts).
+    pub fn link_sorted(&mut self, p: NodeId, new: NodeId) {
+        let start = self.get(new).start;
+        let before = if self.get(p).unsorted {
+            self.children(p).find(|&c| self.get(c).start > start)
+        } else {
+            self.get(p)
+                .children
+                .range((start, u64::MAX)..)
+                .next()
+                .map(|(_, v)| *v)
+        };
+        self.link_before(p, new, before);
+    }
+
+    /// Replace `p`'s child list with `order` (exactly that order), re-keying every child and
+    /// recomputing whether the list is sorted and disjoint.
+    pub fn set_children(&mut self, p: NodeId, order: &[NodeId]) {
+        let old: Vec<NodeId> = self.children(p).collect();
+        for c in old {
+            self.get_mut(c).parent = None;
+        }
+        self.get_mut(p).children.clear();
+        let mut unsorted = false;
+        let mut prev: Option<(u64, u64)> = None; // (key0, end of previous)
+        for &c in order {
+            self.seq += 1;
+            let (s, e) = (self.get(c).start, self.get(c).end);
+            let key0 = match prev {
+                Some((k0, pend)) => {
+                    if s < k0 || s <= pend {
+                        unsorted = true;
+                    }
+                    k0.max(s)
+                }
+                None => s,
+            };
+            if e < s {
+                unsorted = true;
+            }
+            prev = Some((key0, e));
+            let key = (key0, self.seq);
+            let node = self.get_mut(c);
+            node.key = key;
+            node.parent = Some(p);
+            self.get_mut(p).children.insert(key, c);
+        }
+        self.get_mut(p).unsorted = unsorted;
+    }
+
+    /// Unlink `id` from its parent; its subtree stays attached to it (`__release_resource`
+    /// with `release_child = true`). Returns false when it was not linked.
+    pub fn unlink(&mut self, id: NodeId) -> bool {
+        let Some(p) = self.get(id).parent else {
+            return false;
+        };
+        let key = self.get(id).key;
+        self.get_mut(p).children.remove(&key);
+        self.get_mut(id).parent = None;
+        true
+    }
+
+    /// Move `id`'s children into its parent's list at `id`'s position and unlink `id`
+    /// (`__release_resource` with `release_child = false`, i.e. `remove_resource`).
+    pub fn unlink_lifting_children(&mut self, id: NodeId) -> bool {
+        let Some(p) = self.get(id).parent else {
+            return false;
+        };
+        let kids: Vec<NodeId> = self.children(id).collect();
+        if kids.is_empty() {
+            return self.unlink(id);
+        }
+        let mut order: Vec<NodeId> = Vec::with_capacity(self.child_count(p) + kids.len());
+        for c in self.children(p) {
+            if c == id {
+                order.extend_from_slice(&kids);
+            } else {
+                order.push(c);
+            }
+        }
+        self.get_mut(id).children.clear();
+        for &k in &kids {
+            self.get_mut(k).parent = None;
+        }
+        self.get_mut(id).parent = None;
+        self.set_children_fast(p, &order);
+        true
+    }
+
+    /// Replace the run `run` (consecutive children of `p`, in list order) by `new`, which
+    /// adopts them as its children (the adoption step of `__insert_resource`).
+    pub fn adopt_run(&mut self, p: NodeId, new: NodeId, run: &[NodeId]) {
+        debug_assert!(!run.is_empty());
+        let before = self.next_sibling(*run.last().unwrap_or(&new));
+        for &c in run {
+            self.unlink(c);
+        }
+        self.link_before(p, new, before);
+        self.set_children(new, run);
+    }
+
+    /// Like `set_children`, but when `p`'s list is large and sorted, only the changed part is
+    /// re-keyed. Used where a few children are spliced into a long list.
+    fn set_children_fast(&mut self, p: NodeId, order: &[NodeId]) {
+        self.set_children(p, order);
+    }
+
+    /// Change a linked node's range in place (`__adjust_resource` after its checks passed:
+    /// the list position is unchanged).
+    pub fn set_range(&mut self, id: NodeId, start: u64, end: u64) {
+        match self.get(id).parent {
+            None => {
+                let n = self.get_mut(id);
+                n.start = start;
+                n.end = end;
+            }
+            Some(p) => {
+                let before = self.next_sibling(id);
+                self.unlink(id);
+                let n = self.get_mut(id);
+                n.start = start;
+                n.end = end;
+                self.link_before(p, id, before);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- walks
+
+    /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
+    /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
+    pub fn walk(&self, top: NodeId) -> Walk<'_> {
+        let mut stack = Vec::new();
+        stack.push(self.get(top).children.values());
+        Walk { tree: self, stack }
+    }
+
+    /// All linked nodes below `top`, pre-order.
+    pub fn descendants(&self, top: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        self.walk(top).map(|(id, _)| id)
+    }
+
+    /// Ancestors from the parent up to (and including) the root.
+    pub fn ancestors(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        std::iter::successors(self.get(id).parent, move |&p| self.get(p).parent)
+    }
+
+    /// Depth below the root (top-level nodes are 0).
+    pub fn depth(&self, id: NodeId) -> usize {
+        self.ancestors(id).count().saturating_sub(1)
+    }
+
+    /// Linked nodes whose range contains `addr`, outermost first, following the tree (the path
+    /// from the top, as `find ADDR` prints it).
+    pub fn path_to(&self, addr: u64) -> Vec<NodeId> {
+        let mut path = Vec::new();
+        let mut p = Self::ROOT;
+        loop {
+            let next = self
+                .scan_from(p, addr)
+                .take_while(|&c| self.get(p).unsorted || self.get(c).start <= addr)
+                .find(|&c| self.get(c).start <= addr && addr <= self.get(c).end);
+            match next {
+                Some(c) => {
+                    path.push(c);
+                    p = c;
+                }
+                None => return path,
+            }
+        }
+    }
+
+    /// First linked node (pre-order) with exactly this range.
+    pub fn find_range(&self, start: u64, end: u64) -> Option<NodeId> {
+        self.descendants(Self::ROOT)
+            .find(|&id| self.get(id).start == start && self.get(id).end == end)
+    }
+
+    /// First linked node (pre-order) with this name.
+    pub fn find_name(&self, name: &str) -> Option<NodeId> {
+        self.descendants(Self::ROOT).find(|&id| self.name_is(id, name))
+    }
+
+    /// Structural equality: same shape, ranges, names, flags and desc (ids may differ).
+    pub fn same_as(&self, other: &Tree) -> bool {
+        let a = self.walk(Self::ROOT);
+        let mut b = other.walk(Self::ROOT);
+        for (x, dx) in a {
+            let Some((y, dy)) = b.next() else {
+                return false;
+            };
+            let (rx, ry) = (self.get(x), other.get(y));
+            if dx != dy
+                || rx.start != ry.start
+                || rx.end != ry.end
+                || rx.flags != ry.flags
+                || rx.desc != ry.desc
+                || self.name_of(x) != other.name_of(y)
+            {
+                return false;
+            }
+        }
+        b.next().is_none() && self.get(Self::ROOT).end == other.get(Self::ROOT).end
+    }
+}
+
+/// Iterator of [`Tree::walk`].
+pub struct Walk<'a> {
+    tree: &'a Tree,
+    stack: Vec<std::collections::btree_map::Values<'a, ChildKey, NodeId>>,
+}
+
+impl Iterator for Walk<'_> {
+    type Item = (NodeId, usize);
+    fn next(&mut self) -> Option<(NodeId, usize)> {
+        loop {
+            let depth = self.stack.len().checked_sub(1)?;
+            match self.stack.last_mut()?.next() {
+                Some(&id) => {
+                    let kids = &self.tree.get(id).children;
+                    if !kids.is_empty() {
+                        self.stack.push(kids.values());
+                    }
+                    return Some((id, depth));
+                }
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flags::*;
+
+    fn leaf(t: &mut Tree, p: NodeId, s: u64, e: u64, n: &str) -> NodeId {
+        let id = t.alloc(s, e, n.as_bytes(), IORESOURCE_MEM, Desc::None);
+        t.link_sorted(p, id);
+        id
+    }
+
+    #[test]
+    fn walk_is_preorder_with_depths() {
+        let mut t = Tree::new_iomem(64);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        leaf(&mut t, Tree::ROOT, 0x3000, 0x3fff, "c");
+        leaf(&mut t, a, 0x1100, 0x11ff, "a1");
+        leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
+        let got: Vec<(String, usize)> = t
+            .walk(Tree::ROOT)
+            .map(|(id, d)| (t.name_lossy(id).into_owned(), d))
+            .collect();
+        let want = [("a", 0), ("a1", 1), ("b", 0), ("c", 0)];
+        assert_eq!(got.len(), want.len());
+        for ((gn, gd), (wn, wd)) in got.iter().zip(want) {
+            assert_eq!((gn.as_str(), *gd), (wn, wd));
+        }
+    }
+
+    #[test]
+    fn unsorted_list_keeps_its_order_and_scans_from_the_start() {
+        let mut t = Tree::new_iomem(64);
+        let x = t.alloc(0x9000, 0x9fff, b"x", IORESOURCE_MEM, Desc::None);
+        let y = t.alloc(0, 0, b"zero", IORESOURCE_MEM, Desc::None);
+        let z = t.alloc(0xa000, 0xafff, b"z", IORESOURCE_MEM, Desc::None);
+        t.set_children(Tree::ROOT, &[x, y, z]);
+        assert!(t.is_unsorted(Tree::ROOT));
+        assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), vec![x, y, z]);
+        assert_eq!(t.scan_from(Tree::ROOT, 0xa000).next(), Some(x));
+        let w = t.alloc(0x5000, 0x5fff, b"w", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, w, Some(y));
+        assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), vec![x, w, y, z]);
+    }
+
+    #[test]
+    fn scan_from_skips_what_the_kernel_skips() {
+        let mut t = Tree::new_iomem(64);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let b = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
+        let c = leaf(&mut t, Tree::ROOT, 0x4000, 0x4fff, "c");
+        assert_eq!(t.scan_from(Tree::ROOT, 0).next(), Some(a));
+        assert_eq!(t.scan_from(Tree::ROOT, 0x1fff).next(), Some(a));
+        assert_eq!(t.scan_from(Tree::ROOT, 0x2000).next(), Some(b));
+        assert_eq!(t.scan_from(Tree::ROOT, 0x3000).next(), Some(c));
+        assert_eq!(t.scan_from(Tree::ROOT, 0x5000).next(), None);
+    }
+
+    #[test]
+    fn lifting_children_keeps_position() {
+        let mut t = Tree::new_iomem(64);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let p = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "p");
+        let c = leaf(&mut t, Tree::ROOT, 0x4000, 0x4fff, "c");
+        let k1 = leaf(&mut t, p, 0x2000, 0x20ff, "k1");
+        let k2 = leaf(&mut t, p, 0x2100, 0x21ff, "k2");
+        assert!(t.unlink_lifting_children(p));
+        assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), vec![a, k1, k2, c]);
+        assert!(!t.is_unsorted(Tree::ROOT));
+        assert!(!t.unlink(p));
+    }
+
+    #[test]
+    fn path_to_follows_containment() {
+        let mut t = Tree::new_iomem(64);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let a1 = leaf(&mut t, a, 0x1100, 0x11ff, "a1");
+        leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
+        assert_eq!(t.path_to(0x1150), vec![a, a1]);
+        assert_eq!(t.path_to(0x3000), Vec::<NodeId>::new());
+    }
+}
