@@ -12,9 +12,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use iomem_sim::kernel::KernelVersion;
 use iomem_sim::kernel::Trace;
 use iomem_sim::kernel::resource::{__release_region, __request_region};
-use iomem_sim::kernel::KernelVersion;
 use iomem_sim::tree::flags::*;
 use iomem_sim::tree::{Desc, Tree};
 
@@ -158,7 +158,13 @@ fn request_release_pairs(n: usize) -> Duration {
             2 => (b"PCI Bus 0000:00", IORESOURCE_MEM | IORESOURCE_WINDOW),
             _ => continue,
         };
-        let id = tree.alloc(BASE + s * BLOCK, BASE + (s + 1) * BLOCK - 1, name, fl, Desc::None);
+        let id = tree.alloc(
+            BASE + s * BLOCK,
+            BASE + (s + 1) * BLOCK - 1,
+            name,
+            fl,
+            Desc::None,
+        );
         tree.link_before(Tree::ROOT, id, None);
     }
     let v: KernelVersion = "6.1".parse().expect("version");
@@ -205,7 +211,15 @@ pub fn gen_dump(lines: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(lines * 48);
     let mut n = 0usize;
     let mut line = |out: &mut Vec<u8>, depth: usize, s: u64, e: u64, name: &str| {
-        let _ = writeln!(out, "{:w$}{:08x}-{:08x} : {}", "", s, e, name, w = 2 * depth);
+        let _ = writeln!(
+            out,
+            "{:w$}{:08x}-{:08x} : {}",
+            "",
+            s,
+            e,
+            name,
+            w = 2 * depth
+        );
         n += 1;
         n
     };
@@ -235,15 +249,36 @@ pub fn gen_dump(lines: usize) -> Vec<u8> {
             1 => {
                 line(&mut out, 0, cur, cur + 64 * MB - 1, "Reserved");
                 line(&mut out, 1, cur, cur + 16 * MB - 1, "ACPI Tables");
-                count = line(&mut out, 1, cur + 16 * MB, cur + 32 * MB - 1, "ACPI Non-volatile Storage");
+                count = line(
+                    &mut out,
+                    1,
+                    cur + 16 * MB,
+                    cur + 32 * MB - 1,
+                    "ACPI Non-volatile Storage",
+                );
                 cur += 64 * MB;
             }
             _ => {
                 let b = bus & 0xff;
                 let seg = bus >> 8;
                 let win = 256 * MB;
-                line(&mut out, 0, cur, cur + win - 1, &format!("PCI Bus {seg:04x}:{b:02x}"));
-                let drivers = ["nvme", "mlx5_core", "xhci-hcd", "ahci", "ixgbe", "i915", "virtio-pci-modern", "megasas"];
+                line(
+                    &mut out,
+                    0,
+                    cur,
+                    cur + win - 1,
+                    &format!("PCI Bus {seg:04x}:{b:02x}"),
+                );
+                let drivers = [
+                    "nvme",
+                    "mlx5_core",
+                    "xhci-hcd",
+                    "ahci",
+                    "ixgbe",
+                    "i915",
+                    "virtio-pci-modern",
+                    "megasas",
+                ];
                 for (d, drv) in drivers.iter().enumerate() {
                     let s = cur + d as u64 * 16 * MB;
                     let dev = format!("{seg:04x}:{b:02x}:{d:02x}.0");
@@ -252,10 +287,22 @@ pub fn gen_dump(lines: usize) -> Vec<u8> {
                 }
                 let s = cur + 128 * MB;
                 let sub = (b + 1) & 0xff;
-                line(&mut out, 1, s, s + 64 * MB - 1, &format!("PCI Bus {seg:04x}:{sub:02x}"));
+                line(
+                    &mut out,
+                    1,
+                    s,
+                    s + 64 * MB - 1,
+                    &format!("PCI Bus {seg:04x}:{sub:02x}"),
+                );
                 for d in 0..2u64 {
                     let ds = s + d * 32 * MB;
-                    line(&mut out, 2, ds, ds + 32 * MB - 1, &format!("{seg:04x}:{sub:02x}:{d:02x}.0"));
+                    line(
+                        &mut out,
+                        2,
+                        ds,
+                        ds + 32 * MB - 1,
+                        &format!("{seg:04x}:{sub:02x}:{d:02x}.0"),
+                    );
                     count = line(&mut out, 3, ds, ds + 16 * MB - 1, "mlx5_core");
                     if d == 1 {
                         count = line(&mut out, 4, ds, ds + 4 * MB - 1, "mlx5_core fw");
