@@ -445,15 +445,15 @@ pub fn split_words(line: &str) -> Result<Vec<Word>, CommandError> {
                             closed = true;
                             break;
                         }
-                        if d == '\\' && c == '"' {
-                            if let Some(&(k, e)) = it.peek() {
-                                if e == '"' || e == '\\' {
-                                    it.next();
-                                    end = k + e.len_utf8();
-                                    text.push(e);
-                                    continue;
-                                }
-                            }
+                        if d == '\\'
+                            && c == '"'
+                            && let Some(&(k, e)) = it.peek()
+                            && (e == '"' || e == '\\')
+                        {
+                            it.next();
+                            end = k + e.len_utf8();
+                            text.push(e);
+                            continue;
                         }
                         text.push(d);
                     }
