@@ -83,7 +83,7 @@ pub mod standin {
         ] {
             if n >= 1u64 << shift {
                 let v = n as f64 / (1u64 << shift) as f64;
-                return if n % (1u64 << shift) == 0 {
+                return if n.is_multiple_of(1u64 << shift) {
                     format!("{} {unit}", n >> shift)
                 } else {
                     format!("{v:.1} {unit}")
