@@ -161,16 +161,19 @@ pub fn render_side(
         });
     };
     let mut ancestors_needed: std::collections::HashSet<NodeId> = Default::default();
+    // Keep the (paired) parent of each removed node visible, with its ancestors.
+    let b2a: std::collections::HashMap<NodeId, NodeId> =
+        diff.pairs.iter().map(|(&a, &b)| (b, a)).collect();
+    for b in diff.removed() {
+        if let Some(&pa) = before.parent(b).and_then(|pb| b2a.get(&pb)) {
+            ancestors_needed.insert(pa);
+            ancestors_needed.extend(after.ancestors(pa));
+        }
+    }
     for (a, d) in after.walk(Tree::ROOT) {
         while let Some(&b) = removed.peek() {
             if key(before, b, before.depth(b)) <= key(after, a, d) {
                 push_removed(&mut rows, b);
-                // Keep the removed node's (paired) parent visible.
-                if let Some(pb) = before.parent(b)
-                    && let Some((&pa, _)) = diff.pairs.iter().find(|(_, v)| **v == pb)
-                {
-                    ancestors_needed.insert(pa);
-                }
                 removed.next();
             } else {
                 break;
