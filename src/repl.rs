@@ -24,7 +24,7 @@ pub enum DiffMode {
 }
 
 /// Presentation choices (from `--diff`, `--color`, `--explain`).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Present {
     pub palette: Palette,
     pub diff: DiffMode,
@@ -142,6 +142,86 @@ pub fn tree_text(t: &Tree, focus: &[NodeId]) -> String {
         }
     }
     s
+}
+
+/// One command's result as data (`--format json`: each step's command, outcome, errno,
+/// changes).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepRecord {
+    pub command: String,
+    /// `ok`, `refused` (by the simulated kernel), `error` (syntax, I/O, session).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno_value: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub changes: Vec<crate::diff::ChangeSummary>,
+    pub trace: Vec<String>,
+    pub log: Vec<String>,
+}
+
+impl StepRecord {
+    pub fn of(o: &StepOutcome) -> StepRecord {
+        let changes = match &o.output {
+            Output::Diff { before, after } if o.changed => {
+                diff(before, after).summaries(before, after)
+            }
+            _ => Vec::new(),
+        };
+        StepRecord {
+            command: o.command.clone(),
+            outcome: match o.exit_code() {
+                0 => "ok",
+                1 => "refused",
+                _ => "error",
+            },
+            errno: o.errno().map(|e| format!("-{}", e.name())),
+            errno_value: o.errno().map(|e| -e.value()),
+            message: o.message(),
+            changes,
+            trace: o
+                .trace
+                .steps
+                .iter()
+                .map(|s| format!("{}{}: {}", "  ".repeat(s.depth), s.func, s.text))
+                .collect(),
+            log: o.trace.log.clone(),
+        }
+    }
+}
+
+/// Run a script's commands in order (`-e`, `--script`, trailing words): stop at the first
+/// refused command (exit 1) or error (exit 2) unless `keep_going`. Returns the worst status
+/// and one [`StepRecord`] per command run; `emit` is called after each command (for printing).
+pub fn run_commands(
+    session: &mut Session,
+    lines: &[String],
+    keep_going: bool,
+    mut emit: impl FnMut(&StepOutcome),
+) -> (i32, Vec<StepRecord>) {
+    let mut worst = 0;
+    let mut records = Vec::new();
+    for l in lines {
+        let o = match parse_script_line(l) {
+            Ok(None) => continue,
+            Ok(Some(cmd)) => session.execute(&cmd),
+            Err(e) => {
+                let mut o = StepOutcome::syntax_error(l.trim().to_string(), e);
+                o.explain = false;
+                o
+            }
+        };
+        emit(&o);
+        records.push(StepRecord::of(&o));
+        let code = o.exit_code();
+        worst = worst.max(code);
+        if matches!(o.outcome, Outcome::Quit) || (code != 0 && !keep_going) {
+            break;
+        }
+    }
+    (worst, records)
 }
 
 /// Run commands from `input` (one per line, `#` comments) against `session`, writing a
@@ -394,6 +474,35 @@ mod tests {
         assert!(out.contains("now simulating Linux 5.0"), "{out}");
         assert!(err.contains("request c1000800 4K bar: -EBUSY"), "{err}");
         assert!(err.contains("unknown command"), "{err}");
+    }
+
+    #[test]
+    fn scripts_stop_at_the_first_refusal_unless_keep_going() {
+        let lines: Vec<String> = [
+            "# comment",
+            "request c1000000 4K foo",
+            "request c1000800 4K bar",
+            "request c2000000 4K baz",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let (code, recs) = run_commands(&mut s, &lines, false, |_| {});
+        assert_eq!((code, recs.len()), (1, 2));
+        assert_eq!(recs[1].outcome, "refused");
+        assert_eq!(recs[1].errno.as_deref(), Some("-EBUSY"));
+        assert_eq!(recs[1].errno_value, Some(-16));
+        assert_eq!(recs[0].changes.len(), 1);
+        assert_eq!(recs[0].changes[0].change, "added");
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let (code, recs) = run_commands(&mut s, &lines, true, |_| {});
+        assert_eq!((code, recs.len()), (1, 3));
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let bad = vec!["hotplug add zz 1G".to_string(), "undo".to_string()];
+        let (code, recs) = run_commands(&mut s, &bad, false, |_| {});
+        assert_eq!((code, recs.len()), (2, 1));
+        let json = serde_json::to_string(&recs[0]).unwrap();
+        assert!(json.contains("\"outcome\":\"error\""), "{json}");
     }
 
     #[test]

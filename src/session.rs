@@ -157,6 +157,8 @@ pub enum SessionError {
     },
     #[error("no resource named {0:?}")]
     NoSuchName(String),
+    #[error("{0}")]
+    Syntax(#[from] crate::command::CommandError),
 }
 
 /// What a command produced, for the presentation layer.
@@ -213,6 +215,12 @@ impl StepOutcome {
             changed: false,
             output: Output::None,
         }
+    }
+    /// A line that did not parse, as an outcome (exit 2).
+    pub fn syntax_error(line: String, e: crate::command::CommandError) -> StepOutcome {
+        let mut o = StepOutcome::new(line);
+        o.outcome = Outcome::Failed(SessionError::Syntax(e));
+        o
     }
     /// The exit status this outcome calls for: 0 ok, 1 refused by the kernel, 2 other failure.
     pub fn exit_code(&self) -> i32 {

@@ -18,7 +18,7 @@ pub mod standin {
     use crate::tree::Tree;
 
     /// Semantic colors of the diff (added green, removed red, changed yellow, folded dim).
-    #[derive(Clone, Copy, Debug, Default)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Palette {
         pub color: bool,
     }
@@ -26,8 +26,11 @@ pub mod standin {
         pub fn plain() -> Palette {
             Palette { color: false }
         }
-        pub fn ansi() -> Palette {
+        pub fn colored() -> Palette {
             Palette { color: true }
+        }
+        pub fn new(color: bool) -> Palette {
+            Palette { color }
         }
         fn paint(&self, code: &str, s: &str) -> String {
             if self.color && !s.is_empty() {
