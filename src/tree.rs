@@ -580,8 +580,7 @@ impl Tree {
     /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
     /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
     pub fn walk(&self, top: NodeId) -> Walk<'_> {
-        let mut stack = Vec::new();
-        stack.push(self.get(top).children.values());
+        let stack = vec![self.get(top).children.values()];
         Walk { tree: self, stack }
     }
 

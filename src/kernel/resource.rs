@@ -552,23 +552,23 @@ pub fn __adjust_resource(tree: &mut Tree, res: NodeId, start: u64, size: u64) ->
                 tree,
             );
         }
-        if let Some(s) = tree.next_sibling(res) {
-            if tree.get(s).start <= end {
-                return fail(
-                    format!("new range reaches the next sibling {}", rr(tree, s)),
-                    Some(s),
-                    tree,
-                );
-            }
+        if let Some(s) = tree.next_sibling(res)
+            && tree.get(s).start <= end
+        {
+            return fail(
+                format!("new range reaches the next sibling {}", rr(tree, s)),
+                Some(s),
+                tree,
+            );
         }
-        if let Some(s) = tree.prev_sibling(res) {
-            if start <= tree.get(s).end {
-                return fail(
-                    format!("new range reaches the previous sibling {}", rr(tree, s)),
-                    Some(s),
-                    tree,
-                );
-            }
+        if let Some(s) = tree.prev_sibling(res)
+            && start <= tree.get(s).end
+        {
+            return fail(
+                format!("new range reaches the previous sibling {}", rr(tree, s)),
+                Some(s),
+                tree,
+            );
         }
     }
     if let Some(c) = tree
