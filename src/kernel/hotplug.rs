@@ -790,3 +790,538 @@ fn where_(tree: &Tree, id: NodeId) -> String {
         ResRef::of(tree, id).to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KernelVersion;
+    use crate::kernel::machine::Config;
+    use crate::kernel::memory::Zone;
+    use crate::testutil::{RAM, t0, text};
+
+    fn v(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+    fn m(ver: &str) -> Machine {
+        Machine::boot(
+            t0(),
+            Config {
+                version: v(ver),
+                ..Config::default()
+            },
+        )
+    }
+    fn add(m: &mut Machine, start: u64, size: u64) -> KResult<()> {
+        m.add_memory(0, start, size, &AddOptions::default(), &mut Trace::new())
+    }
+    fn add_dm(m: &mut Machine, start: u64, size: u64, name: &str, merge: bool) -> KResult<()> {
+        let o = AddOptions {
+            driver_managed: Some(name.to_string()),
+            merge_resource: merge,
+        };
+        m.add_memory(0, start, size, &o, &mut Trace::new())
+    }
+    const PMEM_WITH_RAM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
+
+    #[test]
+    fn sc01_d1_era_a_add_inside_pmem_is_eexist() {
+        let mut mc = m("5.0");
+        let before = text(&mc.tree);
+        let mut tr = Trace::new();
+        let e = mc
+            .add_memory(0, 0xa0000000, 0x8000000, &AddOptions::default(), &mut tr)
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EEXIST);
+        assert_eq!(e.func, "register_memory_resource");
+        assert_eq!(e.conflict.unwrap().name, "Persistent Memory (legacy)");
+        assert_eq!(
+            e.log.as_deref(),
+            Some("System RAM resource [mem 0xa0000000-0xa7ffffff] cannot be added")
+        );
+        assert_eq!(text(&mc.tree), before);
+        assert!(!mc.blocks.contains(20));
+    }
+
+    #[test]
+    fn sc02_d2_era_b_and_c_nest_under_pmem() {
+        for ver in ["5.1", "5.7", "6.1", "6.18"] {
+            let mut mc = m(ver);
+            add(&mut mc, 0xa0000000, 0x8000000).unwrap();
+            assert!(
+                text(&mc.tree).contains(PMEM_WITH_RAM),
+                "{ver}:\n{}",
+                text(&mc.tree)
+            );
+            let ram = mc.tree.find_range(0xa0000000, 0xa7ffffff).unwrap();
+            assert_eq!(mc.tree.get(ram).flags, RAM, "{ver}");
+            assert_eq!(mc.tree.get(ram).desc, Desc::PersistentMemoryLegacy, "{ver}");
+            let b = mc.blocks.get(20).unwrap();
+            assert_eq!(
+                (b.state, b.phys_index().as_str()),
+                (BlockState::Offline, "00000014")
+            );
+            assert_eq!(mc.firmware_memmap.get(&0xa0000000), Some(&0xa7ffffff));
+        }
+    }
+
+    #[test]
+    fn sc03_driver_managed_next_to_it_and_name_validation() {
+        let mut mc = m("6.1");
+        add(&mut mc, 0xa0000000, 0x8000000).unwrap();
+        add_dm(&mut mc, 0xa8000000, 0x8000000, "System RAM (kmem)", false).unwrap();
+        assert!(text(&mc.tree).contains(
+            "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n  a8000000-afffffff : System RAM (kmem)\n"
+        ));
+        let dm = mc.tree.find_range(0xa8000000, 0xafffffff).unwrap();
+        assert_eq!(
+            mc.tree.get(dm).flags,
+            RAM | IORESOURCE_SYSRAM_DRIVER_MANAGED
+        );
+        assert!(
+            !mc.firmware_memmap.contains_key(&0xa8000000),
+            "driver-managed memory has no firmware-memmap entry"
+        );
+        assert_eq!(mc.blocks.get(21).unwrap().state, BlockState::Offline);
+        // Op B on a fresh SC-02 tree: bad names are refused before any resource work.
+        let mut mc = m("6.1");
+        add(&mut mc, 0xa0000000, 0x8000000).unwrap();
+        let before = text(&mc.tree);
+        for bad in ["kmem", "System RAM", "System RAM (kmem"] {
+            let e = add_dm(&mut mc, 0xa8000000, 0x8000000, bad, false).unwrap_err();
+            assert_eq!(
+                (e.errno, e.func),
+                (Errno::EINVAL, "add_memory_driver_managed"),
+                "{bad}"
+            );
+            assert_eq!(text(&mc.tree), before);
+        }
+        // add_memory_driver_managed does not exist before v5.8.
+        let mut mc = m("5.7");
+        assert_eq!(
+            add_dm(&mut mc, 0xa8000000, 0x8000000, "System RAM (kmem)", false)
+                .unwrap_err()
+                .errno,
+            Errno::EINVAL
+        );
+    }
+
+    #[test]
+    fn sc05_inside_busy_ram_is_eexist_in_every_era() {
+        for ver in ["4.20", "5.0", "5.1", "6.1"] {
+            let mut mc = m(ver);
+            let before = text(&mc.tree);
+            let e = add(&mut mc, 0x10000000, 0x8000000).unwrap_err();
+            assert_eq!(e.errno, Errno::EEXIST, "{ver}");
+            assert_eq!(
+                e.conflict.unwrap().start,
+                0x100000,
+                "{ver}: the busy System RAM"
+            );
+            assert_eq!(text(&mc.tree), before);
+        }
+    }
+
+    #[test]
+    fn sc07_d5_d6_zero_size() {
+        let mut mc = m("5.12");
+        let e = add(&mut mc, 0xa0000000, 0).unwrap_err();
+        assert_eq!((e.errno, e.func), (Errno::E2BIG, "mhp_range_allowed"));
+        assert_eq!(
+            e.log.as_deref(),
+            Some(
+                "Hotplug memory [0xa0000000-0xa0000000] exceeds maximum addressable range [0x0-0x3fffffffffff]"
+            )
+        );
+        for ver in ["5.11", "5.1", "5.0"] {
+            let mut mc = m(ver);
+            let before = text(&mc.tree);
+            assert_eq!(
+                add(&mut mc, 0xa0000000, 0).unwrap_err().errno,
+                Errno::EEXIST,
+                "{ver}"
+            );
+            assert_eq!(text(&mc.tree), before);
+        }
+    }
+
+    #[test]
+    fn d3_d4_unaligned_claim_then_release() {
+        // ≥ 5.1: the claim succeeds inside PMEM, then check_hotplug_memory_range refuses and the
+        // resource is released again.
+        let mut mc = m("6.1");
+        let before = text(&mc.tree);
+        let mut tr = Trace::new();
+        let e = mc
+            .add_memory(0, 0xa4000000, 0x8000000, &AddOptions::default(), &mut tr)
+            .unwrap_err();
+        assert_eq!(
+            (e.errno, e.func),
+            (Errno::EINVAL, "check_hotplug_memory_range")
+        );
+        assert_eq!(
+            e.log.as_deref(),
+            Some(
+                "Block size [0x8000000] unaligned hotplug range: start 0xa4000000, size 0x8000000"
+            )
+        );
+        assert_eq!(text(&mc.tree), before);
+        assert!(tr.steps.iter().any(|s| s.func == "release_memory_resource"));
+        assert!(mc.blocks.get(20).is_none());
+        // ≤ 5.0: the conflict is found first.
+        let mut mc = m("5.0");
+        assert_eq!(
+            add(&mut mc, 0xa4000000, 0x8000000).unwrap_err().errno,
+            Errno::EEXIST
+        );
+        // Unaligned + conflicting → -EEXIST in every era (claim before alignment).
+        let mut mc = m("6.1");
+        assert_eq!(
+            add(&mut mc, 0x10000000, 0x4000000).unwrap_err().errno,
+            Errno::EEXIST
+        );
+    }
+
+    #[test]
+    fn d7_straddling_pmem_and_ram_is_eexist() {
+        for ver in ["5.0", "5.1", "6.1"] {
+            let mut mc = m(ver);
+            assert_eq!(
+                add(&mut mc, 0xa8000000, 0x10000000).unwrap_err().errno,
+                Errno::EEXIST,
+                "{ver}"
+            );
+        }
+    }
+
+    #[test]
+    fn d8_nested_under_the_pci_window() {
+        let mut mc = m("5.1");
+        add(&mut mc, 0xc0000000, 0x8000000).unwrap();
+        assert!(
+            text(&mc.tree).ends_with(
+                "c0000000-febfffff : PCI Bus 0000:00\n  c0000000-c7ffffff : System RAM\n"
+            )
+        );
+        // ≤ 5.0: the top-level PCI window is a conflict.
+        let mut mc = m("5.0");
+        assert_eq!(
+            add(&mut mc, 0xc0000000, 0x8000000).unwrap_err().errno,
+            Errno::EEXIST
+        );
+    }
+
+    #[test]
+    fn beyond_the_root_and_the_pluggable_range() {
+        // 2^46 with 46 physical bits: ≥ 5.12 mhp_range_allowed → -E2BIG; before, the root → -EEXIST.
+        let mut mc = m("6.1");
+        let e = add(&mut mc, 1 << 46, 0x8000000).unwrap_err();
+        assert_eq!(e.errno, Errno::E2BIG);
+        assert_eq!(
+            e.log.as_deref(),
+            Some(
+                "Hotplug memory [0x400000000000-0x400008000000] exceeds maximum addressable range [0x0-0x3fffffffffff]"
+            )
+        );
+        let mut mc = m("5.11");
+        assert_eq!(
+            add(&mut mc, 1 << 46, 0x8000000).unwrap_err().errno,
+            Errno::EEXIST
+        );
+        // 40 physical bits (QEMU): above 2^40 − 1 the root itself conflicts (checked on 6.1).
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("6.1"),
+                phys_bits: 40,
+                ..Config::default()
+            },
+        );
+        assert_eq!(
+            add(&mut mc, 1 << 40, 0x8000000).unwrap_err().errno,
+            Errno::EEXIST
+        );
+        // la57 with 52 physical bits: 2^46 is fine.
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("6.1"),
+                phys_bits: 52,
+                la57: true,
+                ..Config::default()
+            },
+        );
+        add(&mut mc, 1 << 46, 0x8000000).unwrap();
+    }
+
+    fn sc14() -> Machine {
+        let mut mc = m("6.1");
+        add(&mut mc, 0x100000000, 0x40000000).unwrap();
+        assert_eq!(mc.blocks.range(32, 39).count(), 8);
+        mc
+    }
+
+    #[test]
+    fn sc14_d9_partial_removes_split_trim_and_free() {
+        let mut mc = sc14();
+        let tail = |mc: &Machine| {
+            let t = text(&mc.tree);
+            t[t.find("c0000000-febfffff").unwrap()..].to_string()
+        };
+        mc.remove_memory(0x110000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert_eq!(
+            tail(&mc),
+            "c0000000-febfffff : PCI Bus 0000:00\n100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
+        );
+        let upper = mc.tree.find_range(0x118000000, 0x13fffffff).unwrap();
+        assert_eq!(
+            (mc.tree.get(upper).flags, mc.tree.get(upper).desc),
+            (RAM, Desc::None)
+        );
+        assert!(!mc.blocks.contains(34));
+        mc.remove_memory(0x100000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert!(
+            tail(&mc)
+                .contains("\n108000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n")
+        );
+        mc.remove_memory(0x138000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert!(
+            tail(&mc).ends_with(
+                "\n108000000-10fffffff : System RAM\n118000000-137ffffff : System RAM\n"
+            )
+        );
+        mc.remove_memory(0x108000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert!(tail(&mc).ends_with("PCI Bus 0000:00\n118000000-137ffffff : System RAM\n"));
+    }
+
+    #[test]
+    fn d10_remove_spanning_two_added_nodes_changes_no_resource() {
+        let mut mc = m("6.1");
+        add(&mut mc, 0x100000000, 0x8000000).unwrap();
+        add(&mut mc, 0x108000000, 0x8000000).unwrap();
+        let before = text(&mc.tree);
+        mc.remove_memory(0x100000000, 0x10000000, &mut Trace::new())
+            .unwrap();
+        assert_eq!(text(&mc.tree), before, "both nodes remain");
+    }
+
+    #[test]
+    fn remove_needs_every_block_offline() {
+        let mut mc = sc14();
+        mc.online_memory(
+            0x108000000,
+            0x8000000,
+            OnlineType::Online,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        let before = text(&mc.tree);
+        let e = mc
+            .remove_memory(0x100000000, 0x40000000, &mut Trace::new())
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EBUSY);
+        assert_eq!(
+            e.log.as_deref(),
+            Some(
+                "removing memory fails, because memory [0x0000000108000000-0x000000010fffffff] is onlined"
+            )
+        );
+        assert_eq!(text(&mc.tree), before);
+        assert_eq!(mc.blocks.range(32, 39).count(), 8);
+        // ≤ 5.2 the kernel BUG()s: reported as -EBUSY with a note.
+        mc.set_version(v("5.2"));
+        let e = mc
+            .remove_memory(0x100000000, 0x40000000, &mut Trace::new())
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EBUSY);
+        assert!(e.reason.contains("BUG"));
+    }
+
+    #[test]
+    fn removing_a_range_never_added_returns_0_and_changes_nothing() {
+        // Observed on a real 6.1 kernel (§2.8).
+        let mut mc = m("6.1");
+        let before = text(&mc.tree);
+        mc.remove_memory(0x200000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert_eq!(text(&mc.tree), before);
+    }
+
+    #[test]
+    fn sc25_block_state_machine() {
+        let mut mc = sc14();
+        let b = mc.blocks.get(32).unwrap();
+        assert_eq!(b.phys_index(), "00000020");
+        assert_eq!(mc.blocks.valid_zones(b), "Normal Movable");
+        mc.online_memory(
+            0x100000000,
+            0x8000000,
+            OnlineType::Online,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Normal));
+        let e = mc
+            .online_memory(
+                0x100000000,
+                0x8000000,
+                OnlineType::Online,
+                &mut Trace::new(),
+            )
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL, "online twice");
+        mc.online_memory(
+            0x108000000,
+            0x8000000,
+            OnlineType::OnlineMovable,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        assert_eq!(mc.blocks.get(33).unwrap().zone, Some(Zone::Movable));
+        mc.online_memory(
+            0x110000000,
+            0x8000000,
+            OnlineType::OnlineKernel,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        assert_eq!(mc.blocks.get(34).unwrap().zone, Some(Zone::Normal));
+        mc.offline_memory(0x100000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert_eq!(
+            mc.offline_memory(0x100000000, 0x8000000, &mut Trace::new())
+                .unwrap_err()
+                .errno,
+            Errno::EINVAL
+        );
+        // A range with one already-online block changes nothing.
+        let e = mc
+            .online_memory(
+                0x100000000,
+                0x10000000,
+                OnlineType::Online,
+                &mut Trace::new(),
+            )
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(mc.blocks.get(32).unwrap().state, BlockState::Offline);
+        // memory0 spans DMA and DMA32: cannot be offlined; memory1 holds no kernel image but
+        // memory0 does.
+        assert_eq!(
+            mc.offline_memory(0, 0x8000000, &mut Trace::new())
+                .unwrap_err()
+                .errno,
+            Errno::EINVAL
+        );
+        // No such block.
+        assert_eq!(
+            mc.online_memory(0x200000000, 1, OnlineType::Online, &mut Trace::new())
+                .unwrap_err()
+                .errno,
+            Errno::ENOENT
+        );
+    }
+
+    #[test]
+    fn auto_online_policy() {
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("6.1"),
+                auto_online: OnlineType::OnlineMovable,
+                ..Config::default()
+            },
+        );
+        add(&mut mc, 0x100000000, 0x10000000).unwrap();
+        for id in [32, 33] {
+            let b = mc.blocks.get(id).unwrap();
+            assert_eq!((b.state, b.zone), (BlockState::Online, Some(Zone::Movable)));
+        }
+        // ≤ 5.7 the knob is a bool: online_movable acts as online (default zone).
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("5.7"),
+                auto_online: OnlineType::OnlineMovable,
+                ..Config::default()
+            },
+        );
+        add(&mut mc, 0x100000000, 0x8000000).unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Normal));
+    }
+
+    fn sc16() -> Machine {
+        let mut mc = m("6.1");
+        let v5 = mc.tree.alloc(
+            0x140000000,
+            0x17fffffff,
+            b"virtio5",
+            IORESOURCE_SYSTEM_RAM,
+            Desc::None,
+        );
+        mc.tree.link_sorted(Tree::ROOT, v5);
+        mc
+    }
+
+    #[test]
+    fn sc16_merge_resource_then_split_on_remove() {
+        let mut mc = sc16();
+        for a in [0x140000000, 0x148000000, 0x150000000] {
+            add_dm(&mut mc, a, 0x8000000, "System RAM (virtio_mem)", true).unwrap();
+        }
+        assert!(
+            text(&mc.tree).ends_with(
+                "140000000-17fffffff : virtio5\n  140000000-157ffffff : System RAM (virtio_mem)\n"
+            ),
+            "{}",
+            text(&mc.tree)
+        );
+        assert_eq!(mc.blocks.range(40, 42).count(), 3);
+        mc.offline_and_remove_memory(0x148000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        assert!(text(&mc.tree).ends_with(
+            "140000000-17fffffff : virtio5\n  140000000-147ffffff : System RAM (virtio_mem)\n  150000000-157ffffff : System RAM (virtio_mem)\n"
+        ));
+        // Without the flag: three lines. Before v5.10 the flag does not exist.
+        for (ver, merge) in [("6.1", false), ("5.9", true)] {
+            let mut mc = sc16();
+            mc.set_version(v(ver));
+            for a in [0x140000000, 0x148000000, 0x150000000] {
+                add_dm(&mut mc, a, 0x8000000, "System RAM (virtio_mem)", merge).unwrap();
+            }
+            assert_eq!(
+                mc.tree
+                    .descendants(Tree::ROOT)
+                    .filter(|&n| mc.tree.name_is(n, "System RAM (virtio_mem)"))
+                    .count(),
+                3,
+                "{ver}"
+            );
+        }
+    }
+
+    #[test]
+    fn offline_and_remove_memory_offlines_first() {
+        let mut mc = sc14();
+        mc.online_memory(
+            0x100000000,
+            0x10000000,
+            OnlineType::OnlineMovable,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        mc.offline_and_remove_memory(0x100000000, 0x10000000, &mut Trace::new())
+            .unwrap();
+        assert!(text(&mc.tree).ends_with("\n110000000-13fffffff : System RAM\n"));
+        assert!(!mc.blocks.contains(32) && !mc.blocks.contains(33));
+        assert_eq!(
+            mc.offline_and_remove_memory(0x110000000, 0x100, &mut Trace::new())
+                .unwrap_err()
+                .errno,
+            Errno::EINVAL
+        );
+    }
+}
