@@ -351,7 +351,7 @@ impl Machine {
         dev.driver = DaxDriver::None;
         if dev.nid < 0 {
             let log = format!(
-                "{name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
+                "kmem {name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
                 dev.start, dev.end, dev.nid
             );
             return Err(fail(
@@ -373,11 +373,11 @@ impl Machine {
                 .saturating_mul(bs);
             if ks >= ke_excl {
                 trace.log(format!(
-                    "{name}: mapping0: {:#x}-{:#x} too small after alignment",
+                    "kmem {name}: mapping0: {:#x}-{:#x} too small after alignment",
                     dev.start, dev.end
                 ));
                 let log =
-                    format!("{name}: rejecting DAX region without any memory after alignment");
+                    format!("kmem {name}: rejecting DAX region without any memory after alignment");
                 return Err(fail(
                     Errno::EINVAL,
                     F,
@@ -408,7 +408,7 @@ impl Machine {
         // "DAX region truncated by … due to alignment": Gregory Price, 2025 (approx. v6.16).
         if v.at_least(6, 16) && ksize != orig_len {
             trace.log(format!(
-                "{name}: DAX region truncated by {} due to alignment",
+                "kmem {name}: DAX region truncated by {} due to alignment",
                 string_get_size_2(orig_len - ksize)
             ));
         }
@@ -423,10 +423,10 @@ impl Machine {
             Ok(id) => id,
             Err(refusal) => {
                 let log = if v.at_least(5, 10) {
-                    format!("{name}: mapping0: {kstart:#x}-{kend:#x} could not reserve region")
+                    format!("kmem {name}: mapping0: {kstart:#x}-{kend:#x} could not reserve region")
                 } else {
                     format!(
-                        "{name}: could not reserve region [{:#018x}-{:#018x}]",
+                        "kmem {name}: could not reserve region [{:#018x}-{:#018x}]",
                         kstart,
                         kstart.wrapping_add(ksize)
                     )
@@ -476,7 +476,7 @@ impl Machine {
             // simulator restores the machine either way.
             if v.at_least(5, 10) {
                 trace.log(format!(
-                    "{name}: mapping0: {kstart:#x}-{kend:#x} memory add failed"
+                    "kmem {name}: mapping0: {kstart:#x}-{kend:#x} memory add failed"
                 ));
             }
             return Err(e);
@@ -557,11 +557,11 @@ impl Machine {
                     Err(err) => {
                         let log = if v.at_least(5, 10) {
                             format!(
-                                "{name}: mapping{i}: {s:#x}-{e:#x} cannot be hotremoved until the next reboot"
+                                "kmem {name}: mapping{i}: {s:#x}-{e:#x} cannot be hotremoved until the next reboot"
                             )
                         } else {
                             format!(
-                                "{name}: DAX region [mem {s:#010x}-{e:#010x}] cannot be hotremoved until the next reboot"
+                                "kmem {name}: DAX region [mem {s:#010x}-{e:#010x}] cannot be hotremoved until the next reboot"
                             )
                         };
                         trace.step(
@@ -625,5 +625,344 @@ impl Machine {
         }
         self.dax.insert(name.to_string(), dev);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KernelVersion;
+    use crate::kernel::machine::Config;
+    use crate::kernel::memory::{BlockState, OnlineType};
+    use crate::testutil::{MEMB, RAM, t0, text};
+    use crate::tree::Desc;
+
+    fn v(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+
+    /// SC-11's input: T0 with `a0000000-a05fffff : namespace0.0` (MEM|BUSY) under PMEM and a
+    /// dax0.0 of `[0xa0600000, 0xafffffff]` on node 0 (no device_dax claim in that input).
+    fn sc11_input(ver: &str) -> Machine {
+        let mut t = t0();
+        let pmem = t.find_name("Persistent Memory (legacy)").unwrap();
+        let ns = t.alloc(
+            0xa0000000,
+            0xa05fffff,
+            b"namespace0.0",
+            MEMB,
+            Desc::PersistentMemoryLegacy,
+        );
+        t.link_sorted(pmem, ns);
+        let mut m = Machine::boot(
+            t,
+            Config {
+                version: v(ver),
+                ..Config::default()
+            },
+        );
+        m.add_dax_device(
+            "dax0.0",
+            0xa0600000,
+            0xafffffff,
+            0,
+            false,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        m
+    }
+
+    const SC11_INPUT: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a05fffff : namespace0.0\nb0000000";
+
+    fn sc11_result(ram: &str) -> String {
+        format!(
+            "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a05fffff : namespace0.0\n  a8000000-afffffff : dax0.0\n    a8000000-afffffff : {ram}\nb0000000"
+        )
+    }
+
+    #[test]
+    fn sc11_kmem_probe_era_b() {
+        let mut m = sc11_input("5.1");
+        m.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+        assert!(
+            text(&m.tree).contains(&sc11_result("System RAM")),
+            "{}",
+            text(&m.tree)
+        );
+        let dax = m.tree.find_range(0xa8000000, 0xafffffff).unwrap();
+        assert_eq!(m.tree.name_lossy(dax), "dax0.0");
+        assert_eq!(
+            (m.tree.get(dax).flags, m.tree.get(dax).desc),
+            (IORESOURCE_SYSTEM_RAM, Desc::PersistentMemoryLegacy)
+        );
+        let ram = m.tree.first_child(dax).unwrap();
+        assert_eq!(
+            (m.tree.get(ram).flags, m.tree.get(ram).desc),
+            (RAM, Desc::PersistentMemoryLegacy)
+        );
+        assert_eq!(m.blocks.get(21).unwrap().state, BlockState::Offline);
+        assert!(m.blocks.get(20).is_none());
+    }
+
+    #[test]
+    fn sc11_kmem_probe_era_c_and_the_truncation_warning() {
+        let mut m = sc11_input("6.1");
+        let mut tr = Trace::new();
+        m.dax_kmem("dax0.0", &mut tr).unwrap();
+        assert!(text(&m.tree).contains(&sc11_result("System RAM (kmem)")));
+        let ram = m.tree.find_name("System RAM (kmem)").unwrap();
+        assert_eq!(
+            m.tree.get(ram).flags,
+            RAM | IORESOURCE_SYSRAM_DRIVER_MANAGED
+        );
+        assert!(
+            !tr.log.iter().any(|l| l.contains("truncated")),
+            "not in 6.1"
+        );
+        let mut m = sc11_input("6.18");
+        let mut tr = Trace::new();
+        m.dax_kmem("dax0.0", &mut tr).unwrap();
+        // 250 MiB − 128 MiB.
+        assert!(
+            tr.log
+                .iter()
+                .any(|l| l.ends_with("DAX region truncated by 122 MiB due to alignment")),
+            "{:?}",
+            tr.log
+        );
+        // ≤ 5.0: no kmem driver.
+        let mut m = sc11_input("5.0");
+        assert_eq!(
+            m.dax_kmem("dax0.0", &mut Trace::new()).unwrap_err().errno,
+            Errno::ENODEV
+        );
+    }
+
+    #[test]
+    fn sc12_unbind_with_all_blocks_offline_per_version() {
+        for (ver, gone) in [
+            ("5.1", false),
+            ("5.2", false),
+            ("5.3", true),
+            ("6.0", true),
+            ("6.1.0", true),
+            ("6.1", true),
+            ("6.2", true),
+            ("6.3", true),
+            ("6.18", true),
+        ] {
+            let mut m = sc11_input(ver);
+            m.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+            let bound = text(&m.tree);
+            let mut tr = Trace::new();
+            m.dax_devdax("dax0.0", &mut tr).unwrap();
+            if gone {
+                assert!(
+                    text(&m.tree).contains(SC11_INPUT),
+                    "{ver}:\n{}",
+                    text(&m.tree)
+                );
+                assert!(!m.blocks.contains(21), "{ver}: memory21 removed");
+            } else {
+                assert_eq!(text(&m.tree), bound, "{ver}: remove did nothing");
+                assert!(m.blocks.contains(21), "{ver}");
+            }
+            // v5.3–v6.2 without the stable fix: the RAM child leaks with the dax node.
+            let leaked = tr.steps.iter().any(|s| s.text.contains("leaked"));
+            assert_eq!(
+                leaked,
+                ["5.3", "6.0", "6.1.0", "6.2"].contains(&ver),
+                "{ver}"
+            );
+        }
+    }
+
+    #[test]
+    fn sc13_unbind_with_a_block_online() {
+        let mut m = sc11_input("6.1");
+        m.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+        m.online_memory(
+            0xa8000000,
+            0x8000000,
+            OnlineType::OnlineMovable,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        let before = text(&m.tree);
+        let mut tr = Trace::new();
+        m.dax_devdax("dax0.0", &mut tr).unwrap();
+        assert_eq!(text(&m.tree), before);
+        assert!(tr.log.iter().any(|l| l == "removing memory fails, because memory [0x00000000a8000000-0x00000000afffffff] is onlined"), "{:?}", tr.log);
+        assert!(tr.log.iter().any(|l| l.ends_with(
+            "mapping0: 0xa8000000-0xafffffff cannot be hotremoved until the next reboot"
+        )));
+        // The block can still be offlined afterwards.
+        m.offline_memory(0xa8000000, 0x8000000, &mut Trace::new())
+            .unwrap();
+        // v5.3–v5.9 message.
+        let mut m = sc11_input("5.9");
+        m.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+        m.online_memory(0xa8000000, 0x8000000, OnlineType::Online, &mut Trace::new())
+            .unwrap();
+        let mut tr = Trace::new();
+        m.dax_devdax("dax0.0", &mut tr).unwrap();
+        assert!(tr.log.iter().any(|l| l.ends_with(
+            "DAX region [mem 0xa8000000-0xafffffff] cannot be hotremoved until the next reboot"
+        )));
+    }
+
+    /// The real 6.1 capture B, on a hand-built tree: the device_dax claim is a busy leaf over
+    /// the whole dax range; kmem replaces it by the block-aligned SYSTEM_RAM container.
+    #[test]
+    fn devdax_claim_and_kmem_claim_alternate_like_the_6_1_capture() {
+        let t = crate::testutil::build(&[
+            (0, 0x100000000, 0x10fffffff, "System RAM", RAM, Desc::None),
+            (
+                0,
+                0x110000000,
+                0x12fffffff,
+                "Persistent Memory (legacy)",
+                IORESOURCE_MEM,
+                Desc::PersistentMemoryLegacy,
+            ),
+            (
+                1,
+                0x110000000,
+                0x1109fffff,
+                "namespace0.0",
+                MEMB,
+                Desc::PersistentMemoryLegacy,
+            ),
+            (0, 0x130000000, 0x13fffffff, "System RAM", RAM, Desc::None),
+        ]);
+        let mut m = Machine::boot(
+            t,
+            Config {
+                version: v("6.1"),
+                phys_bits: 40,
+                ..Config::default()
+            },
+        );
+        m.add_dax_device(
+            "dax0.0",
+            0x110a00000,
+            0x12fffffff,
+            0,
+            true,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        let devdax = "110000000-12fffffff : Persistent Memory (legacy)\n  110000000-1109fffff : namespace0.0\n  110a00000-12fffffff : dax0.0\n130000000";
+        assert!(text(&m.tree).contains(devdax), "{}", text(&m.tree));
+        m.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+        assert!(text(&m.tree).contains(
+            "110000000-12fffffff : Persistent Memory (legacy)\n  110000000-1109fffff : namespace0.0\n  118000000-12fffffff : dax0.0\n    118000000-12fffffff : System RAM (kmem)\n130000000"
+        ));
+        assert_eq!(
+            m.blocks.range(34, 37).map(|b| b.id).collect::<Vec<_>>(),
+            vec![35, 36, 37]
+        );
+        m.dax_devdax("dax0.0", &mut Trace::new()).unwrap();
+        assert!(text(&m.tree).contains(devdax), "{}", text(&m.tree));
+        assert_eq!(m.blocks.range(34, 37).count(), 0);
+        m.remove_dax_device("dax0.0", &mut Trace::new()).unwrap();
+        assert!(text(&m.tree).contains("  110000000-1109fffff : namespace0.0\n130000000"));
+    }
+
+    #[test]
+    fn discovered_from_the_boot_tree() {
+        let t = crate::testutil::build(&[
+            (
+                0,
+                0x110000000,
+                0x12fffffff,
+                "Persistent Memory (legacy)",
+                IORESOURCE_MEM,
+                Desc::PersistentMemoryLegacy,
+            ),
+            (
+                1,
+                0x118000000,
+                0x12fffffff,
+                "dax0.0",
+                IORESOURCE_SYSTEM_RAM,
+                Desc::PersistentMemoryLegacy,
+            ),
+            (
+                2,
+                0x118000000,
+                0x12fffffff,
+                "System RAM (kmem)",
+                RAM | IORESOURCE_SYSRAM_DRIVER_MANAGED,
+                Desc::PersistentMemoryLegacy,
+            ),
+        ]);
+        let m = Machine::boot(t, Config::default());
+        let d = m.dax.get("dax0.0").unwrap();
+        assert_eq!(
+            (d.driver, d.kmem_ranges.clone()),
+            (DaxDriver::Kmem, vec![(0x118000000, 0x12fffffff)])
+        );
+        assert!(
+            is_dax_name(b"dax12.3")
+                && !is_dax_name(b"dax0")
+                && !is_dax_name(b"dax.0")
+                && !is_dax_name(b"dax0.0x")
+        );
+    }
+
+    #[test]
+    fn failures_change_nothing() {
+        // Too small after alignment (v5.10+): -EINVAL; the device_dax claim is back.
+        let t = crate::testutil::build(&[(
+            0,
+            0x110000000,
+            0x12fffffff,
+            "Persistent Memory (legacy)",
+            IORESOURCE_MEM,
+            Desc::PersistentMemoryLegacy,
+        )]);
+        let mut m = Machine::boot(
+            t,
+            Config {
+                version: v("6.1"),
+                ..Config::default()
+            },
+        );
+        m.add_dax_device(
+            "dax0.0",
+            0x110a00000,
+            0x117ffffff,
+            0,
+            true,
+            &mut Trace::new(),
+        )
+        .unwrap();
+        let before = text(&m.tree);
+        let e = m.dax_kmem("dax0.0", &mut Trace::new()).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(
+            e.log.as_deref(),
+            Some("kmem dax0.0: rejecting DAX region without any memory after alignment")
+        );
+        assert_eq!(text(&m.tree), before);
+        assert_eq!(m.dax.get("dax0.0").unwrap().driver, DaxDriver::DeviceDax);
+        assert_eq!(
+            m.dax_devdax("dax0.0", &mut Trace::new()).unwrap_err().errno,
+            Errno::EINVAL
+        );
+        assert_eq!(
+            m.dax_kmem("dax9.9", &mut Trace::new()).unwrap_err().errno,
+            Errno::ENODEV
+        );
+    }
+
+    #[test]
+    fn string_get_size_three_significant_digits() {
+        assert_eq!(string_get_size_2(122 << 20), "122 MiB");
+        assert_eq!(string_get_size_2(62 << 20), "62.0 MiB");
+        assert_eq!(string_get_size_2(3 << 29), "1.50 GiB");
+        assert_eq!(string_get_size_2(512), "512 B");
     }
 }

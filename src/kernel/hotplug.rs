@@ -295,7 +295,7 @@ impl Machine {
         trace: &mut Trace,
     ) -> KResult<()> {
         let bs = self.config.block_size;
-        if size != 0 && start % bs == 0 && size % bs == 0 {
+        if size != 0 && start.is_multiple_of(bs) && size.is_multiple_of(bs) {
             return Ok(());
         }
         let log = format!(
@@ -753,7 +753,7 @@ impl Machine {
             ));
         }
         let bs = self.config.block_size;
-        if size == 0 || start % bs != 0 || size % bs != 0 {
+        if size == 0 || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             return Err(fail(
                 Errno::EINVAL,
                 F,

@@ -199,7 +199,7 @@ impl MemoryBlocks {
             .values()
             .filter(|b| b.nid == nid && b.state == BlockState::Online && b.zone == Some(zone));
         let first = it.next()?.id;
-        let last = it.last().map_or(first, |b| b.id);
+        let last = it.next_back().map_or(first, |b| b.id);
         Some((first, last))
     }
 

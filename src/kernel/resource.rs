@@ -802,28 +802,28 @@ pub fn merge_system_ram_resource(tree: &mut Tree, res: NodeId, trace: &mut Trace
         return res;
     }
     tree.get_mut(res).flags |= IORESOURCE_SYSRAM_MERGEABLE;
-    if let Some(next) = tree.next_sibling(res) {
-        if system_ram_resources_mergeable(tree, res, next) {
-            let (s, e) = (tree.get(res).start, tree.get(next).end);
-            trace.step(1, F, format!("absorbs the next sibling {}", rr(tree, next)));
-            tree.unlink(next);
-            tree.free(next);
-            tree.set_range(res, s, e);
-        }
+    if let Some(next) = tree.next_sibling(res)
+        && system_ram_resources_mergeable(tree, res, next)
+    {
+        let (s, e) = (tree.get(res).start, tree.get(next).end);
+        trace.step(1, F, format!("absorbs the next sibling {}", rr(tree, next)));
+        tree.unlink(next);
+        tree.free(next);
+        tree.set_range(res, s, e);
     }
-    if let Some(prev) = tree.prev_sibling(res) {
-        if system_ram_resources_mergeable(tree, prev, res) {
-            let (s, e) = (tree.get(prev).start, tree.get(res).end);
-            trace.step(
-                1,
-                F,
-                format!("the previous sibling {} absorbs it", rr(tree, prev)),
-            );
-            tree.unlink(res);
-            tree.free(res);
-            tree.set_range(prev, s, e);
-            return prev;
-        }
+    if let Some(prev) = tree.prev_sibling(res)
+        && system_ram_resources_mergeable(tree, prev, res)
+    {
+        let (s, e) = (tree.get(prev).start, tree.get(res).end);
+        trace.step(
+            1,
+            F,
+            format!("the previous sibling {} absorbs it", rr(tree, prev)),
+        );
+        tree.unlink(res);
+        tree.free(res);
+        tree.set_range(prev, s, e);
+        return prev;
     }
     res
 }

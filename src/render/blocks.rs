@@ -17,7 +17,7 @@ fn human(size: u64) -> String {
     for (u, shift) in UNITS {
         let unit = 1u64 << shift;
         if size >= unit {
-            if size % unit == 0 {
+            if size.is_multiple_of(unit) {
                 return format!("{}{u}", size / unit);
             }
             // One decimal, rounded like lsmem's size_to_human_string.
@@ -55,16 +55,15 @@ pub fn render_lsmem(m: &Machine) -> String {
             online = online.saturating_add(bs);
         }
         let zones = m.blocks.valid_zones(b);
-        if let Some(r) = rows.last_mut() {
-            if r.last.checked_add(1) == Some(b.id)
-                && r.state == state(b)
-                && r.removable == b.removable
-                && r.nid == b.nid
-                && r.zones == zones
-            {
-                r.last = b.id;
-                continue;
-            }
+        if let Some(r) = rows.last_mut()
+            && r.last.checked_add(1) == Some(b.id)
+            && r.state == state(b)
+            && r.removable == b.removable
+            && r.nid == b.nid
+            && r.zones == zones
+        {
+            r.last = b.id;
+            continue;
         }
         rows.push(Row {
             first: b.id,
