@@ -769,6 +769,65 @@ pub fn release_mem_region_adjustable(
     }
 }
 
+/// `system_ram_resources_mergeable(r1, r2)` (v5.10+): identical flags word, `r1` directly
+/// followed by `r2`, the same name *object* (the kernel compares pointers; here: the same
+/// interned [`crate::tree::Name`]), the same desc, and neither has children.
+fn system_ram_resources_mergeable(tree: &Tree, r1: NodeId, r2: NodeId) -> bool {
+    let (a, b) = (tree.get(r1), tree.get(r2));
+    a.flags == b.flags
+        && a.end.checked_add(1) == Some(b.start)
+        && a.name == b.name
+        && a.desc == b.desc
+        && !tree.has_children(r1)
+        && !tree.has_children(r2)
+}
+
+/// `merge_system_ram_resource(res)` (v5.10+, called by `add_memory_resource` for
+/// `MHP_MERGE_RESOURCE`): mark `res` `IORESOURCE_SYSRAM_MERGEABLE`, let it absorb its next
+/// sibling if mergeable, then let its previous sibling absorb it if mergeable. Requires
+/// SYSTEM_RAM|BUSY (else a one-time warning and nothing). Only immediate siblings are
+/// considered. Returns the node that now holds `res`'s range.
+pub fn merge_system_ram_resource(tree: &mut Tree, res: NodeId, trace: &mut Trace) -> NodeId {
+    const F: &str = "merge_system_ram_resource";
+    let need = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY;
+    if tree.get(res).flags & need != need || !tree.is_linked(res) {
+        trace.step(
+            1,
+            F,
+            format!(
+                "{} is not linked busy System RAM → WARN_ON_ONCE, nothing done",
+                rr(tree, res)
+            ),
+        );
+        return res;
+    }
+    tree.get_mut(res).flags |= IORESOURCE_SYSRAM_MERGEABLE;
+    if let Some(next) = tree.next_sibling(res)
+        && system_ram_resources_mergeable(tree, res, next)
+    {
+        let (s, e) = (tree.get(res).start, tree.get(next).end);
+        trace.step(1, F, format!("absorbs the next sibling {}", rr(tree, next)));
+        tree.unlink(next);
+        tree.free(next);
+        tree.set_range(res, s, e);
+    }
+    if let Some(prev) = tree.prev_sibling(res)
+        && system_ram_resources_mergeable(tree, prev, res)
+    {
+        let (s, e) = (tree.get(prev).start, tree.get(res).end);
+        trace.step(
+            1,
+            F,
+            format!("the previous sibling {} absorbs it", rr(tree, prev)),
+        );
+        tree.unlink(res);
+        tree.free(res);
+        tree.set_range(prev, s, e);
+        return prev;
+    }
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
