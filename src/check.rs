@@ -65,15 +65,20 @@ fn label(t: &Tree, id: NodeId) -> String {
 pub fn check(tree: &Tree) -> Vec<Anomaly> {
     let mut out = Vec::new();
     if tree.zeroed {
+        let file = match tree.kind() {
+            crate::tree::RootKind::Iomem => "/proc/iomem",
+            crate::tree::RootKind::Ioport => "/proc/ioports",
+        };
         out.push(Anomaly {
             kind: AnomalyKind::ZeroedDump,
             node: Tree::ROOT,
             other: None,
             line: None,
             other_line: None,
-            message: "every address is 0: the dump was read without root (CAP_SYS_ADMIN), so \
-                      ranges cannot be checked; read a real one with `sudo cat /proc/iomem`"
-                .to_string(),
+            message: format!(
+                "every address is 0: the dump was read without root (CAP_SYS_ADMIN), so ranges \
+                 cannot be checked; read a real one with `sudo cat {file}`"
+            ),
         });
         return out;
     }

@@ -300,7 +300,10 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
             return Err((
                 line.len() - i.len(),
                 ParseErrorKind::ExpectedDash,
-                format!("expected `-` between start and end, found {}", found(i)),
+                format!(
+                    "expected a hex digit or `-` after the start address, found {}",
+                    found(i)
+                ),
             ));
         }
     };
@@ -314,7 +317,7 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
                 line.len() - i.len(),
                 ParseErrorKind::ExpectedSeparator,
                 format!(
-                    "expected ` : ` between the range and the name, found {}",
+                    "expected a hex digit or ` : ` after the end address, found {}",
                     found(i)
                 ),
             ));
@@ -482,7 +485,7 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
                 line_text,
                 ind as usize,
                 format!(
-                    "indentation of {rel} spaces is not a multiple of {unit} (the kernel \
+                    "indentation of {rel} space(s) is not a multiple of {unit} (the kernel \
                      indents 2 spaces per level)"
                 ),
             ));

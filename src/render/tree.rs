@@ -74,8 +74,10 @@ pub fn render_tree(tree: &Tree, pal: &Palette, opts: &TreeOptions) -> String {
             }
         })
         .collect();
-    let aw = ranges.iter().map(String::len).max().unwrap_or(0);
-    let sw = sizes.iter().map(String::len).max().unwrap_or(0);
+    // With the header line, columns are at least as wide as their titles.
+    let title = |w: usize| if opts.flags { w } else { 0 };
+    let aw = ranges.iter().map(String::len).max().unwrap_or(0).max(title(5));
+    let sw = sizes.iter().map(String::len).max().unwrap_or(0).max(title(4));
     let flag_cols: Vec<(String, String, &str)> = if opts.flags {
         rows.iter()
             .map(|&(id, _)| {
@@ -91,9 +93,9 @@ pub fn render_tree(tree: &Tree, pal: &Palette, opts: &TreeOptions) -> String {
     } else {
         Vec::new()
     };
-    let fw = flag_cols.iter().map(|c| c.0.len()).max().unwrap_or(0);
-    let dw = flag_cols.iter().map(|c| c.1.len()).max().unwrap_or(0);
-    let cw = flag_cols.iter().map(|c| c.2.len()).max().unwrap_or(0);
+    let fw = flag_cols.iter().map(|c| c.0.len()).max().unwrap_or(0).max(5);
+    let dw = flag_cols.iter().map(|c| c.1.len()).max().unwrap_or(0).max(4);
+    let cw = flag_cols.iter().map(|c| c.2.len()).max().unwrap_or(0).max(4);
 
     let mut out = String::new();
     if opts.flags && !rows.is_empty() {
@@ -181,6 +183,9 @@ pub fn summary(tree: &Tree) -> String {
             ranges += 1;
             skip_below = Some(depth);
         }
+    }
+    if ranges == 0 {
+        return format!("{n} {noun}; no System RAM");
     }
     let rnoun = if ranges == 1 { "range" } else { "ranges" };
     format!(
