@@ -74,7 +74,11 @@ pub struct Cli {
     pub color: ColorChoice,
 
     /// Command words (put options before them): `show [--flags]`, `check`. Default: show.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub command: Vec<String>,
 }
 
@@ -109,9 +113,7 @@ pub fn color_enabled(
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            stdout_tty
-                && no_color.is_none_or(|v| v.is_empty())
-                && term.is_none_or(|t| t != "dumb")
+            stdout_tty && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
         }
     }
 }
@@ -191,7 +193,11 @@ pub fn load(source: &Source) -> Result<Dump> {
         Source::File(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
-            (bytes, name.as_deref().and_then(hint_for), p.display().to_string())
+            (
+                bytes,
+                name.as_deref().and_then(hint_for),
+                p.display().to_string(),
+            )
         }
         Source::Stdin => (read_stdin()?, None, "stdin".to_string()),
         Source::StdinOrDefault => {
@@ -211,7 +217,11 @@ pub fn load(source: &Source) -> Result<Dump> {
                     names.join(", ")
                 );
             };
-            (e.text.as_bytes().to_vec(), Some(e.kind), format!("example {name}"))
+            (
+                e.text.as_bytes().to_vec(),
+                Some(e.kind),
+                format!("example {name}"),
+            )
         }
     };
     parse_dump(&bytes, hint).with_context(|| format!("parsing {what}"))
@@ -222,7 +232,11 @@ fn list_examples() -> String {
     examples::EXAMPLES
         .iter()
         .map(|e| {
-            let def = if e.name == examples::DEFAULT { " (default)" } else { "" };
+            let def = if e.name == examples::DEFAULT {
+                " (default)"
+            } else {
+                ""
+            };
             format!("{:w$}  {}{def}\n", e.name, e.about)
         })
         .collect()
@@ -287,7 +301,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
                     }
                     let n = found.len();
                     if n == 0 {
-                        writeln!(out, "no anomalies: {} resources, every invariant holds", tree.len())?;
+                        writeln!(
+                            out,
+                            "no anomalies: {} resources, every invariant holds",
+                            tree.len()
+                        )?;
                     } else {
                         let noun = if n == 1 { "anomaly" } else { "anomalies" };
                         writeln!(out, "{n} {noun} in {} resources", tree.len())?;
@@ -295,7 +313,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
                 }
             }
             out.flush()?;
-            Ok(if found.is_empty() { Exit::Ok } else { Exit::Refused })
+            Ok(if found.is_empty() {
+                Exit::Ok
+            } else {
+                Exit::Refused
+            })
         }
     }
 }
@@ -346,10 +368,17 @@ mod tests {
     #[test]
     fn commands() {
         assert_eq!(parse_command(&[]).unwrap(), Command::Show { flags: false });
-        assert_eq!(parse_command(&words("show --flags")).unwrap(), Command::Show { flags: true });
+        assert_eq!(
+            parse_command(&words("show --flags")).unwrap(),
+            Command::Show { flags: true }
+        );
         assert_eq!(parse_command(&words("check")).unwrap(), Command::Check);
         let e = parse_command(&words("hotplug add a0000000 128M")).unwrap_err();
-        assert!(e.to_string().contains("unknown command `hotplug add a0000000 128M`"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("unknown command `hotplug add a0000000 128M`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -362,13 +391,19 @@ mod tests {
         assert!(!color_enabled(ColorChoice::Auto, true, Some(&one), None));
         assert!(color_enabled(ColorChoice::Auto, true, Some(&empty), None));
         assert!(!color_enabled(ColorChoice::Auto, true, None, Some(&dumb)));
-        assert!(color_enabled(ColorChoice::Always, false, Some(&one), Some(&dumb)));
+        assert!(color_enabled(
+            ColorChoice::Always,
+            false,
+            Some(&one),
+            Some(&dumb)
+        ));
         assert!(!color_enabled(ColorChoice::Never, true, None, None));
     }
 
     #[test]
     fn options_then_words() {
-        let cli = Cli::try_parse_from(["iomem-sim", "--format", "iomem", "show", "--flags"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["iomem-sim", "--format", "iomem", "show", "--flags"]).unwrap();
         assert_eq!(cli.format, Format::Iomem);
         assert_eq!(cli.command, words("show --flags"));
         assert_eq!(hint_for("x-ioports.txt"), Some(RootKind::Ioport));

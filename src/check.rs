@@ -108,15 +108,19 @@ pub fn check(tree: &Tree) -> Vec<Anomaly> {
                 ),
             ));
         }
-        if let Some(p) = tree.parent(id).filter(|&p| p != Tree::ROOT) {
-            if !tree.get(p).contains(r.start, r.end) {
-                out.push(mk(
-                    AnomalyKind::ChildOutsideParent,
-                    id,
-                    Some(p),
-                    format!("{} lies outside its parent {}", label(tree, id), label(tree, p)),
-                ));
-            }
+        if let Some(p) = tree.parent(id).filter(|&p| p != Tree::ROOT)
+            && !tree.get(p).contains(r.start, r.end)
+        {
+            out.push(mk(
+                AnomalyKind::ChildOutsideParent,
+                id,
+                Some(p),
+                format!(
+                    "{} lies outside its parent {}",
+                    label(tree, id),
+                    label(tree, p)
+                ),
+            ));
         }
         // Siblings: compare with the previous one in list order for order, and with the
         // earlier sibling reaching furthest for overlap.
@@ -133,15 +137,20 @@ pub fn check(tree: &Tree) -> Vec<Anomaly> {
                         label(tree, prev)
                     ),
                 ));
-            } else if let Some(reach) = furthest_earlier(tree, id) {
-                if r.start <= tree.get(reach).end && !zero {
-                    out.push(mk(
-                        AnomalyKind::OverlappingSiblings,
-                        id,
-                        Some(reach),
-                        format!("{} overlaps its sibling {}", label(tree, id), label(tree, reach)),
-                    ));
-                }
+            } else if let Some(reach) = furthest_earlier(tree, id)
+                && r.start <= tree.get(reach).end
+                && !zero
+            {
+                out.push(mk(
+                    AnomalyKind::OverlappingSiblings,
+                    id,
+                    Some(reach),
+                    format!(
+                        "{} overlaps its sibling {}",
+                        label(tree, id),
+                        label(tree, reach)
+                    ),
+                ));
             }
         }
     }
@@ -206,7 +215,10 @@ mod tests {
     #[test]
     fn overlapping_siblings() {
         let got = kinds("f6000000-f6ffffff : 0000:22:00.0\nf6000000-f60effff : vesafb\n");
-        assert_eq!(got, vec![(AnomalyKind::OverlappingSiblings, Some(2), Some(1))]);
+        assert_eq!(
+            got,
+            vec![(AnomalyKind::OverlappingSiblings, Some(2), Some(1))]
+        );
     }
 
     #[test]

@@ -61,7 +61,9 @@ pub const EXAMPLES: &[Example] = &[
         name: "kmem-6.1",
         about: "real Linux 6.1: the legacy pmem given to the kmem driver (System RAM (kmem) under dax0.0)",
         kind: RootKind::Iomem,
-        text: include_str!("../fixtures/real-kernel-6.1/B-pmem-legacy-above-4g/after-kmem-bind.iomem"),
+        text: include_str!(
+            "../fixtures/real-kernel-6.1/B-pmem-legacy-above-4g/after-kmem-bind.iomem"
+        ),
     },
     Example {
         name: "dhansen-2019",

@@ -61,14 +61,18 @@ fn numbered_pair(n: &[u8], prefix: &[u8]) -> bool {
         return false;
     };
     let mut parts = rest.splitn(2, |&b| b == b'.');
-    let ok = |p: Option<&[u8]>| p.is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit));
+    let ok =
+        |p: Option<&[u8]>| p.is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit));
     ok(parts.next()) && ok(parts.next())
 }
 
 /// A PCI device address `DDDD:BB:DD.F` (BAR nodes).
 fn pci_address(n: &[u8]) -> bool {
     let hex = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_hexdigit);
-    n.len() == 12 && n[4] == b':' && n[7] == b':' && n[10] == b'.'
+    n.len() == 12
+        && n[4] == b':'
+        && n[7] == b':'
+        && n[10] == b'.'
         && hex(&n[0..4])
         && hex(&n[5..7])
         && hex(&n[8..10])
@@ -138,7 +142,11 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
             } else {
                 0
             };
-            g(RAMB | IORESOURCE_SYSRAM_DRIVER_MANAGED | merge, inherited, High)
+            g(
+                RAMB | IORESOURCE_SYSRAM_DRIVER_MANAGED | merge,
+                inherited,
+                High,
+            )
         }
         // 3
         b"Kernel code" | b"Kernel rodata" | b"Kernel data" | b"Kernel bss" => match arch {
@@ -155,9 +163,11 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
         b"ACPI Non-volatile Storage" => g(MEMB, Desc::AcpiNvStorage, High),
         b"Unusable memory" | b"Unknown E820 type" => g(MEMB, Desc::None, High),
         // 7, 8, 9
-        b"Persistent Memory (legacy)" => {
-            g(IORESOURCE_MEM | busy_if_low, Desc::PersistentMemoryLegacy, High)
-        }
+        b"Persistent Memory (legacy)" => g(
+            IORESOURCE_MEM | busy_if_low,
+            Desc::PersistentMemoryLegacy,
+            High,
+        ),
         b"Persistent Memory" => g(
             IORESOURCE_MEM | busy_if_low,
             Desc::PersistentMemory,
@@ -240,7 +250,11 @@ fn ioport_rule(t: &Tree, id: NodeId) -> Guess {
         _ if n.starts_with(b"pnp ") => g(IORESOURCE_IO, Desc::None, High),
         _ if pci_address(n) => g(IORESOURCE_IO, Desc::None, Medium),
         _ => {
-            let busy = if t.has_children(id) { 0 } else { IORESOURCE_BUSY };
+            let busy = if t.has_children(id) {
+                0
+            } else {
+                IORESOURCE_BUSY
+            };
             g(IORESOURCE_IO | busy, Desc::None, Low)
         }
     }
@@ -295,7 +309,9 @@ mod tests {
 
     #[test]
     fn hpet_and_pnp_are_not_busy() {
-        let t = infer("fed00000-fed003ff : HPET 0\n  fed00000-fed003ff : PNP0103:00\nfed1c000-fed1ffff : pnp 00:05\n");
+        let t = infer(
+            "fed00000-fed003ff : HPET 0\n  fed00000-fed003ff : PNP0103:00\nfed1c000-fed1ffff : pnp 00:05\n",
+        );
         assert_eq!(at(&t, "HPET 0", 0).0, IORESOURCE_MEM);
         assert_eq!(at(&t, "pnp 00:05", 0).0, IORESOURCE_MEM);
         // An unknown leaf is a driver claim: busy, but we say we are guessing.
@@ -308,13 +324,25 @@ mod tests {
             "110000000-12fffffff : Persistent Memory (legacy)\n  110000000-1101fffff : namespace0.0\n  110200000-12fffffff : dax0.0\n    110200000-12fffffff : System RAM (kmem)\n",
         );
         let legacy = Desc::PersistentMemoryLegacy;
-        assert_eq!(at(&t, "dax0.0", 0), (IORESOURCE_SYSTEM_RAM, legacy, Confidence::Medium));
-        assert_eq!(at(&t, "namespace0.0", 0), (MEMB, legacy, Confidence::Medium));
+        assert_eq!(
+            at(&t, "dax0.0", 0),
+            (IORESOURCE_SYSTEM_RAM, legacy, Confidence::Medium)
+        );
+        assert_eq!(
+            at(&t, "namespace0.0", 0),
+            (MEMB, legacy, Confidence::Medium)
+        );
         assert_eq!(
             at(&t, "System RAM (kmem)", 0),
-            (RAMB | IORESOURCE_SYSRAM_DRIVER_MANAGED, legacy, Confidence::High)
+            (
+                RAMB | IORESOURCE_SYSRAM_DRIVER_MANAGED,
+                legacy,
+                Confidence::High
+            )
         );
-        let t = infer("a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n");
+        let t = infer(
+            "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n",
+        );
         assert_eq!(at(&t, "System RAM", 0).1, legacy);
         let t = infer("c080000000-17dbfffffff : CXL Window 0\n  c080000000-c47fffffff : dax2.0\n");
         assert_eq!(at(&t, "dax2.0", 0), (MEMB, Desc::Cxl, Confidence::Medium));
@@ -322,23 +350,35 @@ mod tests {
 
     #[test]
     fn kernel_code_busy_bit_depends_on_arch() {
-        let x86 = infer("00100000-9fffffff : System RAM\n  01000000-01e071d0 : Kernel code\n  02dc6000-0305dfff : Kernel bss\n");
+        let x86 = infer(
+            "00100000-9fffffff : System RAM\n  01000000-01e071d0 : Kernel code\n  02dc6000-0305dfff : Kernel bss\n",
+        );
         assert_eq!(at(&x86, "Kernel code", 0).0, RAMB);
-        let arm = infer("40000000-bfffffff : System RAM\n  40210000-40ffffff : Kernel code\n  41000000-411fffff : reserved\n");
+        let arm = infer(
+            "40000000-bfffffff : System RAM\n  40210000-40ffffff : Kernel code\n  41000000-411fffff : reserved\n",
+        );
         assert_eq!(at(&arm, "Kernel code", 0).0, IORESOURCE_SYSTEM_RAM);
         assert_eq!(at(&arm, "reserved", 0).0, MEMB);
     }
 
     #[test]
     fn arm64_top_level_reserved_is_not_busy() {
-        let t = infer("00000000-001fffff : reserved\n40000000-bfffffff : System RAM\n  40210000-40ffffff : Kernel code\n");
-        assert_eq!(at(&t, "reserved", 0), (IORESOURCE_MEM, Desc::None, Confidence::High));
+        let t = infer(
+            "00000000-001fffff : reserved\n40000000-bfffffff : System RAM\n  40210000-40ffffff : Kernel code\n",
+        );
+        assert_eq!(
+            at(&t, "reserved", 0),
+            (IORESOURCE_MEM, Desc::None, Confidence::High)
+        );
     }
 
     #[test]
     fn unknown_containers_are_not_busy_and_name_matchers_are_exact() {
         let t = infer("e0000000-efffffff : /soc\n  e0001000-e0001fff : serial\n");
-        assert_eq!(at(&t, "/soc", 0), (IORESOURCE_MEM, Desc::None, Confidence::Low));
+        assert_eq!(
+            at(&t, "/soc", 0),
+            (IORESOURCE_MEM, Desc::None, Confidence::Low)
+        );
         assert!(numbered_pair(b"dax10.2", b"dax") && !numbered_pair(b"dax1", b"dax"));
         assert!(pci_address(b"0000:00:1f.3") && !pci_address(b"0000:00:1f"));
         assert!(numbered(b"region3", b"region") && !numbered(b"regions", b"region"));
@@ -346,9 +386,14 @@ mod tests {
 
     #[test]
     fn ioports_use_the_io_type() {
-        let t = infer("0000-0cf7 : PCI Bus 0000:00\n  0000-001f : dma1\n  0070-0077 : rtc0\n0cf8-0cff : PCI conf1\n");
+        let t = infer(
+            "0000-0cf7 : PCI Bus 0000:00\n  0000-001f : dma1\n  0070-0077 : rtc0\n0cf8-0cff : PCI conf1\n",
+        );
         assert_eq!(at(&t, "dma1", 0).0, IORESOURCE_IO | IORESOURCE_BUSY);
-        assert_eq!(at(&t, "PCI Bus 0000:00", 0).0, IORESOURCE_IO | IORESOURCE_WINDOW);
+        assert_eq!(
+            at(&t, "PCI Bus 0000:00", 0).0,
+            IORESOURCE_IO | IORESOURCE_WINDOW
+        );
         assert_eq!(at(&t, "rtc0", 0).2, Confidence::Low);
     }
 }

@@ -399,9 +399,8 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
             blank_inside += blank_pending;
         }
         blank_pending = 0;
-        let l = parse_line(line).map_err(|(col, kind, msg)| {
-            ParseError::new(kind, lineno, line, col, msg)
-        })?;
+        let l = parse_line(line)
+            .map_err(|(col, kind, msg)| ParseError::new(kind, lineno, line, col, msg))?;
         uppercase += usize::from(l.uppercase);
         bare_colons += usize::from(l.bare_colon);
         min_digits = min_digits.min(l.start_digits).min(l.end_digits);
@@ -477,8 +476,10 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
     for (idx, r) in recs.iter().enumerate() {
         let (ln, ind, start, end) = (r.line, r.indent, r.start, r.end);
         let rel = (ind - base) as usize;
-        let line_text = input.get(r.line_off..r.line_off + r.line_len).unwrap_or(&[]);
-        if rel % unit != 0 {
+        let line_text = input
+            .get(r.line_off..r.line_off + r.line_len)
+            .unwrap_or(&[]);
+        if !rel.is_multiple_of(unit) {
             return Err(ParseError::new(
                 ParseErrorKind::BadIndent,
                 ln,
@@ -491,9 +492,7 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
             ));
         }
         let level = rel / unit;
-        let name = line_text
-            .get(r.line_len - r.name_len..)
-            .unwrap_or(&[]);
+        let name = line_text.get(r.line_len - r.name_len..).unwrap_or(&[]);
         let id = tree.alloc(start, end, name, 0, Desc::None);
         tree.get_mut(id).line = Some(ln);
         debug_assert_eq!(id.0 as usize, idx + 1);
@@ -578,7 +577,9 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         normalizations.push("no newline at the end of the last line: printed with one".into());
     }
     if blank_inside > 0 {
-        normalizations.push(format!("{blank_inside} blank line(s) between resources: dropped"));
+        normalizations.push(format!(
+            "{blank_inside} blank line(s) between resources: dropped"
+        ));
     }
     if trailing_blank > 0 {
         normalizations.push(format!("{trailing_blank} trailing blank line(s): dropped"));
@@ -628,7 +629,14 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
     })
 }
 
-fn depth_jump(ln: u32, line: &[u8], ind: u32, prev: usize, level: usize, unit: usize) -> ParseError {
+fn depth_jump(
+    ln: u32,
+    line: &[u8],
+    ind: u32,
+    prev: usize,
+    level: usize,
+    unit: usize,
+) -> ParseError {
     ParseError::new(
         ParseErrorKind::DepthJump,
         ln,
@@ -689,14 +697,22 @@ mod tests {
     #[test]
     fn line_grammar() {
         let l = parse_line(b"  000f0000-000fffff : System ROM").unwrap();
-        assert_eq!((l.indent, l.start, l.end, l.name), (2, 0xf0000, 0xfffff, &b"System ROM"[..]));
+        assert_eq!(
+            (l.indent, l.start, l.end, l.name),
+            (2, 0xf0000, 0xfffff, &b"System ROM"[..])
+        );
         // The name is everything after the first ` : `, even more ` : ` and an empty name.
         let l = parse_line(b"0-1 : a : b").unwrap();
         assert_eq!(l.name, b"a : b");
         let l = parse_line(b"0-1 : ").unwrap();
         assert_eq!(l.name, b"");
         // 16 digits fit, 17 do not.
-        assert_eq!(parse_line(b"ffffffffffffffff-ffffffffffffffff : x").unwrap().end, u64::MAX);
+        assert_eq!(
+            parse_line(b"ffffffffffffffff-ffffffffffffffff : x")
+                .unwrap()
+                .end,
+            u64::MAX
+        );
         let (col, kind, _) = parse_line(b"00000000000000000-1 : x").unwrap_err();
         assert_eq!((col, kind), (16, ParseErrorKind::TooManyDigits));
     }
@@ -704,9 +720,15 @@ mod tests {
     #[test]
     fn errors_point_at_the_spot() {
         let e = err("00000000-00000fff : Reserved\n00001000 0009fbff : System RAM\n");
-        assert_eq!((e.line, e.column, e.kind), (2, 9, ParseErrorKind::ExpectedDash));
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (2, 9, ParseErrorKind::ExpectedDash)
+        );
         let e = err("0000g000-00000fff : Reserved\n");
-        assert_eq!((e.line, e.column, e.kind), (1, 5, ParseErrorKind::ExpectedDash));
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (1, 5, ParseErrorKind::ExpectedDash)
+        );
         let e = err("00001000-00000fff : Reserved\n");
         assert_eq!(e.kind, ParseErrorKind::StartAfterEnd);
         let e = err("00000000-00000fff: Reserved\n");
@@ -737,7 +759,17 @@ mod tests {
         let d = parse_dump(text.as_bytes(), None).unwrap();
         let depths: Vec<(usize, String)> =
             shape(&d).into_iter().map(|(dp, _, _, n)| (dp, n)).collect();
-        let want = [(0, "L0"), (1, "L1"), (2, "L2"), (3, "L3"), (4, "L4"), (5, "L5"), (6, "L6"), (6, "L7"), (5, "L8")];
+        let want = [
+            (0, "L0"),
+            (1, "L1"),
+            (2, "L2"),
+            (3, "L3"),
+            (4, "L4"),
+            (5, "L5"),
+            (6, "L6"),
+            (6, "L7"),
+            (5, "L8"),
+        ];
         assert_eq!(depths.len(), want.len());
         for ((gd, gn), (wd, wn)) in depths.iter().zip(want) {
             assert_eq!((*gd, gn.as_str()), (wd, wn));
@@ -756,17 +788,30 @@ mod tests {
 
     #[test]
     fn normalizations_are_reported() {
-        let d = parse_dump(b"00000000-00000fff : a\r\n  00000000-000000ff : b\r\n\r\n", None).unwrap();
+        let d = parse_dump(
+            b"00000000-00000fff : a\r\n  00000000-000000ff : b\r\n\r\n",
+            None,
+        )
+        .unwrap();
         assert_eq!(d.normalizations.len(), 2, "{:?}", d.normalizations);
-        assert_eq!(render_iomem(&d.tree), b"00000000-00000fff : a\n  00000000-000000ff : b\n");
+        assert_eq!(
+            render_iomem(&d.tree),
+            b"00000000-00000fff : a\n  00000000-000000ff : b\n"
+        );
         let d = parse_dump(b"00000000-00000fff : a\n   00000000-000000ff : b", None).unwrap();
         assert_eq!(d.normalizations.len(), 2, "{:?}", d.normalizations);
         assert_eq!(shape(&d)[1].0, 1);
         let d = parse_dump(b"  0-fff : a\n    0-FF :\n", None).unwrap();
-        assert_eq!(render_iomem(&d.tree), b"00000000-00000fff : a\n  00000000-000000ff : \n");
+        assert_eq!(
+            render_iomem(&d.tree),
+            b"00000000-00000fff : a\n  00000000-000000ff : \n"
+        );
         assert_eq!(d.normalizations.len(), 4, "{:?}", d.normalizations);
         let d = parse_dump(b"        0-fff : a\n1000-1fff : b\n", None).unwrap();
-        assert_eq!(d.warnings, vec![ParseWarning::NoParent { line: 1, indent: 8 }]);
+        assert_eq!(
+            d.warnings,
+            vec![ParseWarning::NoParent { line: 1, indent: 8 }]
+        );
     }
 
     #[test]
@@ -779,12 +824,25 @@ mod tests {
     #[test]
     fn roots_from_hint_and_width() {
         let d = parse_dump(b"0000-0cf7 : PCI Bus 0000:00\n  0000-001f : dma1\n", None).unwrap();
-        assert_eq!((d.tree.kind(), d.tree.get(Tree::ROOT).end), (RootKind::Ioport, 0xffff));
-        let d = parse_dump(b"00000000-0000ffff : PCI Bus 0000:00\n", Some(RootKind::Ioport)).unwrap();
-        assert_eq!((d.tree.kind(), d.tree.get(Tree::ROOT).end), (RootKind::Ioport, 0xff_ffff));
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Ioport, 0xffff)
+        );
+        let d = parse_dump(
+            b"00000000-0000ffff : PCI Bus 0000:00\n",
+            Some(RootKind::Ioport),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Ioport, 0xff_ffff)
+        );
         assert!(d.normalizations.is_empty());
         let d = parse_dump(b"00000000-0000ffff : x\n", None).unwrap();
-        assert_eq!((d.tree.kind(), d.tree.get(Tree::ROOT).end), (RootKind::Iomem, u64::MAX));
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Iomem, u64::MAX)
+        );
         let d = parse_dump(b"", Some(RootKind::Ioport)).unwrap();
         assert!(d.tree.is_empty());
         assert_eq!(err("").kind, ParseErrorKind::Empty);
@@ -793,8 +851,11 @@ mod tests {
 
     #[test]
     fn zeroed_dump_is_detected() {
-        let d = parse_dump(b"00000000-00000000 : Reserved\n  00000000-00000000 : System ROM\n", None)
-            .unwrap();
+        let d = parse_dump(
+            b"00000000-00000000 : Reserved\n  00000000-00000000 : System ROM\n",
+            None,
+        )
+        .unwrap();
         assert!(d.tree.zeroed);
         assert!(d.warnings[0].to_string().contains("sudo cat /proc/iomem"));
         // A single 0-0 line is not enough to tell.
@@ -807,7 +868,10 @@ mod tests {
         let mut big = b"00000000-".to_vec();
         big.extend(std::iter::repeat_n(b'f', 1 << 20));
         let e = parse_dump(&big, None).unwrap_err();
-        assert_eq!((e.line, e.column, e.kind), (1, 26, ParseErrorKind::TooManyDigits));
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (1, 26, ParseErrorKind::TooManyDigits)
+        );
         assert!(e.text.len() < 200);
         let mut name = b"00000000-00000fff : ".to_vec();
         name.extend(std::iter::repeat_n(b'x', 1 << 20));

@@ -37,7 +37,8 @@ fn real_dumps_round_trip() {
     insta::glob!("../fixtures", "*.{iomem,ioports}", |path| {
         let name = path.file_name().unwrap().to_str().unwrap();
         let input = std::fs::read(path).unwrap();
-        let dump = parse_dump(&input, common::hint(path)).unwrap_or_else(|e| panic!("{name}:\n{e}"));
+        let dump =
+            parse_dump(&input, common::hint(path)).unwrap_or_else(|e| panic!("{name}:\n{e}"));
         let (want, n_norm) = expected_render(name, &input);
         assert_eq!(
             dump.normalizations.len(),
@@ -107,7 +108,10 @@ fn ten_megabyte_lines() {
     garbage.resize(ten, b'f');
     let t = Instant::now();
     let err = parse_dump(&garbage, None).unwrap_err();
-    assert_eq!((err.line, err.column, err.kind), (1, 26, ParseErrorKind::TooManyDigits));
+    assert_eq!(
+        (err.line, err.column, err.kind),
+        (1, 26, ParseErrorKind::TooManyDigits)
+    );
     assert!(err.to_string().len() < 400);
     insta::assert_snapshot!("ten_megabyte_hex_error", err.to_string());
 

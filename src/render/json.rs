@@ -174,7 +174,11 @@ mod tests {
 
     #[test]
     fn fields() {
-        let d = parse_dump(b"00000000-00000fff : Reserved\n  00000000-000000ff : \xff\n", None).unwrap();
+        let d = parse_dump(
+            b"00000000-00000fff : Reserved\n  00000000-000000ff : \xff\n",
+            None,
+        )
+        .unwrap();
         let v = render_json(&d.tree);
         let r = &v["resources"][0];
         assert_eq!(r["size"], json!(4096));
@@ -183,6 +187,9 @@ mod tests {
         assert_eq!(r["children"][0]["name_hex"], json!("ff"));
         let empty = parse_dump(b"", Some(RootKind::Ioport)).unwrap();
         let s = render_json_text(&empty.tree);
-        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), render_json(&empty.tree));
+        assert_eq!(
+            serde_json::from_str::<Value>(&s).unwrap(),
+            render_json(&empty.tree)
+        );
     }
 }

@@ -81,7 +81,7 @@ pub fn fmt_size_wide(bytes: u128) -> String {
         i += 1;
     }
     let unit = 1u128 << (10 * i);
-    if bytes % unit == 0 {
+    if bytes.is_multiple_of(unit) {
         return format!("{} {}", bytes / unit, UNITS[i]);
     }
     let mut tenths = (bytes * 10 + unit / 2) / unit;
@@ -142,12 +142,21 @@ mod tests {
         let mut t = Tree::new_iomem(64);
         let mut p = Tree::ROOT;
         for i in 0..7u64 {
-            let id = t.alloc(0, 0xffff_ffff >> i, format!("L{i}").as_bytes(), 0, Desc::None);
+            let id = t.alloc(
+                0,
+                0xffff_ffff >> i,
+                format!("L{i}").as_bytes(),
+                0,
+                Desc::None,
+            );
             t.link_before(p, id, None);
             p = id;
         }
         let text = String::from_utf8(render_iomem(&t)).unwrap();
-        let indents: Vec<usize> = text.lines().map(|l| l.len() - l.trim_start().len()).collect();
+        let indents: Vec<usize> = text
+            .lines()
+            .map(|l| l.len() - l.trim_start().len())
+            .collect();
         assert_eq!(indents, vec![0, 2, 4, 6, 8, 10, 10]);
     }
 }

@@ -76,8 +76,18 @@ pub fn render_tree(tree: &Tree, pal: &Palette, opts: &TreeOptions) -> String {
         .collect();
     // With the header line, columns are at least as wide as their titles.
     let title = |w: usize| if opts.flags { w } else { 0 };
-    let aw = ranges.iter().map(String::len).max().unwrap_or(0).max(title(5));
-    let sw = sizes.iter().map(String::len).max().unwrap_or(0).max(title(4));
+    let aw = ranges
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(title(5));
+    let sw = sizes
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(title(4));
     let flag_cols: Vec<(String, String, &str)> = if opts.flags {
         rows.iter()
             .map(|&(id, _)| {
@@ -87,15 +97,34 @@ pub fn render_tree(tree: &Tree, pal: &Palette, opts: &TreeOptions) -> String {
                 } else {
                     r.desc.kernel_name().to_string()
                 };
-                (flags::describe(r.flags), desc, confidence_word(r.confidence))
+                (
+                    flags::describe(r.flags),
+                    desc,
+                    confidence_word(r.confidence),
+                )
             })
             .collect()
     } else {
         Vec::new()
     };
-    let fw = flag_cols.iter().map(|c| c.0.len()).max().unwrap_or(0).max(5);
-    let dw = flag_cols.iter().map(|c| c.1.len()).max().unwrap_or(0).max(4);
-    let cw = flag_cols.iter().map(|c| c.2.len()).max().unwrap_or(0).max(4);
+    let fw = flag_cols
+        .iter()
+        .map(|c| c.0.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let dw = flag_cols
+        .iter()
+        .map(|c| c.1.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let cw = flag_cols
+        .iter()
+        .map(|c| c.2.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
 
     let mut out = String::new();
     if opts.flags && !rows.is_empty() {
@@ -227,9 +256,24 @@ c0000000-febfffff   1004 MiB  PCI Bus 0000:00
 
     #[test]
     fn guides_for_nested_lists() {
-        let d = parse_dump(b"0-ff : a\n  0-f : b\n    0-1 : c\n  10-1f : d\n100-1ff : e\n", None).unwrap();
-        let s = render_tree(&d.tree, &Palette::plain(), &TreeOptions { flags: false, no_summary: true });
-        let names: Vec<&str> = s.lines().filter_map(|l| l.split_once(" B  ")).map(|(_, n)| n).collect();
+        let d = parse_dump(
+            b"0-ff : a\n  0-f : b\n    0-1 : c\n  10-1f : d\n100-1ff : e\n",
+            None,
+        )
+        .unwrap();
+        let s = render_tree(
+            &d.tree,
+            &Palette::plain(),
+            &TreeOptions {
+                flags: false,
+                no_summary: true,
+            },
+        );
+        let names: Vec<&str> = s
+            .lines()
+            .filter_map(|l| l.split_once(" B  "))
+            .map(|(_, n)| n)
+            .collect();
         assert_eq!(names, vec!["a", "├─ b", "│  └─ c", "└─ d", "e"]);
     }
 

@@ -8,7 +8,9 @@ use iomem_sim::tree::RootKind;
 
 /// `fixtures/<rel>` in the crate.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// The root a fixture's file name promises (`*.ioports` → ioport root).
