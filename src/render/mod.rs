@@ -3,6 +3,8 @@
 //! Every renderer is a pure function returning bytes or a string; styling goes through
 //! [`Palette`].
 
+pub mod blocks;
+pub mod diff;
 pub mod json;
 pub mod palette;
 pub mod tree;
