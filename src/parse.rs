@@ -19,7 +19,8 @@
 //! ## Normalizations (all of them make `render_iomem` differ from the input)
 //! Real copies of dumps pass through mail, web pages and editors. We accept, and list in
 //! [`Dump::normalizations`]:
-//! - CRLF line ends (rendered as LF);
+//! - CRLF line ends on every line (rendered as LF; a `\r` ending only some lines is kept as
+//!   part of the name);
 //! - a missing final newline (rendered with one);
 //! - blank lines, trailing or in between (dropped);
 //! - a uniform extra indentation of every line (an excerpt that starts below top level, or a
@@ -240,6 +241,8 @@ struct Rec {
     line_len: usize,
     name_len: usize,
     digits: (u8, u8),
+    /// The line ended in `\r` (stripped before parsing).
+    cr: bool,
 }
 
 /// Where a line failed: 0-based column, kind, message.
@@ -387,9 +390,10 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         };
         let line_off = pos;
         pos = next;
+        let mut cr = false;
         if let [head @ .., b'\r'] = line {
             line = head;
-            crlf += 1;
+            cr = true;
         }
         if line.iter().all(|&b| b == b' ') {
             blank_pending += 1;
@@ -407,7 +411,9 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         max_digits = max_digits.max(l.start_digits).max(l.end_digits);
         all_zero &= l.start == 0 && l.end == 0;
         max_end = max_end.max(l.end);
+        crlf += usize::from(cr);
         recs.push(Rec {
+            cr,
             line: lineno,
             indent: l.indent as u32,
             start: l.start,
@@ -419,6 +425,9 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         });
     }
     let trailing_blank = blank_pending;
+    // CRLF only when every resource line has it (a file that went through Windows); a lone
+    // `\r` before the newline is part of that line's name and is kept.
+    let crlf_file = crlf > 0 && crlf == recs.len();
 
     if recs.is_empty() && hint != Some(RootKind::Ioport) {
         return Err(ParseError::new(
@@ -492,7 +501,10 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
             ));
         }
         let level = rel / unit;
-        let name = line_text.get(r.line_len - r.name_len..).unwrap_or(&[]);
+        let keep_cr = usize::from(r.cr && !crlf_file);
+        let name = input
+            .get(r.line_off + r.line_len - r.name_len..r.line_off + r.line_len + keep_cr)
+            .unwrap_or(&[]);
         let id = tree.alloc(start, end, name, 0, Desc::None);
         tree.get_mut(id).line = Some(ln);
         debug_assert_eq!(id.0 as usize, idx + 1);
@@ -568,7 +580,7 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         warnings.insert(0, ParseWarning::Zeroed { kind });
     }
 
-    if crlf > 0 {
+    if crlf_file {
         normalizations.push(format!(
             "{crlf} CRLF line end(s): printed as LF (the kernel writes LF)"
         ));
@@ -812,6 +824,14 @@ mod tests {
             d.warnings,
             vec![ParseWarning::NoParent { line: 1, indent: 8 }]
         );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_belongs_to_the_name() {
+        let text = b"00000000-00000fff : a\r\n00001000-00001fff : b\n";
+        let d = parse_dump(text, None).unwrap();
+        assert!(d.normalizations.is_empty(), "{:?}", d.normalizations);
+        assert_eq!(render_iomem(&d.tree), text);
     }
 
     #[test]
