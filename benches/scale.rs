@@ -16,8 +16,10 @@ use iomem_sim::kernel::KernelVersion;
 use iomem_sim::kernel::Trace;
 use iomem_sim::kernel::machine::{AddOptions, Config, Machine};
 use iomem_sim::kernel::resource::{__release_region, __request_region};
+use iomem_sim::parse::parse_dump;
+use iomem_sim::render::render_iomem;
 use iomem_sim::tree::flags::*;
-use iomem_sim::tree::{Desc, Tree};
+use iomem_sim::tree::{Desc, RootKind, Tree};
 
 const BLOCK: u64 = 128 << 20; // 128 MiB, the x86_64 default memory block size
 const BASE: u64 = 1 << 32; // hot-added memory starts above 4 GiB
@@ -39,6 +41,18 @@ fn main() {
             std::process::exit(1);
         }
         eprintln!("wrote {lines} lines, {} bytes to {path}", dump.len());
+        return;
+    }
+    if args.iter().any(|a| a == "--profile-parse") {
+        // For `perf record`: only our parser, nothing else in the profile.
+        let dump = gen_dump(1_000_000);
+        for _ in 0..5 {
+            black_box(
+                parse_dump(&dump, Some(RootKind::Iomem))
+                    .map(|d| d.lines)
+                    .ok(),
+            );
+        }
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -371,6 +385,35 @@ fn parse_table(lines: usize) {
         "| procfs-core 0.18 `Iomem::from_buf_read` | flat Vec<(indent, PhysicalMemoryMap)> | {} | {:.0} | 1.00× |",
         secs(procfs),
         mb / procfs.as_secs_f64()
+    );
+    let ours = best_of(5, || {
+        let t = Instant::now();
+        let r = parse_dump(&dump, Some(RootKind::Iomem));
+        let el = t.elapsed();
+        let d = r.expect("iomem-sim parses the generated dump");
+        assert_eq!(d.tree.len(), lines_in(&dump));
+        drop(black_box(d));
+        el
+    });
+    println!(
+        "| iomem-sim `parse_dump` | validated nested resource tree (flags inferred) | {} | {:.0} | {:.2}× |",
+        secs(ours),
+        mb / ours.as_secs_f64(),
+        procfs.as_secs_f64() / ours.as_secs_f64()
+    );
+    let d = parse_dump(&dump, Some(RootKind::Iomem)).expect("parses");
+    let render = best_of(5, || {
+        let t = Instant::now();
+        let out = render_iomem(&d.tree);
+        let el = t.elapsed();
+        assert_eq!(out.len(), dump.len(), "render reproduces the input");
+        drop(black_box(out));
+        el
+    });
+    println!(
+        "| iomem-sim `render_iomem` (tree → text) | /proc/iomem bytes | {} | {:.0} | — |",
+        secs(render),
+        mb / render.as_secs_f64()
     );
     println!();
 }

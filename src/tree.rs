@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::ops::RangeBounds;
 
 /// `include/linux/ioport.h` flag bits (values stable for many years).
 pub mod flags {
@@ -176,7 +177,7 @@ pub struct Resource {
     pub line: Option<u32>,
     parent: Option<NodeId>,
     key: ChildKey,
-    children: BTreeMap<ChildKey, NodeId>,
+    children: Kids,
     /// The child list is not sorted and disjoint (a real dump broke invariant 3): operations
     /// must scan it linearly, as the kernel does.
     unsorted: bool,
@@ -236,7 +237,7 @@ impl Tree {
             line: None,
             parent: None,
             key: (0, 0),
-            children: BTreeMap::new(),
+            children: Kids::new(),
             unsorted: false,
             freed: false,
         });
@@ -332,7 +333,7 @@ impl Tree {
             line: None,
             parent: None,
             key: (0, 0),
-            children: BTreeMap::new(),
+            children: Kids::new(),
             unsorted: false,
             freed: false,
         });
@@ -419,7 +420,7 @@ impl Tree {
                 .range(..self.get(b).key)
                 .next_back()
                 .map(|(k, _)| *k),
-            None => self.get(p).children.keys().next_back().copied(),
+            None => self.get(p).children.last_key(),
         };
         let start = self.get(new).start;
         self.seq += 1;
@@ -654,10 +655,160 @@ impl Tree {
     }
 }
 
+/// A node's child list, keyed by [`ChildKey`] in list order. Most nodes of a real tree have
+/// a handful of children (a device and its driver name), so small lists are a sorted `Vec`
+/// (one small allocation, binary search); a list that grows past [`Kids::SMALL_MAX`] (the
+/// top level of a machine with thousands of hot-added memory blocks) becomes a `BTreeMap`.
+/// Both answer the same ordered-map queries with the same results: the representation is
+/// invisible to the tree's users. (A `BTreeMap` leaf is ~230 bytes even for one entry; with a
+/// `BTreeMap` per parent, parsing a 1M-line dump spent about a third of its time page-faulting
+/// those leaves in.)
+#[derive(Clone, Debug)]
+enum Kids {
+    Small(Vec<(ChildKey, NodeId)>),
+    Big(Box<BTreeMap<ChildKey, NodeId>>),
+}
+
+impl Kids {
+    const SMALL_MAX: usize = 32;
+
+    fn new() -> Kids {
+        Kids::Small(Vec::new())
+    }
+    fn len(&self) -> usize {
+        match self {
+            Kids::Small(v) => v.len(),
+            Kids::Big(m) => m.len(),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn clear(&mut self) {
+        *self = Kids::new();
+    }
+    fn last_key(&self) -> Option<ChildKey> {
+        match self {
+            Kids::Small(v) => v.last().map(|(k, _)| *k),
+            Kids::Big(m) => m.keys().next_back().copied(),
+        }
+    }
+    fn insert(&mut self, key: ChildKey, id: NodeId) {
+        match self {
+            Kids::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(&key)) {
+                Ok(i) => v[i].1 = id,
+                Err(i) => {
+                    if v.len() < Self::SMALL_MAX {
+                        // Appending in key order (the parser, hot-add) is the common case.
+                        v.insert(i, (key, id));
+                    } else {
+                        let mut m: BTreeMap<ChildKey, NodeId> = v.drain(..).collect();
+                        m.insert(key, id);
+                        *self = Kids::Big(Box::new(m));
+                    }
+                }
+            },
+            Kids::Big(m) => {
+                m.insert(key, id);
+            }
+        }
+    }
+    fn remove(&mut self, key: &ChildKey) -> Option<NodeId> {
+        match self {
+            Kids::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(key)) {
+                Ok(i) => Some(v.remove(i).1),
+                Err(_) => None,
+            },
+            Kids::Big(m) => m.remove(key),
+        }
+    }
+    /// Entries with keys in `r`, in key order (like `BTreeMap::range`, but an empty or
+    /// inverted range is simply empty).
+    fn range<R: RangeBounds<ChildKey>>(&self, r: R) -> KidsRange<'_> {
+        match self {
+            Kids::Small(v) => {
+                let lo = match r.start_bound() {
+                    Bound::Included(k) => v.partition_point(|(x, _)| x < k),
+                    Bound::Excluded(k) => v.partition_point(|(x, _)| x <= k),
+                    Bound::Unbounded => 0,
+                };
+                let hi = match r.end_bound() {
+                    Bound::Included(k) => v.partition_point(|(x, _)| x <= k),
+                    Bound::Excluded(k) => v.partition_point(|(x, _)| x < k),
+                    Bound::Unbounded => v.len(),
+                };
+                KidsRange::Small(v.get(lo..hi.max(lo)).unwrap_or(&[]).iter())
+            }
+            Kids::Big(m) => {
+                let (a, b) = (r.start_bound().cloned(), r.end_bound().cloned());
+                let empty = match (a, b) {
+                    (Bound::Included(x), Bound::Included(y)) => x > y,
+                    (Bound::Included(x) | Bound::Excluded(x), Bound::Excluded(y))
+                    | (Bound::Excluded(x), Bound::Included(y)) => x >= y,
+                    _ => false,
+                };
+                if empty {
+                    KidsRange::Small([].iter())
+                } else {
+                    KidsRange::Big(m.range((a, b)))
+                }
+            }
+        }
+    }
+    fn values(&self) -> KidsValues<'_> {
+        KidsValues(
+            self.range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded)),
+        )
+    }
+}
+
+/// Iterator of [`Kids::range`]: `(&key, &id)` in key order, both ends.
+#[derive(Clone, Debug)]
+enum KidsRange<'a> {
+    Small(std::slice::Iter<'a, (ChildKey, NodeId)>),
+    Big(std::collections::btree_map::Range<'a, ChildKey, NodeId>),
+}
+
+impl<'a> Iterator for KidsRange<'a> {
+    type Item = (&'a ChildKey, &'a NodeId);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            KidsRange::Small(it) => it.next().map(|(k, v)| (k, v)),
+            KidsRange::Big(it) => it.next(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for KidsRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            KidsRange::Small(it) => it.next_back().map(|(k, v)| (k, v)),
+            KidsRange::Big(it) => it.next_back(),
+        }
+    }
+}
+
+/// Iterator of [`Kids::values`].
+#[derive(Clone, Debug)]
+pub struct KidsValues<'a>(KidsRange<'a>);
+
+impl<'a> Iterator for KidsValues<'a> {
+    type Item = &'a NodeId;
+    fn next(&mut self) -> Option<&'a NodeId> {
+        self.0.next().map(|(_, v)| v)
+    }
+}
+
+impl DoubleEndedIterator for KidsValues<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|(_, v)| v)
+    }
+}
+
 /// Iterator of [`Tree::walk`].
 pub struct Walk<'a> {
     tree: &'a Tree,
-    stack: Vec<std::collections::btree_map::Values<'a, ChildKey, NodeId>>,
+    stack: Vec<KidsValues<'a>>,
 }
 
 impl Iterator for Walk<'_> {
@@ -763,5 +914,53 @@ mod tests {
         leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
         assert_eq!(t.path_to(0x1150), vec![a, a1]);
         assert_eq!(t.path_to(0x3000), Vec::<NodeId>::new());
+    }
+
+    /// `Kids` answers every ordered-map query like a `BTreeMap`, across the small → big switch.
+    #[test]
+    fn kids_behave_like_a_btreemap() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..40u64 {
+            let mut k = Kids::new();
+            let mut m: BTreeMap<ChildKey, NodeId> = BTreeMap::new();
+            let span = 8 + round * 4; // some rounds stay small, others grow past SMALL_MAX
+            for step in 0..400u32 {
+                let key = (rnd(span), rnd(4));
+                if rnd(3) == 0 {
+                    assert_eq!(k.remove(&key), m.remove(&key));
+                } else {
+                    k.insert(key, NodeId(step));
+                    m.insert(key, NodeId(step));
+                }
+                assert_eq!(k.len(), m.len());
+                assert_eq!(k.last_key(), m.keys().next_back().copied());
+                let (a, b) = ((rnd(span), rnd(4)), (rnd(span), rnd(4)));
+                let (lo, hi) = (a.min(b), a.max(b));
+                let kv = |it: KidsRange<'_>| it.map(|(k, v)| (*k, *v)).collect::<Vec<_>>();
+                let mv = |it: std::collections::btree_map::Range<'_, ChildKey, NodeId>| {
+                    it.map(|(k, v)| (*k, *v)).collect::<Vec<_>>()
+                };
+                assert_eq!(kv(k.range(lo..)), mv(m.range(lo..)));
+                assert_eq!(kv(k.range(..lo)), mv(m.range(..lo)));
+                assert_eq!(kv(k.range(..=hi)), mv(m.range(..=hi)));
+                assert_eq!(kv(k.range(lo..=hi)), mv(m.range(lo..=hi)));
+                assert_eq!(
+                    kv(k.range((Bound::Excluded(lo), Bound::Unbounded))),
+                    mv(m.range((Bound::Excluded(lo), Bound::Unbounded)))
+                );
+                assert_eq!(
+                    k.range(..=hi).next_back().map(|(k, _)| *k),
+                    m.range(..=hi).next_back().map(|(k, _)| *k)
+                );
+                assert!(k.values().copied().eq(m.values().copied()));
+                assert!(k.values().rev().copied().eq(m.values().rev().copied()));
+            }
+        }
     }
 }

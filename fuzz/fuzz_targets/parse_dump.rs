@@ -1,0 +1,18 @@
+//! Bytes → `parse_dump` → tree → `render_iomem`. Must not panic; when the bytes parse, the
+//! rendering parses again to the same tree (render → parse is the identity on parsed trees).
+#![no_main]
+
+use iomem_sim::parse::parse_dump;
+use iomem_sim::render::render_iomem;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(d) = parse_dump(data, None) else { return };
+    let text = render_iomem(&d.tree);
+    let again = match parse_dump(&text, Some(d.tree.kind())) {
+        Ok(a) => a,
+        Err(e) => panic!("rendering of a parsed dump does not parse: {e}"),
+    };
+    assert!(again.tree.same_as(&d.tree), "render → parse changed the tree");
+    assert_eq!(render_iomem(&again.tree), text, "rendering is not stable");
+});
