@@ -666,7 +666,7 @@ impl Tree {
 #[derive(Clone, Debug)]
 enum Kids {
     Small(Vec<(ChildKey, NodeId)>),
-    Big(Box<BTreeMap<ChildKey, NodeId>>),
+    Big(BTreeMap<ChildKey, NodeId>),
 }
 
 impl Kids {
@@ -704,7 +704,7 @@ impl Kids {
                     } else {
                         let mut m: BTreeMap<ChildKey, NodeId> = v.drain(..).collect();
                         m.insert(key, id);
-                        *self = Kids::Big(Box::new(m));
+                        *self = Kids::Big(m);
                     }
                 }
             },
