@@ -203,19 +203,19 @@ fn check_diff(before: &Tree, after: &Tree) -> Result<(), String> {
                 ));
             }
             None => {}
-            Some((bb, w)) => {
+            Some((bb, w))
                 if *bb != b
                     || w.resized != resized
                     || w.renamed != renamed
                     || w.flags != flags
-                    || w.moved != moved
-                {
-                    return Err(format!(
-                        "{:?}: reported {w:?}, actual resized {resized} renamed {renamed} flags {flags} moved {moved}",
-                        after.name_lossy(a)
-                    ));
-                }
+                    || w.moved != moved =>
+            {
+                return Err(format!(
+                    "{:?}: reported {w:?}, actual resized {resized} renamed {renamed} flags {flags} moved {moved}",
+                    after.name_lossy(a)
+                ));
             }
+            Some(_) => {}
         }
     }
     for b in before.descendants(Tree::ROOT) {
