@@ -92,6 +92,9 @@ fn main() {
             request_release_pairs,
         );
     }
+    if want("session") {
+        session_table(if quick { &[1_000] } else { &[1_000, 2_000, 4_000] });
+    }
     if want("parse") {
         parse_table(if quick { 100_000 } else { 1_000_000 });
     }
@@ -420,6 +423,61 @@ fn parse_table(lines: usize) {
 
 fn lines_in(b: &[u8]) -> usize {
     b.iter().filter(|&&c| c == b'\n').count()
+}
+
+// ------------------------------------------------------------------------------- session
+
+/// Resident memory of this process (`VmRSS` of /proc/self/status), bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// N script lines (request/release pairs) parsed and executed on a session over the QEMU
+/// legacy-pmem fixture: time per command, and memory retained per command (every command that
+/// changes the tree is an undoable step holding the machine before and after it).
+fn session_table(sizes: &[usize]) {
+    use iomem_sim::command::parse_command;
+    use iomem_sim::session::{Config as SConfig, Machine as SMachine, Session};
+    let dump = include_bytes!("../fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem");
+    println!("## script of N commands (request/release pairs) through parse_command + Session::execute");
+    println!();
+    println!("| N | time | µs/command | memory retained | bytes/command |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &n in sizes {
+        let lines: Vec<String> = (0..n / 2)
+            .flat_map(|i| {
+                let a = BASE + (i as u64 % 1000) * (1 << 20);
+                [format!("request {a:x} 1M r{i}"), format!("release {a:x} 1M")]
+            })
+            .collect();
+        let tree = parse_dump(dump, None).expect("fixture parses").tree;
+        let mut s = Session::new(SMachine::boot(tree, SConfig::default()));
+        let m0 = rss();
+        let t = Instant::now();
+        for l in &lines {
+            let cmd = parse_command(l).expect("well-formed line");
+            black_box(s.execute(&cmd));
+        }
+        let el = t.elapsed();
+        let grown = rss().saturating_sub(m0);
+        println!(
+            "| {} | {} | {:.1} | {:.1} MiB | {} |",
+            count(n),
+            secs(el),
+            el.as_secs_f64() * 1e6 / n as f64,
+            grown as f64 / (1 << 20) as f64,
+            grown / n as u64
+        );
+        drop(black_box(s));
+    }
+    println!();
 }
 
 // ------------------------------------------------------------------------------- formatting
