@@ -134,7 +134,7 @@ pub fn tree_text(t: &Tree, focus: &[NodeId]) -> String {
             let r = t.get(id);
             s.push_str(&format!(
                 "{}{:0w$x}-{:0w$x} : {}\n",
-                "  ".repeat(d),
+                "  ".repeat(d.min(crate::parse::MAX_IORES_LEVEL)),
                 r.start,
                 r.end,
                 t.name_lossy(id)
