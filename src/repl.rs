@@ -32,6 +32,9 @@ pub struct Present {
     pub context: usize,
     /// Print the decision path of every kernel operation (`--explain`).
     pub explain_all: bool,
+    /// The side view shows the whole resulting tree when it has at most this many lines (it
+    /// fits on a screen); bigger trees are folded to `context` lines around each change.
+    pub fold_above: usize,
 }
 
 impl Present {
@@ -41,6 +44,7 @@ impl Present {
             diff: DiffMode::Side,
             context: 3,
             explain_all: false,
+            fold_above: 40,
         }
     }
 }
@@ -88,7 +92,14 @@ pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
             } else {
                 match p.diff {
                     DiffMode::Side => {
-                        out.push_str(&render_side(before, after, &d, &p.palette, p.context))
+                        let lines = before.len().max(after.len());
+                        // Context as long as the tree: nothing folds.
+                        let ctx = if lines <= p.fold_above {
+                            lines
+                        } else {
+                            p.context
+                        };
+                        out.push_str(&render_side(before, after, &d, &p.palette, ctx))
                     }
                     DiffMode::Unified => out.push_str(&render_unified(before, after, p.context)),
                     DiffMode::None => {}
