@@ -504,11 +504,18 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let mut io_error: Option<std::io::Error> = None;
     let (code, records) = {
         let json = cfg.format == Format::Json;
+        // Several commands read like a session transcript: each output under its command.
+        let echo = lines.len() > 1 && !json;
         let mut emit = |o: &StepOutcome| {
             if io_error.is_some() {
                 return;
             }
-            let r = emit_outcome(&mut out, o, &present_opts, json);
+            let r = if echo {
+                writeln!(out, "> {}", o.command)
+            } else {
+                Ok(())
+            }
+            .and_then(|()| emit_outcome(&mut out, o, &present_opts, json));
             if let Err(e) = r {
                 io_error = Some(e);
             }
