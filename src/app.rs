@@ -27,7 +27,7 @@ use crate::parse::{Dump, parse_dump};
 use crate::render::{
     Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
 };
-use crate::repl::{DiffMode, Present, StepRecord, present, run_commands};
+use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands};
 use crate::session::{Outcome, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
 
@@ -503,9 +503,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     }
     let mut io_error: Option<std::io::Error> = None;
     let (code, records) = {
-        let json = cfg.format == Format::Json;
+        // `--format iomem|json`: stdout is exactly the resulting tree (or the JSON document),
+        // so per-command output stays off it.
+        let data_only = cfg.format != Format::Tree;
         // Several commands read like a session transcript: each output under its command.
-        let echo = lines.len() > 1 && !json;
+        let echo = lines.len() > 1 && !data_only;
         let mut emit = |o: &StepOutcome| {
             if io_error.is_some() {
                 return;
@@ -515,7 +517,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             } else {
                 Ok(())
             }
-            .and_then(|()| emit_outcome(&mut out, o, &present_opts, json));
+            .and_then(|()| emit_outcome(&mut out, o, &present_opts, data_only));
             if let Err(e) = r {
                 io_error = Some(e);
             }
@@ -554,11 +556,14 @@ fn emit_outcome(
     out: &mut dyn Write,
     o: &StepOutcome,
     p: &Present,
-    json: bool,
+    data_only: bool,
 ) -> std::io::Result<()> {
     let (so, se) = present(o, p);
-    if !json {
+    if !data_only {
         out.write_all(so.as_bytes())?;
+    } else if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
+        // The decision path was asked for: it goes where it cannot corrupt the data.
+        std::io::stderr().lock().write_all(explain_text(o).as_bytes())?;
     }
     if !se.is_empty() {
         out.flush()?;

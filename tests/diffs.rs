@@ -22,13 +22,19 @@ fn both(name: &str, args: &[&str]) {
 #[test]
 fn diff_seed_hot_add() {
     // SC-02: v5.1 nests the new System RAM under the non-BUSY PMEM node.
-    both("seed_hot_add", &["-k", "5.1", "hotplug", "add", "a0000000", "128M"]);
+    both(
+        "seed_hot_add",
+        &["-k", "5.1", "hotplug", "add", "a0000000", "128M"],
+    );
 }
 
 #[test]
 fn diff_refused_command_shows_no_diff() {
     // SC-01: v5.0 refuses with -EEXIST; nothing on stdout, the refusal on stderr, exit 1.
-    both("refused_5_0", &["-k", "5.0", "hotplug", "add", "a0000000", "128M"]);
+    both(
+        "refused_5_0",
+        &["-k", "5.0", "hotplug", "add", "a0000000", "128M"],
+    );
 }
 
 #[test]
@@ -87,6 +93,12 @@ fn diff_deep_inside_a_large_real_dump() {
     let big = fixture("arm64-android-qcom-sm7150-sweet.iomem");
     both(
         "deep_in_sm7150",
-        &["-i", big.to_str().unwrap(), "release-resource", "6b02000", "4K"],
+        &[
+            "-i",
+            big.to_str().unwrap(),
+            "release-resource",
+            "6b02000",
+            "4K",
+        ],
     );
 }
