@@ -563,7 +563,9 @@ fn emit_outcome(
         out.write_all(so.as_bytes())?;
     } else if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
         // The decision path was asked for: it goes where it cannot corrupt the data.
-        std::io::stderr().lock().write_all(explain_text(o).as_bytes())?;
+        std::io::stderr()
+            .lock()
+            .write_all(explain_text(o).as_bytes())?;
     }
     if !se.is_empty() {
         out.flush()?;

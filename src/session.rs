@@ -472,10 +472,13 @@ fn kernel_op(
                 Some(ZoneArg::Movable) => OnlineType::OnlineMovable,
             };
             m.online_memory(s, n, ty, trace)?;
+            // Onlining changes no resource, only block state: say what happened.
+            return Ok(Some(block_states(m, s, n)));
         }
         Command::MemoryOffline { target } => {
             let (s, n) = mem_range(m, target);
             m.offline_memory(s, n, trace)?;
+            return Ok(Some(block_states(m, s, n)));
         }
         Command::Request { span, name } => {
             resource::request_region(
@@ -594,6 +597,19 @@ fn kernel_op(
         _ => {}
     }
     Ok(None)
+}
+
+/// `memory20: online (Movable)` for each block of `[start, start + size)`, one per line.
+fn block_states(m: &Machine, start: u64, size: u64) -> String {
+    let first = m.block_id(start);
+    let last = m.block_id(start.saturating_add(size.max(1) - 1));
+    m.blocks
+        .range(first, last)
+        .map(|b| match b.zone {
+            Some(z) => format!("memory{}: {} ({})\n", b.id, b.state, z.name()),
+            None => format!("memory{}: {}\n", b.id, b.state),
+        })
+        .collect()
 }
 
 /// `memory online|offline` target → (start, size). Without SIZE: the block containing START.
