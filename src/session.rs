@@ -47,6 +47,9 @@ pub enum SessionError {
     NoSuchName(String),
     #[error("{0}")]
     Syntax(#[from] crate::command::CommandError),
+    /// A command whose kernel code is not in this build yet (kernel::region).
+    #[error("{0} is not modelled in this build yet")]
+    NotModelled(&'static str),
 }
 
 /// What a command produced, for the presentation layer.
@@ -414,7 +417,6 @@ fn needs_addresses(c: &Command) -> bool {
 
 enum KernelOpError {
     Kernel(KernelError),
-    #[allow(dead_code)] // used by region queries once kernel::region lands
     Session(SessionError),
 }
 
@@ -585,12 +587,10 @@ fn kernel_op(
             resource::adjust_resource(&mut m.tree, id, new.start, new.size)?;
         }
         Command::FreeRegion { .. } => {
-            return Err(KernelError::new(
-                Errno::ENODEV,
+            // Wired when kernel::region (request_free_mem_region / alloc_free_mem_region) lands.
+            return Err(KernelOpError::Session(SessionError::NotModelled(
                 "request_free_mem_region",
-                "not modelled in this build",
-            )
-            .into());
+            )));
         }
         Command::DaxKmem { dev } => m.dax_kmem(dev, trace)?,
         Command::DaxDevdax { dev } => m.dax_devdax(dev, trace)?,
@@ -635,8 +635,9 @@ fn intersects(
     _desc: Option<Desc>,
     _trace: &mut Trace,
 ) -> Result<String, SessionError> {
-    // Filled in when kernel::region lands.
-    Err(SessionError::BadFlags(flags.unwrap_or("").to_string()))
+    // Wired when kernel::region (region_intersects, both algorithms) lands.
+    let _ = flags;
+    Err(SessionError::NotModelled("region_intersects"))
 }
 
 fn blocks_text(m: &Machine) -> String {
