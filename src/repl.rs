@@ -88,7 +88,12 @@ pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
         Output::Diff { before, after } => {
             let d = diff(before, after);
             if d.is_empty() {
-                out.push_str("no change\n");
+                // e.g. `undo memory online memory20`: the step changed blocks, not the tree.
+                if o.command.starts_with("undo ") || o.command.starts_with("redo ") {
+                    out.push_str(&format!("{}: no change to the tree\n", o.command));
+                } else {
+                    out.push_str("no change\n");
+                }
             } else {
                 match p.diff {
                     DiffMode::Side => {
