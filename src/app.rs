@@ -1,9 +1,13 @@
 //! The binary edge: clap arguments → config → run → exit code (issues 2, 4).
 //!
 //! `Cli` (clap) is turned into a plain [`Config`] once; nothing below that point sees clap.
-//! Command words after the options are a plain word list (`show --flags`, `check`, later
-//! `hotplug add a0000000 128M`), not clap subcommands, so the REPL and scripts can share one
-//! command language. anyhow lives here and in `main.rs` only.
+//! Command words after the options are a plain word list (`show --flags`, `check`,
+//! `hotplug add a0000000 128M`), not clap subcommands, so the REPL, `-e` and `--script` share
+//! one command language ([`crate::command`]). anyhow lives here and in `main.rs` only.
+//!
+//! Output rules (cli.md): data on stdout, errors and warnings on stderr; no color unless
+//! `--color` says so or stdout is a terminal (and `NO_COLOR`/`TERM=dumb` allow it), so piped
+//! output is deterministic; a closed pipe (`| head`) ends the run quietly with status 0.
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -11,13 +15,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::check::check;
+use crate::command::{parse_args, parse_size};
 use crate::examples;
+use crate::kernel::KernelVersion;
+use crate::kernel::machine::{self, Machine};
+use crate::kernel::memory::OnlineType;
 use crate::parse::{Dump, parse_dump};
-use crate::render::{Palette, TreeOptions, render_iomem, render_json_text, render_tree};
-use crate::tree::RootKind;
+use crate::render::{
+    Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
+};
+use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands};
+use crate::session::{Outcome, Session, StepOutcome};
+use crate::tree::{RootKind, Tree};
 
 /// Exit status (cli.md): 0 ok; 1 a meaningful "no" (anomalies found, a command refused by the
 /// simulated kernel); 2 bad input, bad syntax, I/O or usage error.
@@ -28,6 +40,16 @@ pub enum Exit {
     Error = 2,
 }
 
+impl Exit {
+    fn from_code(code: i32) -> Exit {
+        match code {
+            0 => Exit::Ok,
+            1 => Exit::Refused,
+            _ => Exit::Error,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)
@@ -36,11 +58,11 @@ impl From<Exit> for ExitCode {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Readable tree with sizes and depth guides.
+    /// Readable tree with sizes and depth guides; changes as a diff.
     Tree,
-    /// Exactly the kernel's /proc/iomem (or /proc/ioports) text.
+    /// Exactly the kernel's /proc/iomem (or /proc/ioports) text of the resulting tree.
     Iomem,
-    /// The tree as JSON, for scripts.
+    /// The tree (and each command's result) as JSON, for scripts.
     Json,
 }
 
@@ -52,9 +74,38 @@ pub enum ColorChoice {
     Never,
 }
 
+/// `--diff`: how a command that changed the tree is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffChoice {
+    /// The resulting tree with each change marked beside it.
+    Side,
+    /// `-`/`+` lines in /proc/iomem format, pasteable into a commit message.
+    Unified,
+    /// Only the outcome.
+    None,
+}
+
+impl From<DiffChoice> for DiffMode {
+    fn from(d: DiffChoice) -> DiffMode {
+        match d {
+            DiffChoice::Side => DiffMode::Side,
+            DiffChoice::Unified => DiffMode::Unified,
+            DiffChoice::None => DiffMode::None,
+        }
+    }
+}
+
 /// Simulate the Linux kernel's /proc/iomem resource tree and memory hotplug, version by version.
+///
+/// Commands (after the options, or with -e / --script, or in the REPL): hotplug add|remove,
+/// memory online|offline, request, release, insert, adjust, dax kmem|devdax, intersects,
+/// free-region, show, find, blocks, diff, undo, redo, reset, kernel, explain, save; and on
+/// the command line only: repl, check, completions SHELL, man. `iomem-sim help` lists them.
+///
+/// Exit status: 0 ok; 1 a command was refused by the simulated kernel (the tree is left as it
+/// was) or `check` found anomalies; 2 bad input, bad command syntax, I/O or usage error.
 #[derive(Debug, Parser)]
-#[command(name = "iomem-sim", version, about, max_term_width = 100)]
+#[command(name = "iomem-sim", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
     /// A /proc/iomem or /proc/ioports dump ("-" for stdin; /proc/iomem itself works).
     /// Without it, a dump piped on stdin is read, else the built-in example.
@@ -65,21 +116,85 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", conflicts_with = "input")]
     pub example: Option<String>,
 
+    /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
+    #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
+    pub kernel: Option<KernelVersion>,
+
+    /// Memory block size (/sys/devices/system/memory/block_size_bytes).
+    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size)]
+    pub block_size: u64,
+
+    /// memhp_default_state: offline, online, online_movable, online_kernel.
+    #[arg(long, value_name = "POLICY", default_value = "offline", value_parser = parse_online)]
+    pub auto_online: OnlineType,
+
+    /// The CPU's physical address width: the iomem root ends at 2^N - 1.
+    #[arg(long, value_name = "N", default_value_t = 46,
+          value_parser = clap::value_parser!(u32).range(20..=64))]
+    pub phys_bits: u32,
+
+    /// 5-level paging: mhp_range_allowed allows up to 2^52 - 1 instead of 2^46 - 1.
+    #[arg(long)]
+    pub la57: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
     pub format: Format,
+
+    /// How a change is shown (default: side for --format tree; none for --format iomem, which
+    /// prints the resulting tree).
+    #[arg(long, value_enum, value_name = "STYLE")]
+    pub diff: Option<DiffChoice>,
 
     /// When to color the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
-    /// Command words (put options before them): `show [--flags]`, `check`. Default: show.
+    /// Run one command (repeatable, in order, before the command words).
+    #[arg(short = 'e', long = "exec", value_name = "CMD")]
+    pub exec: Vec<String>,
+
+    /// Run the commands in FILE, one per line (`#` comments, blank lines ignored).
+    #[arg(short = 'f', long = "script", value_name = "FILE")]
+    pub script: Option<PathBuf>,
+
+    /// Do not stop at the first refused or failing command.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Print the kernel's decision path for every command.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// One command, e.g. `hotplug add a0000000 128M`, `show --flags`, `check`, `repl`,
+    /// `completions bash`, `man` (put options before it). Default: show.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "COMMAND"
     )]
     pub command: Vec<String>,
+}
+
+fn parse_version(s: &str) -> Result<KernelVersion, String> {
+    s.parse()
+        .map_err(|_| format!("expected a kernel version like 5.0, 5.1 or 6.1, not {s:?}"))
+}
+
+fn parse_block_size(s: &str) -> Result<u64, String> {
+    let n = parse_size(s).map_err(|e| format!("{e}, not {s:?}"))?;
+    // memory_block_size_bytes() is a power of two and at least one 128 MiB section on x86_64.
+    if !n.is_power_of_two() || n < machine::DEFAULT_BLOCK_SIZE {
+        return Err(format!(
+            "the memory block size must be a power of two of at least 128M, not {s:?}"
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_online(s: &str) -> Result<OnlineType, String> {
+    s.parse()
+        .map_err(|e: crate::kernel::memory::BadOnlineType| e.to_string())
 }
 
 /// Where the starting tree comes from.
@@ -92,13 +207,40 @@ pub enum Source {
     Example(String),
 }
 
-/// Everything the program needs, free of clap types.
+/// What the command words ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// No words, `show` or `show --flags`: print the (resulting) tree in `--format`.
+    Show { flags: bool },
+    /// `check`: the anomaly report.
+    Check,
+    /// `repl`: the interactive session (or a piped one).
+    Repl,
+    /// `completions SHELL`.
+    Completions(clap_complete::Shell),
+    /// `man`.
+    Man,
+    /// One command of the command language.
+    Run(Vec<String>),
+}
+
+/// Everything the program needs, free of clap types.
+#[derive(Clone, Debug)]
 pub struct Config {
     pub source: Source,
     pub format: Format,
     pub color: bool,
+    pub machine: machine::Config,
+    pub diff: Option<DiffChoice>,
+    pub exec: Vec<String>,
+    pub script: Option<PathBuf>,
+    pub keep_going: bool,
+    pub explain: bool,
     pub command: Vec<String>,
+    /// stdin and stdout are both terminals (the REPL is interactive; no words → REPL).
+    pub interactive: bool,
+    /// No `--input`/`--example` was given.
+    pub default_source: bool,
 }
 
 /// Color decision for `--color` (a pure function: the caller supplies the environment).
@@ -121,50 +263,73 @@ pub fn color_enabled(
 impl Config {
     /// Resolve the parsed arguments against the environment.
     pub fn from_cli(cli: Cli) -> Config {
+        let stdin_tty = std::io::stdin().is_terminal();
+        let stdout_tty = std::io::stdout().is_terminal();
+        let default_source = cli.input.is_none() && cli.example.is_none();
+        // `repl` reads its commands from stdin, so stdin cannot also be the dump.
+        let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
         let source = match (cli.input, cli.example) {
             (Some(p), _) if p.as_os_str() == "-" => Source::Stdin,
             (Some(p), _) => Source::File(p),
             (None, Some(e)) => Source::Example(e),
-            (None, None) if std::io::stdin().is_terminal() => {
+            (None, None) if stdin_tty || wants_repl => {
                 Source::Example(examples::DEFAULT.to_string())
             }
             (None, None) => Source::StdinOrDefault,
         };
         let color = color_enabled(
             cli.color,
-            std::io::stdout().is_terminal(),
+            stdout_tty,
             std::env::var_os("NO_COLOR").as_ref(),
             std::env::var_os("TERM").as_ref(),
         );
+        let machine = machine::Config {
+            version: cli.kernel.unwrap_or(KernelVersion::NEWEST),
+            block_size: cli.block_size,
+            auto_online: cli.auto_online,
+            phys_bits: cli.phys_bits,
+            la57: cli.la57,
+        };
         Config {
             source,
             format: cli.format,
             color,
+            machine,
+            diff: cli.diff,
+            exec: cli.exec,
+            script: cli.script,
+            keep_going: cli.keep_going,
+            explain: cli.explain,
             command: cli.command,
+            interactive: stdin_tty && stdout_tty,
+            default_source,
         }
     }
 }
 
-/// A recognised command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
-    Show { flags: bool },
-    Check,
-}
-
-/// Parse the command words. Later issues add the kernel commands here.
-pub fn parse_command(words: &[String]) -> Result<Command> {
+/// Classify the command words. Session commands are parsed later by the command language
+/// (errors there point at the wrong word).
+pub fn parse_action(words: &[String]) -> Result<Action> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    match w.as_slice() {
-        [] | ["show"] => Ok(Command::Show { flags: false }),
-        ["show", "--flags"] => Ok(Command::Show { flags: true }),
-        ["check"] => Ok(Command::Check),
-        _ => bail!(
-            "unknown command `{}` (this build knows `show [--flags]` and `check`; options go \
-             before the command)",
-            words.join(" ")
-        ),
-    }
+    Ok(match w.as_slice() {
+        [] | ["show"] => Action::Show { flags: false },
+        ["show", "--flags"] => Action::Show { flags: true },
+        ["check"] => Action::Check,
+        ["repl"] => Action::Repl,
+        ["man"] => Action::Man,
+        ["completions", shell] => {
+            match <clap_complete::Shell as ValueEnum>::from_str(shell, true) {
+                Ok(s) => Action::Completions(s),
+                Err(_) => bail!(
+                    "completions: unknown shell `{shell}` (bash, zsh, fish, elvish, powershell)"
+                ),
+            }
+        }
+        ["completions", ..] => {
+            bail!("usage: iomem-sim completions <bash|zsh|fish|elvish|powershell>")
+        }
+        _ => Action::Run(words.to_vec()),
+    })
 }
 
 /// Which root a file name suggests.
@@ -242,43 +407,205 @@ fn list_examples() -> String {
         .collect()
 }
 
+/// The lines of `--script FILE`, numbered for error messages by the command parser itself.
+fn script_lines(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
+    let text = String::from_utf8(text)
+        .with_context(|| format!("script {} is not UTF-8 text", path.display()))?;
+    Ok(text.lines().map(str::to_string).collect())
+}
+
 /// Run with a resolved config; returns the exit status or an error (exit 2).
 pub fn run(cfg: &Config) -> Result<Exit> {
-    let mut out = std::io::stdout().lock();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     let pal = Palette::new(cfg.color);
     if cfg.source == Source::Example("list".to_string()) {
         out.write_all(list_examples().as_bytes())?;
         return Ok(Exit::Ok);
     }
-    let command = parse_command(&cfg.command)?;
+    let mut action = parse_action(&cfg.command)?;
+    match action {
+        Action::Completions(shell) => {
+            clap_complete::generate(shell, &mut Cli::command(), "iomem-sim", &mut out);
+            out.flush()?;
+            return Ok(Exit::Ok);
+        }
+        Action::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            return Ok(Exit::Ok);
+        }
+        _ => {}
+    }
+    // Nothing to do on a terminal with nothing named: start the REPL (cli.md "Invocation").
+    if action == (Action::Show { flags: false })
+        && cfg.command.is_empty()
+        && cfg.exec.is_empty()
+        && cfg.script.is_none()
+        && cfg.interactive
+        && cfg.default_source
+    {
+        action = Action::Repl;
+    }
+    if action == Action::Repl && cfg.source == Source::Stdin && !std::io::stdin().is_terminal() {
+        bail!(
+            "`repl` reads commands from stdin, so the dump cannot come from stdin too: use --input FILE"
+        );
+    }
+    let mut lines: Vec<String> = cfg.exec.clone();
+    if let Some(p) = &cfg.script {
+        lines.extend(script_lines(p)?);
+    }
     let dump = load(&cfg.source)?;
     {
         let mut err = std::io::stderr().lock();
         for w in &dump.warnings {
-            writeln!(err, "{} {w}", pal_err(cfg).warn("warning:"))?;
+            writeln!(err, "{} {w}", pal.warn("warning:"))?;
         }
         for n in &dump.normalizations {
-            writeln!(err, "{} {n}", pal_err(cfg).dim("note:"))?;
+            writeln!(err, "{} {n}", pal.dim("note:"))?;
         }
     }
-    let tree = &dump.tree;
-    match command {
-        Command::Show { flags } => {
-            match cfg.format {
-                Format::Iomem => out.write_all(&render_iomem(tree))?,
-                Format::Json => out.write_all(render_json_text(tree).as_bytes())?,
-                Format::Tree => {
-                    let opts = TreeOptions {
-                        flags,
-                        ..TreeOptions::default()
-                    };
-                    out.write_all(render_tree(tree, &pal, &opts).as_bytes())?;
-                }
+    if let Action::Run(words) = &action {
+        // One command from the words; a syntax error is reported like a script line's.
+        match parse_args(words) {
+            Ok(cmd) => lines.push(cmd.to_string()),
+            Err(e) => {
+                let mut err = std::io::stderr().lock();
+                writeln!(err, "{} {e}", pal.error("error:"))?;
+                return Ok(Exit::Error);
             }
-            out.flush()?;
-            Ok(Exit::Ok)
         }
-        Command::Check => {
+    }
+    let present_opts = Present {
+        palette: pal,
+        diff: cfg
+            .diff
+            .unwrap_or(match cfg.format {
+                Format::Tree => DiffChoice::Side,
+                Format::Iomem | Format::Json => DiffChoice::None,
+            })
+            .into(),
+        explain_all: cfg.explain,
+        ..Present::plain()
+    };
+    if lines.is_empty() && !matches!(action, Action::Repl) {
+        // Nothing simulated: print the dump as read (the root as the text implies it).
+        return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
+    }
+    let mut session = Session::new(Machine::boot(dump.tree, cfg.machine.clone()));
+    {
+        let mut err = std::io::stderr().lock();
+        for n in &session.machine.notes {
+            writeln!(err, "{} {n}", pal.dim("note:"))?;
+        }
+    }
+    let mut io_error: Option<std::io::Error> = None;
+    let (code, records) = {
+        // `--format iomem|json`: stdout is exactly the resulting tree (or the JSON document),
+        // so per-command output stays off it.
+        let data_only = cfg.format != Format::Tree;
+        // Several commands read like a session transcript: each output under its command.
+        let echo = lines.len() > 1 && !data_only;
+        let mut emit = |o: &StepOutcome| {
+            if io_error.is_some() {
+                return;
+            }
+            let r = if echo {
+                writeln!(out, "> {}", o.command)
+            } else {
+                Ok(())
+            }
+            .and_then(|()| emit_outcome(&mut out, o, &present_opts, data_only));
+            if let Err(e) = r {
+                io_error = Some(e);
+            }
+        };
+        run_commands(&mut session, &lines, cfg.keep_going, &mut emit)
+    };
+    if let Some(e) = io_error {
+        return Err(e.into());
+    }
+    let quit = records.last().is_some_and(|r| r.command == "quit");
+    let mut exit = Exit::from_code(code);
+    if action == Action::Repl && !quit && (code == 0 || cfg.keep_going) {
+        drop(out);
+        let c = crate::repl::run(&mut session, &present_opts)?;
+        return Ok(Exit::from_code(code.max(c)));
+    }
+    let tree = session.tree().clone();
+    match action {
+        Action::Show { .. } | Action::Check => {
+            let e = show_or_check(&mut out, cfg, &pal, &tree, &action, &records)?;
+            exit = Exit::from_code((exit as i32).max(e as i32));
+        }
+        _ => match cfg.format {
+            Format::Iomem => out.write_all(&render_iomem(&tree))?,
+            Format::Json => write_json(&mut out, cfg, &tree, &records)?,
+            Format::Tree => {}
+        },
+    }
+    out.flush()?;
+    Ok(exit)
+}
+
+/// One command's outcome: its presentation on stdout (unless JSON collects it) and its error
+/// on stderr.
+fn emit_outcome(
+    out: &mut dyn Write,
+    o: &StepOutcome,
+    p: &Present,
+    data_only: bool,
+) -> std::io::Result<()> {
+    let (so, se) = present(o, p);
+    if !data_only {
+        out.write_all(so.as_bytes())?;
+    } else if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
+        // The decision path was asked for: it goes where it cannot corrupt the data.
+        std::io::stderr()
+            .lock()
+            .write_all(explain_text(o).as_bytes())?;
+    }
+    if !se.is_empty() {
+        out.flush()?;
+        let mut err = std::io::stderr().lock();
+        // A refusal reads exactly as cli.md shows it (`CMD: -EEXIST (func: reason)`); other
+        // failures get the usual `error:` prefix.
+        match o.outcome {
+            Outcome::Refused(_) => write!(err, "{se}")?,
+            _ => write!(err, "{} {se}", p.palette.error("error:"))?,
+        }
+    }
+    Ok(())
+}
+
+fn write_json(
+    out: &mut dyn Write,
+    cfg: &Config,
+    tree: &Tree,
+    records: &[StepRecord],
+) -> Result<()> {
+    let v = serde_json::json!({
+        "kernel": cfg.machine.version.to_string(),
+        "steps": records,
+        "tree": render_json(tree),
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// `show [--flags]` / `check` of `tree` (after any commands).
+fn show_or_check(
+    out: &mut dyn Write,
+    cfg: &Config,
+    pal: &Palette,
+    tree: &Tree,
+    action: &Action,
+    records: &[StepRecord],
+) -> Result<Exit> {
+    match action {
+        Action::Check => {
             let found = check(tree);
             match cfg.format {
                 Format::Json => {
@@ -319,13 +646,24 @@ pub fn run(cfg: &Config) -> Result<Exit> {
                 Exit::Refused
             })
         }
+        _ => {
+            let flags = matches!(action, Action::Show { flags: true });
+            match cfg.format {
+                Format::Iomem => out.write_all(&render_iomem(tree))?,
+                Format::Json if !records.is_empty() => write_json(out, cfg, tree, records)?,
+                Format::Json => out.write_all(render_json_text(tree).as_bytes())?,
+                Format::Tree => {
+                    let opts = TreeOptions {
+                        flags,
+                        ..TreeOptions::default()
+                    };
+                    out.write_all(render_tree(tree, pal, &opts).as_bytes())?;
+                }
+            }
+            out.flush()?;
+            Ok(Exit::Ok)
+        }
     }
-}
-
-/// stderr gets color only under `--color always` or a colored auto decision; the same rule
-/// as stdout keeps it simple and predictable.
-fn pal_err(cfg: &Config) -> Palette {
-    Palette::new(cfg.color)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -366,18 +704,22 @@ mod tests {
     }
 
     #[test]
-    fn commands() {
-        assert_eq!(parse_command(&[]).unwrap(), Command::Show { flags: false });
+    fn actions() {
+        assert_eq!(parse_action(&[]).unwrap(), Action::Show { flags: false });
         assert_eq!(
-            parse_command(&words("show --flags")).unwrap(),
-            Command::Show { flags: true }
+            parse_action(&words("show --flags")).unwrap(),
+            Action::Show { flags: true }
         );
-        assert_eq!(parse_command(&words("check")).unwrap(), Command::Check);
-        let e = parse_command(&words("hotplug add a0000000 128M")).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("unknown command `hotplug add a0000000 128M`"),
-            "{e}"
+        assert_eq!(parse_action(&words("check")).unwrap(), Action::Check);
+        assert_eq!(parse_action(&words("repl")).unwrap(), Action::Repl);
+        assert_eq!(
+            parse_action(&words("completions zsh")).unwrap(),
+            Action::Completions(clap_complete::Shell::Zsh)
+        );
+        assert!(parse_action(&words("completions tcsh")).is_err());
+        assert_eq!(
+            parse_action(&words("hotplug add a0000000 128M")).unwrap(),
+            Action::Run(words("hotplug add a0000000 128M"))
         );
     }
 
@@ -402,10 +744,53 @@ mod tests {
 
     #[test]
     fn options_then_words() {
-        let cli =
-            Cli::try_parse_from(["iomem-sim", "--format", "iomem", "show", "--flags"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "iomem-sim",
+            "-k",
+            "5.0",
+            "--block-size",
+            "256M",
+            "--auto-online",
+            "online_movable",
+            "--phys-bits",
+            "40",
+            "--la57",
+            "--diff",
+            "unified",
+            "-e",
+            "undo",
+            "-e",
+            "redo",
+            "--keep-going",
+            "--explain",
+            "--format",
+            "iomem",
+            "show",
+            "--flags",
+        ])
+        .unwrap();
         assert_eq!(cli.format, Format::Iomem);
+        assert_eq!(cli.kernel.map(|k| k.to_string()).as_deref(), Some("5.0"));
+        assert_eq!(cli.block_size, 256 << 20);
+        assert_eq!(cli.auto_online, OnlineType::OnlineMovable);
+        assert_eq!((cli.phys_bits, cli.la57), (40, true));
+        assert_eq!(cli.diff, Some(DiffChoice::Unified));
+        assert_eq!(cli.exec, ["undo", "redo"]);
+        assert!(cli.keep_going && cli.explain);
         assert_eq!(cli.command, words("show --flags"));
         assert_eq!(hint_for("x-ioports.txt"), Some(RootKind::Ioport));
+        for bad in [
+            ["iomem-sim", "--block-size", "100M"],
+            ["iomem-sim", "--kernel", "five"],
+            ["iomem-sim", "--auto-online", "sometimes"],
+            ["iomem-sim", "--phys-bits", "99"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -853,7 +853,7 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
             let hint = suggest(&w0)
                 .map(|s| format!("; did you mean `{s}`?"))
                 .unwrap_or_default();
-            return Err(p.err_at(first, format!("unknown command{hint} (try `help`)")));
+            return Err(p.err_at(first, format!("unknown command `{w0}`{hint} (try `help`)")));
         }
     };
     let nwords = cmd.split(' ').count();

@@ -32,6 +32,9 @@ pub struct Present {
     pub context: usize,
     /// Print the decision path of every kernel operation (`--explain`).
     pub explain_all: bool,
+    /// The side view shows the whole resulting tree when it has at most this many lines (it
+    /// fits on a screen); bigger trees are folded to `context` lines around each change.
+    pub fold_above: usize,
 }
 
 impl Present {
@@ -41,6 +44,7 @@ impl Present {
             diff: DiffMode::Side,
             context: 3,
             explain_all: false,
+            fold_above: 40,
         }
     }
 }
@@ -84,11 +88,23 @@ pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
         Output::Diff { before, after } => {
             let d = diff(before, after);
             if d.is_empty() {
-                out.push_str("no change\n");
+                // e.g. `undo memory online memory20`: the step changed blocks, not the tree.
+                if o.command.starts_with("undo ") || o.command.starts_with("redo ") {
+                    out.push_str(&format!("{}: no change to the tree\n", o.command));
+                } else {
+                    out.push_str("no change\n");
+                }
             } else {
                 match p.diff {
                     DiffMode::Side => {
-                        out.push_str(&render_side(before, after, &d, &p.palette, p.context))
+                        let lines = before.len().max(after.len());
+                        // Context as long as the tree: nothing folds.
+                        let ctx = if lines <= p.fold_above {
+                            lines
+                        } else {
+                            p.context
+                        };
+                        out.push_str(&render_side(before, after, &d, &p.palette, ctx))
                     }
                     DiffMode::Unified => out.push_str(&render_unified(before, after, p.context)),
                     DiffMode::None => {}
@@ -134,7 +150,7 @@ pub fn tree_text(t: &Tree, focus: &[NodeId]) -> String {
             let r = t.get(id);
             s.push_str(&format!(
                 "{}{:0w$x}-{:0w$x} : {}\n",
-                "  ".repeat(d),
+                "  ".repeat(d.min(crate::parse::MAX_IORES_LEVEL)),
                 r.start,
                 r.end,
                 t.name_lossy(id)

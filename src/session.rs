@@ -11,127 +11,15 @@
 //! discards the undone ones (like an editor). Refused commands and queries are not steps.
 //! `diff` compares against the start, `diff N` against the state after step N.
 
-use crate::command::{Command, MemTarget, ShowTarget, Span};
+use crate::command::{Command, MemTarget, ShowTarget, Span, Zone as ZoneArg};
 use crate::diff::{TreeDiff, diff};
 use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, resource};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 use std::path::Path;
 
-pub use standin::{AddOptions, Config, Machine, OnlineType};
-
-/// Stand-ins for `kernel::machine::{Machine, Config, AddOptions}` and
-/// `kernel::memory::OnlineType` until the hotplug branch lands (same names and signatures;
-/// the machine-level operations answer -ENODEV "not modelled in this build").
-pub mod standin {
-    use crate::kernel::{Errno, KResult, KernelError, KernelVersion, Trace};
-    use crate::tree::Tree;
-
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-    pub enum OnlineType {
-        #[default]
-        Offline,
-        Online,
-        OnlineKernel,
-        OnlineMovable,
-    }
-    impl std::str::FromStr for OnlineType {
-        type Err = String;
-        fn from_str(s: &str) -> Result<Self, String> {
-            match s {
-                "offline" => Ok(OnlineType::Offline),
-                "online" => Ok(OnlineType::Online),
-                "online_kernel" => Ok(OnlineType::OnlineKernel),
-                "online_movable" => Ok(OnlineType::OnlineMovable),
-                _ => Err(s.to_string()),
-            }
-        }
-    }
-
-    #[derive(Clone, Debug)]
-    pub struct Config {
-        pub version: KernelVersion,
-        pub block_size: u64,
-        pub auto_online: OnlineType,
-        pub phys_bits: u32,
-        pub la57: bool,
-    }
-    impl Default for Config {
-        fn default() -> Self {
-            Config {
-                version: KernelVersion::NEWEST,
-                block_size: 128 << 20,
-                auto_online: OnlineType::Offline,
-                phys_bits: 46,
-                la57: false,
-            }
-        }
-    }
-
-    #[derive(Clone, Debug, Default)]
-    pub struct AddOptions {
-        pub driver_managed: Option<String>,
-        pub merge_resource: bool,
-    }
-
-    #[derive(Clone, Debug)]
-    pub struct Machine {
-        pub tree: Tree,
-        pub config: Config,
-    }
-
-    fn unmodelled(func: &'static str) -> KernelError {
-        KernelError::new(
-            Errno::ENODEV,
-            func,
-            "memory hotplug is not modelled in this build",
-        )
-    }
-
-    impl Machine {
-        pub fn boot(tree: Tree, config: Config) -> Machine {
-            Machine { tree, config }
-        }
-        pub fn set_version(&mut self, v: KernelVersion) {
-            self.config.version = v;
-        }
-        pub fn block_range(&self, id: u64) -> (u64, u64) {
-            let s = id.saturating_mul(self.config.block_size);
-            (s, s.saturating_add(self.config.block_size - 1))
-        }
-        pub fn add_memory(
-            &mut self,
-            _nid: i32,
-            _start: u64,
-            _size: u64,
-            _o: &AddOptions,
-            _t: &mut Trace,
-        ) -> KResult<()> {
-            Err(unmodelled("add_memory"))
-        }
-        pub fn remove_memory(&mut self, _s: u64, _n: u64, _t: &mut Trace) -> KResult<()> {
-            Err(unmodelled("remove_memory"))
-        }
-        pub fn online_memory(
-            &mut self,
-            _s: u64,
-            _n: u64,
-            _o: OnlineType,
-            _t: &mut Trace,
-        ) -> KResult<()> {
-            Err(unmodelled("state_store"))
-        }
-        pub fn offline_memory(&mut self, _s: u64, _n: u64, _t: &mut Trace) -> KResult<()> {
-            Err(unmodelled("state_store"))
-        }
-        pub fn dax_kmem(&mut self, _d: &str, _t: &mut Trace) -> KResult<()> {
-            Err(unmodelled("dev_dax_kmem_probe"))
-        }
-        pub fn dax_devdax(&mut self, _d: &str, _t: &mut Trace) -> KResult<()> {
-            Err(unmodelled("dev_dax_kmem_remove"))
-        }
-    }
-}
+pub use crate::kernel::machine::{AddOptions, Config, Machine};
+pub use crate::kernel::memory::OnlineType;
 
 /// A problem of the session itself (bad request, I/O): exit status 2, not a kernel refusal.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +47,9 @@ pub enum SessionError {
     NoSuchName(String),
     #[error("{0}")]
     Syntax(#[from] crate::command::CommandError),
+    /// A command whose kernel code is not in this build yet (kernel::region).
+    #[error("{0} is not modelled in this build yet")]
+    NotModelled(&'static str),
 }
 
 /// What a command produced, for the presentation layer.
@@ -334,6 +225,11 @@ impl Session {
             c => (c, false),
         };
         out.explain = explain;
+        if explain {
+            // The outcome line names the command that ran (cli.md's refusal format), not the
+            // `explain` wrapper; `explain` is a way of looking at it.
+            out.command = cmd.to_string();
+        }
         if self.machine.tree.zeroed && needs_addresses(cmd) {
             out.outcome = Outcome::Failed(SessionError::Zeroed(cmd.to_string()));
             return out;
@@ -521,7 +417,6 @@ fn needs_addresses(c: &Command) -> bool {
 
 enum KernelOpError {
     Kernel(KernelError),
-    #[allow(dead_code)] // used by region queries once kernel::region lands
     Session(SessionError),
 }
 
@@ -572,13 +467,20 @@ fn kernel_op(
         Command::HotplugRemove { span } => m.remove_memory(span.start, span.size, trace)?,
         Command::MemoryOnline { target, zone } => {
             let (s, n) = mem_range(m, target);
-            let word = zone.map_or("online", |z| z.state_word());
-            let ty: OnlineType = word.parse().unwrap_or_default();
+            // `--zone` picks the word written to `state` (memory_block_online's online_type).
+            let ty = match zone {
+                None => OnlineType::Online,
+                Some(ZoneArg::Normal) => OnlineType::OnlineKernel,
+                Some(ZoneArg::Movable) => OnlineType::OnlineMovable,
+            };
             m.online_memory(s, n, ty, trace)?;
+            // Onlining changes no resource, only block state: say what happened.
+            return Ok(Some(block_states(m, s, n)));
         }
         Command::MemoryOffline { target } => {
             let (s, n) = mem_range(m, target);
             m.offline_memory(s, n, trace)?;
+            return Ok(Some(block_states(m, s, n)));
         }
         Command::Request { span, name } => {
             resource::request_region(
@@ -685,18 +587,29 @@ fn kernel_op(
             resource::adjust_resource(&mut m.tree, id, new.start, new.size)?;
         }
         Command::FreeRegion { .. } => {
-            return Err(KernelError::new(
-                Errno::ENODEV,
+            // Wired when kernel::region (request_free_mem_region / alloc_free_mem_region) lands.
+            return Err(KernelOpError::Session(SessionError::NotModelled(
                 "request_free_mem_region",
-                "not modelled in this build",
-            )
-            .into());
+            )));
         }
         Command::DaxKmem { dev } => m.dax_kmem(dev, trace)?,
         Command::DaxDevdax { dev } => m.dax_devdax(dev, trace)?,
         _ => {}
     }
     Ok(None)
+}
+
+/// `memory20: online (Movable)` for each block of `[start, start + size)`, one per line.
+fn block_states(m: &Machine, start: u64, size: u64) -> String {
+    let first = m.block_id(start);
+    let last = m.block_id(start.saturating_add(size.max(1) - 1));
+    m.blocks
+        .range(first, last)
+        .map(|b| match b.zone {
+            Some(z) => format!("memory{}: {} ({})\n", b.id, b.state, z.name()),
+            None => format!("memory{}: {}\n", b.id, b.state),
+        })
+        .collect()
 }
 
 /// `memory online|offline` target → (start, size). Without SIZE: the block containing START.
@@ -722,17 +635,18 @@ fn intersects(
     _desc: Option<Desc>,
     _trace: &mut Trace,
 ) -> Result<String, SessionError> {
-    // Filled in when kernel::region lands.
-    Err(SessionError::BadFlags(flags.unwrap_or("").to_string()))
+    // Wired when kernel::region (region_intersects, both algorithms) lands.
+    let _ = flags;
+    Err(SessionError::NotModelled("region_intersects"))
 }
 
-fn blocks_text(_m: &Machine) -> String {
-    "memory blocks are not modelled in this build\n".to_string()
+fn blocks_text(m: &Machine) -> String {
+    crate::render::blocks::render_lsmem(m)
 }
 
 /// `/proc/iomem` text of a tree.
 pub fn iomem_text(t: &Tree) -> Vec<u8> {
-    crate::render::diff::standin::render_iomem(t)
+    crate::render::render_iomem(t)
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
@@ -770,6 +684,10 @@ mod tests {
     use crate::command::parse_command;
     use crate::testutil::{t0, text};
 
+    /// T0 as the booted machine holds it (the root's end lowered to 2^46 − 1, x86 setup_arch).
+    fn t0_booted() -> Tree {
+        Machine::boot(t0(), Config::default()).tree
+    }
     fn session() -> Session {
         Session::new(Machine::boot(t0(), Config::default()))
     }
@@ -790,7 +708,7 @@ mod tests {
         );
         assert_eq!(s.steps().len(), 1);
         run(&mut s, "undo");
-        assert!(s.tree().same_as(&t0()));
+        assert!(s.tree().same_as(&t0_booted()));
         run(&mut s, "redo");
         assert!(text(s.tree()).contains("  c1000000-c1000fff : foo"));
         assert_eq!(run(&mut s, "redo").exit_code(), 2);
@@ -829,7 +747,7 @@ mod tests {
         ));
         let o = run(&mut s, "release c1000000 4K");
         assert_eq!(o.exit_code(), 0);
-        assert!(s.tree().same_as(&t0()));
+        assert!(s.tree().same_as(&t0_booted()));
     }
 
     #[test]
@@ -852,7 +770,7 @@ mod tests {
         );
         assert_eq!(run(&mut s, "diff 9").exit_code(), 2);
         run(&mut s, "reset");
-        assert!(s.tree().same_as(&t0()));
+        assert!(s.tree().same_as(&t0_booted()));
         assert_eq!(
             s.version().to_string(),
             "5.0",
@@ -932,5 +850,204 @@ mod tests {
             "no temp file left"
         );
         assert!(save_atomic(&dir.path().join("missing/x"), b"").is_err());
+    }
+
+    // ----------------------------------------------------------- the seed story (SC-01/02)
+
+    fn session_at(v: &str) -> Session {
+        let config = Config {
+            version: v.parse().unwrap(),
+            ..Config::default()
+        };
+        Session::new(Machine::boot(t0(), config))
+    }
+
+    /// T0 with the commit message's nested line (SC-02), written out from the spec.
+    const SEED_PMEM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
+
+    #[test]
+    fn seed_5_0_refuses_with_eexist_and_leaves_the_tree_identical() {
+        // SC-01: ≤ v5.0 register_memory_resource uses request_resource_conflict (top level only).
+        let mut s = session_at("5.0");
+        let o = run(&mut s, "hotplug add a0000000 128M");
+        assert_eq!((o.exit_code(), o.errno()), (1, Some(Errno::EEXIST)));
+        assert!(!o.changed);
+        let msg = o.message().unwrap();
+        assert!(
+            msg.starts_with(
+                "hotplug add a0000000 128M: -EEXIST (register_memory_resource: \
+                 request_resource_conflict found \"Persistent Memory (legacy)\""
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("at top level)"), "{msg}");
+        assert!(s.tree().same_as(&t0_booted()));
+        assert_eq!(text(s.tree()), text(&t0()));
+        assert!(s.steps().is_empty(), "a refusal is not a step");
+        assert!(
+            s.machine.blocks.get(20).is_none(),
+            "no memory block created"
+        );
+    }
+
+    #[test]
+    fn seed_5_1_nests_system_ram_under_the_pmem_node() {
+        // SC-02: v5.1+ __request_region descends into the non-BUSY PMEM node.
+        let mut s = session_at("5.1");
+        let o = run(&mut s, "hotplug add a0000000 128M");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(o.changed);
+        assert!(text(s.tree()).contains(SEED_PMEM), "{}", text(s.tree()));
+        assert!(matches!(o.output, Output::Diff { .. }));
+        // memory20 (phys_index 0x14) exists, offline (auto_online_blocks = offline).
+        let b = s.machine.blocks.get(20).expect("memory20");
+        assert_eq!(b.state.as_str(), "offline");
+    }
+
+    #[test]
+    fn kernel_switch_mid_session_and_undo_restores_exactly() {
+        let mut s = session_at("5.0");
+        assert_eq!(run(&mut s, "hotplug add a0000000 128M").exit_code(), 1);
+        assert_eq!(run(&mut s, "kernel 5.1").exit_code(), 0);
+        assert_eq!(s.version().to_string(), "5.1");
+        assert_eq!(run(&mut s, "hotplug add a0000000 128M").exit_code(), 0);
+        assert!(text(s.tree()).contains(SEED_PMEM));
+        let o = run(&mut s, "undo");
+        assert_eq!(o.exit_code(), 0);
+        assert!(s.tree().same_as(&t0_booted()));
+        assert_eq!(text(s.tree()), text(&t0()));
+        assert!(
+            s.machine.blocks.get(20).is_none(),
+            "undo drops memory20 too"
+        );
+        assert_eq!(s.version().to_string(), "5.1", "undo of the add keeps 5.1");
+        run(&mut s, "undo");
+        assert_eq!(s.version().to_string(), "5.0", "undo of `kernel 5.1`");
+        run(&mut s, "redo");
+        run(&mut s, "redo");
+        assert!(text(s.tree()).contains(SEED_PMEM));
+    }
+
+    #[test]
+    fn unaligned_add_is_einval_with_the_kernels_log_line() {
+        // check_hotplug_memory_range: 0xa4000000 is not a multiple of the 128 MiB block.
+        let mut s = session_at("6.1");
+        let o = run(&mut s, "hotplug add a4000000 128M");
+        assert_eq!((o.exit_code(), o.errno()), (1, Some(Errno::EINVAL)));
+        let msg = o.message().unwrap();
+        assert!(
+            msg.starts_with("hotplug add a4000000 128M: -EINVAL ("),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "kernel: Block size [0x8000000] unaligned hotplug range: start 0xa4000000, size 0x8000000"
+            ),
+            "{msg}"
+        );
+        assert_eq!(
+            msg.matches("unaligned hotplug range").count(),
+            1,
+            "the log line is printed once: {msg}"
+        );
+        assert_eq!(text(s.tree()), text(&t0()), "claimed, then released again");
+    }
+
+    #[test]
+    fn explain_shows_the_decision_path() {
+        let mut s = session_at("5.1");
+        let o = run(&mut s, "explain hotplug add a0000000 128M");
+        assert!(o.explain);
+        assert_eq!(o.command, "hotplug add a0000000 128M");
+        let lines: Vec<String> = o
+            .trace
+            .steps
+            .iter()
+            .map(|st| format!("{}: {}", st.func, st.text))
+            .collect();
+        let pos = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} not in {lines:#?}"))
+        };
+        let a = pos("register_memory_resource: ");
+        let b = pos(
+            "__request_region: conflict \"Persistent Memory (legacy)\" [a0000000-afffffff] not BUSY → descend",
+        );
+        let c = pos("__request_region: no conflict among the children");
+        assert!(a < b && b < c, "{lines:#?}");
+        // And the 5.0 path ends at the top-level conflict.
+        let mut s = session_at("5.0");
+        let o = run(&mut s, "explain hotplug add a0000000 128M");
+        assert!(
+            o.trace
+                .steps
+                .iter()
+                .any(|st| st.func == "register_memory_resource"
+                    && st.text.contains("at top level → -EEXIST")),
+            "{:#?}",
+            o.trace.steps
+        );
+    }
+
+    #[test]
+    fn online_offline_remove_through_the_session() {
+        let mut s = session_at("6.1");
+        run(&mut s, "hotplug add a0000000 128M");
+        let o = run(&mut s, "memory online memory20 --zone movable");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        let b = s.machine.blocks.get(20).unwrap();
+        assert_eq!(b.state.as_str(), "online");
+        assert_eq!(b.zone.map(|z| z.name()), Some("Movable"));
+        // state_store: a second `online` is -EINVAL.
+        let o = run(&mut s, "memory online a0000000");
+        assert_eq!(o.errno(), Some(Errno::EINVAL));
+        // remove_memory refuses online blocks (-EBUSY), tree unchanged.
+        let before = text(s.tree());
+        let o = run(&mut s, "hotplug remove a0000000 128M");
+        assert_eq!(o.errno(), Some(Errno::EBUSY), "{:?}", o.message());
+        assert_eq!(text(s.tree()), before);
+        assert_eq!(run(&mut s, "memory offline a0000000 128M").exit_code(), 0);
+        assert_eq!(
+            run(&mut s, "hotplug remove a0000000-a7ffffff").exit_code(),
+            0
+        );
+        assert_eq!(text(s.tree()), text(&t0()));
+        let o = run(&mut s, "blocks");
+        let Output::Text(t) = o.output else { panic!() };
+        assert!(t.contains("RANGE") && t.contains("STATE"), "{t}");
+    }
+
+    #[test]
+    fn driver_managed_add_next_to_the_seed() {
+        // SC-03: add_memory_driver_managed with a "System RAM (…)" name (v5.8+).
+        let mut s = session_at("5.8");
+        run(&mut s, "hotplug add a0000000 128M");
+        let o = run(
+            &mut s,
+            "hotplug add a8000000 128M --driver-managed \"System RAM (kmem)\"",
+        );
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(text(s.tree()).contains(
+            "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n  a8000000-afffffff : System RAM (kmem)\n"
+        ));
+        // SC-03 op B: a bad name is -EINVAL before any resource work.
+        let mut s = session_at("5.8");
+        let o = run(&mut s, "hotplug add a8000000 128M --driver-managed kmem");
+        assert_eq!(o.errno(), Some(Errno::EINVAL));
+        assert_eq!(text(s.tree()), text(&t0()));
+    }
+
+    #[test]
+    fn partial_remove_splits_system_ram() {
+        // SC-14 op 1: remove memory34 out of a 1 GiB add.
+        let mut s = session_at("6.1");
+        assert_eq!(run(&mut s, "hotplug add 100000000 1G").exit_code(), 0);
+        let o = run(&mut s, "hotplug remove 110000000 128M");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(text(s.tree()).ends_with(
+            "c0000000-febfffff : PCI Bus 0000:00\n100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
+        ));
     }
 }

@@ -3,28 +3,24 @@
 //! `before.iomem`, the equivalent operations reproduce every `after-*.iomem` byte for byte and
 //! every `*.memory-blocks.txt` listing.
 //!
-//! The parser (`iomem_sim::parse::parse_dump`) and renderer (`iomem_sim::render::render_iomem`)
-//! are not on main yet, so this file reads and prints `/proc/iomem` with a minimal local
-//! reader/writer (`read_iomem` / `write_iomem`) that only knows the names these captures use.
-//! Swap them for `parse_dump(bytes, None)` / `render_iomem(&tree)` once those exist.
+//! The trees are read with the real parser (`parse_dump`, flags inferred from names) and
+//! printed with `render_iomem`, so these tests also pin the flag inference the kernel rules
+//! depend on (e.g. the non-BUSY `Persistent Memory (legacy)` that kmem nests under).
 
 use iomem_sim::kernel::machine::{AddOptions, Config, Machine};
 use iomem_sim::kernel::memory::OnlineType;
 use iomem_sim::kernel::resource::{__release_region, request_region};
 use iomem_sim::kernel::{Errno, KernelVersion, Trace};
+use iomem_sim::parse::parse_dump;
 use iomem_sim::render::blocks::render_memory_blocks_txt;
-use iomem_sim::tree::flags::*;
-use iomem_sim::tree::{Desc, NodeId, Tree};
+use iomem_sim::render::render_iomem;
+use iomem_sim::tree::Tree;
 use std::path::PathBuf;
 
 fn dir(case: &str) -> PathBuf {
-    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/real-kernel-6.1")
-        .join(case);
-    if local.is_dir() {
-        return local;
-    }
-    PathBuf::from("/work/shared/fixtures/real-kernel-6.1").join(case)
+        .join(case)
 }
 
 fn read(case: &str, file: &str) -> String {
@@ -32,67 +28,18 @@ fn read(case: &str, file: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Flags/desc for the names in these captures (kernel-semantics.md §5.6).
-fn flags_for(name: &str, start: u64) -> (u32, Desc) {
-    let memb = IORESOURCE_MEM | IORESOURCE_BUSY;
-    match name {
-        "System RAM" | "Kernel code" | "Kernel rodata" | "Kernel data" | "Kernel bss" => {
-            (IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, Desc::None)
-        }
-        // e820 Reserved is busy only below 1 MiB.
-        "Reserved" if start < 0x100000 => (memb, Desc::Reserved),
-        "Reserved" => (IORESOURCE_MEM, Desc::Reserved),
-        "Persistent Memory (legacy)" => (IORESOURCE_MEM, Desc::PersistentMemoryLegacy),
-        n if n.starts_with("PCI Bus") => (IORESOURCE_MEM | IORESOURCE_WINDOW, Desc::None),
-        _ => (memb, Desc::None),
-    }
-}
-
-/// A minimal `/proc/iomem` reader for these captures (two spaces per level).
-fn read_iomem(text: &str) -> Tree {
-    let mut t = Tree::new_iomem(64);
-    let mut stack: Vec<NodeId> = vec![Tree::ROOT];
-    for line in text.lines() {
-        let depth = (line.len() - line.trim_start().len()) / 2;
-        let (range, name) = line.trim_start().split_once(" : ").expect("range : name");
-        let (s, e) = range.split_once('-').expect("start-end");
-        let (s, e) = (
-            u64::from_str_radix(s, 16).unwrap(),
-            u64::from_str_radix(e, 16).unwrap(),
-        );
-        let (fl, desc) = flags_for(name, s);
-        stack.truncate(depth + 1);
-        let id = t.alloc(s, e, name.as_bytes(), fl, desc);
-        t.link_before(*stack.last().unwrap(), id, None);
-        stack.push(id);
-    }
-    t
-}
-
-/// `r_show` for a root view: at least 8 hex digits, two spaces per level (capped at 5).
+/// `/proc/iomem` text of the machine's tree, exactly as `r_show` prints it.
 fn write_iomem(t: &Tree) -> String {
-    let mut s = String::new();
-    for (id, d) in t.walk(Tree::ROOT) {
-        let r = t.get(id);
-        s += &format!(
-            "{}{:08x}-{:08x} : {}\n",
-            "  ".repeat(d.min(5)),
-            r.start,
-            r.end,
-            t.name_lossy(id)
-        );
-    }
-    s
+    String::from_utf8(render_iomem(t)).expect("captures are ASCII")
 }
 
 fn boot(case: &str) -> Machine {
     let before = read(case, "before.iomem");
-    let tree = read_iomem(&before);
-    assert_eq!(
-        write_iomem(&tree),
-        before,
-        "the local reader/writer round-trips before.iomem"
-    );
+    // The real parser, with flags and desc inferred from the names (kernel-semantics §5.6).
+    let tree = parse_dump(before.as_bytes(), None)
+        .expect("before.iomem parses")
+        .tree;
+    assert_eq!(write_iomem(&tree), before, "before.iomem round-trips");
     let config = Config {
         version: KernelVersion::new(6, 1),
         auto_online: OnlineType::Offline,

@@ -9,94 +9,9 @@
 //!   and `@@` hunk headers — a line diff of the two `/proc/iomem` texts, pasteable into a kernel
 //!   commit message and applicable with `patch`.
 
-pub use standin::Palette as DiffPalette;
-use standin::{Palette, fmt_size, render_iomem};
-
-/// Minimal stand-ins for the parser branch's `render::{Palette, render_iomem, fmt_size}` until it
-/// is merged.
-pub mod standin {
-    use crate::tree::Tree;
-
-    /// Semantic colors of the diff (added green, removed red, changed yellow, folded dim).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct Palette {
-        pub color: bool,
-    }
-    impl Palette {
-        pub fn plain() -> Palette {
-            Palette { color: false }
-        }
-        pub fn colored() -> Palette {
-            Palette { color: true }
-        }
-        pub fn new(color: bool) -> Palette {
-            Palette { color }
-        }
-        fn paint(&self, code: &str, s: &str) -> String {
-            if self.color && !s.is_empty() {
-                format!("\x1b[{code}m{s}\x1b[0m")
-            } else {
-                s.to_string()
-            }
-        }
-        pub fn added(&self, s: &str) -> String {
-            self.paint("32", s)
-        }
-        pub fn removed(&self, s: &str) -> String {
-            self.paint("31", s)
-        }
-        pub fn changed(&self, s: &str) -> String {
-            self.paint("33", s)
-        }
-        pub fn dim(&self, s: &str) -> String {
-            self.paint("2", s)
-        }
-    }
-
-    /// `/proc/iomem` text (`r_show`).
-    pub fn render_iomem(t: &Tree) -> Vec<u8> {
-        let mut out = Vec::new();
-        let w = t.hex_width();
-        for (id, d) in t.walk(Tree::ROOT) {
-            let r = t.get(id);
-            out.extend_from_slice(
-                format!(
-                    "{}{:0w$x}-{:0w$x} : ",
-                    "  ".repeat(d.min(5)),
-                    r.start,
-                    r.end
-                )
-                .as_bytes(),
-            );
-            out.extend_from_slice(t.name_of(id));
-            out.push(b'\n');
-        }
-        out
-    }
-
-    /// `128 MiB`.
-    pub fn fmt_size(n: u64) -> String {
-        for (shift, unit) in [
-            (60, "EiB"),
-            (50, "PiB"),
-            (40, "TiB"),
-            (30, "GiB"),
-            (20, "MiB"),
-            (10, "KiB"),
-        ] {
-            if n >= 1u64 << shift {
-                let v = n as f64 / (1u64 << shift) as f64;
-                return if n.is_multiple_of(1u64 << shift) {
-                    format!("{} {unit}", n >> shift)
-                } else {
-                    format!("{v:.1} {unit}")
-                };
-            }
-        }
-        format!("{n} B")
-    }
-}
 use crate::diff::{Change, TreeDiff};
+pub use crate::render::Palette as DiffPalette;
+use crate::render::{Palette, fmt_size, render_iomem};
 use crate::tree::{NodeId, Tree};
 
 /// One `/proc/iomem` line of a node (`r_show`: `depth*2` spaces, `%0*llx-%0*llx : %s`).
@@ -105,7 +20,8 @@ fn iomem_line(t: &Tree, id: NodeId, depth: usize) -> String {
     let w = t.hex_width();
     format!(
         "{}{:0w$x}-{:0w$x} : {}",
-        "  ".repeat(depth),
+        // r_show caps the indentation at MAX_IORES_LEVEL levels.
+        "  ".repeat(depth.min(crate::parse::MAX_IORES_LEVEL)),
         r.start,
         r.end,
         t.name_lossy(id),
