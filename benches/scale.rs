@@ -93,7 +93,11 @@ fn main() {
         );
     }
     if want("session") {
-        session_table(if quick { &[1_000] } else { &[1_000, 2_000, 4_000] });
+        session_table(if quick {
+            &[1_000]
+        } else {
+            &[1_000, 2_000, 4_000]
+        });
     }
     if want("parse") {
         parse_table(if quick { 100_000 } else { 1_000_000 });
@@ -432,9 +436,11 @@ fn rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -446,7 +452,9 @@ fn session_table(sizes: &[usize]) {
     use iomem_sim::command::parse_command;
     use iomem_sim::session::{Config as SConfig, Machine as SMachine, Session};
     let dump = include_bytes!("../fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem");
-    println!("## script of N commands (request/release pairs) through parse_command + Session::execute");
+    println!(
+        "## script of N commands (request/release pairs) through parse_command + Session::execute"
+    );
     println!();
     println!("| N | time | µs/command | memory retained | bytes/command |");
     println!("|---:|---:|---:|---:|---:|");
@@ -454,7 +462,10 @@ fn session_table(sizes: &[usize]) {
         let lines: Vec<String> = (0..n / 2)
             .flat_map(|i| {
                 let a = BASE + (i as u64 % 1000) * (1 << 20);
-                [format!("request {a:x} 1M r{i}"), format!("release {a:x} 1M")]
+                [
+                    format!("request {a:x} 1M r{i}"),
+                    format!("release {a:x} 1M"),
+                ]
             })
             .collect();
         let tree = parse_dump(dump, None).expect("fixture parses").tree;

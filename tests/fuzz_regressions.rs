@@ -12,3 +12,85 @@ fn help_topic_with_blanks_round_trips_through_canonical_text() {
     let canon = cmd.to_string();
     assert_eq!(parse_command(&canon).ok(), Some(cmd), "canonical {canon:?}");
 }
+
+/// Run `lines` on a session over the QEMU legacy-pmem fixture in a thread; fail if it takes
+/// longer than `limit` (a quadratic path would take hours, so the test fails instead of hanging).
+fn session_finishes_within(lines: &'static [&'static str], limit: std::time::Duration) {
+    use iomem_sim::parse::parse_dump;
+    use iomem_sim::session::{Config, Machine, Session};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let dump =
+            include_bytes!("../fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem");
+        let tree = parse_dump(dump, None).expect("fixture parses").tree;
+        let mut s = Session::new(Machine::boot(tree, Config::default()));
+        for l in lines {
+            let cmd = parse_command(l).expect("well-formed");
+            s.execute(&cmd);
+        }
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(limit).is_ok(),
+        "{lines:?} did not finish within {limit:?}"
+    );
+}
+
+/// prop_session found (a hang): `blocks` after hot-adding terabytes is quadratic in the number
+/// of memory blocks — `render_lsmem` asks `valid_zones` for every block, which calls
+/// `MemoryBlocks::zone_span` (a scan of every block) up to six times. Release build: 1 TiB
+/// (8192 blocks) 1.3 s, 2 TiB 4.7 s, so 16 TiB ≈ 5 min and 64 TiB over an hour.
+/// Ignored until src/kernel/memory.rs keeps zone spans incrementally (not owned here).
+#[test]
+#[ignore = "known: blocks/valid_zones is O(blocks^2) (MemoryBlocks::zone_span scans all blocks)"]
+fn blocks_after_hot_adding_16_tib_is_not_quadratic() {
+    session_finishes_within(
+        &["hotplug add 100000000 16T", "blocks"],
+        std::time::Duration::from_secs(60),
+    );
+}
+
+/// Same root cause: onlining a range walks its blocks and asks `zone_for_online` (→
+/// `zone_span`, a scan of every block) for each: 1 TiB 0.7 s, 2 TiB 2.8 s in release.
+#[test]
+#[ignore = "known: memory online of many blocks is O(blocks^2) (MemoryBlocks::zone_span)"]
+fn online_of_16_tib_is_not_quadratic() {
+    session_finishes_within(
+        &["hotplug add 100000000 16T", "memory online 100000000 16T"],
+        std::time::Duration::from_secs(60),
+    );
+}
+
+/// fuzz `parse_dump` found (fuzz/artifacts, 2nd minute): a dump whose every line ends in
+/// several `\r` is read as a CRLF file, which strips one `\r` per line; the others stay in the
+/// name, are rendered, and the next parse strips one more. So render → parse is not the
+/// identity on such a tree (each round loses a `\r`). Ignored until src/parse.rs decides (e.g.
+/// strip only when no name would still end in `\r`, or keep the `\r`s in the name and not
+/// call the file CRLF).
+#[test]
+#[ignore = "known: CRLF normalization is not idempotent when names end in \\r"]
+fn crlf_normalization_is_a_fixed_point() {
+    use iomem_sim::parse::parse_dump;
+    use iomem_sim::render::render_iomem;
+    let input = b"00000000-00000fff : a\r\r\n";
+    let d = parse_dump(input, None).expect("parses");
+    let text = render_iomem(&d.tree);
+    let again = parse_dump(&text, Some(d.tree.kind())).expect("rendering parses");
+    assert!(
+        again.tree.same_as(&d.tree),
+        "render → parse changed the tree: {:?} → {:?}",
+        String::from_utf8_lossy(&text),
+        String::from_utf8_lossy(&render_iomem(&again.tree))
+    );
+}
+
+/// fuzz `command` found: `dax kmem --reset\,mmo.2` (a backslash-escaped word) parses as the
+/// device `--reset,mmo.2`, whose canonical text `dax kmem --reset,mmo.2` is then read as an
+/// unknown option. Display must quote a word that starts with `--` (src/command.rs `quote`).
+#[test]
+#[ignore = "known: Command Display does not quote words that start with --"]
+fn dax_device_starting_with_dashes_round_trips() {
+    let cmd = parse_command("dax kmem --reset\\,mmo.2").expect("parses");
+    let canon = cmd.to_string();
+    assert_eq!(parse_command(&canon).ok(), Some(cmd), "canonical {canon:?}");
+}
