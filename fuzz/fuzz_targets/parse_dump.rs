@@ -1,10 +1,19 @@
-//! Bytes → `parse_dump` → tree → `render_iomem`. Must not panic; when the bytes parse, the
-//! rendering parses again to the same tree (render → parse is the identity on parsed trees).
+//! Bytes → `parse_dump` → tree → `render_iomem`. Must not panic. When the bytes parse:
+//! the rendering parses again and renders to the same bytes (rendering is a fixed point after
+//! one round), and — unless the dump has overlapping or unsorted siblings below the printed
+//! depth cap, where the kernel's own format is ambiguous — to the same tree.
 #![no_main]
 
 use iomem_sim::parse::parse_dump;
 use iomem_sim::render::render_iomem;
+use iomem_sim::tree::Tree;
 use libfuzzer_sys::fuzz_target;
+
+/// Some list whose children print at the capped indentation (depth ≥ 5) is not sorted and
+/// disjoint: those lines attach by containment, which cannot recover overlapping siblings.
+fn ambiguous_below_cap(t: &Tree) -> bool {
+    t.walk(Tree::ROOT).any(|(id, d)| d >= 3 && t.is_unsorted(id))
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(d) = parse_dump(data, None) else { return };
@@ -18,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
     if d.normalizations.iter().any(|n| n.contains("CRLF")) {
         return;
     }
-    assert!(again.tree.same_as(&d.tree), "render → parse changed the tree");
     assert_eq!(render_iomem(&again.tree), text, "rendering is not stable");
+    if !ambiguous_below_cap(&d.tree) {
+        assert!(again.tree.same_as(&d.tree), "render → parse changed the tree");
+    }
 });
