@@ -12,11 +12,14 @@ use libfuzzer_sys::fuzz_target;
 /// Some list whose children print at the capped indentation (depth ≥ 5) is not sorted and
 /// disjoint: those lines attach by containment, which cannot recover overlapping siblings.
 fn ambiguous_below_cap(t: &Tree) -> bool {
-    t.walk(Tree::ROOT).any(|(id, d)| d >= 3 && t.is_unsorted(id))
+    t.walk(Tree::ROOT)
+        .any(|(id, d)| d >= 3 && t.is_unsorted(id))
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(d) = parse_dump(data, None) else { return };
+    let Ok(d) = parse_dump(data, None) else {
+        return;
+    };
     let text = render_iomem(&d.tree);
     let again = match parse_dump(&text, Some(d.tree.kind())) {
         Ok(a) => a,
@@ -29,6 +32,9 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(render_iomem(&again.tree), text, "rendering is not stable");
     if !ambiguous_below_cap(&d.tree) {
-        assert!(again.tree.same_as(&d.tree), "render → parse changed the tree");
+        assert!(
+            again.tree.same_as(&d.tree),
+            "render → parse changed the tree"
+        );
     }
 });

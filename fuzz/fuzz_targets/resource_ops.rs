@@ -21,7 +21,11 @@ impl Bytes<'_> {
     /// An address: mostly on a 0x100 grid so that ranges collide.
     fn addr(&mut self) -> Option<u64> {
         let v = self.u16()?;
-        Some(if v & 0x8000 == 0 { u64::from(v & 0x1ff) << 8 } else { u64::from(v & 0x7fff) * 3 })
+        Some(if v & 0x8000 == 0 {
+            u64::from(v & 0x1ff) << 8
+        } else {
+            u64::from(v & 0x7fff) * 3
+        })
     }
     fn size(&mut self) -> Option<u64> {
         let v = self.u16()?;
@@ -53,7 +57,10 @@ fn check(t: &Tree) {
             n += 1;
             assert_eq!(t.parent(c), Some(p));
             let cr = t.get(c);
-            assert!(pr.start <= cr.start && cr.end <= pr.end, "child outside parent");
+            assert!(
+                pr.start <= cr.start && cr.end <= pr.end,
+                "child outside parent"
+            );
             if let Some(q) = prev {
                 assert!(t.get(q).end < cr.start, "siblings overlap or unsorted");
             }
@@ -71,7 +78,9 @@ fn wraps(start: u64, size: u64) -> bool {
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
     let Some(v0) = b.u8() else { return };
-    let v: KernelVersion = VERSIONS[usize::from(v0) % VERSIONS.len()].parse().expect("literal");
+    let v: KernelVersion = VERSIONS[usize::from(v0) % VERSIONS.len()]
+        .parse()
+        .expect("literal");
     let mut t = Tree::new(RootKind::Iomem, 0xffff);
     while let Some(opc) = b.u8() {
         let before = t.clone();
@@ -82,16 +91,37 @@ fuzz_target!(|data: &[u8]| {
         };
         let accepted = match opc % 9 {
             0 => {
-                let (Some(s), Some(n), Some(f)) = (b.addr(), b.size(), b.u8()) else { return };
-                __request_region(&mut t, Tree::ROOT, s, n, b"r", FLAGS[usize::from(f) % 6] & !IORESOURCE_BUSY, tr).is_ok()
+                let (Some(s), Some(n), Some(f)) = (b.addr(), b.size(), b.u8()) else {
+                    return;
+                };
+                __request_region(
+                    &mut t,
+                    Tree::ROOT,
+                    s,
+                    n,
+                    b"r",
+                    FLAGS[usize::from(f) % 6] & !IORESOURCE_BUSY,
+                    tr,
+                )
+                .is_ok()
             }
             1 => {
-                let (Some(s), Some(n)) = (b.addr(), b.size()) else { return };
+                let (Some(s), Some(n)) = (b.addr(), b.size()) else {
+                    return;
+                };
                 __release_region(&mut t, Tree::ROOT, s, n, v, tr).is_ok()
             }
             2 => {
-                let (Some(s), Some(n), Some(f)) = (b.addr(), b.size(), b.u8()) else { return };
-                let id = t.alloc(s, s.wrapping_add(n).wrapping_sub(1), b"i", FLAGS[usize::from(f) % 6], Desc::None);
+                let (Some(s), Some(n), Some(f)) = (b.addr(), b.size(), b.u8()) else {
+                    return;
+                };
+                let id = t.alloc(
+                    s,
+                    s.wrapping_add(n).wrapping_sub(1),
+                    b"i",
+                    FLAGS[usize::from(f) % 6],
+                    Desc::None,
+                );
                 let ok = insert_resource(&mut t, Tree::ROOT, id, tr).is_ok();
                 if !ok {
                     t.free(id);
@@ -99,8 +129,16 @@ fuzz_target!(|data: &[u8]| {
                 ok
             }
             3 => {
-                let (Some(s), Some(n)) = (b.addr(), b.size()) else { return };
-                let id = t.alloc(s, s.wrapping_add(n).wrapping_sub(1), b"x", IORESOURCE_MEM, Desc::None);
+                let (Some(s), Some(n)) = (b.addr(), b.size()) else {
+                    return;
+                };
+                let id = t.alloc(
+                    s,
+                    s.wrapping_add(n).wrapping_sub(1),
+                    b"x",
+                    IORESOURCE_MEM,
+                    Desc::None,
+                );
                 let ok = insert_resource_expand_to_fit(&mut t, Tree::ROOT, id, tr);
                 if !ok {
                     t.free(id);
@@ -116,14 +154,20 @@ fuzz_target!(|data: &[u8]| {
                 pick(&t, k).is_some_and(|id| release_resource(&mut t, id).is_ok())
             }
             6 => {
-                let (Some(k), Some(s), Some(n)) = (b.u8(), b.addr(), b.size()) else { return };
+                let (Some(k), Some(s), Some(n)) = (b.u8(), b.addr(), b.size()) else {
+                    return;
+                };
                 // Inverted ranges are accepted by the kernel's __adjust_resource (no check):
                 // outside the invariants, see tests/prop_resource.rs.
-                !wraps(s, n) && pick(&t, k).is_some_and(|id| adjust_resource(&mut t, id, s, n).is_ok())
+                !wraps(s, n)
+                    && pick(&t, k).is_some_and(|id| adjust_resource(&mut t, id, s, n).is_ok())
             }
             7 => {
-                let (Some(s), Some(n)) = (b.addr(), b.size()) else { return };
-                !wraps(s, n) && release_mem_region_adjustable(&mut t, s, n, v, tr) != Adjusted::Nothing
+                let (Some(s), Some(n)) = (b.addr(), b.size()) else {
+                    return;
+                };
+                !wraps(s, n)
+                    && release_mem_region_adjustable(&mut t, s, n, v, tr) != Adjusted::Nothing
             }
             _ => {
                 let id = t.alloc(0x100, 0x1ff, b"loose", IORESOURCE_MEM, Desc::None);

@@ -9,7 +9,8 @@ use iomem_sim::session::{Config, Machine, Outcome, Session};
 use iomem_sim::tree::{NodeId, Tree};
 use libfuzzer_sys::fuzz_target;
 
-const DUMP: &[u8] = include_bytes!("../../fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem");
+const DUMP: &[u8] =
+    include_bytes!("../../fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem");
 const VERSIONS: [&str; 5] = ["4.19", "5.0", "5.1", "6.1", "6.18"];
 
 fn check(t: &Tree) {
@@ -19,7 +20,10 @@ fn check(t: &Tree) {
         let mut prev: Option<NodeId> = None;
         for c in t.children(p) {
             let cr = t.get(c);
-            assert!(pr.start <= cr.start && cr.end <= pr.end, "child outside parent");
+            assert!(
+                pr.start <= cr.start && cr.end <= pr.end,
+                "child outside parent"
+            );
             if let Some(q) = prev {
                 assert!(t.get(q).end < cr.start, "siblings overlap or unsorted");
             }
@@ -30,16 +34,26 @@ fn check(t: &Tree) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&v, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
-    let Ok(d) = parse_dump(DUMP, None) else { panic!("fixture parses") };
+    let Some((&v, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let Ok(d) = parse_dump(DUMP, None) else {
+        panic!("fixture parses")
+    };
     let config = Config {
-        version: VERSIONS[usize::from(v) % VERSIONS.len()].parse().expect("literal"),
+        version: VERSIONS[usize::from(v) % VERSIONS.len()]
+            .parse()
+            .expect("literal"),
         ..Config::default()
     };
     let mut s = Session::new(Machine::boot(d.tree, config));
     for line in text.lines().take(64) {
-        let Ok(cmd) = parse_command(line) else { continue };
+        let Ok(cmd) = parse_command(line) else {
+            continue;
+        };
         if matches!(cmd, Command::Save { .. }) {
             continue; // writes files
         }
@@ -48,7 +62,10 @@ fuzz_target!(|data: &[u8]| {
         let out = s.execute(&cmd);
         check(s.tree());
         if matches!(out.outcome, Outcome::Refused(_) | Outcome::Failed(_)) {
-            assert!(s.tree().same_as(&before), "refused command changed the tree");
+            assert!(
+                s.tree().same_as(&before),
+                "refused command changed the tree"
+            );
         } else if s.steps().len() == n + 1 && !matches!(cmd, Command::Undo | Command::Redo) {
             let after = s.tree().clone();
             s.execute(&Command::Undo);
