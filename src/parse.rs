@@ -1,1 +1,900 @@
 //! Text → resources: the nom parser for `/proc/iomem` and `/proc/ioports` dumps (issue 2).
+//!
+//! The kernel prints each resource as `<indent><start>-<end> : <name>\n` (`r_show` in
+//! `kernel/resource.c`, kernel-semantics.md §1.3): 2 spaces per level of depth, capped at
+//! `MAX_IORES_LEVEL` = 5 (10 spaces), lowercase hex zero-padded to a *minimum* width of 8 (4 when
+//! the root ends below 0x10000, i.e. x86 `/proc/ioports`), the name verbatim.
+//!
+//! We parse bytes, one line at a time, with an all-consuming per-line nom grammar; the line
+//! number is the line's index + 1 and the column is the consumed length + 1, so errors point
+//! exactly at the spot without any located-span machinery. Names are kept as bytes so that
+//! control bytes and non-UTF-8 survive a round trip.
+//!
+//! ## Nesting
+//! Depth comes from indentation. Lines at the capped depth (10 spaces) are ambiguous: the
+//! kernel prints depth 5, 6, 7, … all with 10 spaces, so such a line is attached to the most
+//! recent 8- or 10-space line whose range contains it (kernel-semantics.md §1.4). A line indented
+//! more than one level deeper than the line before it is an error.
+//!
+//! ## Normalizations (all of them make `render_iomem` differ from the input)
+//! Real copies of dumps pass through mail, web pages and editors. We accept, and list in
+//! [`Dump::normalizations`]:
+//! - CRLF line ends on every line (rendered as LF; a `\r` ending only some lines is kept as
+//!   part of the name);
+//! - a missing final newline (rendered with one);
+//! - blank lines, trailing or in between (dropped);
+//! - a uniform extra indentation of every line (an excerpt that starts below top level, or a
+//!   quote prefix of spaces): removed;
+//! - 3-space (or 4-space) indentation instead of the kernel's 2: re-indented;
+//! - an indented line with no enclosing line above it (an excerpt): placed at top level;
+//! - uppercase hex digits, or zero-padding other than the kernel's: printed the kernel's way;
+//! - a line ending in ` :` (the trailing space of an empty name stripped by an editor): printed
+//!   as ` : `.
+//!
+//! A dump read without `CAP_SYS_ADMIN` shows every address as 0 (since v4.15); it still loads,
+//! with [`Tree::zeroed`] set and a [`ParseWarning::Zeroed`] that says how to get a real one.
+
+use std::fmt;
+
+use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::{IResult, Parser};
+
+use crate::tree::{Desc, NodeId, RootKind, Tree};
+
+/// `MAX_IORES_LEVEL` in `kernel/resource.c`: deeper nodes print with this many levels of indent.
+pub const MAX_IORES_LEVEL: usize = 5;
+
+/// A parsed dump: the tree plus what we noticed on the way.
+#[derive(Debug, Clone)]
+pub struct Dump {
+    pub tree: Tree,
+    /// Things the user should know (zeroed dump, lines placed by guesswork).
+    pub warnings: Vec<ParseWarning>,
+    /// Differences between the input and what `render_iomem` will print for it (see the module
+    /// doc). Empty means the render is byte-identical to the input.
+    pub normalizations: Vec<String>,
+    /// Minimum hex width seen in the text (4 or 8), which decided the root for ioports.
+    pub hex_width: usize,
+    /// Number of resource lines.
+    pub lines: usize,
+}
+
+/// Something odd but loadable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseWarning {
+    /// Every address is 0: the dump was read without `CAP_SYS_ADMIN`.
+    Zeroed { kind: RootKind },
+    /// An indented line with no line above it that could be its parent (an excerpt).
+    NoParent { line: u32, indent: usize },
+    /// A 10-space line (depth ≥ 5) that no candidate parent contains: attached to the nearest
+    /// 8-space line anyway.
+    DeepUncontained { line: u32 },
+}
+
+impl fmt::Display for ParseWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseWarning::Zeroed { kind } => {
+                let file = match kind {
+                    RootKind::Iomem => "/proc/iomem",
+                    RootKind::Ioport => "/proc/ioports",
+                };
+                write!(
+                    f,
+                    "every address in this dump is 0: it was read without root (CAP_SYS_ADMIN), \
+                     so the kernel hid the addresses. The structure is shown, but nothing that \
+                     needs addresses can work. Read a real one with `sudo cat {file}`"
+                )
+            }
+            ParseWarning::NoParent { line, indent } => write!(
+                f,
+                "line {line}: indented {indent} spaces but no line above it encloses it \
+                 (an excerpt?); placed at top level"
+            ),
+            ParseWarning::DeepUncontained { line } => write!(
+                f,
+                "line {line}: printed at the kernel's maximum indentation but no line above \
+                 contains its range; attached to the nearest 8-space line"
+            ),
+        }
+    }
+}
+
+/// What went wrong on a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    Empty,
+    BadIndent,
+    ExpectedHex,
+    TooManyDigits,
+    ExpectedDash,
+    ExpectedSeparator,
+    StartAfterEnd,
+    DepthJump,
+}
+
+/// A malformed dump. Display quotes the line with a caret under the spot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ParseError {
+    pub kind: ParseErrorKind,
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based byte column.
+    pub column: u32,
+    /// The offending line, made printable (control and non-UTF-8 bytes escaped) and cut to a
+    /// window around the column when it is long.
+    pub text: String,
+    /// Position of the caret in `text`, in characters.
+    pub caret: usize,
+    /// What was expected there, and what was found.
+    pub expected: String,
+}
+
+impl ParseError {
+    fn new(kind: ParseErrorKind, line: u32, raw: &[u8], col0: usize, expected: String) -> Self {
+        let (text, caret) = excerpt(raw, col0);
+        ParseError {
+            kind,
+            line,
+            column: col0.saturating_add(1).min(u32::MAX as usize) as u32,
+            text,
+            caret,
+            expected,
+        }
+    }
+
+    fn render(&self) -> String {
+        let num = self.line.to_string();
+        let pad = " ".repeat(num.len());
+        format!(
+            "line {}, column {}: {}\n{pad} |\n{num} | {}\n{pad} | {}^",
+            self.line,
+            self.column,
+            self.expected,
+            self.text,
+            " ".repeat(self.caret)
+        )
+    }
+}
+
+/// Printable window of `raw` around byte `col0` and the caret position inside it.
+fn excerpt(raw: &[u8], col0: usize) -> (String, usize) {
+    const BEFORE: usize = 40;
+    const AFTER: usize = 40;
+    let from = col0.saturating_sub(BEFORE);
+    let to = col0.saturating_add(AFTER).min(raw.len());
+    let mut s = String::new();
+    let mut caret = 0;
+    if from > 0 {
+        s.push('…');
+        caret += 1;
+    }
+    for (i, &b) in raw.get(from..to).unwrap_or(&[]).iter().enumerate() {
+        let piece = printable(b);
+        if from + i < col0 {
+            caret += piece.chars().count();
+        }
+        s.push_str(&piece);
+    }
+    if to < raw.len() {
+        s.push('…');
+    }
+    (s, caret)
+}
+
+fn printable(b: u8) -> String {
+    match b {
+        b'\t' => "\\t".to_string(),
+        0x20..=0x7e => (b as char).to_string(),
+        _ => format!("\\x{b:02x}"),
+    }
+}
+
+fn found(rest: &[u8]) -> String {
+    match rest.first() {
+        None => "end of line".to_string(),
+        Some(&b) => format!("`{}`", printable(b)),
+    }
+}
+
+// ------------------------------------------------------------------------ the line grammar
+
+fn spaces(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while(|c| c == b' ').parse(i)
+}
+
+fn hex_digits(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(|c: u8| c.is_ascii_hexdigit()).parse(i)
+}
+
+fn dash(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    tag(&b"-"[..]).parse(i)
+}
+
+fn separator(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    tag(&b" : "[..]).parse(i)
+}
+
+/// One parsed line (before nesting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line<'a> {
+    indent: usize,
+    start: u64,
+    end: u64,
+    name: &'a [u8],
+    /// Digits as printed, for the width rules.
+    start_digits: usize,
+    end_digits: usize,
+    uppercase: bool,
+    /// The line ended in ` :` with nothing after it.
+    bare_colon: bool,
+}
+
+/// A parsed line, by position in the input (no per-line allocation).
+struct Rec {
+    line: u32,
+    indent: u32,
+    start: u64,
+    end: u64,
+    line_off: usize,
+    line_len: usize,
+    name_len: usize,
+    digits: (u8, u8),
+    /// The line ended in `\r` (stripped before parsing).
+    cr: bool,
+}
+
+/// Where a line failed: 0-based column, kind, message.
+type LineErr = (usize, ParseErrorKind, String);
+
+fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), LineErr> {
+    let col = line.len() - i.len();
+    let digits = match hex_digits(i) {
+        Ok((_, d)) => d,
+        Err(_) => {
+            let extra = if i.first() == Some(&b'\t') {
+                " (/proc/iomem indents with spaces, not tabs)"
+            } else {
+                ""
+            };
+            return Err((
+                col,
+                ParseErrorKind::ExpectedHex,
+                format!("expected a hex {what} address, found {}{extra}", found(i)),
+            ));
+        }
+    };
+    if digits.len() > 16 {
+        return Err((
+            col + 16,
+            ParseErrorKind::TooManyDigits,
+            format!(
+                "the {what} address has {} hex digits; at most 16 fit in 64 bits",
+                digits.len()
+            ),
+        ));
+    }
+    let mut v: u64 = 0;
+    let mut upper = false;
+    for &d in digits {
+        let n = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => {
+                upper = true;
+                d.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10)
+            }
+        };
+        v = (v << 4) | u64::from(n & 0xf);
+    }
+    Ok((v, digits.len(), upper))
+}
+
+/// `<indent><start>-<end> : <name>` — the whole line, nothing left over.
+fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
+    let (i, ind) = spaces(line).unwrap_or((line, &[]));
+    let indent = ind.len();
+    let (start, start_digits, up1) = hex_value(line, i, "start")?;
+    let i = &i[start_digits..];
+    let i = match dash(i) {
+        Ok((rest, _)) => rest,
+        Err(_) => {
+            return Err((
+                line.len() - i.len(),
+                ParseErrorKind::ExpectedDash,
+                format!(
+                    "expected a hex digit or `-` after the start address, found {}",
+                    found(i)
+                ),
+            ));
+        }
+    };
+    let (end, end_digits, up2) = hex_value(line, i, "end")?;
+    let i = &i[end_digits..];
+    let (name, bare_colon) = match separator(i) {
+        Ok((rest, _)) => (rest, false),
+        Err(_) if i == b" :" => (&i[2..], true),
+        Err(_) => {
+            return Err((
+                line.len() - i.len(),
+                ParseErrorKind::ExpectedSeparator,
+                format!(
+                    "expected a hex digit or ` : ` after the end address, found {}",
+                    found(i)
+                ),
+            ));
+        }
+    };
+    if start > end {
+        return Err((
+            indent,
+            ParseErrorKind::StartAfterEnd,
+            format!("start {start:x} is above end {end:x} (the end is inclusive)"),
+        ));
+    }
+    Ok(Line {
+        indent,
+        start,
+        end,
+        name,
+        start_digits,
+        end_digits,
+        uppercase: up1 || up2,
+        bare_colon,
+    })
+}
+
+fn hex_len(v: u64) -> usize {
+    (((64 - v.leading_zeros()) as usize).div_ceil(4)).max(1)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+// ------------------------------------------------------------------------ the public entry
+
+/// Parse a `/proc/iomem` or `/proc/ioports` dump.
+///
+/// `hint` names the root when the caller knows it (a file called `ioports`); otherwise a dump
+/// printed with 4-digit addresses is an x86 `/proc/ioports` (`ioport_resource`, `[0, 0xffff]`)
+/// and anything else `/proc/iomem` (`iomem_resource`, `[0, u64::MAX]`). Flags and desc are
+/// inferred from names ([`crate::infer::infer_flags`]).
+///
+/// An empty dump is an error for iomem (every machine has System RAM) but a valid, empty tree
+/// for ioports (arm boards without port I/O print nothing).
+pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseError> {
+    let mut normalizations = Vec::new();
+
+    // Pass 1: split lines, parse each one, collect the global facts.
+    let est_lines = input.len() / 32 + 1;
+    let mut recs: Vec<Rec> = Vec::with_capacity(est_lines);
+    let mut crlf = 0usize;
+    let mut blank_inside = 0usize;
+    let mut blank_pending = 0usize;
+    let mut uppercase = 0usize;
+    let mut bare_colons = 0usize;
+    let mut min_digits = usize::MAX;
+    let mut max_digits = 0usize;
+    let mut all_zero = true;
+    let mut max_end = 0u64;
+    let mut pos = 0usize;
+    let mut lineno: u32 = 0;
+    while pos < input.len() {
+        lineno = lineno.saturating_add(1);
+        let rest = &input[pos..];
+        let (mut line, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(n) => (&rest[..n], pos + n + 1),
+            None => (rest, input.len()),
+        };
+        let line_off = pos;
+        pos = next;
+        let mut cr = false;
+        if let [head @ .., b'\r'] = line {
+            line = head;
+            cr = true;
+        }
+        if line.iter().all(|&b| b == b' ') {
+            blank_pending += 1;
+            continue;
+        }
+        if !recs.is_empty() {
+            blank_inside += blank_pending;
+        }
+        blank_pending = 0;
+        let l = parse_line(line)
+            .map_err(|(col, kind, msg)| ParseError::new(kind, lineno, line, col, msg))?;
+        uppercase += usize::from(l.uppercase);
+        bare_colons += usize::from(l.bare_colon);
+        min_digits = min_digits.min(l.start_digits).min(l.end_digits);
+        max_digits = max_digits.max(l.start_digits).max(l.end_digits);
+        all_zero &= l.start == 0 && l.end == 0;
+        max_end = max_end.max(l.end);
+        crlf += usize::from(cr);
+        recs.push(Rec {
+            cr,
+            line: lineno,
+            indent: l.indent as u32,
+            start: l.start,
+            end: l.end,
+            line_off,
+            line_len: line.len(),
+            name_len: l.name.len(),
+            digits: (l.start_digits as u8, l.end_digits as u8),
+        });
+    }
+    let trailing_blank = blank_pending;
+    // CRLF only when every resource line has it (a file that went through Windows); a lone
+    // `\r` before the newline is part of that line's name and is kept.
+    let crlf_file = crlf > 0 && crlf == recs.len();
+
+    if recs.is_empty() && hint != Some(RootKind::Ioport) {
+        return Err(ParseError::new(
+            ParseErrorKind::Empty,
+            1,
+            b"",
+            0,
+            "expected a resource line `<start>-<end> : <name>`, found an empty dump \
+             (/proc/iomem always lists at least System RAM)"
+                .to_string(),
+        ));
+    }
+
+    // Which root, and the minimum hex width `r_show` used.
+    let looks_ioports = min_digits == 4 && max_digits == 4;
+    let (kind, width) = match hint {
+        Some(RootKind::Iomem) => (RootKind::Iomem, 8),
+        Some(RootKind::Ioport) if recs.is_empty() || min_digits < 8 => (RootKind::Ioport, 4),
+        Some(RootKind::Ioport) => (RootKind::Ioport, 8),
+        None if looks_ioports => (RootKind::Ioport, 4),
+        None => (RootKind::Iomem, 8),
+    };
+    let root_end = match (kind, width) {
+        (RootKind::Iomem, _) => u64::MAX,
+        (RootKind::Ioport, 4) => 0xffff,
+        // arm64's IO_SPACE_LIMIT; anything wider keeps the whole range.
+        (RootKind::Ioport, _) if max_end <= 0xff_ffff => 0xff_ffff,
+        (RootKind::Ioport, _) => u64::MAX,
+    };
+    let mut tree = Tree::new(kind, root_end);
+    let width = tree.hex_width();
+    tree.reserve(recs.len() + 1, input.len());
+
+    // Pass 2: indentation unit and base.
+    let base = recs.iter().map(|r| r.indent).min().unwrap_or(0);
+    let unit_gcd = recs
+        .iter()
+        .map(|r| (r.indent - base) as usize)
+        .fold(0, |g, x| if x == 0 { g } else { gcd(g, x) });
+    let unit = match unit_gcd {
+        3 | 9 => 3,
+        4 | 8 => 4,
+        _ => 2,
+    };
+
+    // Digits printed the kernel's way? (minimum width, every longer value in full)
+    let mut odd_width = 0usize;
+
+    // Pass 3: nodes and nesting.
+    let mut warnings = Vec::new();
+    let mut parents: Vec<u32> = Vec::with_capacity(recs.len());
+    // Open ancestors: (level, node).
+    let mut stack: Vec<(usize, NodeId)> = Vec::new();
+    let mut no_parent_lines = 0usize;
+    for (idx, r) in recs.iter().enumerate() {
+        let (ln, ind, start, end) = (r.line, r.indent, r.start, r.end);
+        let rel = (ind - base) as usize;
+        let line_text = input
+            .get(r.line_off..r.line_off + r.line_len)
+            .unwrap_or(&[]);
+        if !rel.is_multiple_of(unit) {
+            return Err(ParseError::new(
+                ParseErrorKind::BadIndent,
+                ln,
+                line_text,
+                ind as usize,
+                format!(
+                    "indentation of {rel} space(s) is not a multiple of {unit} (the kernel \
+                     indents 2 spaces per level)"
+                ),
+            ));
+        }
+        let level = rel / unit;
+        let keep_cr = usize::from(r.cr && !crlf_file);
+        let name = input
+            .get(r.line_off + r.line_len - r.name_len..r.line_off + r.line_len + keep_cr)
+            .unwrap_or(&[]);
+        let id = tree.alloc(start, end, name, 0, Desc::None);
+        tree.get_mut(id).line = Some(ln);
+        debug_assert_eq!(id.0 as usize, idx + 1);
+        let (sd, ed) = (usize::from(r.digits.0), usize::from(r.digits.1));
+        if sd != width.max(hex_len(start)) || ed != width.max(hex_len(end)) {
+            odd_width += 1;
+        }
+
+        let parent = if level == MAX_IORES_LEVEL && unit == 2 {
+            // Depth ≥ 5 all print with 10 spaces: attach by containment to the most recent
+            // 8- or 10-space line (kernel-semantics.md §1.4).
+            while stack.last().is_some_and(|&(l, _)| l > MAX_IORES_LEVEL) {
+                stack.pop();
+            }
+            match stack.last() {
+                Some(&(l, _)) if l + 1 < MAX_IORES_LEVEL => {
+                    return Err(depth_jump(ln, line_text, ind, l, level, unit));
+                }
+                None => None,
+                Some(_) => {
+                    while let Some(&(l, p)) = stack.last() {
+                        if l == MAX_IORES_LEVEL && !tree.get(p).contains(start, end) {
+                            stack.pop();
+                        } else {
+                            break;
+                        }
+                    }
+                    match stack.last() {
+                        Some(&(_, p)) => {
+                            if !tree.get(p).contains(start, end) {
+                                warnings.push(ParseWarning::DeepUncontained { line: ln });
+                            }
+                            Some(p)
+                        }
+                        None => None,
+                    }
+                }
+            }
+        } else {
+            while stack.last().is_some_and(|&(l, _)| l >= level) {
+                stack.pop();
+            }
+            match stack.last() {
+                Some(&(l, _)) if level > l + 1 => {
+                    return Err(depth_jump(ln, line_text, ind, l, level, unit));
+                }
+                Some(&(_, p)) => Some(p),
+                None => None,
+            }
+        };
+        let parent = match parent {
+            Some(p) => p,
+            None => {
+                if level > 0 {
+                    no_parent_lines += 1;
+                    warnings.push(ParseWarning::NoParent {
+                        line: ln,
+                        indent: ind as usize,
+                    });
+                }
+                Tree::ROOT
+            }
+        };
+        parents.push(parent.0);
+        stack.push((level, id));
+    }
+
+    link_in_dump_order(&mut tree, &parents);
+
+    // Zeroed: the kernel hides addresses from readers without CAP_SYS_ADMIN (v4.15+).
+    if all_zero && recs.len() > 1 {
+        tree.zeroed = true;
+        warnings.insert(0, ParseWarning::Zeroed { kind });
+    }
+
+    if crlf_file {
+        normalizations.push(format!(
+            "{crlf} CRLF line end(s): printed as LF (the kernel writes LF)"
+        ));
+    }
+    if !input.is_empty() && input.last() != Some(&b'\n') {
+        normalizations.push("no newline at the end of the last line: printed with one".into());
+    }
+    if blank_inside > 0 {
+        normalizations.push(format!(
+            "{blank_inside} blank line(s) between resources: dropped"
+        ));
+    }
+    if trailing_blank > 0 {
+        normalizations.push(format!("{trailing_blank} trailing blank line(s): dropped"));
+    }
+    if base > 0 {
+        normalizations.push(format!(
+            "every line is indented by {base} extra space(s): removed (top level starts at \
+             column 1)"
+        ));
+    }
+    if unit != 2 {
+        normalizations.push(format!(
+            "indented {unit} spaces per level: printed with the kernel's 2"
+        ));
+    }
+    if no_parent_lines > 0 {
+        normalizations.push(format!(
+            "{no_parent_lines} indented line(s) with nothing above to nest in: printed at top \
+             level"
+        ));
+    }
+    if uppercase > 0 {
+        normalizations.push(format!(
+            "{uppercase} line(s) with uppercase hex digits: printed in lowercase"
+        ));
+    }
+    if odd_width > 0 {
+        normalizations.push(format!(
+            "{odd_width} line(s) whose addresses are not zero-padded to the kernel's minimum \
+             width of {width}: printed padded"
+        ));
+    }
+    if bare_colons > 0 {
+        normalizations.push(format!(
+            "{bare_colons} line(s) ending in ` :` (the empty name's trailing space was \
+             stripped): printed as ` : `"
+        ));
+    }
+
+    crate::infer::infer_flags(&mut tree);
+    Ok(Dump {
+        tree,
+        warnings,
+        normalizations,
+        hex_width: width,
+        lines: recs.len(),
+    })
+}
+
+fn depth_jump(
+    ln: u32,
+    line: &[u8],
+    ind: u32,
+    prev: usize,
+    level: usize,
+    unit: usize,
+) -> ParseError {
+    ParseError::new(
+        ParseErrorKind::DepthJump,
+        ln,
+        line,
+        ind as usize,
+        format!(
+            "indentation jumps from depth {prev} to depth {level}: a line can be at most one \
+             level ({unit} spaces) deeper than the line above it"
+        ),
+    )
+}
+
+/// Link node `i + 1` under `parents[i]`, each parent's children in dump order (a counting sort
+/// by parent, then one `set_children` per parent, which also marks anomalous lists).
+fn link_in_dump_order(tree: &mut Tree, parents: &[u32]) {
+    let n = parents.len() + 1;
+    let mut count = vec![0u32; n + 1];
+    for &p in parents {
+        count[p as usize + 1] += 1;
+    }
+    for i in 1..=n {
+        count[i] += count[i - 1];
+    }
+    let mut fill = count.clone();
+    let mut order = vec![NodeId(0); parents.len()];
+    for (i, &p) in parents.iter().enumerate() {
+        let slot = &mut fill[p as usize];
+        order[*slot as usize] = NodeId(i as u32 + 1);
+        *slot += 1;
+    }
+    for p in 0..n {
+        let (a, b) = (count[p] as usize, count[p + 1] as usize);
+        if a < b {
+            tree.set_children(NodeId(p as u32), &order[a..b]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render_iomem;
+
+    fn shape(d: &Dump) -> Vec<(usize, u64, u64, String)> {
+        d.tree
+            .walk(Tree::ROOT)
+            .map(|(id, depth)| {
+                let r = d.tree.get(id);
+                (depth, r.start, r.end, d.tree.name_lossy(id).into_owned())
+            })
+            .collect()
+    }
+
+    fn err(input: &str) -> ParseError {
+        parse_dump(input.as_bytes(), None).expect_err("should fail")
+    }
+
+    #[test]
+    fn line_grammar() {
+        let l = parse_line(b"  000f0000-000fffff : System ROM").unwrap();
+        assert_eq!(
+            (l.indent, l.start, l.end, l.name),
+            (2, 0xf0000, 0xfffff, &b"System ROM"[..])
+        );
+        // The name is everything after the first ` : `, even more ` : ` and an empty name.
+        let l = parse_line(b"0-1 : a : b").unwrap();
+        assert_eq!(l.name, b"a : b");
+        let l = parse_line(b"0-1 : ").unwrap();
+        assert_eq!(l.name, b"");
+        // 16 digits fit, 17 do not.
+        assert_eq!(
+            parse_line(b"ffffffffffffffff-ffffffffffffffff : x")
+                .unwrap()
+                .end,
+            u64::MAX
+        );
+        let (col, kind, _) = parse_line(b"00000000000000000-1 : x").unwrap_err();
+        assert_eq!((col, kind), (16, ParseErrorKind::TooManyDigits));
+    }
+
+    #[test]
+    fn errors_point_at_the_spot() {
+        let e = err("00000000-00000fff : Reserved\n00001000 0009fbff : System RAM\n");
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (2, 9, ParseErrorKind::ExpectedDash)
+        );
+        let e = err("0000g000-00000fff : Reserved\n");
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (1, 5, ParseErrorKind::ExpectedDash)
+        );
+        let e = err("00001000-00000fff : Reserved\n");
+        assert_eq!(e.kind, ParseErrorKind::StartAfterEnd);
+        let e = err("00000000-00000fff: Reserved\n");
+        assert_eq!((e.column, e.kind), (18, ParseErrorKind::ExpectedSeparator));
+        let e = err("\t00000000-00000fff : Reserved\n");
+        assert!(e.expected.contains("tabs"), "{}", e.expected);
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 1: expected a hex start address, found `\\t` (/proc/iomem indents \
+             with spaces, not tabs)\n  |\n1 | \\t00000000-00000fff : Reserved\n  | ^"
+        );
+    }
+
+    #[test]
+    fn depth_jump_is_an_error() {
+        let e = err("00000000-ffffffff : a\n      00000000-0000ffff : b\n");
+        assert_eq!((e.line, e.kind), (2, ParseErrorKind::DepthJump));
+        // Going back up any number of levels is fine.
+        let d = parse_dump(b"0-ff : a\n  0-f : b\n    0-1 : c\n10-1f : d\n", None).unwrap();
+        assert_eq!(d.tree.len(), 4);
+    }
+
+    #[test]
+    fn capped_depth_attaches_by_containment() {
+        // L0 ⊃ … ⊃ L6 prints with 0,2,4,6,8,10,10 spaces (SC-25); a second 10-space line that
+        // is not inside L6 but inside L5 is L6's sibling.
+        let text = "00000000-ffffffff : L0\n  00000000-0fffffff : L1\n    00000000-00ffffff : L2\n      00000000-000fffff : L3\n        00000000-0000ffff : L4\n          00000000-00000fff : L5\n          00000000-000000ff : L6\n          00000800-00000fff : L7\n          00001000-00001fff : L8\n";
+        let d = parse_dump(text.as_bytes(), None).unwrap();
+        let depths: Vec<(usize, String)> =
+            shape(&d).into_iter().map(|(dp, _, _, n)| (dp, n)).collect();
+        let want = [
+            (0, "L0"),
+            (1, "L1"),
+            (2, "L2"),
+            (3, "L3"),
+            (4, "L4"),
+            (5, "L5"),
+            (6, "L6"),
+            (6, "L7"),
+            (5, "L8"),
+        ];
+        assert_eq!(depths.len(), want.len());
+        for ((gd, gn), (wd, wn)) in depths.iter().zip(want) {
+            assert_eq!((*gd, gn.as_str()), (wd, wn));
+        }
+        assert_eq!(render_iomem(&d.tree), text.as_bytes());
+        assert!(d.warnings.is_empty());
+    }
+
+    #[test]
+    fn order_of_the_dump_is_kept() {
+        let text = "0009ec00-0009ffff : Reserved\n00000000-00000000 : PCI Bus 0000:00\n000a0000-000fffff : Reserved\n";
+        let d = parse_dump(text.as_bytes(), None).unwrap();
+        assert_eq!(render_iomem(&d.tree), text.as_bytes());
+        assert!(d.tree.is_unsorted(Tree::ROOT));
+    }
+
+    #[test]
+    fn normalizations_are_reported() {
+        let d = parse_dump(
+            b"00000000-00000fff : a\r\n  00000000-000000ff : b\r\n\r\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.normalizations.len(), 2, "{:?}", d.normalizations);
+        assert_eq!(
+            render_iomem(&d.tree),
+            b"00000000-00000fff : a\n  00000000-000000ff : b\n"
+        );
+        let d = parse_dump(b"00000000-00000fff : a\n   00000000-000000ff : b", None).unwrap();
+        assert_eq!(d.normalizations.len(), 2, "{:?}", d.normalizations);
+        assert_eq!(shape(&d)[1].0, 1);
+        let d = parse_dump(b"  0-fff : a\n    0-FF :\n", None).unwrap();
+        assert_eq!(
+            render_iomem(&d.tree),
+            b"00000000-00000fff : a\n  00000000-000000ff : \n"
+        );
+        assert_eq!(d.normalizations.len(), 4, "{:?}", d.normalizations);
+        let d = parse_dump(b"        0-fff : a\n1000-1fff : b\n", None).unwrap();
+        assert_eq!(
+            d.warnings,
+            vec![ParseWarning::NoParent { line: 1, indent: 8 }]
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_belongs_to_the_name() {
+        let text = b"00000000-00000fff : a\r\n00001000-00001fff : b\n";
+        let d = parse_dump(text, None).unwrap();
+        assert!(d.normalizations.is_empty(), "{:?}", d.normalizations);
+        assert_eq!(render_iomem(&d.tree), text);
+    }
+
+    #[test]
+    fn names_keep_their_bytes() {
+        let text = b"00000000-00000fff : caf\xc3\xa9 \xff\x01 : x\n";
+        let d = parse_dump(text, None).unwrap();
+        assert_eq!(render_iomem(&d.tree), text);
+    }
+
+    #[test]
+    fn roots_from_hint_and_width() {
+        let d = parse_dump(b"0000-0cf7 : PCI Bus 0000:00\n  0000-001f : dma1\n", None).unwrap();
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Ioport, 0xffff)
+        );
+        let d = parse_dump(
+            b"00000000-0000ffff : PCI Bus 0000:00\n",
+            Some(RootKind::Ioport),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Ioport, 0xff_ffff)
+        );
+        assert!(d.normalizations.is_empty());
+        let d = parse_dump(b"00000000-0000ffff : x\n", None).unwrap();
+        assert_eq!(
+            (d.tree.kind(), d.tree.get(Tree::ROOT).end),
+            (RootKind::Iomem, u64::MAX)
+        );
+        let d = parse_dump(b"", Some(RootKind::Ioport)).unwrap();
+        assert!(d.tree.is_empty());
+        assert_eq!(err("").kind, ParseErrorKind::Empty);
+        assert_eq!(err("\n\n").kind, ParseErrorKind::Empty);
+    }
+
+    #[test]
+    fn zeroed_dump_is_detected() {
+        let d = parse_dump(
+            b"00000000-00000000 : Reserved\n  00000000-00000000 : System ROM\n",
+            None,
+        )
+        .unwrap();
+        assert!(d.tree.zeroed);
+        assert!(d.warnings[0].to_string().contains("sudo cat /proc/iomem"));
+        // A single 0-0 line is not enough to tell.
+        let d = parse_dump(b"00000000-00000000 : Crash kernel\n", None).unwrap();
+        assert!(!d.tree.zeroed);
+    }
+
+    #[test]
+    fn long_lines_are_linear_and_excerpted() {
+        let mut big = b"00000000-".to_vec();
+        big.extend(std::iter::repeat_n(b'f', 1 << 20));
+        let e = parse_dump(&big, None).unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (1, 26, ParseErrorKind::TooManyDigits)
+        );
+        assert!(e.text.len() < 200);
+        let mut name = b"00000000-00000fff : ".to_vec();
+        name.extend(std::iter::repeat_n(b'x', 1 << 20));
+        assert!(parse_dump(&name, None).is_ok());
+    }
+}

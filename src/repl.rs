@@ -1,1 +1,549 @@
-//! The interactive REPL (rustyline) (issue 4).
+//! The interactive REPL (rustyline) and the presentation of command outcomes shared with the
+//! command line (issue 4).
+//!
+//! On a terminal: a line editor with history saved across runs (`$XDG_STATE_HOME/iomem-sim/
+//! history` or `~/.local/state/iomem-sim/history`, best effort) and tab completion of command
+//! words, resource names and addresses in the current tree. Without a terminal: commands are
+//! read line by line with no prompt, so `printf 'hotplug add a0000000 128M\nundo\n' |
+//! iomem-sim repl` replays a session and prints a transcript.
+
+use crate::command::{Command, command_words, parse_script_line};
+use crate::diff::diff;
+use crate::render::diff::{DiffPalette as Palette, render_side, render_unified};
+use crate::session::{Outcome, Output, Session, StepOutcome, iomem_text};
+use crate::tree::{NodeId, Tree};
+use std::io::{BufRead, Write};
+
+/// How `--diff` shows a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+pub enum DiffMode {
+    #[default]
+    Side,
+    Unified,
+    None,
+}
+
+/// Presentation choices (from `--diff`, `--color`, `--explain`).
+#[derive(Clone, Copy, Debug)]
+pub struct Present {
+    pub palette: Palette,
+    pub diff: DiffMode,
+    /// Unchanged lines kept around each change.
+    pub context: usize,
+    /// Print the decision path of every kernel operation (`--explain`).
+    pub explain_all: bool,
+    /// The side view shows the whole resulting tree when it has at most this many lines (it
+    /// fits on a screen); bigger trees are folded to `context` lines around each change.
+    pub fold_above: usize,
+}
+
+impl Present {
+    pub fn plain() -> Present {
+        Present {
+            palette: Palette::plain(),
+            diff: DiffMode::Side,
+            context: 3,
+            explain_all: false,
+            fold_above: 40,
+        }
+    }
+}
+
+/// What to print for an outcome: (stdout text, stderr text).
+pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
+    let mut out = String::new();
+    let mut err = String::new();
+    if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
+        out.push_str(&explain_text(o));
+    }
+    if let Some(m) = o.message() {
+        err.push_str(&m);
+        err.push('\n');
+    }
+    match &o.output {
+        Output::None => {}
+        Output::Text(t) => {
+            out.push_str(t);
+            if !t.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        Output::Tree { tree, focus } => out.push_str(&tree_text(tree, focus)),
+        Output::Path { addr, path } => {
+            if path.is_empty() {
+                out.push_str(&format!("{addr:x}: no resource contains it\n"));
+            } else {
+                out.push_str(&format!("{addr:x} is in:\n"));
+                for (d, r) in path.iter().enumerate() {
+                    out.push_str(&format!(
+                        "{}{:08x}-{:08x} : {}\n",
+                        "  ".repeat(d + 1),
+                        r.start,
+                        r.end,
+                        r.name
+                    ));
+                }
+            }
+        }
+        Output::Diff { before, after } => {
+            let d = diff(before, after);
+            if d.is_empty() {
+                // e.g. `undo memory online memory20`: the step changed blocks, not the tree.
+                if o.command.starts_with("undo ") || o.command.starts_with("redo ") {
+                    out.push_str(&format!("{}: no change to the tree\n", o.command));
+                } else {
+                    out.push_str("no change\n");
+                }
+            } else {
+                match p.diff {
+                    DiffMode::Side => {
+                        let lines = before.len().max(after.len());
+                        // Context as long as the tree: nothing folds.
+                        let ctx = if lines <= p.fold_above {
+                            lines
+                        } else {
+                            p.context
+                        };
+                        out.push_str(&render_side(before, after, &d, &p.palette, ctx))
+                    }
+                    DiffMode::Unified => out.push_str(&render_unified(before, after, p.context)),
+                    DiffMode::None => {}
+                }
+            }
+        }
+    }
+    (out, err)
+}
+
+/// The decision path, one kernel decision per line, indented by call depth.
+pub fn explain_text(o: &StepOutcome) -> String {
+    let mut s = format!("explain {}:\n", o.command.trim_start_matches("explain "));
+    for st in &o.trace.steps {
+        s.push_str(&format!(
+            "{}{}: {}\n",
+            "  ".repeat(st.depth + 1),
+            st.func,
+            st.text
+        ));
+    }
+    for l in &o.trace.log {
+        s.push_str(&format!("  kernel: {l}\n"));
+    }
+    s
+}
+
+/// The tree (or the focus nodes with their ancestors and subtrees) as `/proc/iomem` lines.
+pub fn tree_text(t: &Tree, focus: &[NodeId]) -> String {
+    if focus.is_empty() {
+        return String::from_utf8_lossy(&iomem_text(t)).into_owned();
+    }
+    let mut keep = std::collections::HashSet::new();
+    for &f in focus {
+        keep.extend(t.ancestors(f));
+        keep.insert(f);
+        keep.extend(t.descendants(f));
+    }
+    let w = t.hex_width();
+    let mut s = String::new();
+    for (id, d) in t.walk(Tree::ROOT) {
+        if keep.contains(&id) {
+            let r = t.get(id);
+            s.push_str(&format!(
+                "{}{:0w$x}-{:0w$x} : {}\n",
+                "  ".repeat(d.min(crate::parse::MAX_IORES_LEVEL)),
+                r.start,
+                r.end,
+                t.name_lossy(id)
+            ));
+        }
+    }
+    s
+}
+
+/// One command's result as data (`--format json`: each step's command, outcome, errno,
+/// changes).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepRecord {
+    pub command: String,
+    /// `ok`, `refused` (by the simulated kernel), `error` (syntax, I/O, session).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno_value: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub changes: Vec<crate::diff::ChangeSummary>,
+    pub trace: Vec<String>,
+    pub log: Vec<String>,
+}
+
+impl StepRecord {
+    pub fn of(o: &StepOutcome) -> StepRecord {
+        let changes = match &o.output {
+            Output::Diff { before, after } if o.changed => {
+                diff(before, after).summaries(before, after)
+            }
+            _ => Vec::new(),
+        };
+        StepRecord {
+            command: o.command.clone(),
+            outcome: match o.exit_code() {
+                0 => "ok",
+                1 => "refused",
+                _ => "error",
+            },
+            errno: o.errno().map(|e| format!("-{}", e.name())),
+            errno_value: o.errno().map(|e| -e.value()),
+            message: o.message(),
+            changes,
+            trace: o
+                .trace
+                .steps
+                .iter()
+                .map(|s| format!("{}{}: {}", "  ".repeat(s.depth), s.func, s.text))
+                .collect(),
+            log: o.trace.log.clone(),
+        }
+    }
+}
+
+/// Run a script's commands in order (`-e`, `--script`, trailing words): stop at the first
+/// refused command (exit 1) or error (exit 2) unless `keep_going`. Returns the worst status
+/// and one [`StepRecord`] per command run; `emit` is called after each command (for printing).
+pub fn run_commands(
+    session: &mut Session,
+    lines: &[String],
+    keep_going: bool,
+    mut emit: impl FnMut(&StepOutcome),
+) -> (i32, Vec<StepRecord>) {
+    let mut worst = 0;
+    let mut records = Vec::new();
+    for l in lines {
+        let o = match parse_script_line(l) {
+            Ok(None) => continue,
+            Ok(Some(cmd)) => session.execute(&cmd),
+            Err(e) => {
+                let mut o = StepOutcome::syntax_error(l.trim().to_string(), e);
+                o.explain = false;
+                o
+            }
+        };
+        emit(&o);
+        records.push(StepRecord::of(&o));
+        let code = o.exit_code();
+        worst = worst.max(code);
+        if matches!(o.outcome, Outcome::Quit) || (code != 0 && !keep_going) {
+            break;
+        }
+    }
+    (worst, records)
+}
+
+/// Run commands from `input` (one per line, `#` comments) against `session`, writing a
+/// transcript: each command echoed after `> ` (so a piped run reads like a session), then its
+/// output; errors go to `err`. Syntax errors and refusals do not stop the loop (it is a REPL).
+/// Returns the worst exit status seen (0, 1 or 2).
+pub fn run_lines(
+    session: &mut Session,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    p: &Present,
+) -> std::io::Result<i32> {
+    let mut worst = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        let l = line.trim_end_matches(['\n', '\r']);
+        match parse_script_line(l) {
+            Ok(None) => continue,
+            Ok(Some(cmd)) => {
+                writeln!(out, "> {l}")?;
+                let o = session.execute(&cmd);
+                let (so, se) = present(&o, p);
+                out.write_all(so.as_bytes())?;
+                err.write_all(se.as_bytes())?;
+                worst = worst.max(o.exit_code());
+                if matches!(o.outcome, Outcome::Quit) {
+                    break;
+                }
+            }
+            Err(e) => {
+                writeln!(out, "> {l}")?;
+                writeln!(err, "error: {e}")?;
+                worst = 2;
+            }
+        }
+    }
+    Ok(worst)
+}
+
+// ------------------------------------------------------------------------- interactive
+
+/// Completion candidates drawn from the command table and the current tree.
+#[derive(Default)]
+pub struct ReplHelper {
+    names: Vec<String>,
+    addrs: Vec<String>,
+}
+
+impl ReplHelper {
+    /// Refresh names and addresses from the tree (after every command).
+    pub fn update(&mut self, t: &Tree) {
+        let mut names: Vec<String> = t
+            .descendants(Tree::ROOT)
+            .map(|id| t.name_lossy(id).into_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        self.names = names;
+        let mut addrs: Vec<String> = t
+            .descendants(Tree::ROOT)
+            .flat_map(|id| {
+                let r = t.get(id);
+                [
+                    format!("{:x}", r.start),
+                    format!("{:x}-{:x}", r.start, r.end),
+                ]
+            })
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        self.addrs = addrs;
+    }
+
+    /// Candidates for the word ending at `pos`: (start of the word, replacements).
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let head = line.get(..pos).unwrap_or(line);
+        let start = head
+            .rfind(|c: char| c.is_whitespace() || c == '"')
+            .map_or(0, |i| i + 1);
+        let word = &head[start..];
+        let before: Vec<&str> = head[..start].split_whitespace().collect();
+        let quoted = head[..start].ends_with('"');
+        let mut v: Vec<String> = Vec::new();
+        match before.as_slice() {
+            [] => v.extend(command_words().iter().map(|s| s.to_string())),
+            ["hotplug"] => v.extend(["add", "remove"].map(String::from)),
+            ["memory"] => v.extend(["online", "offline"].map(String::from)),
+            ["dax"] => v.extend(["kmem", "devdax"].map(String::from)),
+            ["help"] | ["explain"] => v.extend(command_words().iter().map(|s| s.to_string())),
+            _ => {
+                if word.starts_with(|c: char| c.is_ascii_hexdigit()) && !quoted {
+                    v.extend(self.addrs.iter().cloned());
+                }
+                for n in &self.names {
+                    if quoted || !n.contains(' ') {
+                        v.push(n.clone());
+                    } else {
+                        v.push(format!("\"{n}\""));
+                    }
+                }
+            }
+        }
+        v.retain(|c| c.starts_with(word) || c.trim_start_matches('"').starts_with(word));
+        v.sort();
+        v.dedup();
+        (start, v)
+    }
+}
+
+impl rustyline::completion::Completer for ReplHelper {
+    type Candidate = String;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(self.candidates(line, pos))
+    }
+}
+impl rustyline::hint::Hinter for ReplHelper {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for ReplHelper {}
+impl rustyline::validate::Validator for ReplHelper {}
+impl rustyline::Helper for ReplHelper {}
+
+/// `$XDG_STATE_HOME/iomem-sim/history`, else `~/.local/state/iomem-sim/history`.
+pub fn history_path() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(base.join("iomem-sim").join("history"))
+}
+
+/// Run the REPL: interactive on a terminal, a plain line loop otherwise. Returns the exit
+/// status (worst outcome seen in a piped run; 0 interactively unless I/O fails).
+pub fn run(session: &mut Session, p: &Present) -> anyhow::Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let stdout = std::io::stdout();
+        let stderr = std::io::stderr();
+        return Ok(run_lines(
+            session,
+            &mut input,
+            &mut stdout.lock(),
+            &mut stderr.lock(),
+            p,
+        )?);
+    }
+    let mut ed: rustyline::Editor<ReplHelper, rustyline::history::DefaultHistory> =
+        rustyline::Editor::new()?;
+    let mut helper = ReplHelper::default();
+    helper.update(session.tree());
+    ed.set_helper(Some(helper));
+    let hist = history_path();
+    if let Some(h) = &hist {
+        let _ = ed.load_history(h);
+    }
+    println!(
+        "iomem-sim: simulating Linux {} — `help` lists commands, Tab completes, Ctrl-D quits",
+        session.version()
+    );
+    loop {
+        let prompt = format!("iomem[{}]> ", session.version());
+        match ed.readline(&prompt) {
+            Ok(line) => {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let _ = ed.add_history_entry(line.as_str());
+                match parse_script_line(&line) {
+                    Ok(None) => {}
+                    Ok(Some(cmd)) => {
+                        let o = session.execute(&cmd);
+                        let (so, se) = present(&o, p);
+                        print!("{so}");
+                        eprint!("{se}");
+                        if let Some(h) = ed.helper_mut() {
+                            h.update(session.tree());
+                        }
+                        if matches!(o.outcome, Outcome::Quit) || matches!(cmd, Command::Quit) {
+                            break;
+                        }
+                    }
+                    Err(e) => eprintln!("error: {e}"),
+                }
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(h) = &hist {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = ed.save_history(h);
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Config, Machine};
+    use crate::testutil::t0;
+
+    #[test]
+    fn piped_transcript_with_undo_redo_diff_and_kernel_switch() {
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let script = "# a session\nrequest c1000000 4K foo\nundo\nredo\nkernel 5.0\ndiff\nrequest c1000800 4K bar\nbogus\n";
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run_lines(
+            &mut s,
+            &mut script.as_bytes(),
+            &mut out,
+            &mut err,
+            &Present {
+                context: 0,
+                ..Present::plain()
+            },
+        )
+        .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let err = String::from_utf8(err).unwrap();
+        assert_eq!(code, 2);
+        assert!(out.starts_with("> request c1000000 4K foo\n"), "{out}");
+        assert!(
+            out.contains("+   c1000000-c1000fff : foo  added (4 KiB)"),
+            "{out}"
+        );
+        assert!(out.contains("> undo\n"), "{out}");
+        assert!(
+            out.contains("  c0000000-febfffff : PCI Bus 0000:00\n-   c1000000-c1000fff : foo  removed (4 KiB)"),
+            "{out}"
+        );
+        assert!(out.contains("now simulating Linux 5.0"), "{out}");
+        assert!(err.contains("request c1000800 4K bar: -EBUSY"), "{err}");
+        assert!(err.contains("unknown command"), "{err}");
+    }
+
+    #[test]
+    fn scripts_stop_at_the_first_refusal_unless_keep_going() {
+        let lines: Vec<String> = [
+            "# comment",
+            "request c1000000 4K foo",
+            "request c1000800 4K bar",
+            "request c2000000 4K baz",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let (code, recs) = run_commands(&mut s, &lines, false, |_| {});
+        assert_eq!((code, recs.len()), (1, 2));
+        assert_eq!(recs[1].outcome, "refused");
+        assert_eq!(recs[1].errno.as_deref(), Some("-EBUSY"));
+        assert_eq!(recs[1].errno_value, Some(-16));
+        assert_eq!(recs[0].changes.len(), 1);
+        assert_eq!(recs[0].changes[0].change, "added");
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let (code, recs) = run_commands(&mut s, &lines, true, |_| {});
+        assert_eq!((code, recs.len()), (1, 3));
+        let mut s = Session::new(Machine::boot(t0(), Config::default()));
+        let bad = vec!["hotplug add zz 1G".to_string(), "undo".to_string()];
+        let (code, recs) = run_commands(&mut s, &bad, false, |_| {});
+        assert_eq!((code, recs.len()), (2, 1));
+        let json = serde_json::to_string(&recs[0]).unwrap();
+        assert!(json.contains("\"outcome\":\"error\""), "{json}");
+    }
+
+    #[test]
+    fn completion_words_names_addresses() {
+        let mut h = ReplHelper::default();
+        h.update(&t0());
+        assert_eq!(h.candidates("hot", 3), (0, vec!["hotplug".to_string()]));
+        assert_eq!(h.candidates("hotplug a", 9).1, ["add"]);
+        let (st, v) = h.candidates("show Pers", 9);
+        assert_eq!(st, 5);
+        assert_eq!(v, ["\"Persistent Memory (legacy)\""]);
+        let (_, v) = h.candidates("hotplug add a00000", 18);
+        assert!(
+            v.contains(&"a0000000".to_string()) && v.contains(&"a0000000-afffffff".to_string()),
+            "{v:?}"
+        );
+        let (st, v) = h.candidates("show \"Pers", 10);
+        assert_eq!((st, v), (6, vec!["Persistent Memory (legacy)".to_string()]));
+    }
+
+    #[test]
+    fn history_path_prefers_xdg_state() {
+        // Only checks the shape; the environment is the test runner's.
+        if let Some(p) = history_path() {
+            assert!(p.ends_with("iomem-sim/history"));
+        }
+    }
+}

@@ -1,1 +1,1053 @@
 //! A session: the machine, its steps (undo/redo), command execution (issue 4).
+//!
+//! [`Session::execute`] runs one [`Command`] and returns a [`StepOutcome`]: data, never text
+//! on a terminal. Every kernel operation runs on a **clone** of the machine; the clone replaces
+//! the machine only when the operation succeeded, so a refused command leaves the tree
+//! byte-identical even where the kernel path claims a resource and then releases it
+//! ("nothing lost", issue 3 item 6).
+//!
+//! The timeline: successful kernel operations, `kernel X.Y` and `reset` are **steps** (numbered
+//! from 1). `undo` moves the cursor back one step, `redo` forward; a new step after an `undo`
+//! discards the undone ones (like an editor). Refused commands and queries are not steps.
+//! `diff` compares against the start, `diff N` against the state after step N.
+
+use crate::command::{Command, MemTarget, ShowTarget, Span, Zone as ZoneArg};
+use crate::diff::{TreeDiff, diff};
+use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, resource};
+use crate::tree::flags::*;
+use crate::tree::{Desc, NodeId, Tree};
+use std::path::Path;
+
+pub use crate::kernel::machine::{AddOptions, Config, Machine};
+pub use crate::kernel::memory::OnlineType;
+
+/// A problem of the session itself (bad request, I/O): exit status 2, not a kernel refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(
+        "`{0}` needs real addresses, but this dump was read without root (every address is 0): \
+         read /proc/iomem as root (sudo cat /proc/iomem) and try again"
+    )]
+    Zeroed(String),
+    #[error("nothing to undo")]
+    NothingToUndo,
+    #[error("nothing to redo")]
+    NothingToRedo,
+    #[error("no step {0}: the session has {1} step(s)")]
+    NoSuchStep(usize, usize),
+    #[error("bad --flags {0:?}: expected names like SYSTEM_RAM, MEM|BUSY or 0x200")]
+    BadFlags(String),
+    #[error("cannot save to {path}: {source}")]
+    Save {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no resource named {0:?}")]
+    NoSuchName(String),
+    #[error("{0}")]
+    Syntax(#[from] crate::command::CommandError),
+    /// A command whose kernel code is not in this build yet (kernel::region).
+    #[error("{0} is not modelled in this build yet")]
+    NotModelled(&'static str),
+}
+
+/// What a command produced, for the presentation layer.
+#[derive(Debug)]
+pub enum Output {
+    /// Nothing to show beyond the outcome line.
+    None,
+    /// The tree (or part of it): `focus` empty = the whole tree; otherwise these nodes and
+    /// their subtrees.
+    Tree { tree: Tree, focus: Vec<NodeId> },
+    /// `find ADDR`: the containing resources from the top.
+    Path { addr: u64, path: Vec<ResRef> },
+    /// Before and after (kernel operations that changed the tree, `diff`, `undo`…).
+    Diff { before: Tree, after: Tree },
+    /// Plain text (help, blocks, intersects, notes).
+    Text(String),
+}
+
+/// Result of one command.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Done (for kernel operations: the kernel returned 0).
+    Ok,
+    /// The simulated kernel refused; the machine is unchanged.
+    Refused(KernelError),
+    /// A session-level failure (exit 2).
+    Failed(SessionError),
+    /// `quit`.
+    Quit,
+}
+
+/// Everything [`Session::execute`] returns.
+#[derive(Debug)]
+pub struct StepOutcome {
+    /// The command's canonical text.
+    pub command: String,
+    pub outcome: Outcome,
+    /// The kernel's decision path (for `explain` / `--explain`).
+    pub trace: Trace,
+    /// `explain` was asked for.
+    pub explain: bool,
+    /// The tree changed (a new step was recorded or the cursor moved).
+    pub changed: bool,
+    pub output: Output,
+}
+
+impl StepOutcome {
+    fn new(command: String) -> StepOutcome {
+        StepOutcome {
+            command,
+            outcome: Outcome::Ok,
+            trace: Trace::new(),
+            explain: false,
+            changed: false,
+            output: Output::None,
+        }
+    }
+    /// A line that did not parse, as an outcome (exit 2).
+    pub fn syntax_error(line: String, e: crate::command::CommandError) -> StepOutcome {
+        let mut o = StepOutcome::new(line);
+        o.outcome = Outcome::Failed(SessionError::Syntax(e));
+        o
+    }
+    /// The exit status this outcome calls for: 0 ok, 1 refused by the kernel, 2 other failure.
+    pub fn exit_code(&self) -> i32 {
+        match self.outcome {
+            Outcome::Ok | Outcome::Quit => 0,
+            Outcome::Refused(_) => 1,
+            Outcome::Failed(_) => 2,
+        }
+    }
+    /// The errno of a refusal.
+    pub fn errno(&self) -> Option<Errno> {
+        match &self.outcome {
+            Outcome::Refused(e) => Some(e.errno),
+            _ => None,
+        }
+    }
+    /// The outcome line(s) as cli.md shows them:
+    /// `hotplug add a0000000 128M: -EEXIST (register_memory_resource: …)` then the errno value
+    /// and the kernel log line(s). `None` when the command succeeded.
+    pub fn message(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Ok | Outcome::Quit => None,
+            Outcome::Refused(e) => {
+                let mut s = format!(
+                    "{}: -{} ({}: {})\n  errno -{} = {}; the tree is unchanged",
+                    self.command,
+                    e.errno.name(),
+                    e.func,
+                    e.reason,
+                    e.errno.name(),
+                    -e.errno.value()
+                );
+                let mut logs: Vec<&str> = self.trace.log.iter().map(String::as_str).collect();
+                if let Some(l) = &e.log
+                    && !logs.contains(&l.as_str())
+                {
+                    logs.push(l);
+                }
+                for l in logs {
+                    s.push_str(&format!("\n  kernel: {l}"));
+                }
+                Some(s)
+            }
+            Outcome::Failed(e) => Some(format!("{}: {e}", self.command)),
+        }
+    }
+}
+
+/// One step of the timeline.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The command's canonical text.
+    pub text: String,
+    pub before: Machine,
+    pub after: Machine,
+    pub trace: Trace,
+}
+
+/// A simulation session.
+#[derive(Clone, Debug)]
+pub struct Session {
+    start: Machine,
+    /// The current machine.
+    pub machine: Machine,
+    steps: Vec<Step>,
+    /// Number of steps applied (`steps[..cursor]`); undo/redo move it.
+    cursor: usize,
+}
+
+impl Session {
+    pub fn new(machine: Machine) -> Session {
+        Session {
+            start: machine.clone(),
+            machine,
+            steps: Vec::new(),
+            cursor: 0,
+        }
+    }
+    pub fn tree(&self) -> &Tree {
+        &self.machine.tree
+    }
+    /// The starting machine.
+    pub fn start(&self) -> &Machine {
+        &self.start
+    }
+    /// Steps currently applied.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps[..self.cursor]
+    }
+    pub fn version(&self) -> KernelVersion {
+        self.machine.config.version
+    }
+
+    fn record(&mut self, text: String, after: Machine, trace: Trace) {
+        let before = std::mem::replace(&mut self.machine, after.clone());
+        self.steps.truncate(self.cursor);
+        self.steps.push(Step {
+            text,
+            before,
+            after,
+            trace,
+        });
+        self.cursor = self.steps.len();
+    }
+
+    /// Run one command.
+    pub fn execute(&mut self, cmd: &Command) -> StepOutcome {
+        let mut out = StepOutcome::new(cmd.to_string());
+        let (cmd, explain) = match cmd {
+            Command::Explain(inner) => (inner.as_ref(), true),
+            c => (c, false),
+        };
+        out.explain = explain;
+        if explain {
+            // The outcome line names the command that ran (cli.md's refusal format), not the
+            // `explain` wrapper; `explain` is a way of looking at it.
+            out.command = cmd.to_string();
+        }
+        if self.machine.tree.zeroed && needs_addresses(cmd) {
+            out.outcome = Outcome::Failed(SessionError::Zeroed(cmd.to_string()));
+            return out;
+        }
+        match cmd {
+            c if c.is_kernel_op() => {
+                let mut m = self.machine.clone();
+                let mut trace = Trace::new();
+                let r = kernel_op(&mut m, c, &mut trace);
+                match r {
+                    Ok(note) => {
+                        let before = self.machine.tree.clone();
+                        let changed = !before.same_as(&m.tree);
+                        out.output = if changed {
+                            Output::Diff {
+                                before,
+                                after: m.tree.clone(),
+                            }
+                        } else {
+                            note.map_or(Output::None, Output::Text)
+                        };
+                        out.changed = changed;
+                        self.record(out.command.clone(), m, trace.clone());
+                    }
+                    Err(KernelOpError::Kernel(e)) => out.outcome = Outcome::Refused(e),
+                    Err(KernelOpError::Session(e)) => out.outcome = Outcome::Failed(e),
+                }
+                out.trace = trace;
+            }
+            Command::Intersects { span, flags, desc } => {
+                match intersects(
+                    &self.machine,
+                    *span,
+                    flags.as_deref(),
+                    *desc,
+                    &mut out.trace,
+                ) {
+                    Ok(t) => out.output = Output::Text(t),
+                    Err(e) => out.outcome = Outcome::Failed(e),
+                }
+            }
+            Command::Show { target } => match self.show(target.as_ref()) {
+                Ok(o) => out.output = o,
+                Err(e) => out.outcome = Outcome::Failed(e),
+            },
+            Command::Find { addr } => {
+                let t = &self.machine.tree;
+                out.output = Output::Path {
+                    addr: *addr,
+                    path: t
+                        .path_to(*addr)
+                        .into_iter()
+                        .map(|id| ResRef::of(t, id))
+                        .collect(),
+                };
+            }
+            Command::Blocks => out.output = Output::Text(blocks_text(&self.machine)),
+            Command::Diff { step } => {
+                let base = match step {
+                    None | Some(0) => Ok(&self.start.tree),
+                    Some(n) if *n <= self.cursor => Ok(&self.steps[n - 1].after.tree),
+                    Some(n) => Err(SessionError::NoSuchStep(*n, self.cursor)),
+                };
+                match base {
+                    Ok(b) => {
+                        out.output = Output::Diff {
+                            before: b.clone(),
+                            after: self.machine.tree.clone(),
+                        }
+                    }
+                    Err(e) => out.outcome = Outcome::Failed(e),
+                }
+            }
+            Command::Undo => {
+                if self.cursor == 0 {
+                    out.outcome = Outcome::Failed(SessionError::NothingToUndo);
+                } else {
+                    self.cursor -= 1;
+                    let s = &self.steps[self.cursor];
+                    let before = std::mem::replace(&mut self.machine, s.before.clone());
+                    out.command = format!("undo {}", s.text);
+                    out.changed = true;
+                    out.output = Output::Diff {
+                        before: before.tree,
+                        after: self.machine.tree.clone(),
+                    };
+                }
+            }
+            Command::Redo => {
+                if self.cursor == self.steps.len() {
+                    out.outcome = Outcome::Failed(SessionError::NothingToRedo);
+                } else {
+                    let s = &self.steps[self.cursor];
+                    self.cursor += 1;
+                    let before = std::mem::replace(&mut self.machine, s.after.clone());
+                    out.command = format!("redo {}", s.text);
+                    out.changed = true;
+                    out.output = Output::Diff {
+                        before: before.tree,
+                        after: self.machine.tree.clone(),
+                    };
+                }
+            }
+            Command::Reset => {
+                let before = self.machine.tree.clone();
+                let mut m = self.start.clone();
+                // Reset the tree, keep the kernel the user chose last.
+                m.set_version(self.machine.config.version);
+                self.record("reset".into(), m, Trace::new());
+                out.changed = !before.same_as(&self.machine.tree);
+                out.output = Output::Diff {
+                    before,
+                    after: self.machine.tree.clone(),
+                };
+            }
+            Command::Kernel { version } => {
+                let mut m = self.machine.clone();
+                m.set_version(*version);
+                self.record(format!("kernel {version}"), m, Trace::new());
+                out.output = Output::Text(format!("now simulating Linux {version}"));
+            }
+            Command::Save { path } => {
+                match save_atomic(Path::new(path), &iomem_text(&self.machine.tree)) {
+                    Ok(()) => out.output = Output::Text(format!("saved to {path}")),
+                    Err(source) => {
+                        out.outcome = Outcome::Failed(SessionError::Save {
+                            path: path.clone(),
+                            source,
+                        })
+                    }
+                }
+            }
+            Command::Help { topic } => {
+                out.output = Output::Text(crate::command::help_text(topic.as_deref()))
+            }
+            Command::Quit => out.outcome = Outcome::Quit,
+            // Kernel ops are handled above; `Explain` was unwrapped.
+            _ => {}
+        }
+        out
+    }
+
+    /// The structural diff from the start to now.
+    pub fn diff_from_start(&self) -> TreeDiff {
+        diff(&self.start.tree, &self.machine.tree)
+    }
+
+    fn show(&self, target: Option<&ShowTarget>) -> Result<Output, SessionError> {
+        let t = &self.machine.tree;
+        let focus = match target {
+            None => Vec::new(),
+            Some(ShowTarget::Addr(a)) => {
+                // The innermost resources containing ADDR are shown with their path.
+                t.path_to(*a).first().copied().into_iter().collect()
+            }
+            Some(ShowTarget::Name(n)) => {
+                let v: Vec<NodeId> = t
+                    .descendants(Tree::ROOT)
+                    .filter(|&id| t.name_is(id, n))
+                    .collect();
+                if v.is_empty() {
+                    return Err(SessionError::NoSuchName(n.clone()));
+                }
+                v
+            }
+        };
+        Ok(Output::Tree {
+            tree: t.clone(),
+            focus,
+        })
+    }
+}
+
+fn needs_addresses(c: &Command) -> bool {
+    c.is_kernel_op()
+        || matches!(
+            c,
+            Command::Intersects { .. }
+                | Command::Find { .. }
+                | Command::Show {
+                    target: Some(ShowTarget::Addr(_))
+                }
+        )
+}
+
+enum KernelOpError {
+    Kernel(KernelError),
+    Session(SessionError),
+}
+
+impl From<KernelError> for KernelOpError {
+    fn from(e: KernelError) -> Self {
+        KernelOpError::Kernel(e)
+    }
+}
+
+/// The node with exactly this range (what `remove-resource`/`release-resource`/`adjust` act on:
+/// the kernel functions take a `struct resource *` the caller holds).
+fn node_at(tree: &Tree, span: Span, func: &'static str) -> KResult<NodeId> {
+    tree.find_range(span.start, span.end()).ok_or_else(|| {
+        KernelError::new(
+            Errno::EINVAL,
+            func,
+            format!(
+                "no resource [{:x}-{:x}] in the tree (the caller must hold the resource)",
+                span.start,
+                span.end()
+            ),
+        )
+    })
+}
+
+/// Run a kernel operation on `m` (a clone; the caller keeps it only on success). Returns a
+/// note to show when the tree did not change.
+fn kernel_op(
+    m: &mut Machine,
+    c: &Command,
+    trace: &mut Trace,
+) -> Result<Option<String>, KernelOpError> {
+    let v = m.config.version;
+    match c {
+        Command::HotplugAdd {
+            span,
+            nid,
+            driver_managed,
+            merge,
+        } => {
+            let opts = AddOptions {
+                driver_managed: driver_managed.clone(),
+                merge_resource: *merge,
+            };
+            let nid = i32::try_from(*nid).unwrap_or(i32::MAX);
+            m.add_memory(nid, span.start, span.size, &opts, trace)?;
+        }
+        Command::HotplugRemove { span } => m.remove_memory(span.start, span.size, trace)?,
+        Command::MemoryOnline { target, zone } => {
+            let (s, n) = mem_range(m, target);
+            // `--zone` picks the word written to `state` (memory_block_online's online_type).
+            let ty = match zone {
+                None => OnlineType::Online,
+                Some(ZoneArg::Normal) => OnlineType::OnlineKernel,
+                Some(ZoneArg::Movable) => OnlineType::OnlineMovable,
+            };
+            m.online_memory(s, n, ty, trace)?;
+            // Onlining changes no resource, only block state: say what happened.
+            return Ok(Some(block_states(m, s, n)));
+        }
+        Command::MemoryOffline { target } => {
+            let (s, n) = mem_range(m, target);
+            m.offline_memory(s, n, trace)?;
+            return Ok(Some(block_states(m, s, n)));
+        }
+        Command::Request { span, name } => {
+            resource::request_region(
+                &mut m.tree,
+                span.start,
+                span.size,
+                name.as_bytes(),
+                0,
+                trace,
+            )?;
+        }
+        Command::Release { span } => {
+            trace.step(
+                0,
+                "release_mem_region",
+                format!(
+                    "__release_region(root, {:#x}, {:#x})",
+                    span.start, span.size
+                ),
+            );
+            resource::__release_region(&mut m.tree, Tree::ROOT, span.start, span.size, v, trace)?;
+        }
+        Command::RequestResource { span, name } => {
+            let t = &mut m.tree;
+            let id = t.alloc(
+                span.start,
+                span.end(),
+                name.as_bytes(),
+                IORESOURCE_MEM | IORESOURCE_BUSY,
+                Desc::None,
+            );
+            if let Some(conflict) = resource::request_resource_conflict(t, Tree::ROOT, id) {
+                let reason = if conflict == Tree::ROOT {
+                    "outside the iomem root (or end < start)".to_string()
+                } else {
+                    format!(
+                        "request_resource_conflict found {} at top level",
+                        ResRef::of(t, conflict)
+                    )
+                };
+                trace.step(0, "request_resource_conflict", format!("{reason} → -EBUSY"));
+                return Err(KernelError::new(Errno::EBUSY, "request_resource", reason)
+                    .with_conflict(ResRef::of(t, conflict))
+                    .into());
+            }
+            trace.step(
+                0,
+                "request_resource_conflict",
+                "no conflict at top level → linked under the root",
+            );
+        }
+        Command::Insert { span, name, expand } => {
+            let t = &mut m.tree;
+            let id = t.alloc(
+                span.start,
+                span.end(),
+                name.as_bytes(),
+                IORESOURCE_MEM | IORESOURCE_BUSY,
+                Desc::None,
+            );
+            if *expand {
+                if !resource::insert_resource_expand_to_fit(t, Tree::ROOT, id, trace) {
+                    return Err(KernelError::new(
+                        Errno::EBUSY,
+                        "insert_resource_expand_to_fit",
+                        "the expanded range conflicts with the root: left unlinked",
+                    )
+                    .into());
+                }
+            } else {
+                resource::insert_resource(t, Tree::ROOT, id, trace)?;
+            }
+        }
+        Command::RemoveResource { span } => {
+            let id = node_at(&m.tree, *span, "remove_resource")?;
+            trace.step(
+                0,
+                "remove_resource",
+                format!("{} goes, its children move up", ResRef::of(&m.tree, id)),
+            );
+            resource::remove_resource(&mut m.tree, id)?;
+        }
+        Command::ReleaseResource { span } => {
+            let id = node_at(&m.tree, *span, "release_resource")?;
+            trace.step(
+                0,
+                "release_resource",
+                format!("{} goes with its children", ResRef::of(&m.tree, id)),
+            );
+            resource::release_resource(&mut m.tree, id)?;
+        }
+        Command::Adjust { span, new } => {
+            let id = node_at(&m.tree, *span, "adjust_resource")?;
+            trace.step(
+                0,
+                "adjust_resource",
+                format!(
+                    "{} → [{:x}-{:x}]",
+                    ResRef::of(&m.tree, id),
+                    new.start,
+                    new.end()
+                ),
+            );
+            resource::adjust_resource(&mut m.tree, id, new.start, new.size)?;
+        }
+        Command::FreeRegion { .. } => {
+            // Wired when kernel::region (request_free_mem_region / alloc_free_mem_region) lands.
+            return Err(KernelOpError::Session(SessionError::NotModelled(
+                "request_free_mem_region",
+            )));
+        }
+        Command::DaxKmem { dev } => m.dax_kmem(dev, trace)?,
+        Command::DaxDevdax { dev } => m.dax_devdax(dev, trace)?,
+        _ => {}
+    }
+    Ok(None)
+}
+
+/// `memory20: online (Movable)` for each block of `[start, start + size)`, one per line.
+fn block_states(m: &Machine, start: u64, size: u64) -> String {
+    let first = m.block_id(start);
+    let last = m.block_id(start.saturating_add(size.max(1) - 1));
+    m.blocks
+        .range(first, last)
+        .map(|b| match b.zone {
+            Some(z) => format!("memory{}: {} ({})\n", b.id, b.state, z.name()),
+            None => format!("memory{}: {}\n", b.id, b.state),
+        })
+        .collect()
+}
+
+/// `memory online|offline` target → (start, size). Without SIZE: the block containing START.
+fn mem_range(m: &Machine, t: &MemTarget) -> (u64, u64) {
+    let bs = m.config.block_size.max(1);
+    match *t {
+        MemTarget::Block(n) => {
+            let (s, e) = m.block_range(n);
+            (s, e.wrapping_sub(s).wrapping_add(1))
+        }
+        MemTarget::Range {
+            start,
+            size: Some(n),
+        } => (start, n),
+        MemTarget::Range { start, size: None } => (start - start % bs, bs),
+    }
+}
+
+fn intersects(
+    _m: &Machine,
+    _span: Span,
+    flags: Option<&str>,
+    _desc: Option<Desc>,
+    _trace: &mut Trace,
+) -> Result<String, SessionError> {
+    // Wired when kernel::region (region_intersects, both algorithms) lands.
+    let _ = flags;
+    Err(SessionError::NotModelled("region_intersects"))
+}
+
+fn blocks_text(m: &Machine) -> String {
+    crate::render::blocks::render_lsmem(m)
+}
+
+/// `/proc/iomem` text of a tree.
+pub fn iomem_text(t: &Tree) -> Vec<u8> {
+    crate::render::render_iomem(t)
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
+/// renamed over `path`. A failing write leaves an existing `path` intact.
+pub fn save_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    let r = write();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::parse_command;
+    use crate::testutil::{t0, text};
+
+    /// T0 as the booted machine holds it (the root's end lowered to 2^46 − 1, x86 setup_arch).
+    fn t0_booted() -> Tree {
+        Machine::boot(t0(), Config::default()).tree
+    }
+    fn session() -> Session {
+        Session::new(Machine::boot(t0(), Config::default()))
+    }
+    fn run(s: &mut Session, line: &str) -> StepOutcome {
+        s.execute(&parse_command(line).unwrap())
+    }
+
+    #[test]
+    fn request_then_undo_redo() {
+        // SC-20: request_mem_region(0xc1000000, 0x1000, "foo") nests under the PCI window.
+        let mut s = session();
+        let o = run(&mut s, "request c1000000 4K foo");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(o.changed);
+        assert!(
+            text(s.tree())
+                .contains("c0000000-febfffff : PCI Bus 0000:00\n  c1000000-c1000fff : foo\n")
+        );
+        assert_eq!(s.steps().len(), 1);
+        run(&mut s, "undo");
+        assert!(s.tree().same_as(&t0_booted()));
+        run(&mut s, "redo");
+        assert!(text(s.tree()).contains("  c1000000-c1000fff : foo"));
+        assert_eq!(run(&mut s, "redo").exit_code(), 2);
+    }
+
+    #[test]
+    fn refused_command_leaves_the_tree_and_timeline_alone() {
+        // SC-20: a second request overlapping busy foo fails.
+        let mut s = session();
+        run(&mut s, "request c1000000 4K foo");
+        let before = s.tree().clone();
+        let o = run(&mut s, "request c1000800 4K bar");
+        assert_eq!(o.exit_code(), 1);
+        assert_eq!(o.errno(), Some(Errno::EBUSY));
+        assert!(s.tree().same_as(&before));
+        assert_eq!(text(s.tree()), text(&before));
+        assert_eq!(s.steps().len(), 1);
+        let msg = o.message().unwrap();
+        assert!(
+            msg.starts_with(
+                "request c1000800 4K bar: -EBUSY (__request_region: conflict with BUSY \"foo\""
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn release_of_a_partial_range_warns_and_changes_nothing() {
+        // SC-20: release_mem_region(0xc1000000, 0x800) → "Trying to free nonexistent resource".
+        let mut s = session();
+        run(&mut s, "request c1000000 4K foo");
+        let o = run(&mut s, "release c1000000 0x800");
+        assert_eq!(o.exit_code(), 1);
+        assert!(o.message().unwrap().contains(
+            "kernel: Trying to free nonexistent resource <0x00000000c1000000-0x00000000c10007ff>"
+        ));
+        let o = run(&mut s, "release c1000000 4K");
+        assert_eq!(o.exit_code(), 0);
+        assert!(s.tree().same_as(&t0_booted()));
+    }
+
+    #[test]
+    fn new_step_after_undo_drops_the_undone_ones_and_diff_steps() {
+        let mut s = session();
+        run(&mut s, "request c1000000 4K a");
+        run(&mut s, "request c2000000 4K b");
+        run(&mut s, "undo");
+        run(&mut s, "kernel 5.0");
+        assert_eq!(s.steps().len(), 2);
+        assert_eq!(s.version().to_string(), "5.0");
+        assert_eq!(run(&mut s, "redo").exit_code(), 2);
+        let o = run(&mut s, "diff 1");
+        assert!(
+            matches!(o.output, Output::Diff { ref before, ref after } if diff(before, after).is_empty())
+        );
+        let o = run(&mut s, "diff");
+        assert!(
+            matches!(o.output, Output::Diff { ref before, ref after } if diff(before, after).len() == 1)
+        );
+        assert_eq!(run(&mut s, "diff 9").exit_code(), 2);
+        run(&mut s, "reset");
+        assert!(s.tree().same_as(&t0_booted()));
+        assert_eq!(
+            s.version().to_string(),
+            "5.0",
+            "reset keeps the chosen kernel"
+        );
+        run(&mut s, "undo");
+        assert!(text(s.tree()).contains(" : a\n"));
+    }
+
+    #[test]
+    fn zeroed_dump_refuses_address_commands() {
+        let mut t = t0();
+        t.zeroed = true;
+        let mut s = Session::new(Machine::boot(t, Config::default()));
+        let o = run(&mut s, "request c1000000 4K foo");
+        assert_eq!(o.exit_code(), 2);
+        assert!(o.message().unwrap().contains("without root"));
+        assert_eq!(run(&mut s, "show").exit_code(), 0);
+    }
+
+    #[test]
+    fn find_gives_the_path_from_the_top() {
+        let mut s = session();
+        let o = run(&mut s, "find 1000010");
+        let Output::Path { path, .. } = o.output else {
+            panic!()
+        };
+        let names: Vec<&str> = path.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["System RAM", "Kernel code"]);
+    }
+
+    #[test]
+    fn explain_returns_the_trace() {
+        let mut s = session();
+        let o = run(&mut s, "explain request a0001000 4K x");
+        assert!(o.explain);
+        assert_eq!(o.exit_code(), 0);
+        let t: Vec<String> = o
+            .trace
+            .steps
+            .iter()
+            .map(|s| format!("{}: {}", s.func, s.text))
+            .collect();
+        assert!(t.iter().any(|l| l.contains("not BUSY → descend")), "{t:?}");
+    }
+
+    #[test]
+    fn remove_and_release_resource_by_range() {
+        let mut s = session();
+        assert_eq!(run(&mut s, "remove-resource f0000-fffff").exit_code(), 0);
+        assert!(text(s.tree()).contains("000f0000-000fffff : System ROM\n00100000"));
+        assert_eq!(
+            run(&mut s, "release-resource 100000-9fffffff").exit_code(),
+            0
+        );
+        assert!(!text(s.tree()).contains("Kernel code"));
+        let o = run(&mut s, "remove-resource 123000 4K");
+        assert_eq!((o.exit_code(), o.errno()), (1, Some(Errno::EINVAL)));
+    }
+
+    #[test]
+    fn save_is_atomic_and_keeps_old_file_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.iomem");
+        std::fs::write(&p, "old\n").unwrap();
+        save_atomic(&p, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        // A directory where the file should be: the rename fails, the old content survives.
+        let q = dir.path().join("sub");
+        std::fs::create_dir(&q).unwrap();
+        std::fs::write(q.join("keep"), "x").unwrap();
+        assert!(save_atomic(&q, b"new\n").is_err());
+        assert_eq!(std::fs::read_to_string(q.join("keep")).unwrap(), "x");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temp file left"
+        );
+        assert!(save_atomic(&dir.path().join("missing/x"), b"").is_err());
+    }
+
+    // ----------------------------------------------------------- the seed story (SC-01/02)
+
+    fn session_at(v: &str) -> Session {
+        let config = Config {
+            version: v.parse().unwrap(),
+            ..Config::default()
+        };
+        Session::new(Machine::boot(t0(), config))
+    }
+
+    /// T0 with the commit message's nested line (SC-02), written out from the spec.
+    const SEED_PMEM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
+
+    #[test]
+    fn seed_5_0_refuses_with_eexist_and_leaves_the_tree_identical() {
+        // SC-01: ≤ v5.0 register_memory_resource uses request_resource_conflict (top level only).
+        let mut s = session_at("5.0");
+        let o = run(&mut s, "hotplug add a0000000 128M");
+        assert_eq!((o.exit_code(), o.errno()), (1, Some(Errno::EEXIST)));
+        assert!(!o.changed);
+        let msg = o.message().unwrap();
+        assert!(
+            msg.starts_with(
+                "hotplug add a0000000 128M: -EEXIST (register_memory_resource: \
+                 request_resource_conflict found \"Persistent Memory (legacy)\""
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("at top level)"), "{msg}");
+        assert!(s.tree().same_as(&t0_booted()));
+        assert_eq!(text(s.tree()), text(&t0()));
+        assert!(s.steps().is_empty(), "a refusal is not a step");
+        assert!(
+            s.machine.blocks.get(20).is_none(),
+            "no memory block created"
+        );
+    }
+
+    #[test]
+    fn seed_5_1_nests_system_ram_under_the_pmem_node() {
+        // SC-02: v5.1+ __request_region descends into the non-BUSY PMEM node.
+        let mut s = session_at("5.1");
+        let o = run(&mut s, "hotplug add a0000000 128M");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(o.changed);
+        assert!(text(s.tree()).contains(SEED_PMEM), "{}", text(s.tree()));
+        assert!(matches!(o.output, Output::Diff { .. }));
+        // memory20 (phys_index 0x14) exists, offline (auto_online_blocks = offline).
+        let b = s.machine.blocks.get(20).expect("memory20");
+        assert_eq!(b.state.as_str(), "offline");
+    }
+
+    #[test]
+    fn kernel_switch_mid_session_and_undo_restores_exactly() {
+        let mut s = session_at("5.0");
+        assert_eq!(run(&mut s, "hotplug add a0000000 128M").exit_code(), 1);
+        assert_eq!(run(&mut s, "kernel 5.1").exit_code(), 0);
+        assert_eq!(s.version().to_string(), "5.1");
+        assert_eq!(run(&mut s, "hotplug add a0000000 128M").exit_code(), 0);
+        assert!(text(s.tree()).contains(SEED_PMEM));
+        let o = run(&mut s, "undo");
+        assert_eq!(o.exit_code(), 0);
+        assert!(s.tree().same_as(&t0_booted()));
+        assert_eq!(text(s.tree()), text(&t0()));
+        assert!(
+            s.machine.blocks.get(20).is_none(),
+            "undo drops memory20 too"
+        );
+        assert_eq!(s.version().to_string(), "5.1", "undo of the add keeps 5.1");
+        run(&mut s, "undo");
+        assert_eq!(s.version().to_string(), "5.0", "undo of `kernel 5.1`");
+        run(&mut s, "redo");
+        run(&mut s, "redo");
+        assert!(text(s.tree()).contains(SEED_PMEM));
+    }
+
+    #[test]
+    fn unaligned_add_is_einval_with_the_kernels_log_line() {
+        // check_hotplug_memory_range: 0xa4000000 is not a multiple of the 128 MiB block.
+        let mut s = session_at("6.1");
+        let o = run(&mut s, "hotplug add a4000000 128M");
+        assert_eq!((o.exit_code(), o.errno()), (1, Some(Errno::EINVAL)));
+        let msg = o.message().unwrap();
+        assert!(
+            msg.starts_with("hotplug add a4000000 128M: -EINVAL ("),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(
+                "kernel: Block size [0x8000000] unaligned hotplug range: start 0xa4000000, size 0x8000000"
+            ),
+            "{msg}"
+        );
+        assert_eq!(
+            msg.matches("unaligned hotplug range").count(),
+            1,
+            "the log line is printed once: {msg}"
+        );
+        assert_eq!(text(s.tree()), text(&t0()), "claimed, then released again");
+    }
+
+    #[test]
+    fn explain_shows_the_decision_path() {
+        let mut s = session_at("5.1");
+        let o = run(&mut s, "explain hotplug add a0000000 128M");
+        assert!(o.explain);
+        assert_eq!(o.command, "hotplug add a0000000 128M");
+        let lines: Vec<String> = o
+            .trace
+            .steps
+            .iter()
+            .map(|st| format!("{}: {}", st.func, st.text))
+            .collect();
+        let pos = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} not in {lines:#?}"))
+        };
+        let a = pos("register_memory_resource: ");
+        let b = pos(
+            "__request_region: conflict \"Persistent Memory (legacy)\" [a0000000-afffffff] not BUSY → descend",
+        );
+        let c = pos("__request_region: no conflict among the children");
+        assert!(a < b && b < c, "{lines:#?}");
+        // And the 5.0 path ends at the top-level conflict.
+        let mut s = session_at("5.0");
+        let o = run(&mut s, "explain hotplug add a0000000 128M");
+        assert!(
+            o.trace
+                .steps
+                .iter()
+                .any(|st| st.func == "register_memory_resource"
+                    && st.text.contains("at top level → -EEXIST")),
+            "{:#?}",
+            o.trace.steps
+        );
+    }
+
+    #[test]
+    fn online_offline_remove_through_the_session() {
+        let mut s = session_at("6.1");
+        run(&mut s, "hotplug add a0000000 128M");
+        let o = run(&mut s, "memory online memory20 --zone movable");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        let b = s.machine.blocks.get(20).unwrap();
+        assert_eq!(b.state.as_str(), "online");
+        assert_eq!(b.zone.map(|z| z.name()), Some("Movable"));
+        // state_store: a second `online` is -EINVAL.
+        let o = run(&mut s, "memory online a0000000");
+        assert_eq!(o.errno(), Some(Errno::EINVAL));
+        // remove_memory refuses online blocks (-EBUSY), tree unchanged.
+        let before = text(s.tree());
+        let o = run(&mut s, "hotplug remove a0000000 128M");
+        assert_eq!(o.errno(), Some(Errno::EBUSY), "{:?}", o.message());
+        assert_eq!(text(s.tree()), before);
+        assert_eq!(run(&mut s, "memory offline a0000000 128M").exit_code(), 0);
+        assert_eq!(
+            run(&mut s, "hotplug remove a0000000-a7ffffff").exit_code(),
+            0
+        );
+        assert_eq!(text(s.tree()), text(&t0()));
+        let o = run(&mut s, "blocks");
+        let Output::Text(t) = o.output else { panic!() };
+        assert!(t.contains("RANGE") && t.contains("STATE"), "{t}");
+    }
+
+    #[test]
+    fn driver_managed_add_next_to_the_seed() {
+        // SC-03: add_memory_driver_managed with a "System RAM (…)" name (v5.8+).
+        let mut s = session_at("5.8");
+        run(&mut s, "hotplug add a0000000 128M");
+        let o = run(
+            &mut s,
+            "hotplug add a8000000 128M --driver-managed \"System RAM (kmem)\"",
+        );
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(text(s.tree()).contains(
+            "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n  a8000000-afffffff : System RAM (kmem)\n"
+        ));
+        // SC-03 op B: a bad name is -EINVAL before any resource work.
+        let mut s = session_at("5.8");
+        let o = run(&mut s, "hotplug add a8000000 128M --driver-managed kmem");
+        assert_eq!(o.errno(), Some(Errno::EINVAL));
+        assert_eq!(text(s.tree()), text(&t0()));
+    }
+
+    #[test]
+    fn partial_remove_splits_system_ram() {
+        // SC-14 op 1: remove memory34 out of a 1 GiB add.
+        let mut s = session_at("6.1");
+        assert_eq!(run(&mut s, "hotplug add 100000000 1G").exit_code(), 0);
+        let o = run(&mut s, "hotplug remove 110000000 128M");
+        assert_eq!(o.exit_code(), 0, "{:?}", o.message());
+        assert!(text(s.tree()).ends_with(
+            "c0000000-febfffff : PCI Bus 0000:00\n100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
+        ));
+    }
+}

@@ -21,7 +21,13 @@ pub fn text(t: &Tree) -> String {
     let mut s = String::new();
     for (id, d) in t.walk(Tree::ROOT) {
         let r = t.get(id);
-        s += &format!("{}{:08x}-{:08x} : {}\n", "  ".repeat(d.min(5)), r.start, r.end, t.name_lossy(id));
+        s += &format!(
+            "{}{:08x}-{:08x} : {}\n",
+            "  ".repeat(d.min(5)),
+            r.start,
+            r.end,
+            t.name_lossy(id)
+        );
     }
     s
 }
@@ -35,19 +41,67 @@ pub fn t0() -> Tree {
         (0, 0x0, 0xfff, "Reserved", MEMB, Desc::Reserved),
         (0, 0x1000, 0x9fbff, "System RAM", RAM, Desc::None),
         (0, 0x9fc00, 0x9ffff, "Reserved", MEMB, Desc::Reserved),
-        (0, 0xa0000, 0xbffff, "PCI Bus 0000:00", IORESOURCE_MEM | IORESOURCE_WINDOW, Desc::None),
-        (0, 0xc0000, 0xc97ff, "Video ROM", MEMB | IORESOURCE_READONLY, Desc::None),
-        (0, 0xc9800, 0xca5ff, "Adapter ROM", MEMB | IORESOURCE_READONLY, Desc::None),
+        (
+            0,
+            0xa0000,
+            0xbffff,
+            "PCI Bus 0000:00",
+            IORESOURCE_MEM | IORESOURCE_WINDOW,
+            Desc::None,
+        ),
+        (
+            0,
+            0xc0000,
+            0xc97ff,
+            "Video ROM",
+            MEMB | IORESOURCE_READONLY,
+            Desc::None,
+        ),
+        (
+            0,
+            0xc9800,
+            0xca5ff,
+            "Adapter ROM",
+            MEMB | IORESOURCE_READONLY,
+            Desc::None,
+        ),
         (0, 0xf0000, 0xfffff, "Reserved", MEMB, Desc::Reserved),
-        (1, 0xf0000, 0xfffff, "System ROM", MEMB | IORESOURCE_READONLY, Desc::None),
+        (
+            1,
+            0xf0000,
+            0xfffff,
+            "System ROM",
+            MEMB | IORESOURCE_READONLY,
+            Desc::None,
+        ),
         (0, 0x100000, 0x9fffffff, "System RAM", RAM, Desc::None),
         (1, 0x1000000, 0x1e071d0, "Kernel code", RAM, Desc::None),
         (1, 0x1e071d1, 0x27dfdff, "Kernel data", RAM, Desc::None),
         (1, 0x2dc6000, 0x305dfff, "Kernel bss", RAM, Desc::None),
-        (0, 0xa0000000, 0xafffffff, "Persistent Memory (legacy)", IORESOURCE_MEM, Desc::PersistentMemoryLegacy),
+        (
+            0,
+            0xa0000000,
+            0xafffffff,
+            "Persistent Memory (legacy)",
+            IORESOURCE_MEM,
+            Desc::PersistentMemoryLegacy,
+        ),
         (0, 0xb0000000, 0xbffdffff, "System RAM", RAM, Desc::None),
-        (0, 0xbffe0000, 0xbfffffff, "Reserved", IORESOURCE_MEM, Desc::Reserved),
-        (0, 0xc0000000, 0xfebfffff, "PCI Bus 0000:00", IORESOURCE_MEM | IORESOURCE_WINDOW, Desc::None),
+        (
+            0,
+            0xbffe0000,
+            0xbfffffff,
+            "Reserved",
+            IORESOURCE_MEM,
+            Desc::Reserved,
+        ),
+        (
+            0,
+            0xc0000000,
+            0xfebfffff,
+            "PCI Bus 0000:00",
+            IORESOURCE_MEM | IORESOURCE_WINDOW,
+            Desc::None,
+        ),
     ])
 }
-

@@ -382,7 +382,11 @@ impl Tree {
     pub fn prev_sibling(&self, id: NodeId) -> Option<NodeId> {
         let p = self.get(id).parent?;
         let key = self.get(id).key;
-        self.get(p).children.range(..key).next_back().map(|(_, v)| *v)
+        self.get(p)
+            .children
+            .range(..key)
+            .next_back()
+            .map(|(_, v)| *v)
     }
 
     /// Children of `p` in list order, starting at the first one the kernel's linear scan for a
@@ -409,7 +413,12 @@ impl Tree {
     pub fn link_before(&mut self, p: NodeId, new: NodeId, before: Option<NodeId>) {
         debug_assert!(self.get(new).parent.is_none() && !self.get(new).freed);
         let prev_key = match before {
-            Some(b) => self.get(p).children.range(..self.get(b).key).next_back().map(|(k, _)| *k),
+            Some(b) => self
+                .get(p)
+                .children
+                .range(..self.get(b).key)
+                .next_back()
+                .map(|(k, _)| *k),
             None => self.get(p).children.keys().next_back().copied(),
         };
         let start = self.get(new).start;
@@ -571,8 +580,7 @@ impl Tree {
     /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
     /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
     pub fn walk(&self, top: NodeId) -> Walk<'_> {
-        let mut stack = Vec::new();
-        stack.push(self.get(top).children.values());
+        let stack = vec![self.get(top).children.values()];
         Walk { tree: self, stack }
     }
 
@@ -619,7 +627,8 @@ impl Tree {
 
     /// First linked node (pre-order) with this name.
     pub fn find_name(&self, name: &str) -> Option<NodeId> {
-        self.descendants(Self::ROOT).find(|&id| self.name_is(id, name))
+        self.descendants(Self::ROOT)
+            .find(|&id| self.name_is(id, name))
     }
 
     /// Structural equality: same shape, ranges, names, flags and desc (ids may differ).
@@ -738,7 +747,10 @@ mod tests {
         let k1 = leaf(&mut t, p, 0x2000, 0x20ff, "k1");
         let k2 = leaf(&mut t, p, 0x2100, 0x21ff, "k2");
         assert!(t.unlink_lifting_children(p));
-        assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), vec![a, k1, k2, c]);
+        assert_eq!(
+            t.children(Tree::ROOT).collect::<Vec<_>>(),
+            vec![a, k1, k2, c]
+        );
         assert!(!t.is_unsorted(Tree::ROOT));
         assert!(!t.unlink(p));
     }

@@ -1,1 +1,257 @@
-//! The simulated machine: tree + memory blocks + dax devices + kernel config (issue 3).
+//! The simulated machine: the iomem tree, the memory block devices, the dax devices and the
+//! kernel configuration. The operations live next to the kernel code they mirror:
+//! `add_memory`/`remove_memory`/onlining in [`super::hotplug`], dax/kmem in [`super::dax`].
+//!
+//! Every operation either succeeds or returns a [`super::KernelError`] with the machine as it
+//! was (the kernel's own claim-then-release error paths are undone before returning).
+
+use super::KernelVersion;
+use super::dax::DaxDevice;
+use super::memory::{BlockState, MemoryBlock, MemoryBlocks, OnlineType, Zone};
+use crate::tree::flags::*;
+use crate::tree::{Name, Tree};
+use std::collections::BTreeMap;
+
+/// x86_64's default memory block (`MIN_MEMORY_BLOCK_SIZE`, one 128 MiB section).
+pub const DEFAULT_BLOCK_SIZE: u64 = 128 << 20;
+
+/// The simulator refuses to create more memory block devices than this in one go (-ENOMEM):
+/// a dump or request covering exabytes would otherwise exhaust the host.
+pub const MAX_BLOCKS: u64 = 1 << 22;
+
+/// The kernel configuration the machine was booted with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub version: KernelVersion,
+    /// `memory_block_size_bytes()`: a power of two, at least 128 MiB on x86_64.
+    pub block_size: u64,
+    /// `auto_online_blocks` / `memhp_default_state=`.
+    pub auto_online: OnlineType,
+    /// `x86_phys_bits`: the iomem root ends at `2^phys_bits − 1`.
+    pub phys_bits: u32,
+    /// 5-level paging: `mhp_range_allowed` allows up to `2^52 − 1` instead of `2^46 − 1`.
+    pub la57: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            version: KernelVersion::NEWEST,
+            block_size: DEFAULT_BLOCK_SIZE,
+            auto_online: OnlineType::Offline,
+            phys_bits: 46,
+            la57: false,
+        }
+    }
+}
+
+impl Config {
+    /// `PHYSMEM_END` / `(1 << MAX_PHYSMEM_BITS) − 1` on x86_64: 2^46 − 1 with 4-level paging,
+    /// 2^52 − 1 with 5-level paging (the upper bound `mhp_range_allowed` checks, v5.12+).
+    pub fn physmem_end(&self) -> u64 {
+        if self.la57 {
+            (1u64 << 52) - 1
+        } else {
+            (1u64 << 46) - 1
+        }
+    }
+}
+
+/// One simulated machine.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub tree: Tree,
+    pub config: Config,
+    pub blocks: MemoryBlocks,
+    /// Device-dax instances by name (`dax0.0`), found in the boot tree or declared later.
+    pub dax: BTreeMap<String, DaxDevice>,
+    /// `/sys/firmware/memmap` entries added by hot-add (start → end), for plain "System RAM"
+    /// only (`firmware_map_add_hotplug`; driver-managed memory gets none, v5.8+).
+    pub firmware_memmap: BTreeMap<u64, u64>,
+    /// What boot noticed and could not model (shown by `explain`/`blocks`).
+    pub notes: Vec<String>,
+    /// Interned resource names by text: drivers pass one name object per name, and
+    /// `merge_system_ram_resource` compares name pointers (§2.9), so the same text reuses the
+    /// same [`Name`].
+    pub(crate) name_cache: BTreeMap<Vec<u8>, Name>,
+}
+
+/// Options of `add_memory` / `add_memory_driver_managed`.
+#[derive(Clone, Debug, Default)]
+pub struct AddOptions {
+    /// `add_memory_driver_managed(…, resource_name)` (v5.8+): must look like `System RAM (…)`.
+    pub driver_managed: Option<String>,
+    /// `MHP_MERGE_RESOURCE` (v5.10+; `MEMHP_MERGE_RESOURCE` in v5.10).
+    pub merge_resource: bool,
+}
+
+impl Machine {
+    /// Boot on `tree`: every memory block overlapping busy System RAM (top level or nested,
+    /// driver-managed included) exists and is online (boot memory is onlined by the kernel
+    /// itself); its zone is DMA (< 16 MiB), DMA32 (< 4 GiB) or Normal, and a block whose RAM
+    /// spans two zones has no zone (`valid_zones` = `none`, like `memory0` on x86). Dax devices
+    /// are discovered from `daxX.Y` nodes (see [`super::dax`]).
+    ///
+    /// The root's end is set to `2^phys_bits − 1` unless the tree came without a root
+    /// (x86 `setup_arch` lowers `iomem_resource.end` to the CPU's physical address width).
+    pub fn boot(mut tree: Tree, mut config: Config) -> Machine {
+        let mut notes = Vec::new();
+        if config.block_size == 0 || !config.block_size.is_power_of_two() {
+            notes.push(format!(
+                "block size {:#x} is not a power of two: using {:#x} (the kernel panics: \"Memory block size not suitable\")",
+                config.block_size, DEFAULT_BLOCK_SIZE
+            ));
+            config.block_size = DEFAULT_BLOCK_SIZE;
+        }
+        let root_end = if config.phys_bits >= 64 || config.phys_bits == 0 {
+            u64::MAX
+        } else {
+            (1u64 << config.phys_bits) - 1
+        };
+        // Only lower the root when nothing in the dump lies above it.
+        let max_end = tree
+            .children(Tree::ROOT)
+            .map(|c| tree.get(c).end)
+            .max()
+            .unwrap_or(0);
+        if tree.kind() == crate::tree::RootKind::Iomem {
+            if max_end <= root_end {
+                tree.get_mut(Tree::ROOT).end = root_end;
+            } else {
+                notes.push(format!(
+                    "the dump reaches {max_end:#x}, above 2^{} - 1: the iomem root keeps its end {:#x}",
+                    config.phys_bits,
+                    tree.get(Tree::ROOT).end
+                ));
+            }
+        }
+        let bs = config.block_size;
+        let mut blocks = MemoryBlocks::new();
+        // RAM pieces per block id → which zones they touch.
+        let mut zones_of: BTreeMap<u64, Vec<Zone>> = BTreeMap::new();
+        let ram: Vec<(u64, u64)> = tree
+            .descendants(Tree::ROOT)
+            .filter(|&id| {
+                let r = tree.get(id);
+                r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM
+                    && r.is_busy()
+                    && r.start <= r.end
+            })
+            .map(|id| (tree.get(id).start, tree.get(id).end))
+            .collect();
+        'ram: for (s, e) in ram {
+            for (z, lo, hi) in Zone::KERNEL_ZONES {
+                // The part of [s, e] inside this zone's fixed limits [lo, hi).
+                let ps = s.max(lo);
+                let pe = e.min(hi.saturating_sub(1));
+                if ps > pe {
+                    continue;
+                }
+                let (first, last) = (ps / bs, pe / bs);
+                for id in first..=last {
+                    let zs = zones_of.entry(id).or_default();
+                    if !zs.contains(&z) {
+                        zs.push(z);
+                    }
+                    if zones_of.len() as u64 > MAX_BLOCKS {
+                        notes.push(format!(
+                            "more than {MAX_BLOCKS} boot memory blocks: the rest are not modelled"
+                        ));
+                        break 'ram;
+                    }
+                }
+            }
+        }
+        for (id, zs) in zones_of {
+            blocks.insert(MemoryBlock {
+                id,
+                state: BlockState::Online,
+                zone: if zs.len() == 1 {
+                    zs.first().copied()
+                } else {
+                    None
+                },
+                nid: 0,
+                removable: true,
+                boot: true,
+            });
+        }
+        let mut m = Machine {
+            tree,
+            config,
+            blocks,
+            dax: BTreeMap::new(),
+            firmware_memmap: BTreeMap::new(),
+            notes,
+            name_cache: BTreeMap::new(),
+        };
+        m.discover_dax();
+        m
+    }
+
+    /// `kernel VERSION` in a session: the same machine, another kernel's rules from now on.
+    pub fn set_version(&mut self, v: KernelVersion) {
+        self.config.version = v;
+    }
+
+    /// `[start, end]` of `memoryN` (for `memory online memoryN`).
+    pub fn block_range(&self, block_id: u64) -> (u64, u64) {
+        let bs = self.config.block_size;
+        let start = block_id.saturating_mul(bs);
+        (start, start.saturating_add(bs - 1))
+    }
+
+    /// The shared name object for `text` (see `name_cache`).
+    pub(crate) fn name(&mut self, text: &str) -> Name {
+        if let Some(n) = self.name_cache.get(text.as_bytes()) {
+            return *n;
+        }
+        let n = self.tree.intern(text.as_bytes());
+        self.name_cache.insert(text.as_bytes().to_vec(), n);
+        n
+    }
+
+    /// The id of the block containing `addr`.
+    pub fn block_id(&self, addr: u64) -> u64 {
+        addr / self.config.block_size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::t0;
+
+    #[test]
+    fn boot_blocks_on_t0() {
+        // T0 RAM: 0x1000-0x9fbff, 0x100000-0x9fffffff, 0xb0000000-0xbffdffff (§6.0).
+        let m = Machine::boot(t0(), Config::default());
+        let ids: Vec<u64> = m.blocks.iter().map(|b| b.id).collect();
+        let mut want: Vec<u64> = (0..20).collect();
+        want.extend([22, 23]);
+        assert_eq!(ids, want, "blocks 20/21 are the PMEM hole");
+        let b0 = m.blocks.get(0).unwrap();
+        assert_eq!(
+            (b0.state, b0.zone),
+            (BlockState::Online, None),
+            "memory0 spans DMA and DMA32"
+        );
+        assert_eq!(m.blocks.valid_zones(b0), "none");
+        assert_eq!(m.blocks.get(1).unwrap().zone, Some(Zone::Dma32));
+        assert_eq!(m.tree.get(Tree::ROOT).end, (1 << 46) - 1);
+        assert_eq!(m.block_range(32), (0x100000000, 0x107ffffff));
+    }
+
+    #[test]
+    fn boot_refuses_a_bad_block_size_without_panicking() {
+        let m = Machine::boot(
+            t0(),
+            Config {
+                block_size: 0,
+                ..Config::default()
+            },
+        );
+        assert_eq!(m.config.block_size, DEFAULT_BLOCK_SIZE);
+        assert_eq!(m.notes.len(), 1);
+    }
+}

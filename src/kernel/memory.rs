@@ -1,1 +1,345 @@
-//! Memory blocks (`drivers/base/memory.c`) (issue 3).
+//! Memory blocks (`drivers/base/memory.c`) and the zone choice of onlining
+//! (`mm/memory_hotplug.c`: `zone_for_pfn_range`, `default_zone_for_pfn`), kernel-semantics.md
+//! §3.1–§3.3.
+//!
+//! A memory block is `block_size` bytes at `id * block_size`; its sysfs name is decimal
+//! (`memory32`) while `phys_index` is 8 hex digits (`00000020`). Boot memory blocks are created
+//! online; hot-added blocks are created offline and then auto-onlined per `auto_online_blocks`.
+//!
+//! Zone spans are not stored: the kernel grows a zone's span when a range is onlined into it
+//! (`resize_zone_range`) and shrinks it again when the range at its edge is offlined
+//! (`shrink_zone_span`, v5.x), so at block granularity a zone's span is the hull of the blocks
+//! online in it — which is what [`MemoryBlocks::zone_span`] computes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// `auto_online_blocks` / the value written to a block's `state` (`mhp_online_type_from_str`,
+/// v5.8+: `offline`, `online`, `online_kernel`, `online_movable`; v4.4–v5.7 only the first two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+pub enum OnlineType {
+    #[default]
+    Offline,
+    Online,
+    OnlineKernel,
+    OnlineMovable,
+}
+
+impl OnlineType {
+    /// The sysfs spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnlineType::Offline => "offline",
+            OnlineType::Online => "online",
+            OnlineType::OnlineKernel => "online_kernel",
+            OnlineType::OnlineMovable => "online_movable",
+        }
+    }
+}
+
+impl fmt::Display for OnlineType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad online type {0:?}: expected offline, online, online_kernel or online_movable")]
+pub struct BadOnlineType(pub String);
+
+impl FromStr for OnlineType {
+    type Err = BadOnlineType;
+    /// Exactly the strings `state_store` accepts (anything else is -EINVAL in the kernel).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "offline" => Ok(OnlineType::Offline),
+            "online" => Ok(OnlineType::Online),
+            "online_kernel" => Ok(OnlineType::OnlineKernel),
+            "online_movable" => Ok(OnlineType::OnlineMovable),
+            other => Err(BadOnlineType(other.to_string())),
+        }
+    }
+}
+
+/// A block's `state` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum BlockState {
+    Online,
+    Offline,
+    /// Only seen during an offline attempt (`MEM_GOING_OFFLINE`).
+    GoingOffline,
+}
+
+impl BlockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockState::Online => "online",
+            BlockState::Offline => "offline",
+            BlockState::GoingOffline => "going-offline",
+        }
+    }
+}
+
+impl fmt::Display for BlockState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// x86_64 zones: DMA below 16 MiB, DMA32 below 4 GiB, Normal above, Movable only by onlining.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Zone {
+    Dma,
+    Dma32,
+    Normal,
+    Movable,
+}
+
+impl Zone {
+    /// The kernel's zone name (`valid_zones`, `/proc/zoneinfo`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Zone::Dma => "DMA",
+            Zone::Dma32 => "DMA32",
+            Zone::Normal => "Normal",
+            Zone::Movable => "Movable",
+        }
+    }
+
+    /// The boot (kernel) zones of x86_64 and their fixed limits `[lo, hi)`.
+    pub const KERNEL_ZONES: [(Zone, u64, u64); 3] = [
+        (Zone::Dma, 0, 16 << 20),
+        (Zone::Dma32, 16 << 20, 1 << 32),
+        (Zone::Normal, 1 << 32, u64::MAX),
+    ];
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One `/sys/devices/system/memory/memoryN`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryBlock {
+    pub id: u64,
+    pub state: BlockState,
+    /// The zone of an online block; `None` while offline, or for an online block whose pages
+    /// span several zones (`valid_zones` then reads `none`, and the block cannot be offlined).
+    pub zone: Option<Zone>,
+    pub nid: i32,
+    /// `removable`: always 1 with CONFIG_MEMORY_HOTREMOVE in current kernels.
+    pub removable: bool,
+    /// Created at boot (its memory came from the firmware map) rather than hot-added.
+    pub boot: bool,
+}
+
+impl MemoryBlock {
+    /// `phys_index`: the id in 8 hex digits (`%08lx`).
+    pub fn phys_index(&self) -> String {
+        format!("{:08x}", self.id)
+    }
+}
+
+/// All memory block devices, ordered by id.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryBlocks {
+    map: BTreeMap<u64, MemoryBlock>,
+}
+
+impl MemoryBlocks {
+    pub fn new() -> MemoryBlocks {
+        MemoryBlocks::default()
+    }
+    pub fn get(&self, id: u64) -> Option<&MemoryBlock> {
+        self.map.get(&id)
+    }
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut MemoryBlock> {
+        self.map.get_mut(&id)
+    }
+    pub fn contains(&self, id: u64) -> bool {
+        self.map.contains_key(&id)
+    }
+    pub fn insert(&mut self, b: MemoryBlock) {
+        self.map.insert(b.id, b);
+    }
+    pub fn remove(&mut self, id: u64) -> Option<MemoryBlock> {
+        self.map.remove(&id)
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    /// All blocks in id order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &MemoryBlock> + '_ {
+        self.map.values()
+    }
+    /// Existing blocks with ids in `[first, last]`, in id order.
+    pub fn range(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> impl DoubleEndedIterator<Item = &MemoryBlock> + '_ {
+        // `BTreeMap::range` panics on an inverted range: clamp it and filter instead.
+        self.map
+            .range(first..=last.max(first))
+            .filter(move |(k, _)| first <= last && **k <= last)
+            .map(|(_, b)| b)
+    }
+
+    /// The span `[first_id, last_id]` of `zone` on node `nid`: the hull of the blocks online in
+    /// it (see the module comment), `None` for an empty zone (`zone_is_empty`).
+    pub fn zone_span(&self, nid: i32, zone: Zone) -> Option<(u64, u64)> {
+        let mut it = self
+            .map
+            .values()
+            .filter(|b| b.nid == nid && b.state == BlockState::Online && b.zone == Some(zone));
+        let first = it.next()?.id;
+        let last = it.next_back().map_or(first, |b| b.id);
+        Some((first, last))
+    }
+
+    /// `zone_intersects(zone, start_pfn, nr_pages)` at block granularity.
+    fn zone_intersects(&self, nid: i32, zone: Zone, first: u64, last: u64) -> bool {
+        self.zone_span(nid, zone)
+            .is_some_and(|(zs, ze)| first <= ze && zs <= last)
+    }
+
+    /// `default_kernel_zone_for_pfn`: the first kernel zone (DMA, DMA32, Normal) whose span
+    /// intersects the blocks, else ZONE_NORMAL.
+    pub fn default_kernel_zone(&self, nid: i32, first: u64, last: u64) -> Zone {
+        Zone::KERNEL_ZONES
+            .iter()
+            .map(|z| z.0)
+            .find(|&z| self.zone_intersects(nid, z, first, last))
+            .unwrap_or(Zone::Normal)
+    }
+
+    /// `default_zone_for_pfn` (the `online` keyword under the default `contig-zones` policy):
+    /// the kernel zone or ZONE_MOVABLE, whichever the range already touches; when it touches
+    /// both or neither, the kernel zone (ZONE_MOVABLE only with `movable_node`, not modelled).
+    pub fn default_zone(&self, nid: i32, first: u64, last: u64) -> Zone {
+        let kernel = self.default_kernel_zone(nid, first, last);
+        let in_kernel = self.zone_intersects(nid, kernel, first, last);
+        let in_movable = self.zone_intersects(nid, Zone::Movable, first, last);
+        if in_movable && !in_kernel {
+            Zone::Movable
+        } else {
+            kernel
+        }
+    }
+
+    /// `zone_for_pfn_range(online_type, …)`: the zone an offline block goes to when onlined.
+    pub fn zone_for_online(&self, nid: i32, id: u64, t: OnlineType) -> Zone {
+        match t {
+            OnlineType::OnlineKernel => self.default_kernel_zone(nid, id, id),
+            OnlineType::OnlineMovable => Zone::Movable,
+            OnlineType::Online | OnlineType::Offline => self.default_zone(nid, id, id),
+        }
+    }
+
+    /// `valid_zones_show`: an online block prints its zone (`none` if it spans zones); an
+    /// offline one the default zone first, then the kernel zone and ZONE_MOVABLE where they
+    /// differ from it (`Normal Movable` on a machine without a Movable zone there).
+    pub fn valid_zones(&self, b: &MemoryBlock) -> String {
+        match b.state {
+            BlockState::Online | BlockState::GoingOffline => {
+                b.zone.map_or("none".to_string(), |z| z.name().to_string())
+            }
+            BlockState::Offline => {
+                let def = self.default_zone(b.nid, b.id, b.id);
+                let mut s = def.name().to_string();
+                for z in [self.default_kernel_zone(b.nid, b.id, b.id), Zone::Movable] {
+                    if z != def {
+                        s.push(' ');
+                        s.push_str(z.name());
+                    }
+                }
+                s
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blk(id: u64, state: BlockState, zone: Option<Zone>) -> MemoryBlock {
+        MemoryBlock {
+            id,
+            state,
+            zone,
+            nid: 0,
+            removable: true,
+            boot: false,
+        }
+    }
+
+    #[test]
+    fn online_type_parses_exactly_the_sysfs_words() {
+        assert_eq!(
+            "online_movable".parse::<OnlineType>().unwrap(),
+            OnlineType::OnlineMovable
+        );
+        assert_eq!(
+            "online_kernel".parse::<OnlineType>().unwrap(),
+            OnlineType::OnlineKernel
+        );
+        assert_eq!("online".parse::<OnlineType>().unwrap(), OnlineType::Online);
+        assert_eq!(
+            "offline".parse::<OnlineType>().unwrap(),
+            OnlineType::Offline
+        );
+        assert!("movable".parse::<OnlineType>().is_err());
+        assert_eq!(OnlineType::OnlineMovable.to_string(), "online_movable");
+    }
+
+    #[test]
+    fn phys_index_is_eight_hex_digits_sc25() {
+        // SC-25: memory32 → phys_index 00000020; §3.1: memory20 → 00000014.
+        assert_eq!(blk(32, BlockState::Offline, None).phys_index(), "00000020");
+        assert_eq!(blk(20, BlockState::Offline, None).phys_index(), "00000014");
+    }
+
+    #[test]
+    fn offline_block_valid_zones_normal_movable_when_normal_is_empty_sc25() {
+        // SC-25: on a box whose Normal zone is empty, an offline block reads `Normal Movable`.
+        let mut bs = MemoryBlocks::new();
+        for id in 1..8 {
+            bs.insert(blk(id, BlockState::Online, Some(Zone::Dma32)));
+        }
+        bs.insert(blk(32, BlockState::Offline, None));
+        assert_eq!(bs.valid_zones(bs.get(32).unwrap()), "Normal Movable");
+        assert_eq!(bs.valid_zones(bs.get(1).unwrap()), "DMA32");
+        bs.get_mut(1).unwrap().zone = None;
+        assert_eq!(bs.valid_zones(bs.get(1).unwrap()), "none");
+    }
+
+    #[test]
+    fn default_zone_follows_the_zone_the_range_touches() {
+        // contig-zones: an offline block between two Movable blocks defaults to Movable.
+        let mut bs = MemoryBlocks::new();
+        bs.insert(blk(32, BlockState::Online, Some(Zone::Movable)));
+        bs.insert(blk(33, BlockState::Offline, None));
+        bs.insert(blk(34, BlockState::Online, Some(Zone::Movable)));
+        assert_eq!(bs.default_zone(0, 33, 33), Zone::Movable);
+        assert_eq!(bs.valid_zones(bs.get(33).unwrap()), "Movable Normal");
+        assert_eq!(
+            bs.zone_for_online(0, 33, OnlineType::OnlineKernel),
+            Zone::Normal
+        );
+        // Outside the Movable span: Normal first.
+        bs.insert(blk(40, BlockState::Offline, None));
+        assert_eq!(bs.valid_zones(bs.get(40).unwrap()), "Normal Movable");
+        assert_eq!(
+            bs.range(33, 40).map(|b| b.id).collect::<Vec<_>>(),
+            vec![33, 34, 40]
+        );
+        assert_eq!(bs.range(41, 40).count(), 0);
+    }
+}

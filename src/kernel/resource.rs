@@ -59,7 +59,14 @@ pub fn request_resource(
 ) -> KResult<()> {
     match __request_resource(tree, root, new) {
         None => {
-            trace.step(0, "__request_resource", format!("no conflict among the children of {} → linked", rr(tree, root)));
+            trace.step(
+                0,
+                "__request_resource",
+                format!(
+                    "no conflict among the children of {} → linked",
+                    rr(tree, root)
+                ),
+            );
             Ok(())
         }
         Some(c) => {
@@ -69,7 +76,8 @@ pub fn request_resource(
                 format!("conflict with {}", rr(tree, c))
             };
             trace.step(0, "__request_resource", format!("{reason} → -EBUSY"));
-            Err(KernelError::new(Errno::EBUSY, "request_resource", reason).with_conflict(rr(tree, c)))
+            Err(KernelError::new(Errno::EBUSY, "request_resource", reason)
+                .with_conflict(rr(tree, c)))
         }
     }
 }
@@ -88,7 +96,11 @@ pub fn __insert_resource(
     let first = loop {
         let first = __request_resource(tree, parent, new)?;
         if first == parent {
-            trace.step(1, "__insert_resource", format!("outside {} → conflict", rr(tree, parent)));
+            trace.step(
+                1,
+                "__insert_resource",
+                format!("outside {} → conflict", rr(tree, parent)),
+            );
             return Some(first);
         }
         if first == new {
@@ -96,14 +108,35 @@ pub fn __insert_resource(
         }
         let f = tree.get(first);
         if f.start > ns || f.end < ne {
-            trace.step(1, "__insert_resource", format!("{} does not contain the new range → try to adopt", rr(tree, first)));
+            trace.step(
+                1,
+                "__insert_resource",
+                format!(
+                    "{} does not contain the new range → try to adopt",
+                    rr(tree, first)
+                ),
+            );
             break first;
         }
         if f.start == ns && f.end == ne {
-            trace.step(1, "__insert_resource", format!("{} has the identical range → the new node becomes its parent", rr(tree, first)));
+            trace.step(
+                1,
+                "__insert_resource",
+                format!(
+                    "{} has the identical range → the new node becomes its parent",
+                    rr(tree, first)
+                ),
+            );
             break first;
         }
-        trace.step(1, "__insert_resource", format!("{} contains the new range → descend (BUSY is not consulted)", rr(tree, first)));
+        trace.step(
+            1,
+            "__insert_resource",
+            format!(
+                "{} contains the new range → descend (BUSY is not consulted)",
+                rr(tree, first)
+            ),
+        );
         parent = first;
     };
     // Adopt `first` and the siblings after it that start inside `new`.
@@ -112,7 +145,14 @@ pub fn __insert_resource(
     loop {
         let n = tree.get(next);
         if n.start < ns || n.end > ne {
-            trace.step(1, "__insert_resource", format!("partial overlap with {} is unfixable → conflict", rr(tree, next)));
+            trace.step(
+                1,
+                "__insert_resource",
+                format!(
+                    "partial overlap with {} is unfixable → conflict",
+                    rr(tree, next)
+                ),
+            );
             return Some(next);
         }
         match tree.next_sibling(next) {
@@ -124,7 +164,15 @@ pub fn __insert_resource(
         }
     }
     tree.adopt_run(parent, new, &run);
-    trace.step(1, "__insert_resource", format!("inserted under {} adopting {} node(s)", rr(tree, parent), run.len()));
+    trace.step(
+        1,
+        "__insert_resource",
+        format!(
+            "inserted under {} adopting {} node(s)",
+            rr(tree, parent),
+            run.len()
+        ),
+    );
     None
 }
 
@@ -153,7 +201,8 @@ pub fn insert_resource(
             } else {
                 format!("partial overlap with {}", rr(tree, c))
             };
-            Err(KernelError::new(Errno::EBUSY, "insert_resource", reason).with_conflict(rr(tree, c)))
+            Err(KernelError::new(Errno::EBUSY, "insert_resource", reason)
+                .with_conflict(rr(tree, c)))
         }
     }
 }
@@ -177,7 +226,11 @@ pub fn insert_resource_expand_to_fit(
             return true;
         };
         if conflict == root || conflict == new {
-            trace.step(0, "insert_resource_expand_to_fit", "conflict with the root → give up, left unlinked");
+            trace.step(
+                0,
+                "insert_resource_expand_to_fit",
+                "conflict with the root → give up, left unlinked",
+            );
             return false;
         }
         let (cs, ce) = (tree.get(conflict).start, tree.get(conflict).end);
@@ -189,7 +242,15 @@ pub fn insert_resource_expand_to_fit(
             tree.name_lossy(new),
             tree.name_lossy(conflict)
         );
-        trace.step(0, "insert_resource_expand_to_fit", format!("{line} → now [{:x}-{:x}], retry", tree.get(new).start, tree.get(new).end));
+        trace.step(
+            0,
+            "insert_resource_expand_to_fit",
+            format!(
+                "{line} → now [{:x}-{:x}], retry",
+                tree.get(new).start,
+                tree.get(new).end
+            ),
+        );
         trace.log(line);
     }
 }
@@ -209,7 +270,9 @@ pub enum RegionRefusal {
 impl RegionRefusal {
     pub fn node(self) -> NodeId {
         match self {
-            RegionRefusal::OutOfParent(n) | RegionRefusal::Busy(n) | RegionRefusal::WouldBlock(n) => n,
+            RegionRefusal::OutOfParent(n)
+            | RegionRefusal::Busy(n)
+            | RegionRefusal::WouldBlock(n) => n,
         }
     }
 }
@@ -250,10 +313,18 @@ pub fn __request_region_named(
         let p = tree.get(parent);
         let (pf, pd) = (p.flags, p.desc);
         let r = tree.get_mut(new);
-        r.flags = (pf & (IORESOURCE_TYPE_BITS | IORESOURCE_EXT_TYPE_BITS)) | IORESOURCE_BUSY | req_flags;
+        r.flags =
+            (pf & (IORESOURCE_TYPE_BITS | IORESOURCE_EXT_TYPE_BITS)) | IORESOURCE_BUSY | req_flags;
         r.desc = pd;
         let Some(conflict) = __request_resource(tree, parent, new) else {
-            trace.step(1, "__request_region", format!("no conflict among the children of {} → inserted as its child", where_(tree, parent)));
+            trace.step(
+                1,
+                "__request_region",
+                format!(
+                    "no conflict among the children of {} → inserted as its child",
+                    where_(tree, parent)
+                ),
+            );
             return Ok(new);
         };
         if tree.get(conflict).desc == Desc::DevicePrivateMemory {
@@ -268,20 +339,32 @@ pub fn __request_region_named(
             trace.log(line);
         }
         if conflict != parent && !tree.get(conflict).is_busy() {
-            trace.step(1, "__request_region", format!("conflict {} not BUSY → descend", rr(tree, conflict)));
+            trace.step(
+                1,
+                "__request_region",
+                format!("conflict {} not BUSY → descend", rr(tree, conflict)),
+            );
             parent = conflict;
             continue;
         }
         tree.free(new);
         if conflict == parent {
-            trace.step(1, "__request_region", format!("range leaves {} → fail", where_(tree, parent)));
+            trace.step(
+                1,
+                "__request_region",
+                format!("range leaves {} → fail", where_(tree, parent)),
+            );
             return Err(RegionRefusal::OutOfParent(conflict));
         }
         if tree.get(conflict).flags & req_flags & IORESOURCE_MUXED != 0 {
             trace.step(1, "__request_region", format!("conflict {} is MUXED like the request → the caller would sleep until it is released", rr(tree, conflict)));
             return Err(RegionRefusal::WouldBlock(conflict));
         }
-        trace.step(1, "__request_region", format!("conflict {} is BUSY → fail", rr(tree, conflict)));
+        trace.step(
+            1,
+            "__request_region",
+            format!("conflict {} is BUSY → fail", rr(tree, conflict)),
+        );
         return Err(RegionRefusal::Busy(conflict));
     }
 }
@@ -313,14 +396,23 @@ pub fn request_region(
     } else {
         "request_mem_region"
     };
-    trace.step(0, func, format!("__request_region(root, {start:#x}, {n:#x})"));
+    trace.step(
+        0,
+        func,
+        format!("__request_region(root, {start:#x}, {n:#x})"),
+    );
     __request_region(tree, Tree::ROOT, start, n, name, req_flags, trace).map_err(|refusal| {
         let c = refusal.node();
         let reason = match refusal {
-            RegionRefusal::OutOfParent(p) if n == 0 => format!("size 0 gives end < start: rejected by {}", where_(tree, p)),
+            RegionRefusal::OutOfParent(p) if n == 0 => {
+                format!("size 0 gives end < start: rejected by {}", where_(tree, p))
+            }
             RegionRefusal::OutOfParent(p) => format!("range leaves {}", where_(tree, p)),
             RegionRefusal::Busy(c) => format!("conflict with BUSY {}", rr(tree, c)),
-            RegionRefusal::WouldBlock(c) => format!("MUXED {} is held: the caller would sleep until it is released", rr(tree, c)),
+            RegionRefusal::WouldBlock(c) => format!(
+                "MUXED {} is held: the caller would sleep until it is released",
+                rr(tree, c)
+            ),
         };
         KernelError::new(Errno::EBUSY, "__request_region", reason).with_conflict(rr(tree, c))
     })
@@ -355,15 +447,36 @@ pub fn __release_region(
         }
         let Some(res) = found else { break 'levels };
         if !tree.get(res).is_busy() {
-            trace.step(1, "__release_region", format!("{} contains the range and is not BUSY → descend", rr(tree, res)));
+            trace.step(
+                1,
+                "__release_region",
+                format!(
+                    "{} contains the range and is not BUSY → descend",
+                    rr(tree, res)
+                ),
+            );
             p = res;
             continue;
         }
         if tree.get(res).start != start || tree.get(res).end != end {
-            trace.step(1, "__release_region", format!("BUSY {} contains the range but is not equal → stop", rr(tree, res)));
+            trace.step(
+                1,
+                "__release_region",
+                format!(
+                    "BUSY {} contains the range but is not equal → stop",
+                    rr(tree, res)
+                ),
+            );
             break;
         }
-        trace.step(1, "__release_region", format!("BUSY {} matches exactly → released with its subtree", rr(tree, res)));
+        trace.step(
+            1,
+            "__release_region",
+            format!(
+                "BUSY {} matches exactly → released with its subtree",
+                rr(tree, res)
+            ),
+        );
         tree.unlink(res);
         tree.free(res);
         return Ok(());
@@ -374,7 +487,12 @@ pub fn __release_region(
         format!("Trying to free nonexistent resource <{start:016x}-{end:016x}>")
     };
     trace.log(line.clone());
-    Err(KernelError::new(Errno::ENOENT, "__release_region", "no BUSY resource with exactly this range (the kernel only warns)").with_log(line))
+    Err(KernelError::new(
+        Errno::ENOENT,
+        "__release_region",
+        "no BUSY resource with exactly this range (the kernel only warns)",
+    )
+    .with_log(line))
 }
 
 /// `__release_resource(old, release_child)`: unlink `old`. With `release_child`
@@ -395,7 +513,11 @@ pub fn __release_resource(tree: &mut Tree, old: NodeId, release_child: bool) -> 
     if ok {
         Ok(())
     } else {
-        Err(KernelError::new(Errno::EINVAL, func, "resource is not in the tree"))
+        Err(KernelError::new(
+            Errno::EINVAL,
+            func,
+            "resource is not in the tree",
+        ))
     }
 }
 
@@ -424,24 +546,40 @@ pub fn __adjust_resource(tree: &mut Tree, res: NodeId, start: u64, size: u64) ->
     if let Some(parent) = tree.parent(res) {
         let p = tree.get(parent);
         if start < p.start || end > p.end {
-            return fail(format!("new range leaves the parent {}", rr(tree, parent)), Some(parent), tree);
+            return fail(
+                format!("new range leaves the parent {}", rr(tree, parent)),
+                Some(parent),
+                tree,
+            );
         }
-        if let Some(s) = tree.next_sibling(res) {
-            if tree.get(s).start <= end {
-                return fail(format!("new range reaches the next sibling {}", rr(tree, s)), Some(s), tree);
-            }
+        if let Some(s) = tree.next_sibling(res)
+            && tree.get(s).start <= end
+        {
+            return fail(
+                format!("new range reaches the next sibling {}", rr(tree, s)),
+                Some(s),
+                tree,
+            );
         }
-        if let Some(s) = tree.prev_sibling(res) {
-            if start <= tree.get(s).end {
-                return fail(format!("new range reaches the previous sibling {}", rr(tree, s)), Some(s), tree);
-            }
+        if let Some(s) = tree.prev_sibling(res)
+            && start <= tree.get(s).end
+        {
+            return fail(
+                format!("new range reaches the previous sibling {}", rr(tree, s)),
+                Some(s),
+                tree,
+            );
         }
     }
     if let Some(c) = tree
         .children(res)
         .find(|&c| tree.get(c).start < start || tree.get(c).end > end)
     {
-        return fail(format!("child {} would fall outside", rr(tree, c)), Some(c), tree);
+        return fail(
+            format!("child {} would fall outside", rr(tree, c)),
+            Some(c),
+            tree,
+        );
     }
     tree.set_range(res, start, end);
     Ok(())
@@ -520,7 +658,14 @@ pub fn release_mem_region_adjustable(
             break;
         }
         let Some(res) = target else {
-            trace.step(1, F, format!("no resource under {} contains the range → nothing done", where_(tree, p)));
+            trace.step(
+                1,
+                F,
+                format!(
+                    "no resource under {} contains the range → nothing done",
+                    where_(tree, p)
+                ),
+            );
             return Adjusted::Nothing;
         };
         let r = tree.get(res);
@@ -529,11 +674,19 @@ pub fn release_mem_region_adjustable(
             return Adjusted::Nothing;
         }
         if r.flags & IORESOURCE_MEM == 0 {
-            trace.step(1, F, format!("{} is not IORESOURCE_MEM → stop", rr(tree, res)));
+            trace.step(
+                1,
+                F,
+                format!("{} is not IORESOURCE_MEM → stop", rr(tree, res)),
+            );
             return Adjusted::Nothing;
         }
         if !r.is_busy() {
-            trace.step(1, F, format!("{} contains the range, not BUSY → descend", rr(tree, res)));
+            trace.step(
+                1,
+                F,
+                format!("{} contains the range, not BUSY → descend", rr(tree, res)),
+            );
             p = res;
             continue;
         }
@@ -547,11 +700,22 @@ pub fn release_mem_region_adjustable(
         if rs == start {
             return match __adjust_resource(tree, res, end + 1, re - end) {
                 Ok(()) => {
-                    trace.step(1, F, format!("same start → start moved: now {}", rr(tree, res)));
+                    trace.step(
+                        1,
+                        F,
+                        format!("same start → start moved: now {}", rr(tree, res)),
+                    );
                     Adjusted::StartMoved(res)
                 }
                 Err(e) => {
-                    trace.step(1, F, format!("__adjust_resource failed ({}) → WARN, nothing done", e.reason));
+                    trace.step(
+                        1,
+                        F,
+                        format!(
+                            "__adjust_resource failed ({}) → WARN, nothing done",
+                            e.reason
+                        ),
+                    );
                     Adjusted::Nothing
                 }
             };
@@ -563,7 +727,14 @@ pub fn release_mem_region_adjustable(
                     Adjusted::EndMoved(res)
                 }
                 Err(e) => {
-                    trace.step(1, F, format!("__adjust_resource failed ({}) → WARN, nothing done", e.reason));
+                    trace.step(
+                        1,
+                        F,
+                        format!(
+                            "__adjust_resource failed ({}) → WARN, nothing done",
+                            e.reason
+                        ),
+                    );
                     Adjusted::Nothing
                 }
             };
@@ -571,22 +742,96 @@ pub fn release_mem_region_adjustable(
         // Split: the kernel fills new_res from res, then shrinks res; on failure frees new_res.
         let (name, fl, desc) = (r.name, r.flags, r.desc);
         if let Err(e) = __adjust_resource(tree, res, rs, start - rs) {
-            trace.step(1, F, format!("split: __adjust_resource failed ({}) → WARN, nothing done", e.reason));
+            trace.step(
+                1,
+                F,
+                format!(
+                    "split: __adjust_resource failed ({}) → WARN, nothing done",
+                    e.reason
+                ),
+            );
             return Adjusted::Nothing;
         }
         let upper = tree.alloc_named(end + 1, re, name, fl, desc);
         let parent = tree.parent(res).unwrap_or(Tree::ROOT);
         let before = tree.next_sibling(res);
         tree.link_before(parent, upper, before);
-        trace.step(1, F, format!("range strictly inside {} → split, upper part {}", rr(tree, res), rr(tree, upper)));
+        trace.step(
+            1,
+            F,
+            format!(
+                "range strictly inside {} → split, upper part {}",
+                rr(tree, res),
+                rr(tree, upper)
+            ),
+        );
         return Adjusted::Split(res, upper);
     }
+}
+
+/// `system_ram_resources_mergeable(r1, r2)` (v5.10+): identical flags word, `r1` directly
+/// followed by `r2`, the same name *object* (the kernel compares pointers; here: the same
+/// interned [`crate::tree::Name`]), the same desc, and neither has children.
+fn system_ram_resources_mergeable(tree: &Tree, r1: NodeId, r2: NodeId) -> bool {
+    let (a, b) = (tree.get(r1), tree.get(r2));
+    a.flags == b.flags
+        && a.end.checked_add(1) == Some(b.start)
+        && a.name == b.name
+        && a.desc == b.desc
+        && !tree.has_children(r1)
+        && !tree.has_children(r2)
+}
+
+/// `merge_system_ram_resource(res)` (v5.10+, called by `add_memory_resource` for
+/// `MHP_MERGE_RESOURCE`): mark `res` `IORESOURCE_SYSRAM_MERGEABLE`, let it absorb its next
+/// sibling if mergeable, then let its previous sibling absorb it if mergeable. Requires
+/// SYSTEM_RAM|BUSY (else a one-time warning and nothing). Only immediate siblings are
+/// considered. Returns the node that now holds `res`'s range.
+pub fn merge_system_ram_resource(tree: &mut Tree, res: NodeId, trace: &mut Trace) -> NodeId {
+    const F: &str = "merge_system_ram_resource";
+    let need = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY;
+    if tree.get(res).flags & need != need || !tree.is_linked(res) {
+        trace.step(
+            1,
+            F,
+            format!(
+                "{} is not linked busy System RAM → WARN_ON_ONCE, nothing done",
+                rr(tree, res)
+            ),
+        );
+        return res;
+    }
+    tree.get_mut(res).flags |= IORESOURCE_SYSRAM_MERGEABLE;
+    if let Some(next) = tree.next_sibling(res)
+        && system_ram_resources_mergeable(tree, res, next)
+    {
+        let (s, e) = (tree.get(res).start, tree.get(next).end);
+        trace.step(1, F, format!("absorbs the next sibling {}", rr(tree, next)));
+        tree.unlink(next);
+        tree.free(next);
+        tree.set_range(res, s, e);
+    }
+    if let Some(prev) = tree.prev_sibling(res)
+        && system_ram_resources_mergeable(tree, prev, res)
+    {
+        let (s, e) = (tree.get(prev).start, tree.get(res).end);
+        trace.step(
+            1,
+            F,
+            format!("the previous sibling {} absorbs it", rr(tree, prev)),
+        );
+        tree.unlink(res);
+        tree.free(res);
+        tree.set_range(prev, s, e);
+        return prev;
+    }
+    res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{build, t0, text, MEMB, RAM};
+    use crate::testutil::{MEMB, RAM, build, t0, text};
 
     fn v(s: &str) -> KernelVersion {
         s.parse().unwrap()
@@ -606,10 +851,23 @@ mod tests {
     #[test]
     fn request_region_descends_into_non_busy_sc02() {
         let mut t = t0();
-        let id = __request_region(&mut t, Tree::ROOT, 0xa0000000, 0x8000000, b"System RAM", RAM, &mut Trace::new()).unwrap();
+        let id = __request_region(
+            &mut t,
+            Tree::ROOT,
+            0xa0000000,
+            0x8000000,
+            b"System RAM",
+            RAM,
+            &mut Trace::new(),
+        )
+        .unwrap();
         let r = t.get(id);
         assert_eq!(r.flags, RAM);
-        assert_eq!(r.desc, Desc::PersistentMemoryLegacy, "desc inherited from the final parent");
+        assert_eq!(
+            r.desc,
+            Desc::PersistentMemoryLegacy,
+            "desc inherited from the final parent"
+        );
         assert!(text(&t).contains("a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000"));
     }
 
@@ -623,17 +881,42 @@ mod tests {
         assert_eq!(text(&t), before);
         // SC-20: foo lands under the PCI window, bar overlaps busy foo.
         request_region(&mut t, 0xc1000000, 0x1000, b"foo", 0, &mut Trace::new()).unwrap();
-        assert!(text(&t).ends_with("c0000000-febfffff : PCI Bus 0000:00\n  c1000000-c1000fff : foo\n"));
+        assert!(
+            text(&t).ends_with("c0000000-febfffff : PCI Bus 0000:00\n  c1000000-c1000fff : foo\n")
+        );
         let foo = t.find_name("foo").unwrap();
         assert_eq!(t.get(foo).flags, MEMB);
         assert!(request_region(&mut t, 0xc1000800, 0x1000, b"bar", 0, &mut Trace::new()).is_err());
         let mut tr = Trace::new();
-        assert!(__release_region(&mut t, Tree::ROOT, 0xc1000000, 0x800, v("6.1"), &mut tr).is_err());
-        assert_eq!(tr.log, vec!["Trying to free nonexistent resource <0x00000000c1000000-0x00000000c10007ff>"]);
-        __release_region(&mut t, Tree::ROOT, 0xc1000000, 0x1000, v("6.1"), &mut Trace::new()).unwrap();
+        assert!(
+            __release_region(&mut t, Tree::ROOT, 0xc1000000, 0x800, v("6.1"), &mut tr).is_err()
+        );
+        assert_eq!(
+            tr.log,
+            vec!["Trying to free nonexistent resource <0x00000000c1000000-0x00000000c10007ff>"]
+        );
+        __release_region(
+            &mut t,
+            Tree::ROOT,
+            0xc1000000,
+            0x1000,
+            v("6.1"),
+            &mut Trace::new(),
+        )
+        .unwrap();
         assert_eq!(text(&t), before);
         // A non-busy exact match is descended into, never freed.
-        assert!(__release_region(&mut t, Tree::ROOT, 0xa0000000, 0x10000000, v("6.1"), &mut Trace::new()).is_err());
+        assert!(
+            __release_region(
+                &mut t,
+                Tree::ROOT,
+                0xa0000000,
+                0x10000000,
+                v("6.1"),
+                &mut Trace::new()
+            )
+            .is_err()
+        );
         assert_eq!(text(&t), before);
     }
 
@@ -641,19 +924,46 @@ mod tests {
     fn request_region_zero_size_and_straddling_fail() {
         let mut t = t0();
         assert!(matches!(
-            __request_region(&mut t, Tree::ROOT, 0xa0000000, 0, b"z", RAM, &mut Trace::new()),
+            __request_region(
+                &mut t,
+                Tree::ROOT,
+                0xa0000000,
+                0,
+                b"z",
+                RAM,
+                &mut Trace::new()
+            ),
             Err(RegionRefusal::OutOfParent(Tree::ROOT))
         ));
         // Straddles PMEM and the next System RAM: descends into PMEM, then leaves it.
-        let r = __request_region(&mut t, Tree::ROOT, 0xa8000000, 0x10000000, b"z", RAM, &mut Trace::new());
-        assert_eq!(r.map_err(|e| t.name_lossy(e.node()).into_owned()), Err("Persistent Memory (legacy)".into()));
+        let r = __request_region(
+            &mut t,
+            Tree::ROOT,
+            0xa8000000,
+            0x10000000,
+            b"z",
+            RAM,
+            &mut Trace::new(),
+        );
+        assert_eq!(
+            r.map_err(|e| t.name_lossy(e.node()).into_owned()),
+            Err("Persistent Memory (legacy)".into())
+        );
     }
 
     #[test]
     fn muxed_requests_would_block() {
         let mut t = Tree::new(crate::tree::RootKind::Ioport, 0xffff);
         request_region(&mut t, 0x2e, 2, b"a", IORESOURCE_MUXED, &mut Trace::new()).unwrap();
-        let e = __request_region(&mut t, Tree::ROOT, 0x2e, 2, b"b", IORESOURCE_MUXED, &mut Trace::new());
+        let e = __request_region(
+            &mut t,
+            Tree::ROOT,
+            0x2e,
+            2,
+            b"b",
+            IORESOURCE_MUXED,
+            &mut Trace::new(),
+        );
         assert!(matches!(e, Err(RegionRefusal::WouldBlock(_))));
         let e = __request_region(&mut t, Tree::ROOT, 0x2e, 2, b"c", 0, &mut Trace::new());
         assert!(matches!(e, Err(RegionRefusal::Busy(_))));
@@ -664,7 +974,10 @@ mod tests {
         let mut t = build(&[(0, 0xf0000, 0xfffff, "System ROM", MEMB, Desc::None)]);
         let res = t.alloc(0xf0000, 0xfffff, b"Reserved", MEMB, Desc::None);
         insert_resource(&mut t, Tree::ROOT, res, &mut Trace::new()).unwrap();
-        assert_eq!(text(&t), "000f0000-000fffff : Reserved\n  000f0000-000fffff : System ROM\n");
+        assert_eq!(
+            text(&t),
+            "000f0000-000fffff : Reserved\n  000f0000-000fffff : System ROM\n"
+        );
         // The same via request_resource: -EBUSY, unchanged.
         let mut t = build(&[(0, 0xf0000, 0xfffff, "System ROM", MEMB, Desc::None)]);
         let res = t.alloc(0xf0000, 0xfffff, b"Reserved", MEMB, Desc::None);
@@ -677,12 +990,29 @@ mod tests {
     fn insert_descends_into_busy_request_does_not_sc19() {
         let mut t = build(&[
             (0, 0x100000, 0x9fffffff, "System RAM", RAM, Desc::None),
-            (0, 0xa0000000, 0xafffffff, "Persistent Memory (legacy)", IORESOURCE_MEM, Desc::PersistentMemoryLegacy),
+            (
+                0,
+                0xa0000000,
+                0xafffffff,
+                "Persistent Memory (legacy)",
+                IORESOURCE_MEM,
+                Desc::PersistentMemoryLegacy,
+            ),
         ]);
         let code = t.alloc(0x1000000, 0x1e071d0, b"Kernel code", RAM, Desc::None);
         insert_resource(&mut t, Tree::ROOT, code, &mut Trace::new()).unwrap();
         assert_eq!(t.parent(code).map(|p| t.get(p).start), Some(0x100000));
-        assert!(request_region(&mut t, 0x1000000, 0xe071d1, b"Kernel code", 0, &mut Trace::new()).is_err());
+        assert!(
+            request_region(
+                &mut t,
+                0x1000000,
+                0xe071d1,
+                b"Kernel code",
+                0,
+                &mut Trace::new()
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -698,11 +1028,28 @@ mod tests {
     #[test]
     fn expand_to_fit_swallows_the_window_d12() {
         let mut t = t0();
-        let r = t.alloc(0xfe000000, 0xffffffff, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+        let r = t.alloc(
+            0xfe000000,
+            0xffffffff,
+            b"Reserved",
+            IORESOURCE_MEM,
+            Desc::Reserved,
+        );
         let mut tr = Trace::new();
-        assert!(insert_resource_expand_to_fit(&mut t, Tree::ROOT, r, &mut tr));
-        assert!(text(&t).ends_with("c0000000-ffffffff : Reserved\n  c0000000-febfffff : PCI Bus 0000:00\n"));
-        assert_eq!(tr.log, vec!["Expanded resource Reserved due to conflict with PCI Bus 0000:00"]);
+        assert!(insert_resource_expand_to_fit(
+            &mut t,
+            Tree::ROOT,
+            r,
+            &mut tr
+        ));
+        assert!(
+            text(&t)
+                .ends_with("c0000000-ffffffff : Reserved\n  c0000000-febfffff : PCI Bus 0000:00\n")
+        );
+        assert_eq!(
+            tr.log,
+            vec!["Expanded resource Reserved due to conflict with PCI Bus 0000:00"]
+        );
     }
 
     #[test]
@@ -710,13 +1057,23 @@ mod tests {
         let mut t = t0();
         let res = t.path_to(0xf0000)[0];
         remove_resource(&mut t, res).unwrap();
-        assert!(text(&t).contains("000c9800-000ca5ff : Adapter ROM\n000f0000-000fffff : System ROM\n00100000"));
-        assert_eq!(remove_resource(&mut t, res).unwrap_err().errno, Errno::EINVAL);
+        assert!(
+            text(&t).contains(
+                "000c9800-000ca5ff : Adapter ROM\n000f0000-000fffff : System ROM\n00100000"
+            )
+        );
+        assert_eq!(
+            remove_resource(&mut t, res).unwrap_err().errno,
+            Errno::EINVAL
+        );
         let mut t = t0();
         let res = t.path_to(0xf0000)[0];
         release_resource(&mut t, res).unwrap();
         assert!(text(&t).contains("000c9800-000ca5ff : Adapter ROM\n00100000"));
-        assert_eq!(release_resource(&mut t, res).unwrap_err().errno, Errno::EINVAL);
+        assert_eq!(
+            release_resource(&mut t, res).unwrap_err().errno,
+            Errno::EINVAL
+        );
     }
 
     #[test]
@@ -741,18 +1098,34 @@ mod tests {
         let ram = t.alloc(0x100000000, 0x13fffffff, b"System RAM", RAM, Desc::None);
         t.link_sorted(Tree::ROOT, ram);
         let k = v("6.1");
-        let tail = |t: &Tree| text(t).split("PCI Bus 0000:00\n").last().unwrap().to_string();
+        let tail = |t: &Tree| {
+            text(t)
+                .split("PCI Bus 0000:00\n")
+                .last()
+                .unwrap()
+                .to_string()
+        };
         let r = release_mem_region_adjustable(&mut t, 0x110000000, 0x8000000, k, &mut Trace::new());
         assert!(matches!(r, Adjusted::Split(..)));
-        assert_eq!(tail(&t), "100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n");
+        assert_eq!(
+            tail(&t),
+            "100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
+        );
         release_mem_region_adjustable(&mut t, 0x100000000, 0x8000000, k, &mut Trace::new());
-        assert_eq!(tail(&t), "108000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n");
+        assert_eq!(
+            tail(&t),
+            "108000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
+        );
         release_mem_region_adjustable(&mut t, 0x138000000, 0x8000000, k, &mut Trace::new());
-        assert_eq!(tail(&t), "108000000-10fffffff : System RAM\n118000000-137ffffff : System RAM\n");
+        assert_eq!(
+            tail(&t),
+            "108000000-10fffffff : System RAM\n118000000-137ffffff : System RAM\n"
+        );
         release_mem_region_adjustable(&mut t, 0x108000000, 0x8000000, k, &mut Trace::new());
         assert_eq!(tail(&t), "118000000-137ffffff : System RAM\n");
         // D10: spanning two nodes → nothing.
-        let r = release_mem_region_adjustable(&mut t, 0x110000000, 0x10000000, k, &mut Trace::new());
+        let r =
+            release_mem_region_adjustable(&mut t, 0x110000000, 0x10000000, k, &mut Trace::new());
         assert_eq!(r, Adjusted::Nothing);
         assert_eq!(tail(&t), "118000000-137ffffff : System RAM\n");
     }
@@ -760,11 +1133,32 @@ mod tests {
     #[test]
     fn release_mem_region_adjustable_sysram_bailout_by_version() {
         let mut t = t0();
-        __request_region(&mut t, Tree::ROOT, 0xa0000000, 0x8000000, b"System RAM", RAM, &mut Trace::new()).unwrap();
+        __request_region(
+            &mut t,
+            Tree::ROOT,
+            0xa0000000,
+            0x8000000,
+            b"System RAM",
+            RAM,
+            &mut Trace::new(),
+        )
+        .unwrap();
         let with_child = text(&t);
-        for (ver, removed) in [("5.4", false), ("6.1.0", false), ("6.1", true), ("6.3", true), ("4.19", true)] {
+        for (ver, removed) in [
+            ("5.4", false),
+            ("6.1.0", false),
+            ("6.1", true),
+            ("6.3", true),
+            ("4.19", true),
+        ] {
             let mut t2 = t.clone();
-            release_mem_region_adjustable(&mut t2, 0xa0000000, 0x8000000, v(ver), &mut Trace::new());
+            release_mem_region_adjustable(
+                &mut t2,
+                0xa0000000,
+                0x8000000,
+                v(ver),
+                &mut Trace::new(),
+            );
             assert_eq!(text(&t2) != with_child, removed, "{ver}");
         }
     }

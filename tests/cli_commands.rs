@@ -1,0 +1,311 @@
+//! The simulator's command line through the real binary: the seed story, the exit-code
+//! table, scripts, JSON results, color, completions and the man page (cli.md).
+
+mod common;
+
+use common::{fixture, run, show};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// T0 (kernel-semantics.md §6.0) as /proc/iomem text, written out from the spec.
+const T0: &str = "\
+00000000-00000fff : Reserved
+00001000-0009fbff : System RAM
+0009fc00-0009ffff : Reserved
+000a0000-000bffff : PCI Bus 0000:00
+000c0000-000c97ff : Video ROM
+000c9800-000ca5ff : Adapter ROM
+000f0000-000fffff : Reserved
+  000f0000-000fffff : System ROM
+00100000-9fffffff : System RAM
+  01000000-01e071d0 : Kernel code
+  01e071d1-027dfdff : Kernel data
+  02dc6000-0305dfff : Kernel bss
+a0000000-afffffff : Persistent Memory (legacy)
+b0000000-bffdffff : System RAM
+bffe0000-bfffffff : Reserved
+c0000000-febfffff : PCI Bus 0000:00
+";
+
+#[test]
+fn seed_story_5_0_refuses_and_keeps_the_tree() {
+    let o = run(
+        &[
+            "--kernel", "5.0", "--format", "iomem", "hotplug", "add", "a0000000", "128M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(stdout(&o), T0, "the tree is unchanged");
+    assert!(stderr(&o).starts_with(
+        "hotplug add a0000000 128M: -EEXIST (register_memory_resource: request_resource_conflict found \"Persistent Memory (legacy)\""
+    ), "{}", show(&o));
+}
+
+#[test]
+fn seed_story_5_1_nests_system_ram_like_the_commit_message() {
+    let o = run(
+        &[
+            "--kernel", "5.1", "--format", "iomem", "hotplug", "add", "a0000000", "128M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let want = T0.replace(
+        "a0000000-afffffff : Persistent Memory (legacy)\n",
+        "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n",
+    );
+    assert_eq!(stdout(&o), want);
+    assert!(o.stderr.is_empty(), "{}", show(&o));
+}
+
+#[test]
+fn exit_code_table() {
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["show"], 0, "show"),
+        (
+            &["-e", "request c1000000 4K foo"],
+            0,
+            "a command that succeeds",
+        ),
+        (
+            &["-k", "5.0", "hotplug", "add", "a0000000", "128M"],
+            1,
+            "refused by the kernel",
+        ),
+        (
+            &["-e", "request c1000000 4K a", "-e", "request c1000800 4K b"],
+            1,
+            "second refused",
+        ),
+        (&["hotplug", "add", "zz", "128M"], 2, "bad address"),
+        (&["frobnicate"], 2, "unknown command"),
+        (&["-e", "undo"], 2, "nothing to undo"),
+        (&["--kernel", "five", "show"], 2, "bad --kernel"),
+        (&["--block-size", "100M"], 2, "bad --block-size"),
+        (&["--script", "/nonexistent/script"], 2, "missing script"),
+        (&["-i", "/nonexistent/iomem"], 2, "missing input"),
+        (&["completions", "tcsh"], 2, "unknown shell"),
+        (&["-e", "save /nonexistent-dir/x.iomem"], 2, "failing save"),
+    ];
+    for (args, code, what) in cases {
+        let o = run(args, &[], None);
+        assert_eq!(o.status.code(), Some(*code), "{what}: {}", show(&o));
+        if *code == 2 {
+            assert!(!o.stderr.is_empty(), "{what}: errors go to stderr");
+        }
+    }
+}
+
+#[test]
+fn keep_going_runs_past_a_refusal() {
+    let args = [
+        "--diff",
+        "none",
+        "--format",
+        "iomem",
+        "-e",
+        "request c1000800 4K b",
+        "-e",
+        "hotplug add a4000000 128M",
+        "-e",
+        "request c2000000 4K c",
+    ];
+    let o = run(&args, &[], None);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(!stdout(&o).contains(" : c\n"), "stopped at the refusal");
+    let mut k = vec!["--keep-going"];
+    k.extend_from_slice(&args);
+    let o = run(&k, &[], None);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("  c2000000-c2000fff : c\n"),
+        "{}",
+        show(&o)
+    );
+    assert!(stderr(&o).contains(
+        "kernel: Block size [0x8000000] unaligned hotplug range: start 0xa4000000, size 0x8000000"
+    ));
+}
+
+#[test]
+fn script_file_with_comments_and_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("seed.iomemsim");
+    std::fs::write(
+        &script,
+        "# the seed story, then back\n\nkernel 5.1\nhotplug add a0000000 128M   # nests\n\nundo\n",
+    )
+    .unwrap();
+    let o = run(
+        &["--format", "iomem", "--script", script.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(stdout(&o), T0);
+    // A syntax error in a script is exit 2 and names the line's words.
+    std::fs::write(&script, "hotplug add a0000000 12Q\n").unwrap();
+    let o = run(&["--script", script.to_str().unwrap()], &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("12Q"), "{}", show(&o));
+}
+
+#[test]
+fn explain_flag_prints_the_decision_path() {
+    let o = run(
+        &[
+            "-k",
+            "5.1",
+            "--explain",
+            "--diff",
+            "none",
+            "hotplug",
+            "add",
+            "a0000000",
+            "128M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    insta::assert_snapshot!("explain_seed_5_1", stdout(&o));
+    let o = run(
+        &["-k", "5.0", "explain", "hotplug", "add", "a0000000", "128M"],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    insta::assert_snapshot!("explain_seed_5_0", show(&o));
+}
+
+#[test]
+fn json_results_have_command_outcome_errno_changes() {
+    let o = run(
+        &[
+            "--format",
+            "json",
+            "--keep-going",
+            "-k",
+            "5.0",
+            "-e",
+            "hotplug add a0000000 128M",
+            "-e",
+            "kernel 5.1",
+            "-e",
+            "hotplug add a0000000 128M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0]["command"], "hotplug add a0000000 128M");
+    assert_eq!(steps[0]["outcome"], "refused");
+    assert_eq!(steps[0]["errno"], "-EEXIST");
+    assert_eq!(steps[0]["errno_value"], -17);
+    assert_eq!(steps[0]["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(steps[2]["outcome"], "ok");
+    let ch = steps[2]["changes"].as_array().unwrap();
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert_eq!(ch[0]["change"], "added");
+    assert_eq!(v["kernel"], "5.0", "the kernel the run started with");
+    assert!(v["tree"]["resources"].is_array());
+}
+
+#[test]
+fn color_always_with_readable_escapes() {
+    let o = run(
+        &[
+            "--color", "always", "-k", "5.1", "hotplug", "add", "a0000000", "128M",
+        ],
+        &[("NO_COLOR", "1")],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let s = stdout(&o);
+    assert!(s.contains('\x1b'), "--color always beats NO_COLOR");
+    insta::with_settings!({filters => vec![(r"\x1b\[([0-9;]*)m", "<$1>")]}, {
+        insta::assert_snapshot!("color_always_seed_side", s);
+    });
+    // Not a terminal and no --color: no escapes at all.
+    let o = run(
+        &["-k", "5.1", "hotplug", "add", "a0000000", "128M"],
+        &[],
+        None,
+    );
+    assert!(!o.stdout.contains(&0x1b), "{}", show(&o));
+}
+
+#[test]
+fn completions_and_man() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell], &[], None);
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        assert!(stdout(&o).contains("iomem-sim"), "{shell}");
+        assert!(stdout(&o).contains("block-size"), "{shell}");
+    }
+    let o = run(&["man"], &[], None);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let s = stdout(&o);
+    assert!(s.contains(".TH"), "{s}");
+    assert!(s.contains("block\\-size"), "{s}");
+}
+
+#[test]
+fn blocks_and_online_through_the_cli() {
+    let o = run(
+        &[
+            "-k",
+            "6.1",
+            "--diff",
+            "none",
+            "-e",
+            "hotplug add a0000000 128M",
+            "-e",
+            "memory online memory20 --zone movable",
+            "blocks",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    insta::assert_snapshot!("blocks_after_seed_online_movable", stdout(&o));
+}
+
+#[test]
+fn real_capture_a_unaligned_dimm_is_refused() {
+    // Capture A step 5: a 64 MiB DIMM (not a multiple of the block) is refused by 6.1 (-EINVAL)
+    // and /proc/iomem stays as it was.
+    let before = fixture("real-kernel-6.1/A-pc-dimm-hotplug/before.iomem");
+    let o = run(
+        &[
+            "-i",
+            before.to_str().unwrap(),
+            "-k",
+            "6.1",
+            "--phys-bits",
+            "40",
+            "--format",
+            "iomem",
+            "hotplug",
+            "add",
+            "110000000",
+            "64M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(o.stdout, std::fs::read(&before).unwrap());
+    assert!(stderr(&o).contains("-EINVAL"), "{}", show(&o));
+}
