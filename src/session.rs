@@ -504,8 +504,7 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 };
                 trace.step(0, "request_resource_conflict", format!("{reason} → -EBUSY"));
                 return Err(KernelError::new(Errno::EBUSY, "request_resource", reason)
-                    .with_conflict(ResRef::of(t, conflict))
-                    .into());
+                    .with_conflict(ResRef::of(t, conflict)));
             }
             trace.step(
                 0,
@@ -528,8 +527,7 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                         Errno::EBUSY,
                         "insert_resource_expand_to_fit",
                         "the expanded range conflicts with the root: left unlinked",
-                    )
-                    .into());
+                    ));
                 }
             } else {
                 resource::insert_resource(t, Tree::ROOT, id, trace)?;
