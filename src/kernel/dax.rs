@@ -17,7 +17,7 @@ use super::resource::{
     __release_region, __request_region_named, release_resource, remove_resource,
     rmra_has_sysram_bailout,
 };
-use super::{Errno, KResult, KernelError, ResRef, Trace, fail};
+use super::{Errno, KResult, ResRef, Trace, fail};
 use crate::tree::flags::*;
 use crate::tree::{NodeId, Tree};
 

@@ -13,7 +13,7 @@ use super::resource::{
     __request_region_named, Adjusted, RegionRefusal, merge_system_ram_resource,
     release_mem_region_adjustable, release_resource, request_resource_conflict,
 };
-use super::{Errno, KResult, KernelError, ResRef, Trace, fail};
+use super::{Errno, KResult, ResRef, Trace, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
