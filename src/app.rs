@@ -28,7 +28,7 @@ use crate::render::{
     Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
 };
 use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands};
-use crate::session::{Outcome, Session, StepOutcome};
+use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
 
 /// Exit status (cli.md): 0 ok; 1 a meaningful "no" (anomalies found, a command refused by the
@@ -561,11 +561,16 @@ fn emit_outcome(
     let (so, se) = present(o, p);
     if !data_only {
         out.write_all(so.as_bytes())?;
-    } else if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
-        // The decision path was asked for: it goes where it cannot corrupt the data.
-        std::io::stderr()
-            .lock()
-            .write_all(explain_text(o).as_bytes())?;
+    } else {
+        // Answers of queries (`intersects`, `find`, `blocks`, notes) and an asked-for decision
+        // path still reach the user, on stderr, where they cannot corrupt the data on stdout.
+        let mut err = std::io::stderr().lock();
+        if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
+            err.write_all(explain_text(o).as_bytes())?;
+        }
+        if matches!(o.output, Output::Text(_) | Output::Path { .. }) {
+            err.write_all(so.as_bytes())?;
+        }
     }
     if !se.is_empty() {
         out.flush()?;

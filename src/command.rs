@@ -177,6 +177,8 @@ pub enum Command {
         size: u64,
         name: String,
         bottom_up: bool,
+        /// `--align A` (bottom-up only): the `align` argument of `alloc_free_mem_region`.
+        align: Option<u64>,
     },
     /// `dax kmem DEV`: kmem probe.
     DaxKmem {
@@ -316,10 +318,14 @@ impl fmt::Display for Command {
                 size,
                 name,
                 bottom_up,
+                align,
             } => {
                 write!(f, "free-region {} {}", fmt_size_word(*size), quote(name))?;
                 if *bottom_up {
                     write!(f, " --bottom-up")?;
+                }
+                if let Some(a) = align {
+                    write!(f, " --align {}", fmt_size_word(*a))?;
                 }
                 Ok(())
             }
@@ -570,7 +576,7 @@ fn options_of(cmd: &str) -> &'static [(&'static str, bool)] {
         "memory online" => &[("zone", true)],
         "insert" => &[("expand", false)],
         "intersects" => &[("flags", true), ("desc", true)],
-        "free-region" => &[("bottom-up", false)],
+        "free-region" => &[("bottom-up", false), ("align", true)],
         _ => &[],
     }
 }
@@ -948,10 +954,22 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
             let size = p.size("SIZE")?;
             let name = p.name("NAME")?;
             p.done(names_hint)?;
+            let align = match p.opt_value("align") {
+                None => None,
+                Some((i, v)) => Some(
+                    parse_size(v)
+                        .ok()
+                        .filter(|a| a.is_power_of_two())
+                        .ok_or_else(|| {
+                            p.err_at(i, "--align: expected a power-of-two size like 256M")
+                        })?,
+                ),
+            };
             Command::FreeRegion {
                 size,
                 name,
                 bottom_up: p.flag("bottom-up"),
+                align,
             }
         }
         "dax kmem" | "dax devdax" => {
@@ -1199,7 +1217,7 @@ pub const HELP: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "free-region",
-        usage: "free-region SIZE NAME [--bottom-up]",
+        usage: "free-region SIZE NAME [--bottom-up [--align A]]",
         about: "request_free_mem_region() (top down) / alloc_free_mem_region() (--bottom-up)",
         example: "free-region 1G \"device private\"",
     },

@@ -13,7 +13,7 @@
 
 use crate::command::{Command, MemTarget, ShowTarget, Span, Zone as ZoneArg};
 use crate::diff::{TreeDiff, diff};
-use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, resource};
+use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, region, resource};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 use std::path::Path;
@@ -47,9 +47,6 @@ pub enum SessionError {
     NoSuchName(String),
     #[error("{0}")]
     Syntax(#[from] crate::command::CommandError),
-    /// A command whose kernel code is not in this build yet (kernel::region).
-    #[error("{0} is not modelled in this build yet")]
-    NotModelled(&'static str),
 }
 
 /// What a command produced, for the presentation layer.
@@ -254,8 +251,7 @@ impl Session {
                         out.changed = changed;
                         self.record(out.command.clone(), m, trace.clone());
                     }
-                    Err(KernelOpError::Kernel(e)) => out.outcome = Outcome::Refused(e),
-                    Err(KernelOpError::Session(e)) => out.outcome = Outcome::Failed(e),
+                    Err(e) => out.outcome = Outcome::Refused(e),
                 }
                 out.trace = trace;
             }
@@ -415,17 +411,6 @@ fn needs_addresses(c: &Command) -> bool {
         )
 }
 
-enum KernelOpError {
-    Kernel(KernelError),
-    Session(SessionError),
-}
-
-impl From<KernelError> for KernelOpError {
-    fn from(e: KernelError) -> Self {
-        KernelOpError::Kernel(e)
-    }
-}
-
 /// The node with exactly this range (what `remove-resource`/`release-resource`/`adjust` act on:
 /// the kernel functions take a `struct resource *` the caller holds).
 fn node_at(tree: &Tree, span: Span, func: &'static str) -> KResult<NodeId> {
@@ -444,11 +429,7 @@ fn node_at(tree: &Tree, span: Span, func: &'static str) -> KResult<NodeId> {
 
 /// Run a kernel operation on `m` (a clone; the caller keeps it only on success). Returns a
 /// note to show when the tree did not change.
-fn kernel_op(
-    m: &mut Machine,
-    c: &Command,
-    trace: &mut Trace,
-) -> Result<Option<String>, KernelOpError> {
+fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<String>> {
     let v = m.config.version;
     match c {
         Command::HotplugAdd {
@@ -523,8 +504,7 @@ fn kernel_op(
                 };
                 trace.step(0, "request_resource_conflict", format!("{reason} → -EBUSY"));
                 return Err(KernelError::new(Errno::EBUSY, "request_resource", reason)
-                    .with_conflict(ResRef::of(t, conflict))
-                    .into());
+                    .with_conflict(ResRef::of(t, conflict)));
             }
             trace.step(
                 0,
@@ -547,8 +527,7 @@ fn kernel_op(
                         Errno::EBUSY,
                         "insert_resource_expand_to_fit",
                         "the expanded range conflicts with the root: left unlinked",
-                    )
-                    .into());
+                    ));
                 }
             } else {
                 resource::insert_resource(t, Tree::ROOT, id, trace)?;
@@ -586,11 +565,43 @@ fn kernel_op(
             );
             resource::adjust_resource(&mut m.tree, id, new.start, new.size)?;
         }
-        Command::FreeRegion { .. } => {
-            // Wired when kernel::region (request_free_mem_region / alloc_free_mem_region) lands.
-            return Err(KernelOpError::Session(SessionError::NotModelled(
-                "request_free_mem_region",
-            )));
+        Command::FreeRegion {
+            size,
+            name,
+            bottom_up,
+            align,
+        } => {
+            // PHYSMEM_END: 2^46 - 1, or 2^52 - 1 with 5-level paging (kernel-semantics §2.12).
+            let bits = if m.config.la57 {
+                region::PHYS_BITS_5LEVEL
+            } else {
+                region::PHYS_BITS_4LEVEL
+            };
+            let id = if *bottom_up {
+                // CXL's caller passes SZ_256M (the region granularity); kunit passes SZ_1M.
+                let align = align.unwrap_or(256 << 20);
+                region::alloc_free_mem_region(
+                    &mut m.tree,
+                    Tree::ROOT,
+                    *size,
+                    align,
+                    name.as_bytes(),
+                    bits,
+                    v,
+                    trace,
+                )?
+            } else {
+                region::request_free_mem_region(
+                    &mut m.tree,
+                    Tree::ROOT,
+                    *size,
+                    name.as_bytes(),
+                    bits,
+                    v,
+                    trace,
+                )?
+            };
+            return Ok(Some(format!("claimed {}", ResRef::of(&m.tree, id))));
         }
         Command::DaxKmem { dev } => m.dax_kmem(dev, trace)?,
         Command::DaxDevdax { dev } => m.dax_devdax(dev, trace)?,
@@ -628,16 +639,37 @@ fn mem_range(m: &Machine, t: &MemTarget) -> (u64, u64) {
     }
 }
 
+/// `intersects START SIZE [--flags F] [--desc D]`: `region_intersects()`. Without `--flags`
+/// the question is the common one, "is this System RAM?" (`IORESOURCE_SYSTEM_RAM`, as
+/// `page_is_ram`-style callers ask).
 fn intersects(
-    _m: &Machine,
-    _span: Span,
+    m: &Machine,
+    span: Span,
     flags: Option<&str>,
-    _desc: Option<Desc>,
-    _trace: &mut Trace,
+    desc: Option<Desc>,
+    trace: &mut Trace,
 ) -> Result<String, SessionError> {
-    // Wired when kernel::region (region_intersects, both algorithms) lands.
-    let _ = flags;
-    Err(SessionError::NotModelled("region_intersects"))
+    let fl = match flags {
+        None => IORESOURCE_SYSTEM_RAM,
+        Some(f) => region::parse_flags(f).ok_or_else(|| SessionError::BadFlags(f.to_string()))?,
+    };
+    let desc = desc.unwrap_or(Desc::None);
+    let v = m.config.version;
+    let r = region::region_intersects(&m.tree, span.start, span.size, fl, desc, v, trace);
+    let algo = if region::region_intersects_is_descendant_aware(v) {
+        "descendant-aware, v6.12+"
+    } else {
+        "top level only, before v6.12"
+    };
+    Ok(format!(
+        "{} ({}): region_intersects({:#x}, {:#x}, {}, {}) on Linux {v} ({algo})",
+        r.kernel_name(),
+        r.value(),
+        span.start,
+        span.size,
+        describe(fl),
+        desc.kernel_name(),
+    ))
 }
 
 fn blocks_text(m: &Machine) -> String {

@@ -309,3 +309,72 @@ fn real_capture_a_unaligned_dimm_is_refused() {
     assert_eq!(o.stdout, std::fs::read(&before).unwrap());
     assert!(stderr(&o).contains("-EINVAL"), "{}", show(&o));
 }
+
+/// SC-09 through the binary: the same query on the SC-02 tree answers differently before and
+/// after the v6.12 descendant-aware `region_intersects` (expected values from the spec table).
+#[test]
+fn intersects_changes_meaning_at_6_12_sc09() {
+    for (kernel, first, second) in [
+        ("6.11", "REGION_DISJOINT (1)", "REGION_MIXED (2)"),
+        ("6.12", "REGION_INTERSECTS (0)", "REGION_INTERSECTS (0)"),
+    ] {
+        let o = run(
+            &[
+                "--kernel",
+                kernel,
+                "--diff",
+                "none",
+                "--format",
+                "iomem",
+                "-e",
+                "hotplug add a0000000 128M",
+                "-e",
+                "intersects a0000000 128M",
+                "-e",
+                "intersects 9ff00000 2M --flags SYSTEM_RAM",
+                "-e",
+                "intersects a0000000 4K --flags MEM --desc PERSISTENT_MEMORY_LEGACY",
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        let err = stderr(&o);
+        let answers: Vec<&str> = err
+            .lines()
+            .filter(|l| l.starts_with("REGION_"))
+            .map(|l| l.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            answers,
+            [first, second, "REGION_INTERSECTS (0)"],
+            "{kernel}: {}",
+            show(&o)
+        );
+    }
+}
+
+/// SC-23 and SC-24 through the binary: the top-down search (hmm's 256 MiB chunk) and the
+/// bottom-up one of the kunit test (7 MiB, 1 MiB aligned) on T0, both at the spec's addresses.
+#[test]
+fn free_region_top_down_and_bottom_up_sc23_sc24() {
+    let o = run(
+        &[
+            "--kernel",
+            "6.12",
+            "--format",
+            "iomem",
+            "-e",
+            "free-region 256M hmm_dmirror",
+            "-e",
+            "free-region 7M \"test resources\" --bottom-up --align 1M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let want = format!(
+        "{T0}fec00000-ff2fffff : test resources\n3ffff0000000-3fffffffffff : hmm_dmirror\n"
+    );
+    assert_eq!(stdout(&o), want, "{}", show(&o));
+}

@@ -17,7 +17,7 @@ use super::resource::{
     __release_region, __request_region_named, release_resource, remove_resource,
     rmra_has_sysram_bailout,
 };
-use super::{Errno, KResult, KernelError, ResRef, Trace};
+use super::{Errno, KResult, ResRef, Trace, fail};
 use crate::tree::flags::*;
 use crate::tree::{NodeId, Tree};
 
@@ -93,21 +93,6 @@ pub fn string_get_size_2(size: u64) -> String {
         UNITS[i],
         width = digits as usize
     )
-}
-
-fn fail(
-    errno: Errno,
-    func: &'static str,
-    reason: impl Into<String>,
-    log: Option<String>,
-    trace: &mut Trace,
-) -> KernelError {
-    let mut e = KernelError::new(errno, func, reason);
-    if let Some(l) = log {
-        trace.log(l.clone());
-        e = e.with_log(l);
-    }
-    e
 }
 
 impl Machine {

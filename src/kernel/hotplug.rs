@@ -13,7 +13,7 @@ use super::resource::{
     __request_region_named, Adjusted, RegionRefusal, merge_system_ram_resource,
     release_mem_region_adjustable, release_resource, request_resource_conflict,
 };
-use super::{Errno, KResult, KernelError, ResRef, Trace};
+use super::{Errno, KResult, ResRef, Trace, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
@@ -25,21 +25,6 @@ pub(crate) fn fmt_pr(start: u64, end: u64) -> String {
 /// `%pa` of a physical address: `0x` + 16 hex digits.
 pub(crate) fn fmt_pa(a: u64) -> String {
     format!("{a:#018x}")
-}
-
-fn fail(
-    errno: Errno,
-    func: &'static str,
-    reason: impl Into<String>,
-    log: Option<String>,
-    trace: &mut Trace,
-) -> KernelError {
-    let mut e = KernelError::new(errno, func, reason);
-    if let Some(l) = log {
-        trace.log(l.clone());
-        e = e.with_log(l);
-    }
-    e
 }
 
 impl Machine {

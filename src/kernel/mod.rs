@@ -127,6 +127,23 @@ impl KernelError {
 
 pub type KResult<T> = Result<T, KernelError>;
 
+/// A refusal that also prints a kernel log line: the line goes into the trace (what dmesg
+/// shows) and into the error (what the user reads).
+pub(crate) fn fail(
+    errno: Errno,
+    func: &'static str,
+    reason: impl Into<String>,
+    log: Option<String>,
+    trace: &mut Trace,
+) -> KernelError {
+    let mut e = KernelError::new(errno, func, reason);
+    if let Some(l) = log {
+        trace.log(l.clone());
+        e = e.with_log(l);
+    }
+    e
+}
+
 /// The decision path of one command: each step names the kernel function and what it decided,
 /// e.g. `__request_region: conflict "Persistent Memory (legacy)" [a0000000-afffffff] not BUSY
 /// → descend`. Also collects the kernel log lines (printk) the path would emit.
