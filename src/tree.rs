@@ -205,6 +205,12 @@ impl Resource {
 pub struct Tree {
     nodes: Vec<Resource>,
     names: Vec<u8>,
+    /// Slots of released nodes, reused by the next allocations: the arena stays as large as the
+    /// most nodes ever linked at once, however long a session runs.
+    free_slots: Vec<u32>,
+    /// Names interned by operations ([`Tree::intern_shared`]), so that requesting the same name
+    /// again does not grow the name arena.
+    shared_names: std::collections::HashMap<Box<[u8]>, Name>,
     seq: u64,
     kind: RootKind,
     /// Every address in the source dump was zero (read without CAP_SYS_ADMIN).
@@ -218,6 +224,8 @@ impl Tree {
         let mut t = Tree {
             nodes: Vec::new(),
             names: Vec::new(),
+            free_slots: Vec::new(),
+            shared_names: std::collections::HashMap::new(),
             seq: 0,
             kind,
             zeroed: false,
@@ -315,15 +323,14 @@ impl Tree {
 
     /// Create an unlinked node (the kernel's `alloc_resource` + field setup).
     pub fn alloc(&mut self, start: u64, end: u64, name: &[u8], fl: u32, desc: Desc) -> NodeId {
-        let name = self.intern(name);
+        let name = self.intern_shared(name);
         self.alloc_named(start, end, name, fl, desc)
     }
 
     /// Like [`Tree::alloc`] but sharing an existing name (the kernel passes name pointers;
     /// `merge_system_ram_resource` compares them).
     pub fn alloc_named(&mut self, start: u64, end: u64, name: Name, fl: u32, desc: Desc) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
-        self.nodes.push(Resource {
+        let node = Resource {
             start,
             end,
             name,
@@ -336,14 +343,47 @@ impl Tree {
             children: Kids::new(),
             unsorted: false,
             freed: false,
-        });
-        id
+        };
+        match self.free_slots.pop() {
+            Some(slot) => {
+                self.nodes[slot as usize] = node;
+                NodeId(slot)
+            }
+            None => {
+                let id = NodeId(self.nodes.len() as u32);
+                self.nodes.push(node);
+                id
+            }
+        }
     }
 
-    /// Mark an unlinked node as released (`free_resource`). Its slot stays; it is never reused.
+    /// Release an unlinked node and the subtree still hanging from it (`free_resource`; a
+    /// subtree released with its parent is gone from the tree too). Their slots are reused by
+    /// later allocations, so a released id must not be used after the next `alloc`.
     pub fn free(&mut self, id: NodeId) {
         debug_assert!(self.get(id).parent.is_none());
-        self.get_mut(id).freed = true;
+        if id == Self::ROOT || self.get(id).freed {
+            return;
+        }
+        let below: Vec<NodeId> = self.descendants(id).collect();
+        for n in below.into_iter().chain(std::iter::once(id)) {
+            let r = self.get_mut(n);
+            r.freed = true;
+            r.children.clear();
+            self.free_slots.push(n.0);
+        }
+    }
+
+    /// Intern a name an operation passes (a driver's name string): the same bytes give the same
+    /// [`Name`], as a driver passes the same pointer. The parser uses [`Tree::intern`] instead
+    /// (no lookup per line).
+    pub fn intern_shared(&mut self, bytes: &[u8]) -> Name {
+        if let Some(n) = self.shared_names.get(bytes) {
+            return *n;
+        }
+        let n = self.intern(bytes);
+        self.shared_names.insert(bytes.into(), n);
+        n
     }
 
     /// Number of linked resources below the root (the root itself not counted).

@@ -6,7 +6,7 @@ use iomem_sim::command::parse_command;
 /// text `help \t` (Display does not quote the topic) parses back as plain `help`.
 /// Ignored until `Command::Help`'s Display quotes its topic (src/command.rs, not owned here).
 #[test]
-#[ignore = "known: Command::Help Display does not quote the topic"]
+
 fn help_topic_with_blanks_round_trips_through_canonical_text() {
     let cmd = parse_command("?\u{b}\"\t\"").expect("parses");
     let canon = cmd.to_string();
@@ -68,7 +68,7 @@ fn online_of_16_tib_is_not_quadratic() {
 /// strip only when no name would still end in `\r`, or keep the `\r`s in the name and not
 /// call the file CRLF).
 #[test]
-#[ignore = "known: CRLF normalization is not idempotent when names end in \\r"]
+
 fn crlf_normalization_is_a_fixed_point() {
     use iomem_sim::parse::parse_dump;
     use iomem_sim::render::render_iomem;
@@ -88,7 +88,7 @@ fn crlf_normalization_is_a_fixed_point() {
 /// device `--reset,mmo.2`, whose canonical text `dax kmem --reset,mmo.2` is then read as an
 /// unknown option. Display must quote a word that starts with `--` (src/command.rs `quote`).
 #[test]
-#[ignore = "known: Command Display does not quote words that start with --"]
+
 fn dax_device_starting_with_dashes_round_trips() {
     let cmd = parse_command("dax kmem --reset\\,mmo.2").expect("parses");
     let canon = cmd.to_string();
