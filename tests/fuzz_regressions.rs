@@ -62,8 +62,7 @@ fn online_of_16_tib_is_not_quadratic() {
 /// several `\r` is read as a CRLF file, which strips one `\r` per line; the others stay in the
 /// name, are rendered, and the next parse strips one more. So render → parse is not the
 /// identity on such a tree (each round loses a `\r`). Fixed: such a
-/// file is not treated as CRLF (the `
-`s stay in the names, byte for byte).
+/// file is not treated as CRLF (the `\r`s stay in the names, byte for byte).
 #[test]
 fn crlf_normalization_is_a_fixed_point() {
     use iomem_sim::parse::parse_dump;
