@@ -21,6 +21,11 @@ pub enum Arch {
 /// Guess the architecture: x86 boot code leaves names nothing else uses (ROM probing, e820
 /// types, APICs, HPET, `Kernel bss`); a `Kernel code` without them is an ARM kernel.
 pub fn guess_arch(tree: &Tree) -> Arch {
+    guess_arch_of(tree, tree.descendants(Tree::ROOT))
+}
+
+/// [`guess_arch`] over `nodes` (any order: the answer only asks whether a name occurs).
+fn guess_arch_of(tree: &Tree, nodes: impl Iterator<Item = NodeId>) -> Arch {
     const X86: &[&str] = &[
         "Video ROM",
         "System ROM",
@@ -35,7 +40,7 @@ pub fn guess_arch(tree: &Tree) -> Arch {
     ];
     const X86_PREFIX: &[&str] = &["IOAPIC", "HPET ", "PCI MMCONFIG", "pnp 00:"];
     let mut kernel = false;
-    for id in tree.descendants(Tree::ROOT) {
+    for id in nodes {
         let n = tree.name_of(id);
         if X86.iter().any(|x| n == x.as_bytes())
             || X86_PREFIX.iter().any(|p| n.starts_with(p.as_bytes()))
@@ -113,6 +118,28 @@ pub fn infer_flags(tree: &mut Tree) {
     }
 }
 
+/// [`infer_flags`] for a tree fresh from the parser: its arena holds exactly the linked nodes,
+/// each after its parent (dump order is pre-order), so visiting them by id decides parents
+/// first without walking the tree. Same result as `infer_flags`: a node's rule reads only its
+/// own name and position, its children's names and its parent's desc.
+pub(crate) fn infer_flags_in_dump_order(tree: &mut Tree) {
+    let ids = || (1..tree.arena_len() as u32).map(NodeId);
+    debug_assert!(ids().all(|id| tree.parent(id).is_some_and(|p| p < id)));
+    let n = tree.arena_len() as u32;
+    let arch = guess_arch_of(tree, (1..n).map(NodeId));
+    let kind = tree.kind();
+    for id in (1..n).map(NodeId) {
+        let guess = match kind {
+            RootKind::Iomem => iomem_rule(tree, id, arch),
+            RootKind::Ioport => ioport_rule(tree, id),
+        };
+        let r = tree.get_mut(id);
+        r.flags = guess.flags;
+        r.desc = guess.desc;
+        r.confidence = guess.confidence;
+    }
+}
+
 fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
     use Confidence::*;
     let r = t.get(id);
@@ -126,7 +153,7 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
     // e820's do_mark_busy: everything below 1 MiB is busy; above it Reserved, PMEM, PRAM and
     // Soft Reserved are not (arch/x86/kernel/e820.c).
     let busy_if_low = if low { IORESOURCE_BUSY } else { 0 };
-    let parent_is_ram = !top && t.name_of(parent).starts_with(b"System RAM");
+    let parent_is_ram = || !top && t.name_of(parent).starts_with(b"System RAM");
     let has_children = t.has_children(id);
     let child_named = |p: &[u8]| t.children(id).any(|c| t.name_of(c).starts_with(p));
     const MEMB: u32 = IORESOURCE_MEM | IORESOURCE_BUSY;
@@ -201,7 +228,7 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
                     Arch::X86 => g(IORESOURCE_MEM | busy_if_low, Desc::Reserved, Medium),
                     _ => g(IORESOURCE_MEM, Desc::None, c),
                 }
-            } else if parent_is_ram {
+            } else if parent_is_ram() {
                 g(MEMB, Desc::None, High)
             } else {
                 heuristic(has_children, inherited)

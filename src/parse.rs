@@ -248,6 +248,7 @@ struct Rec {
 /// Where a line failed: 0-based column, kind, message.
 type LineErr = (usize, ParseErrorKind, String);
 
+#[inline]
 fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), LineErr> {
     let col = line.len() - i.len();
     let digits = match hex_digits(i) {
@@ -275,23 +276,23 @@ fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), Li
             ),
         ));
     }
+    // Digits are known hex here: `| 0x20` lowercases a letter, and letters sit above b'9'.
     let mut v: u64 = 0;
     let mut upper = false;
     for &d in digits {
-        let n = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            _ => {
-                upper = true;
-                d.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10)
-            }
+        let n = if d <= b'9' {
+            d - b'0'
+        } else {
+            upper |= d < b'a';
+            (d | 0x20) - b'a' + 10
         };
-        v = (v << 4) | u64::from(n & 0xf);
+        v = (v << 4) | u64::from(n);
     }
     Ok((v, digits.len(), upper))
 }
 
 /// `<indent><start>-<end> : <name>` — the whole line, nothing left over.
+#[inline]
 fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
     let (i, ind) = spaces(line).unwrap_or((line, &[]));
     let indent = ind.len();
@@ -365,8 +366,16 @@ fn gcd(a: usize, b: usize) -> usize {
 /// An empty dump is an error for iomem (every machine has System RAM) but a valid, empty tree
 /// for ioports (arm boards without port I/O print nothing).
 pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseError> {
-    let mut normalizations = Vec::new();
+    match parse_kernel_printed(input, hint) {
+        Some(d) => Ok(d),
+        None => parse_general(input, hint),
+    }
+}
 
+/// Every dump: blank lines, CRLF, any indentation unit and base, errors. Three passes over a
+/// per-line record vector; [`parse_kernel_printed`] is the one-pass fast path for dumps as the
+/// kernel prints them, and gives up (to this function) on anything else.
+fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseError> {
     // Pass 1: split lines, parse each one, collect the global facts.
     let est_lines = input.len() / 32 + 1;
     let mut recs: Vec<Rec> = Vec::with_capacity(est_lines);
@@ -587,56 +596,19 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         warnings.insert(0, ParseWarning::Zeroed { kind });
     }
 
-    if crlf_file {
-        normalizations.push(format!(
-            "{crlf} CRLF line end(s): printed as LF (the kernel writes LF)"
-        ));
-    }
-    if !input.is_empty() && input.last() != Some(&b'\n') {
-        normalizations.push("no newline at the end of the last line: printed with one".into());
-    }
-    if blank_inside > 0 {
-        normalizations.push(format!(
-            "{blank_inside} blank line(s) between resources: dropped"
-        ));
-    }
-    if trailing_blank > 0 {
-        normalizations.push(format!("{trailing_blank} trailing blank line(s): dropped"));
-    }
-    if base > 0 {
-        normalizations.push(format!(
-            "every line is indented by {base} extra space(s): removed (top level starts at \
-             column 1)"
-        ));
-    }
-    if unit != 2 {
-        normalizations.push(format!(
-            "indented {unit} spaces per level: printed with the kernel's 2"
-        ));
-    }
-    if no_parent_lines > 0 {
-        normalizations.push(format!(
-            "{no_parent_lines} indented line(s) with nothing above to nest in: printed at top \
-             level"
-        ));
-    }
-    if uppercase > 0 {
-        normalizations.push(format!(
-            "{uppercase} line(s) with uppercase hex digits: printed in lowercase"
-        ));
-    }
-    if odd_width > 0 {
-        normalizations.push(format!(
-            "{odd_width} line(s) whose addresses are not zero-padded to the kernel's minimum \
-             width of {width}: printed padded"
-        ));
-    }
-    if bare_colons > 0 {
-        normalizations.push(format!(
-            "{bare_colons} line(s) ending in ` :` (the empty name's trailing space was \
-             stripped): printed as ` : `"
-        ));
-    }
+    let normalizations = normalizations_of(&Facts {
+        crlf: if crlf_file { crlf } else { 0 },
+        final_newline: input.is_empty() || input.last() == Some(&b'\n'),
+        blank_inside,
+        trailing_blank,
+        base,
+        unit,
+        no_parent_lines,
+        uppercase,
+        odd_width,
+        width,
+        bare_colons,
+    });
 
     crate::infer::infer_flags(&mut tree);
     Ok(Dump {
@@ -646,6 +618,301 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         hex_width: width,
         lines: recs.len(),
     })
+}
+
+/// Give the node closed at stack mark `mark` its children (`pending[mark..]`).
+fn close_node(tree: &mut Tree, pending: &mut Vec<NodeId>, id: NodeId, mark: usize) {
+    if let Some(kids) = pending.get(mark..)
+        && !kids.is_empty()
+    {
+        tree.set_new_children(id, kids);
+    }
+    pending.truncate(mark);
+}
+
+/// The fast path of [`parse_dump`] for dumps printed the way the kernel prints them: one pass
+/// straight into the arena, no per-line record. Each node's child list is built in one piece
+/// when the node is closed (a line at its depth or above follows), so lists get their exact
+/// size.
+///
+/// It assumes what `r_show` output always satisfies — LF line ends, no blank lines, no
+/// malformed line, top level at column 1, 2 spaces per level, and (without a hint) 8-digit
+/// iomem addresses rather than 4-digit ioports — and returns `None` as soon as one of them
+/// turns out false, so that [`parse_general`] parses the input from scratch: errors, warnings,
+/// normalizations and the tree are always exactly the general parser's.
+fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
+    if input.is_empty() {
+        return None;
+    }
+    let lines =
+        memchr::memchr_iter(b'\n', input).count() + usize::from(input.last() != Some(&b'\n'));
+    let kind = match hint {
+        Some(RootKind::Ioport) => RootKind::Ioport,
+        _ => RootKind::Iomem,
+    };
+    // The ioports root's end depends on the digits seen: set at the end.
+    let mut tree = Tree::new(kind, u64::MAX);
+    tree.reserve(lines + 1, input.len());
+
+    let mut warnings = Vec::new();
+    // Open ancestors: (level, node, where its children start in `pending`).
+    let mut stack: Vec<(usize, NodeId, usize)> = Vec::new();
+    // Children of the open nodes, each node's run after its own entry.
+    let mut pending: Vec<NodeId> = Vec::new();
+    let mut top: Vec<NodeId> = Vec::new();
+    let mut count = 0usize;
+    let mut uppercase = 0usize;
+    let mut bare_colons = 0usize;
+    let mut min_digits = usize::MAX;
+    let mut max_digits = 0usize;
+    let mut all_zero = true;
+    let mut max_end = 0u64;
+    let mut min_indent = usize::MAX;
+    // Indentation unit 2 needs some indent that is 2 mod 4 (else the general parser's gcd
+    // rule may pick 4).
+    let mut any_indent = false;
+    let mut any_2_mod_4 = false;
+    let mut odd8 = 0usize;
+    let mut odd4 = 0usize;
+    let mut no_parent_lines = 0usize;
+
+    let mut pos = 0usize;
+    let mut ln: u32 = 0;
+    while pos < input.len() {
+        ln = ln.saturating_add(1);
+        let rest = input.get(pos..)?;
+        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = rest.get(..len)?;
+        pos += len + 1;
+        // The one line grammar (nom); anything it refuses, the general parser reports.
+        let Line {
+            indent,
+            start,
+            end,
+            name,
+            start_digits: sd,
+            end_digits: ed,
+            uppercase: up,
+            bare_colon: bare,
+        } = parse_line(line).ok()?;
+        if name.last() == Some(&b'\r') || indent % 2 != 0 {
+            return None;
+        }
+
+        count += 1;
+        uppercase += usize::from(up);
+        bare_colons += usize::from(bare);
+        min_digits = min_digits.min(sd).min(ed);
+        max_digits = max_digits.max(sd).max(ed);
+        all_zero &= start == 0 && end == 0;
+        max_end = max_end.max(end);
+        min_indent = min_indent.min(indent);
+        any_indent |= indent != 0;
+        any_2_mod_4 |= indent % 4 == 2;
+        let (sl, el) = (hex_len(start), hex_len(end));
+        odd8 += usize::from(sd != sl.max(8) || ed != el.max(8));
+        odd4 += usize::from(sd != sl.max(4) || ed != el.max(4));
+
+        let name = tree.intern(name);
+        let id = tree.alloc_named(start, end, name, 0, Desc::None);
+        tree.get_mut(id).line = Some(ln);
+
+        // The nesting rules of `parse_general`, with unit 2 and base 0.
+        let level = indent / 2;
+        let parent = if level == MAX_IORES_LEVEL {
+            while let Some(&(l, p, mark)) = stack.last() {
+                if l <= MAX_IORES_LEVEL {
+                    break;
+                }
+                stack.pop();
+                close_node(&mut tree, &mut pending, p, mark);
+            }
+            match stack.last() {
+                Some(&(l, _, _)) if l + 1 < MAX_IORES_LEVEL => return None,
+                None => None,
+                Some(_) => {
+                    while let Some(&(l, p, mark)) = stack.last() {
+                        if l == MAX_IORES_LEVEL && !tree.get(p).contains(start, end) {
+                            stack.pop();
+                            close_node(&mut tree, &mut pending, p, mark);
+                        } else {
+                            break;
+                        }
+                    }
+                    match stack.last() {
+                        Some(&(_, p, _)) => {
+                            if !tree.get(p).contains(start, end) {
+                                warnings.push(ParseWarning::DeepUncontained { line: ln });
+                            }
+                            Some(p)
+                        }
+                        None => None,
+                    }
+                }
+            }
+        } else {
+            while let Some(&(l, p, mark)) = stack.last() {
+                if l < level {
+                    break;
+                }
+                stack.pop();
+                close_node(&mut tree, &mut pending, p, mark);
+            }
+            match stack.last() {
+                Some(&(l, _, _)) if level > l + 1 => return None,
+                Some(&(_, p, _)) => Some(p),
+                None => None,
+            }
+        };
+        match parent {
+            Some(_) => pending.push(id),
+            None => {
+                if level > 0 {
+                    no_parent_lines += 1;
+                    warnings.push(ParseWarning::NoParent { line: ln, indent });
+                }
+                top.push(id);
+            }
+        }
+        stack.push((level, id, pending.len()));
+    }
+    while let Some((_, p, mark)) = stack.pop() {
+        close_node(&mut tree, &mut pending, p, mark);
+    }
+    tree.set_new_children(Tree::ROOT, &top);
+
+    // Assumptions the general parser would decide otherwise.
+    let looks_ioports = min_digits == 4 && max_digits == 4;
+    if count == 0
+        || min_indent != 0
+        || (any_indent && !any_2_mod_4)
+        || (hint.is_none() && looks_ioports)
+    {
+        return None;
+    }
+
+    // The root and minimum hex width, as `parse_general` decides them.
+    if kind == RootKind::Ioport {
+        let root_end = if min_digits < 8 {
+            0xffff
+        } else if max_end <= 0xff_ffff {
+            0xff_ffff
+        } else {
+            u64::MAX
+        };
+        tree.set_range(Tree::ROOT, 0, root_end);
+    }
+    let width = tree.hex_width();
+    if all_zero && count > 1 {
+        tree.zeroed = true;
+        warnings.insert(0, ParseWarning::Zeroed { kind });
+    }
+    let normalizations = normalizations_of(&Facts {
+        crlf: 0,
+        final_newline: input.last() == Some(&b'\n'),
+        blank_inside: 0,
+        trailing_blank: 0,
+        base: 0,
+        unit: 2,
+        no_parent_lines,
+        uppercase,
+        odd_width: if width == 4 { odd4 } else { odd8 },
+        width,
+        bare_colons,
+    });
+    crate::infer::infer_flags_in_dump_order(&mut tree);
+    Some(Dump {
+        tree,
+        warnings,
+        normalizations,
+        hex_width: width,
+        lines: count,
+    })
+}
+
+/// What `parse_dump` noticed that makes the render differ from the input.
+struct Facts {
+    /// CRLF line ends stripped (0 when the file is not read as CRLF).
+    crlf: usize,
+    final_newline: bool,
+    blank_inside: usize,
+    trailing_blank: usize,
+    base: u32,
+    unit: usize,
+    no_parent_lines: usize,
+    uppercase: usize,
+    odd_width: usize,
+    width: usize,
+    bare_colons: usize,
+}
+
+/// The normalization messages of [`Dump::normalizations`], in their fixed order.
+fn normalizations_of(f: &Facts) -> Vec<String> {
+    let Facts {
+        blank_inside,
+        trailing_blank,
+        base,
+        unit,
+        no_parent_lines,
+        uppercase,
+        odd_width,
+        width,
+        bare_colons,
+        ..
+    } = *f;
+    let mut out = Vec::new();
+    if f.crlf > 0 {
+        out.push(format!(
+            "{} CRLF line end(s): printed as LF (the kernel writes LF)",
+            f.crlf
+        ));
+    }
+    if !f.final_newline {
+        out.push("no newline at the end of the last line: printed with one".into());
+    }
+    if f.blank_inside > 0 {
+        out.push(format!(
+            "{blank_inside} blank line(s) between resources: dropped"
+        ));
+    }
+    if f.trailing_blank > 0 {
+        out.push(format!("{trailing_blank} trailing blank line(s): dropped"));
+    }
+    if f.base > 0 {
+        out.push(format!(
+            "every line is indented by {base} extra space(s): removed (top level starts at \
+             column 1)"
+        ));
+    }
+    if f.unit != 2 {
+        out.push(format!(
+            "indented {unit} spaces per level: printed with the kernel's 2"
+        ));
+    }
+    if f.no_parent_lines > 0 {
+        out.push(format!(
+            "{no_parent_lines} indented line(s) with nothing above to nest in: printed at top \
+             level"
+        ));
+    }
+    if f.uppercase > 0 {
+        out.push(format!(
+            "{uppercase} line(s) with uppercase hex digits: printed in lowercase"
+        ));
+    }
+    if f.odd_width > 0 {
+        out.push(format!(
+            "{odd_width} line(s) whose addresses are not zero-padded to the kernel's minimum \
+             width of {width}: printed padded"
+        ));
+    }
+    if f.bare_colons > 0 {
+        out.push(format!(
+            "{bare_colons} line(s) ending in ` :` (the empty name's trailing space was \
+             stripped): printed as ` : `"
+        ));
+    }
+    out
 }
 
 fn depth_jump(
@@ -903,5 +1170,168 @@ mod tests {
         let mut name = b"00000000-00000fff : ".to_vec();
         name.extend(std::iter::repeat_n(b'x', 1 << 20));
         assert!(parse_dump(&name, None).is_ok());
+    }
+}
+
+/// The fast path ([`parse_kernel_printed`]) must be invisible: whenever it accepts an input, the
+/// general parser accepts it too and reports exactly the same tree, flags, confidences, dump
+/// lines, warnings and normalizations. Checked on every real dump we have and on random edits
+/// of them (edits that keep a dump kernel-shaped, so that the fast path mostly does accept).
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Everything a user of a [`Dump`] can observe, ids aside.
+    fn observable(d: &Dump) -> String {
+        let t = &d.tree;
+        let mut out = format!(
+            "kind {:?} root {:x}-{:x} zeroed {} width {} lines {}\n{:?}\n{:?}\n",
+            t.kind(),
+            t.get(Tree::ROOT).start,
+            t.get(Tree::ROOT).end,
+            t.zeroed,
+            d.hex_width,
+            d.lines,
+            d.warnings,
+            d.normalizations
+        );
+        for (id, depth) in t.walk(Tree::ROOT) {
+            let r = t.get(id);
+            out.push_str(&format!(
+                "{depth} {:x}-{:x} {:?} {:#x} {:?} {:?} {:?} unsorted={}\n",
+                r.start,
+                r.end,
+                t.name_of(id),
+                r.flags,
+                r.desc,
+                r.confidence,
+                r.line,
+                t.is_unsorted(id)
+            ));
+        }
+        out
+    }
+
+    /// `Some(true)` when the fast path took the input (and agreed), `Some(false)` when it handed
+    /// it over; panics on any disagreement.
+    fn agree(input: &[u8], hint: Option<RootKind>) -> bool {
+        let general = parse_general(input, hint);
+        match parse_kernel_printed(input, hint) {
+            None => false,
+            Some(fast) => {
+                let general = general.unwrap_or_else(|e| {
+                    panic!("fast path accepted what the general parser refuses: {e}")
+                });
+                assert_eq!(observable(&fast), observable(&general));
+                true
+            }
+        }
+    }
+
+    fn fixtures() -> Vec<(String, Vec<u8>)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut out = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(dir)];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("fixtures dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p
+                    .extension()
+                    .is_some_and(|x| x == "iomem" || x == "ioports")
+                {
+                    out.push((p.display().to_string(), std::fs::read(&p).expect("read")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn fast_path_agrees_on_every_fixture() {
+        let mut taken = 0;
+        let all = fixtures();
+        for (path, bytes) in &all {
+            let hint = path.ends_with(".ioports").then_some(RootKind::Ioport);
+            for h in [hint, None, Some(RootKind::Iomem), Some(RootKind::Ioport)] {
+                taken += usize::from(agree(bytes, h));
+            }
+        }
+        // Most real dumps are exactly as the kernel printed them: the fast path must see use.
+        assert!(taken > all.len(), "fast path taken {taken} times");
+    }
+
+    /// Line-level edits that keep the text kernel-shaped: drop, duplicate or swap lines, move a
+    /// line a level in or out, zero or bump a digit, uppercase it, drop the final newline.
+    fn edited() -> impl Strategy<Value = (usize, Vec<u8>)> {
+        let all = fixtures();
+        let n = all.len();
+        let edit = (
+            0u8..8,
+            any::<prop::sample::Index>(),
+            any::<prop::sample::Index>(),
+        );
+        (0..n, proptest::collection::vec(edit, 0..6)).prop_map(move |(f, edits)| {
+            let text = &all[f].1;
+            let mut lines: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+            if lines.last().is_some_and(Vec::is_empty) {
+                lines.pop();
+            }
+            let mut final_nl = true;
+            for (kind, a, b) in edits {
+                if lines.is_empty() {
+                    break;
+                }
+                let i = a.index(lines.len());
+                let j = b.index(lines.len());
+                match kind {
+                    0 => {
+                        lines.remove(i);
+                    }
+                    1 => lines.insert(i, lines[j].clone()),
+                    2 => lines.swap(i, j),
+                    3 => {
+                        lines[i].splice(0..0, *b"  ");
+                    }
+                    4 if lines[i].starts_with(b"  ") => {
+                        lines[i].drain(0..2);
+                    }
+                    5 => {
+                        let k = j % lines[i].len().max(1);
+                        if let Some(c) = lines[i].get_mut(k)
+                            && c.is_ascii_hexdigit()
+                        {
+                            *c = if *c == b'0' { b'f' } else { b'0' };
+                        }
+                    }
+                    6 => {
+                        let k = j % lines[i].len().max(1);
+                        if let Some(c) = lines[i].get_mut(k) {
+                            c.make_ascii_uppercase();
+                        }
+                    }
+                    7 => final_nl = false,
+                    _ => {}
+                }
+            }
+            let mut out = lines.join(&b'\n');
+            if final_nl && !out.is_empty() {
+                out.push(b'\n');
+            }
+            (f, out)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_path_agrees_on_edited_dumps((_f, bytes) in edited(), h in 0u8..3) {
+            let hint = [None, Some(RootKind::Iomem), Some(RootKind::Ioport)][usize::from(h)];
+            agree(&bytes, hint);
+        }
     }
 }

@@ -512,6 +512,22 @@ impl Tree {
             self.get_mut(c).parent = None;
         }
         self.get_mut(p).children.clear();
+        self.fill_children(p, order);
+    }
+
+    /// Give `p`, which has no children, the child list `order` (exactly that order): the bulk
+    /// construction [`Tree::set_children`] ends with, for a builder (the parser) that knows a
+    /// node's whole child list at once. Same keys and `unsorted` mark as `set_children`.
+    pub fn set_new_children(&mut self, p: NodeId, order: &[NodeId]) {
+        debug_assert!(self.get(p).children.is_empty());
+        self.fill_children(p, order);
+    }
+
+    /// Key `order` as `p`'s list (keys strictly increase, so the entries are built already
+    /// sorted, in one allocation of the exact size) and recompute whether it is sorted and
+    /// disjoint.
+    fn fill_children(&mut self, p: NodeId, order: &[NodeId]) {
+        let mut entries: Vec<(ChildKey, NodeId)> = Vec::with_capacity(order.len());
         let mut unsorted = false;
         let mut prev: Option<(u64, u64)> = None; // (key0, end of previous)
         for &c in order {
@@ -534,9 +550,17 @@ impl Tree {
             let node = self.get_mut(c);
             node.key = key;
             node.parent = Some(p);
-            self.get_mut(p).children.insert(key, c);
+            entries.push((key, c));
         }
-        self.get_mut(p).unsorted = unsorted;
+        let node = self.get_mut(p);
+        node.children = Kids::from_sorted(entries);
+        node.unsorted = unsorted;
+    }
+
+    /// Number of arena slots (linked, unlinked and released nodes, the root included): ids
+    /// `0..arena_len()` are valid for [`Tree::get`].
+    pub fn arena_len(&self) -> usize {
+        self.nodes.len()
     }
 
     /// Unlink `id` from its parent; its subtree stays attached to it (`__release_resource`
@@ -714,6 +738,15 @@ impl Kids {
 
     fn new() -> Kids {
         Kids::Small(Vec::new())
+    }
+    /// From entries with strictly increasing keys (what inserting them one by one gives).
+    fn from_sorted(entries: Vec<(ChildKey, NodeId)>) -> Kids {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        if entries.len() <= Self::SMALL_MAX {
+            Kids::Small(entries)
+        } else {
+            Kids::Big(entries.into_iter().collect())
+        }
     }
     fn len(&self) -> usize {
         match self {
