@@ -247,7 +247,9 @@ impl Command {
 }
 
 fn quote(s: &str) -> String {
+    // A bare word starting with `-` would read back as an option.
     if !s.is_empty()
+        && !s.starts_with('-')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:()/+,@".contains(&b))
     {
@@ -349,7 +351,7 @@ impl fmt::Display for Command {
             Command::Explain(c) => write!(f, "explain {c}"),
             Command::Save { path } => write!(f, "save {}", quote(path)),
             Command::Help { topic: None } => write!(f, "help"),
-            Command::Help { topic: Some(t) } => write!(f, "help {t}"),
+            Command::Help { topic: Some(t) } => write!(f, "help {}", quote(t)),
             Command::Quit => write!(f, "quit"),
         }
     }

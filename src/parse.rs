@@ -371,6 +371,7 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
     let est_lines = input.len() / 32 + 1;
     let mut recs: Vec<Rec> = Vec::with_capacity(est_lines);
     let mut crlf = 0usize;
+    let mut cr_in_name = false;
     let mut blank_inside = 0usize;
     let mut blank_pending = 0usize;
     let mut uppercase = 0usize;
@@ -412,6 +413,10 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         all_zero &= l.start == 0 && l.end == 0;
         max_end = max_end.max(l.end);
         crlf += usize::from(cr);
+        // A name that would still end in `\r` after stripping one (`a\r\r\n`) means the
+        // `\r`s are the name's own: printing it with LF then reads back as CRLF again and
+        // loses one more (found by fuzzing). Such a file is not treated as CRLF.
+        cr_in_name |= cr && l.name.last() == Some(&b'\r');
         recs.push(Rec {
             cr,
             line: lineno,
@@ -427,7 +432,7 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
     let trailing_blank = blank_pending;
     // CRLF only when every resource line has it (a file that went through Windows); a lone
     // `\r` before the newline is part of that line's name and is kept.
-    let crlf_file = crlf > 0 && crlf == recs.len();
+    let crlf_file = crlf > 0 && crlf == recs.len() && !cr_in_name;
 
     if recs.is_empty() && hint != Some(RootKind::Ioport) {
         return Err(ParseError::new(
@@ -505,7 +510,9 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
         let name = input
             .get(r.line_off + r.line_len - r.name_len..r.line_off + r.line_len + keep_cr)
             .unwrap_or(&[]);
-        let id = tree.alloc(start, end, name, 0, Desc::None);
+        // Each line's name is its own (no de-duplication lookup per line).
+        let name = tree.intern(name);
+        let id = tree.alloc_named(start, end, name, 0, Desc::None);
         tree.get_mut(id).line = Some(ln);
         debug_assert_eq!(id.0 as usize, idx + 1);
         let (sd, ed) = (usize::from(r.digits.0), usize::from(r.digits.1));

@@ -35,6 +35,8 @@ pub enum SessionError {
     NothingToRedo,
     #[error("no step {0}: the session has {1} step(s)")]
     NoSuchStep(usize, usize),
+    #[error("step {0} is no longer kept: only the last {MAX_KEPT_STEPS} steps are ({1} forgotten)")]
+    StepForgotten(usize, usize),
     #[error("bad --flags {0:?}: expected names like SYSTEM_RAM, MEM|BUSY or 0x200")]
     BadFlags(String),
     #[error("cannot save to {path}: {source}")]
@@ -162,7 +164,8 @@ impl StepOutcome {
 pub struct Step {
     /// The command's canonical text.
     pub text: String,
-    pub before: Machine,
+    /// The machine after the step. The machine before it is the previous step's `after` (or
+    /// the start): one machine per step, so a long script costs memory linear in its length.
     pub after: Machine,
     pub trace: Trace,
 }
@@ -173,18 +176,29 @@ pub struct Session {
     start: Machine,
     /// The current machine.
     pub machine: Machine,
-    steps: Vec<Step>,
-    /// Number of steps applied (`steps[..cursor]`); undo/redo move it.
+    /// The most recent steps (at most [`MAX_KEPT_STEPS`]); `steps[0]` is step `dropped + 1`.
+    steps: std::collections::VecDeque<Step>,
+    /// Number of kept steps applied (`steps[..cursor]`); undo/redo move it.
     cursor: usize,
+    /// Steps forgotten to bound memory (a script of millions of commands), oldest first.
+    dropped: usize,
+    /// The machine before `steps[0]` (the start while nothing was dropped).
+    base: Machine,
 }
+
+/// How many steps `undo`/`diff STEP` can reach back. Each kept step holds one machine, so this
+/// bounds a session's memory by `MAX_KEPT_STEPS` × the tree's size, however many commands run.
+pub const MAX_KEPT_STEPS: usize = 1000;
 
 impl Session {
     pub fn new(machine: Machine) -> Session {
         Session {
             start: machine.clone(),
+            base: machine.clone(),
             machine,
-            steps: Vec::new(),
+            steps: std::collections::VecDeque::new(),
             cursor: 0,
+            dropped: 0,
         }
     }
     pub fn tree(&self) -> &Tree {
@@ -194,24 +208,55 @@ impl Session {
     pub fn start(&self) -> &Machine {
         &self.start
     }
-    /// Steps currently applied.
-    pub fn steps(&self) -> &[Step] {
-        &self.steps[..self.cursor]
+    /// Steps currently applied (the kept ones: at most [`MAX_KEPT_STEPS`]).
+    pub fn steps(&self) -> impl DoubleEndedIterator<Item = &Step> + '_ {
+        self.steps.range(..self.cursor)
+    }
+    /// Number of kept steps currently applied.
+    pub fn step_count(&self) -> usize {
+        self.cursor
     }
     pub fn version(&self) -> KernelVersion {
         self.machine.config.version
     }
 
-    fn record(&mut self, text: String, after: Machine, trace: Trace) {
-        let before = std::mem::replace(&mut self.machine, after.clone());
+    fn record(&mut self, text: String, mut after: Machine, trace: Trace) {
+        // Between commands no `Name` is held: names no node uses any more can go.
+        after.tree.compact_names();
+        self.machine = after.clone();
         self.steps.truncate(self.cursor);
-        self.steps.push(Step {
-            text,
-            before,
-            after,
-            trace,
-        });
+        self.steps.push_back(Step { text, after, trace });
+        if self.steps.len() > MAX_KEPT_STEPS
+            && let Some(oldest) = self.steps.pop_front()
+        {
+            self.base = oldest.after;
+            self.dropped += 1;
+        }
         self.cursor = self.steps.len();
+    }
+
+    /// The machine before kept step `k` (0-based): the base, or the state after step `k - 1`.
+    fn before_step(&self, k: usize) -> &Machine {
+        match k.checked_sub(1).and_then(|i| self.steps.get(i)) {
+            Some(prev) => &prev.after,
+            None => &self.base,
+        }
+    }
+
+    /// The tree after step `n` (numbered from 1 over the whole session; 0 = the start).
+    fn tree_after(&self, n: usize) -> Result<&Tree, SessionError> {
+        let applied = self.dropped + self.cursor;
+        if n == 0 {
+            return Ok(&self.start.tree);
+        }
+        if n > applied {
+            return Err(SessionError::NoSuchStep(n, applied));
+        }
+        match n.checked_sub(self.dropped) {
+            Some(0) => Ok(&self.base.tree),
+            Some(local) => Ok(&self.steps[local - 1].after.tree),
+            None => Err(SessionError::StepForgotten(n, self.dropped)),
+        }
     }
 
     /// Run one command.
@@ -284,11 +329,7 @@ impl Session {
             }
             Command::Blocks => out.output = Output::Text(blocks_text(&self.machine)),
             Command::Diff { step } => {
-                let base = match step {
-                    None | Some(0) => Ok(&self.start.tree),
-                    Some(n) if *n <= self.cursor => Ok(&self.steps[n - 1].after.tree),
-                    Some(n) => Err(SessionError::NoSuchStep(*n, self.cursor)),
-                };
+                let base = self.tree_after(step.unwrap_or(0));
                 match base {
                     Ok(b) => {
                         out.output = Output::Diff {
@@ -304,9 +345,9 @@ impl Session {
                     out.outcome = Outcome::Failed(SessionError::NothingToUndo);
                 } else {
                     self.cursor -= 1;
-                    let s = &self.steps[self.cursor];
-                    let before = std::mem::replace(&mut self.machine, s.before.clone());
-                    out.command = format!("undo {}", s.text);
+                    let restored = self.before_step(self.cursor).clone();
+                    let before = std::mem::replace(&mut self.machine, restored);
+                    out.command = format!("undo {}", self.steps[self.cursor].text);
                     out.changed = true;
                     out.output = Output::Diff {
                         before: before.tree,
@@ -727,6 +768,38 @@ mod tests {
         s.execute(&parse_command(line).unwrap())
     }
 
+    /// A long script keeps only the last MAX_KEPT_STEPS steps: undo reaches back that far,
+    /// `diff` against the start still works, a forgotten step is a clear error.
+    #[test]
+    fn history_is_bounded() {
+        let mut s = session();
+        let n = MAX_KEPT_STEPS + 5;
+        for i in 0..n {
+            let line = if i % 2 == 0 {
+                "request c1000000 4K foo"
+            } else {
+                "release c1000000 4K"
+            };
+            assert_eq!(run(&mut s, line).exit_code(), 0, "{line}");
+        }
+        // n is odd: foo is held.
+        assert!(text(s.tree()).contains("  c1000000-c1000fff : foo"));
+        assert_eq!(s.step_count(), MAX_KEPT_STEPS);
+        assert_eq!(run(&mut s, "diff 0").exit_code(), 0);
+        assert_eq!(run(&mut s, &format!("diff {n}")).exit_code(), 0);
+        let o = run(&mut s, "diff 3");
+        assert!(matches!(
+            o.outcome,
+            Outcome::Failed(SessionError::StepForgotten(3, 5))
+        ));
+        for _ in 0..MAX_KEPT_STEPS {
+            assert_eq!(run(&mut s, "undo").exit_code(), 0);
+        }
+        // Back at the state after step 5 (foo held); one more undo has nothing left.
+        assert!(text(s.tree()).contains("  c1000000-c1000fff : foo"));
+        assert_eq!(run(&mut s, "undo").exit_code(), 2);
+    }
+
     #[test]
     fn request_then_undo_redo() {
         // SC-20: request_mem_region(0xc1000000, 0x1000, "foo") nests under the PCI window.
@@ -738,7 +811,7 @@ mod tests {
             text(s.tree())
                 .contains("c0000000-febfffff : PCI Bus 0000:00\n  c1000000-c1000fff : foo\n")
         );
-        assert_eq!(s.steps().len(), 1);
+        assert_eq!(s.step_count(), 1);
         run(&mut s, "undo");
         assert!(s.tree().same_as(&t0_booted()));
         run(&mut s, "redo");
@@ -757,7 +830,7 @@ mod tests {
         assert_eq!(o.errno(), Some(Errno::EBUSY));
         assert!(s.tree().same_as(&before));
         assert_eq!(text(s.tree()), text(&before));
-        assert_eq!(s.steps().len(), 1);
+        assert_eq!(s.step_count(), 1);
         let msg = o.message().unwrap();
         assert!(
             msg.starts_with(
@@ -789,7 +862,7 @@ mod tests {
         run(&mut s, "request c2000000 4K b");
         run(&mut s, "undo");
         run(&mut s, "kernel 5.0");
-        assert_eq!(s.steps().len(), 2);
+        assert_eq!(s.step_count(), 2);
         assert_eq!(s.version().to_string(), "5.0");
         assert_eq!(run(&mut s, "redo").exit_code(), 2);
         let o = run(&mut s, "diff 1");
@@ -915,7 +988,7 @@ mod tests {
         assert!(msg.contains("at top level)"), "{msg}");
         assert!(s.tree().same_as(&t0_booted()));
         assert_eq!(text(s.tree()), text(&t0()));
-        assert!(s.steps().is_empty(), "a refusal is not a step");
+        assert!(s.step_count() == 0, "a refusal is not a step");
         assert!(
             s.machine.blocks.get(20).is_none(),
             "no memory block created"

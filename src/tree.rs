@@ -205,6 +205,14 @@ impl Resource {
 pub struct Tree {
     nodes: Vec<Resource>,
     names: Vec<u8>,
+    /// Slots of released nodes, reused by the next allocations: the arena stays as large as the
+    /// most nodes ever linked at once, however long a session runs.
+    free_slots: Vec<u32>,
+    /// Names interned by operations ([`Tree::intern_shared`]), so that requesting the same name
+    /// again does not grow the name arena.
+    shared_names: std::collections::HashMap<Box<[u8]>, Name>,
+    /// Size of the name arena after the last [`Tree::compact_names`].
+    names_compacted: usize,
     seq: u64,
     kind: RootKind,
     /// Every address in the source dump was zero (read without CAP_SYS_ADMIN).
@@ -218,6 +226,9 @@ impl Tree {
         let mut t = Tree {
             nodes: Vec::new(),
             names: Vec::new(),
+            free_slots: Vec::new(),
+            shared_names: std::collections::HashMap::new(),
+            names_compacted: 0,
             seq: 0,
             kind,
             zeroed: false,
@@ -315,15 +326,14 @@ impl Tree {
 
     /// Create an unlinked node (the kernel's `alloc_resource` + field setup).
     pub fn alloc(&mut self, start: u64, end: u64, name: &[u8], fl: u32, desc: Desc) -> NodeId {
-        let name = self.intern(name);
+        let name = self.intern_shared(name);
         self.alloc_named(start, end, name, fl, desc)
     }
 
     /// Like [`Tree::alloc`] but sharing an existing name (the kernel passes name pointers;
     /// `merge_system_ram_resource` compares them).
     pub fn alloc_named(&mut self, start: u64, end: u64, name: Name, fl: u32, desc: Desc) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
-        self.nodes.push(Resource {
+        let node = Resource {
             start,
             end,
             name,
@@ -336,14 +346,81 @@ impl Tree {
             children: Kids::new(),
             unsorted: false,
             freed: false,
-        });
-        id
+        };
+        match self.free_slots.pop() {
+            Some(slot) => {
+                self.nodes[slot as usize] = node;
+                NodeId(slot)
+            }
+            None => {
+                let id = NodeId(self.nodes.len() as u32);
+                self.nodes.push(node);
+                id
+            }
+        }
     }
 
-    /// Mark an unlinked node as released (`free_resource`). Its slot stays; it is never reused.
+    /// Release an unlinked node and the subtree still hanging from it (`free_resource`; a
+    /// subtree released with its parent is gone from the tree too). Their slots are reused by
+    /// later allocations, so a released id must not be used after the next `alloc`.
     pub fn free(&mut self, id: NodeId) {
         debug_assert!(self.get(id).parent.is_none());
-        self.get_mut(id).freed = true;
+        if id == Self::ROOT || self.get(id).freed {
+            return;
+        }
+        let below: Vec<NodeId> = self.descendants(id).collect();
+        for n in below.into_iter().chain(std::iter::once(id)) {
+            let r = self.get_mut(n);
+            r.freed = true;
+            r.children.clear();
+            self.free_slots.push(n.0);
+        }
+    }
+
+    /// Drop the bytes of names no live node uses any more, once the arena has doubled since the
+    /// last time (so the cost is amortised O(1) per byte interned). Call it only between
+    /// operations: it moves names, so a [`Name`] held across the call would be stale. Nodes
+    /// sharing a name still share it afterwards.
+    pub fn compact_names(&mut self) {
+        if self.names.len() < 2 * self.names_compacted + 4096 {
+            return;
+        }
+        let mut remap: std::collections::HashMap<Name, Name> = std::collections::HashMap::new();
+        let mut names = Vec::with_capacity(self.names.len() / 2);
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].freed {
+                continue;
+            }
+            let old = self.nodes[i].name;
+            let new = *remap.entry(old).or_insert_with(|| {
+                let off = names.len() as u32;
+                names
+                    .extend_from_slice(&self.names[old.off as usize..(old.off + old.len) as usize]);
+                Name { off, len: old.len }
+            });
+            self.nodes[i].name = new;
+        }
+        self.shared_names.retain(|_, n| match remap.get(n) {
+            Some(new) => {
+                *n = *new;
+                true
+            }
+            None => false,
+        });
+        self.names = names;
+        self.names_compacted = self.names.len();
+    }
+
+    /// Intern a name an operation passes (a driver's name string): the same bytes give the same
+    /// [`Name`], as a driver passes the same pointer. The parser uses [`Tree::intern`] instead
+    /// (no lookup per line).
+    pub fn intern_shared(&mut self, bytes: &[u8]) -> Name {
+        if let Some(n) = self.shared_names.get(bytes) {
+            return *n;
+        }
+        let n = self.intern(bytes);
+        self.shared_names.insert(bytes.into(), n);
+        n
     }
 
     /// Number of linked resources below the root (the root itself not counted).
@@ -841,6 +918,33 @@ mod tests {
         let id = t.alloc(s, e, n.as_bytes(), IORESOURCE_MEM, Desc::None);
         t.link_sorted(p, id);
         id
+    }
+
+    #[test]
+    fn released_slots_and_dead_names_are_reclaimed() {
+        let mut t = Tree::new_iomem(64);
+        let keep = t.alloc(0x1000, 0x1fff, b"System RAM", IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, keep);
+        let twin_name = t.get(keep).name;
+        let twin = t.alloc_named(0x3000, 0x3fff, twin_name, IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, twin);
+        for i in 0..2000u64 {
+            let id = t.alloc(0x2000, 0x2fff, format!("tmp{i}").as_bytes(), 0, Desc::None);
+            t.link_sorted(Tree::ROOT, id);
+            assert!(t.unlink(id));
+            t.free(id);
+        }
+        // One slot was reused 2000 times.
+        assert_eq!(t.nodes.len(), 4);
+        t.compact_names();
+        assert!(t.names.len() < 64, "dead names dropped: {}", t.names.len());
+        assert_eq!(t.name_of(keep), b"System RAM");
+        assert_eq!(
+            t.get(keep).name,
+            t.get(twin).name,
+            "shared names stay shared"
+        );
+        assert_eq!(t.intern_shared(b"System RAM"), t.get(keep).name);
     }
 
     #[test]

@@ -4,9 +4,8 @@ use iomem_sim::command::parse_command;
 
 /// prop_session found: `?\v"\t"` parses as `help` with the topic `"\t"`, but the canonical
 /// text `help \t` (Display does not quote the topic) parses back as plain `help`.
-/// Ignored until `Command::Help`'s Display quotes its topic (src/command.rs, not owned here).
+/// Fixed: `Command::Help`'s Display quotes its topic.
 #[test]
-#[ignore = "known: Command::Help Display does not quote the topic"]
 fn help_topic_with_blanks_round_trips_through_canonical_text() {
     let cmd = parse_command("?\u{b}\"\t\"").expect("parses");
     let canon = cmd.to_string();
@@ -40,9 +39,8 @@ fn session_finishes_within(lines: &'static [&'static str], limit: std::time::Dur
 /// of memory blocks — `render_lsmem` asks `valid_zones` for every block, which calls
 /// `MemoryBlocks::zone_span` (a scan of every block) up to six times. Release build: 1 TiB
 /// (8192 blocks) 1.3 s, 2 TiB 4.7 s, so 16 TiB ≈ 5 min and 64 TiB over an hour.
-/// Ignored until src/kernel/memory.rs keeps zone spans incrementally (not owned here).
+/// Fixed: `MemoryBlocks` keeps an index of online blocks per (node, zone).
 #[test]
-#[ignore = "known: blocks/valid_zones is O(blocks^2) (MemoryBlocks::zone_span scans all blocks)"]
 fn blocks_after_hot_adding_16_tib_is_not_quadratic() {
     session_finishes_within(
         &["hotplug add 100000000 16T", "blocks"],
@@ -53,7 +51,6 @@ fn blocks_after_hot_adding_16_tib_is_not_quadratic() {
 /// Same root cause: onlining a range walks its blocks and asks `zone_for_online` (→
 /// `zone_span`, a scan of every block) for each: 1 TiB 0.7 s, 2 TiB 2.8 s in release.
 #[test]
-#[ignore = "known: memory online of many blocks is O(blocks^2) (MemoryBlocks::zone_span)"]
 fn online_of_16_tib_is_not_quadratic() {
     session_finishes_within(
         &["hotplug add 100000000 16T", "memory online 100000000 16T"],
@@ -64,11 +61,9 @@ fn online_of_16_tib_is_not_quadratic() {
 /// fuzz `parse_dump` found (fuzz/artifacts, 2nd minute): a dump whose every line ends in
 /// several `\r` is read as a CRLF file, which strips one `\r` per line; the others stay in the
 /// name, are rendered, and the next parse strips one more. So render → parse is not the
-/// identity on such a tree (each round loses a `\r`). Ignored until src/parse.rs decides (e.g.
-/// strip only when no name would still end in `\r`, or keep the `\r`s in the name and not
-/// call the file CRLF).
+/// identity on such a tree (each round loses a `\r`). Fixed: such a
+/// file is not treated as CRLF (the `\r`s stay in the names, byte for byte).
 #[test]
-#[ignore = "known: CRLF normalization is not idempotent when names end in \\r"]
 fn crlf_normalization_is_a_fixed_point() {
     use iomem_sim::parse::parse_dump;
     use iomem_sim::render::render_iomem;
@@ -88,7 +83,6 @@ fn crlf_normalization_is_a_fixed_point() {
 /// device `--reset,mmo.2`, whose canonical text `dax kmem --reset,mmo.2` is then read as an
 /// unknown option. Display must quote a word that starts with `--` (src/command.rs `quote`).
 #[test]
-#[ignore = "known: Command Display does not quote words that start with --"]
 fn dax_device_starting_with_dashes_round_trips() {
     let cmd = parse_command("dax kmem --reset\\,mmo.2").expect("parses");
     let canon = cmd.to_string();

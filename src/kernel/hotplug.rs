@@ -421,10 +421,7 @@ impl Machine {
             );
             for id in first..=last {
                 let zone = self.blocks.zone_for_online(nid, id, t);
-                if let Some(b) = self.blocks.get_mut(id) {
-                    b.state = BlockState::Online;
-                    b.zone = Some(zone);
-                }
+                self.blocks.set_state(id, BlockState::Online, Some(zone));
             }
         }
         Ok(node)
@@ -494,10 +491,7 @@ impl Machine {
         for id in first..=last {
             let nid = self.blocks.get(id).map_or(0, |b| b.nid);
             let zone = self.blocks.zone_for_online(nid, id, online_type);
-            if let Some(b) = self.blocks.get_mut(id) {
-                b.state = BlockState::Online;
-                b.zone = Some(zone);
-            }
+            self.blocks.set_state(id, BlockState::Online, Some(zone));
             trace.step(
                 1,
                 "online_pages",
@@ -594,10 +588,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for id in first..=last {
-            if let Some(b) = self.blocks.get_mut(id) {
-                b.state = BlockState::Offline;
-                b.zone = None;
-            }
+            self.blocks.set_state(id, BlockState::Offline, None);
             trace.step(1, "offline_pages", format!("memory{id} offline"));
         }
         Ok(())
@@ -758,10 +749,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for &id in &online {
-            if let Some(b) = self.blocks.get_mut(id) {
-                b.state = BlockState::Offline;
-                b.zone = None;
-            }
+            self.blocks.set_state(id, BlockState::Offline, None);
             trace.step(1, "try_offline_memory_block", format!("memory{id} offline"));
         }
         self.try_remove_memory(start, size, trace)

@@ -147,6 +147,10 @@ impl MemoryBlock {
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBlocks {
     map: BTreeMap<u64, MemoryBlock>,
+    /// Ids of the online blocks of each (node, zone): `zone_span` is asked once per block
+    /// when onlining or listing, so it must not scan every block (terabytes of hot-added
+    /// memory are hundreds of thousands of blocks; found by a property test).
+    online: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
 }
 
 impl MemoryBlocks {
@@ -156,17 +160,48 @@ impl MemoryBlocks {
     pub fn get(&self, id: u64) -> Option<&MemoryBlock> {
         self.map.get(&id)
     }
-    pub fn get_mut(&mut self, id: u64) -> Option<&mut MemoryBlock> {
-        self.map.get_mut(&id)
+    /// Change a block's state and zone (the only mutation, so the zone index stays right).
+    /// Returns false when there is no such block.
+    pub fn set_state(&mut self, id: u64, state: BlockState, zone: Option<Zone>) -> bool {
+        let Some(b) = self.map.get(&id) else {
+            return false;
+        };
+        let b = b.clone();
+        self.unindex(&b);
+        let b = MemoryBlock { state, zone, ..b };
+        self.index(&b);
+        self.map.insert(id, b);
+        true
+    }
+    fn index(&mut self, b: &MemoryBlock) {
+        if let (BlockState::Online, Some(z)) = (b.state, b.zone) {
+            self.online.entry((b.nid, z)).or_default().insert(b.id);
+        }
+    }
+    fn unindex(&mut self, b: &MemoryBlock) {
+        if let (BlockState::Online, Some(z)) = (b.state, b.zone)
+            && let Some(set) = self.online.get_mut(&(b.nid, z))
+        {
+            set.remove(&b.id);
+            if set.is_empty() {
+                self.online.remove(&(b.nid, z));
+            }
+        }
     }
     pub fn contains(&self, id: u64) -> bool {
         self.map.contains_key(&id)
     }
     pub fn insert(&mut self, b: MemoryBlock) {
+        if let Some(old) = self.map.remove(&b.id) {
+            self.unindex(&old);
+        }
+        self.index(&b);
         self.map.insert(b.id, b);
     }
     pub fn remove(&mut self, id: u64) -> Option<MemoryBlock> {
-        self.map.remove(&id)
+        let old = self.map.remove(&id)?;
+        self.unindex(&old);
+        Some(old)
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -194,13 +229,8 @@ impl MemoryBlocks {
     /// The span `[first_id, last_id]` of `zone` on node `nid`: the hull of the blocks online in
     /// it (see the module comment), `None` for an empty zone (`zone_is_empty`).
     pub fn zone_span(&self, nid: i32, zone: Zone) -> Option<(u64, u64)> {
-        let mut it = self
-            .map
-            .values()
-            .filter(|b| b.nid == nid && b.state == BlockState::Online && b.zone == Some(zone));
-        let first = it.next()?.id;
-        let last = it.next_back().map_or(first, |b| b.id);
-        Some((first, last))
+        let ids = self.online.get(&(nid, zone))?;
+        Some((*ids.first()?, *ids.last()?))
     }
 
     /// `zone_intersects(zone, start_pfn, nr_pages)` at block granularity.
@@ -316,7 +346,7 @@ mod tests {
         bs.insert(blk(32, BlockState::Offline, None));
         assert_eq!(bs.valid_zones(bs.get(32).unwrap()), "Normal Movable");
         assert_eq!(bs.valid_zones(bs.get(1).unwrap()), "DMA32");
-        bs.get_mut(1).unwrap().zone = None;
+        bs.set_state(1, BlockState::Online, None);
         assert_eq!(bs.valid_zones(bs.get(1).unwrap()), "none");
     }
 

@@ -292,7 +292,7 @@ pub fn __request_region(
     req_flags: u32,
     trace: &mut Trace,
 ) -> Result<NodeId, RegionRefusal> {
-    let name = tree.intern(name);
+    let name = tree.intern_shared(name);
     __request_region_named(tree, parent, start, n, name, req_flags, trace)
 }
 
