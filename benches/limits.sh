@@ -62,11 +62,11 @@ run "depth 10,000 (kernel's capped indent)" "$BIN" --format iomem --input "$TMP/
 # Scripts of N commands on the QEMU pmem fixture: request + release pairs (every command
 # changes the tree and is recorded as an undoable step).
 FIX=fixtures/qemu-pmem-legacy-kmem-system-ram-child-dhansen.iomem
-for n in 1000 2000 4000 8000; do
+for n in 1000 2000 4000 8000 100000; do
   awk -v n="$n" 'BEGIN { for (i = 0; i < n / 2; i++) { a = 4294967296 + (i % 1000) * 1048576;
     printf "request %x 1M r%d\nrelease %x 1M\n", a, i, a } }' >"$TMP/script-$n"
-  # Under an address-space cap: the session's memory grows quadratically (see RESULTS.md), and
-  # an uncapped 100k-command script took the whole machine (23 GiB) before the OOM killer.
+  # Under an address-space cap: before the session kept one machine per step and a bounded
+  # history, memory grew quadratically and a 100k-command script took 23 GiB (RESULTS.md).
   run "script of $n commands (request/release), prlimit --as=6G" \
     prlimit --as=$((6 << 30)) "$BIN" --format iomem --input "$FIX" -f "$TMP/script-$n"
 done

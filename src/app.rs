@@ -27,7 +27,7 @@ use crate::parse::{Dump, parse_dump};
 use crate::render::{
     Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
 };
-use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands};
+use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands_keeping};
 use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
 
@@ -522,7 +522,8 @@ pub fn run(cfg: &Config) -> Result<Exit> {
                 io_error = Some(e);
             }
         };
-        run_commands(&mut session, &lines, cfg.keep_going, &mut emit)
+        let keep_all = cfg.format == Format::Json;
+        run_commands_keeping(&mut session, &lines, cfg.keep_going, keep_all, &mut emit)
     };
     if let Some(e) = io_error {
         return Err(e.into());

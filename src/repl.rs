@@ -217,6 +217,19 @@ pub fn run_commands(
     keep_going: bool,
     mut emit: impl FnMut(&StepOutcome),
 ) -> (i32, Vec<StepRecord>) {
+    run_commands_keeping(session, lines, keep_going, true, &mut emit)
+}
+
+/// [`run_commands`], keeping every step's record only when `keep_all` (the JSON output needs
+/// them); otherwise only the last one, so a script of millions of commands runs in memory
+/// bounded by the session's kept steps.
+pub fn run_commands_keeping(
+    session: &mut Session,
+    lines: &[String],
+    keep_going: bool,
+    keep_all: bool,
+    mut emit: impl FnMut(&StepOutcome),
+) -> (i32, Vec<StepRecord>) {
     let mut worst = 0;
     let mut records = Vec::new();
     for l in lines {
@@ -230,6 +243,9 @@ pub fn run_commands(
             }
         };
         emit(&o);
+        if !keep_all {
+            records.clear();
+        }
         records.push(StepRecord::of(&o));
         let code = o.exit_code();
         worst = worst.max(code);

@@ -177,7 +177,7 @@ pub struct Session {
     /// The current machine.
     pub machine: Machine,
     /// The most recent steps (at most [`MAX_KEPT_STEPS`]); `steps[0]` is step `dropped + 1`.
-    steps: Vec<Step>,
+    steps: std::collections::VecDeque<Step>,
     /// Number of kept steps applied (`steps[..cursor]`); undo/redo move it.
     cursor: usize,
     /// Steps forgotten to bound memory (a script of millions of commands), oldest first.
@@ -196,7 +196,7 @@ impl Session {
             start: machine.clone(),
             base: machine.clone(),
             machine,
-            steps: Vec::new(),
+            steps: std::collections::VecDeque::new(),
             cursor: 0,
             dropped: 0,
         }
@@ -208,20 +208,27 @@ impl Session {
     pub fn start(&self) -> &Machine {
         &self.start
     }
-    /// Steps currently applied.
-    pub fn steps(&self) -> &[Step] {
-        &self.steps[..self.cursor]
+    /// Steps currently applied (the kept ones: at most [`MAX_KEPT_STEPS`]).
+    pub fn steps(&self) -> impl DoubleEndedIterator<Item = &Step> + '_ {
+        self.steps.range(..self.cursor)
+    }
+    /// Number of kept steps currently applied.
+    pub fn step_count(&self) -> usize {
+        self.cursor
     }
     pub fn version(&self) -> KernelVersion {
         self.machine.config.version
     }
 
-    fn record(&mut self, text: String, after: Machine, trace: Trace) {
+    fn record(&mut self, text: String, mut after: Machine, trace: Trace) {
+        // Between commands no `Name` is held: names no node uses any more can go.
+        after.tree.compact_names();
         self.machine = after.clone();
         self.steps.truncate(self.cursor);
-        self.steps.push(Step { text, after, trace });
-        if self.steps.len() > MAX_KEPT_STEPS {
-            let oldest = self.steps.remove(0);
+        self.steps.push_back(Step { text, after, trace });
+        if self.steps.len() > MAX_KEPT_STEPS
+            && let Some(oldest) = self.steps.pop_front()
+        {
             self.base = oldest.after;
             self.dropped += 1;
         }
@@ -777,7 +784,7 @@ mod tests {
         }
         // n is odd: foo is held.
         assert!(text(s.tree()).contains("  c1000000-c1000fff : foo"));
-        assert_eq!(s.steps().len(), MAX_KEPT_STEPS);
+        assert_eq!(s.step_count(), MAX_KEPT_STEPS);
         assert_eq!(run(&mut s, "diff 0").exit_code(), 0);
         assert_eq!(run(&mut s, &format!("diff {n}")).exit_code(), 0);
         let o = run(&mut s, "diff 3");
@@ -804,7 +811,7 @@ mod tests {
             text(s.tree())
                 .contains("c0000000-febfffff : PCI Bus 0000:00\n  c1000000-c1000fff : foo\n")
         );
-        assert_eq!(s.steps().len(), 1);
+        assert_eq!(s.step_count(), 1);
         run(&mut s, "undo");
         assert!(s.tree().same_as(&t0_booted()));
         run(&mut s, "redo");
@@ -823,7 +830,7 @@ mod tests {
         assert_eq!(o.errno(), Some(Errno::EBUSY));
         assert!(s.tree().same_as(&before));
         assert_eq!(text(s.tree()), text(&before));
-        assert_eq!(s.steps().len(), 1);
+        assert_eq!(s.step_count(), 1);
         let msg = o.message().unwrap();
         assert!(
             msg.starts_with(
@@ -855,7 +862,7 @@ mod tests {
         run(&mut s, "request c2000000 4K b");
         run(&mut s, "undo");
         run(&mut s, "kernel 5.0");
-        assert_eq!(s.steps().len(), 2);
+        assert_eq!(s.step_count(), 2);
         assert_eq!(s.version().to_string(), "5.0");
         assert_eq!(run(&mut s, "redo").exit_code(), 2);
         let o = run(&mut s, "diff 1");
@@ -981,7 +988,7 @@ mod tests {
         assert!(msg.contains("at top level)"), "{msg}");
         assert!(s.tree().same_as(&t0_booted()));
         assert_eq!(text(s.tree()), text(&t0()));
-        assert!(s.steps().is_empty(), "a refusal is not a step");
+        assert!(s.step_count() == 0, "a refusal is not a step");
         assert!(
             s.machine.blocks.get(20).is_none(),
             "no memory block created"

@@ -211,6 +211,8 @@ pub struct Tree {
     /// Names interned by operations ([`Tree::intern_shared`]), so that requesting the same name
     /// again does not grow the name arena.
     shared_names: std::collections::HashMap<Box<[u8]>, Name>,
+    /// Size of the name arena after the last [`Tree::compact_names`].
+    names_compacted: usize,
     seq: u64,
     kind: RootKind,
     /// Every address in the source dump was zero (read without CAP_SYS_ADMIN).
@@ -226,6 +228,7 @@ impl Tree {
             names: Vec::new(),
             free_slots: Vec::new(),
             shared_names: std::collections::HashMap::new(),
+            names_compacted: 0,
             seq: 0,
             kind,
             zeroed: false,
@@ -372,6 +375,40 @@ impl Tree {
             r.children.clear();
             self.free_slots.push(n.0);
         }
+    }
+
+    /// Drop the bytes of names no live node uses any more, once the arena has doubled since the
+    /// last time (so the cost is amortised O(1) per byte interned). Call it only between
+    /// operations: it moves names, so a [`Name`] held across the call would be stale. Nodes
+    /// sharing a name still share it afterwards.
+    pub fn compact_names(&mut self) {
+        if self.names.len() < 2 * self.names_compacted + 4096 {
+            return;
+        }
+        let mut remap: std::collections::HashMap<Name, Name> = std::collections::HashMap::new();
+        let mut names = Vec::with_capacity(self.names.len() / 2);
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].freed {
+                continue;
+            }
+            let old = self.nodes[i].name;
+            let new = *remap.entry(old).or_insert_with(|| {
+                let off = names.len() as u32;
+                names
+                    .extend_from_slice(&self.names[old.off as usize..(old.off + old.len) as usize]);
+                Name { off, len: old.len }
+            });
+            self.nodes[i].name = new;
+        }
+        self.shared_names.retain(|_, n| match remap.get(n) {
+            Some(new) => {
+                *n = *new;
+                true
+            }
+            None => false,
+        });
+        self.names = names;
+        self.names_compacted = self.names.len();
     }
 
     /// Intern a name an operation passes (a driver's name string): the same bytes give the same
@@ -914,6 +951,33 @@ mod tests {
         let id = t.alloc(s, e, n.as_bytes(), IORESOURCE_MEM, Desc::None);
         t.link_sorted(p, id);
         id
+    }
+
+    #[test]
+    fn released_slots_and_dead_names_are_reclaimed() {
+        let mut t = Tree::new_iomem(64);
+        let keep = t.alloc(0x1000, 0x1fff, b"System RAM", IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, keep);
+        let twin_name = t.get(keep).name;
+        let twin = t.alloc_named(0x3000, 0x3fff, twin_name, IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, twin);
+        for i in 0..2000u64 {
+            let id = t.alloc(0x2000, 0x2fff, format!("tmp{i}").as_bytes(), 0, Desc::None);
+            t.link_sorted(Tree::ROOT, id);
+            assert!(t.unlink(id));
+            t.free(id);
+        }
+        // One slot was reused 2000 times.
+        assert_eq!(t.nodes.len(), 4);
+        t.compact_names();
+        assert!(t.names.len() < 64, "dead names dropped: {}", t.names.len());
+        assert_eq!(t.name_of(keep), b"System RAM");
+        assert_eq!(
+            t.get(keep).name,
+            t.get(twin).name,
+            "shared names stay shared"
+        );
+        assert_eq!(t.intern_shared(b"System RAM"), t.get(keep).name);
     }
 
     #[test]

@@ -299,28 +299,30 @@ impl Machine {
         r
     }
 
+    /// The dax device `name`, on a kernel that has the kmem driver (v5.1+): -ENODEV otherwise.
+    fn kmem_device(&self, name: &str, func: &'static str, trace: &mut Trace) -> KResult<DaxDevice> {
+        let v = self.config.version;
+        if !v.at_least(5, 1) {
+            let why = format!("the kmem driver appeared in v5.1 (this is {v})");
+            return Err(fail(Errno::ENODEV, func, why, None, trace));
+        }
+        match self.dax.get(name) {
+            Some(dev) => Ok(dev.clone()),
+            None => Err(fail(
+                Errno::ENODEV,
+                func,
+                format!("no dax device {name}"),
+                None,
+                trace,
+            )),
+        }
+    }
+
     fn dax_kmem_inner(&mut self, name: &str, trace: &mut Trace) -> KResult<()> {
         const F: &str = "dev_dax_kmem_probe";
         let v = self.config.version;
         trace.step(0, "dax kmem", format!("bind {name} to kmem ({v})"));
-        if !v.at_least(5, 1) {
-            return Err(fail(
-                Errno::ENODEV,
-                F,
-                format!("the kmem driver appeared in v5.1 (this is {v})"),
-                None,
-                trace,
-            ));
-        }
-        let Some(mut dev) = self.dax.get(name).cloned() else {
-            return Err(fail(
-                Errno::ENODEV,
-                F,
-                format!("no dax device {name}"),
-                None,
-                trace,
-            ));
-        };
+        let mut dev = self.kmem_device(name, F, trace)?;
         if dev.driver == DaxDriver::Kmem {
             return Err(fail(
                 Errno::EBUSY,
@@ -501,24 +503,7 @@ impl Machine {
             "dax devdax",
             format!("unbind {name} from kmem, bind device_dax ({v})"),
         );
-        if !v.at_least(5, 1) {
-            return Err(fail(
-                Errno::ENODEV,
-                F,
-                format!("the kmem driver appeared in v5.1 (this is {v})"),
-                None,
-                trace,
-            ));
-        }
-        let Some(mut dev) = self.dax.get(name).cloned() else {
-            return Err(fail(
-                Errno::ENODEV,
-                F,
-                format!("no dax device {name}"),
-                None,
-                trace,
-            ));
-        };
+        let mut dev = self.kmem_device(name, F, trace)?;
         if dev.driver != DaxDriver::Kmem {
             return Err(fail(
                 Errno::EINVAL,

@@ -70,10 +70,6 @@ pub struct Machine {
     pub firmware_memmap: BTreeMap<u64, u64>,
     /// What boot noticed and could not model (shown by `explain`/`blocks`).
     pub notes: Vec<String>,
-    /// Interned resource names by text: drivers pass one name object per name, and
-    /// `merge_system_ram_resource` compares name pointers (§2.9), so the same text reuses the
-    /// same [`Name`].
-    pub(crate) name_cache: BTreeMap<Vec<u8>, Name>,
 }
 
 /// Options of `add_memory` / `add_memory_driver_managed`.
@@ -183,7 +179,6 @@ impl Machine {
             dax: BTreeMap::new(),
             firmware_memmap: BTreeMap::new(),
             notes,
-            name_cache: BTreeMap::new(),
         };
         m.discover_dax();
         m
@@ -201,14 +196,11 @@ impl Machine {
         (start, start.saturating_add(bs - 1))
     }
 
-    /// The shared name object for `text` (see `name_cache`).
+    /// The shared name object for `text`: drivers pass one name object per name, and
+    /// `merge_system_ram_resource` compares name pointers (§2.9), so the same text gives the
+    /// same [`Name`] ([`Tree::intern_shared`]).
     pub(crate) fn name(&mut self, text: &str) -> Name {
-        if let Some(n) = self.name_cache.get(text.as_bytes()) {
-            return *n;
-        }
-        let n = self.tree.intern(text.as_bytes());
-        self.name_cache.insert(text.as_bytes().to_vec(), n);
-        n
+        self.tree.intern_shared(text.as_bytes())
     }
 
     /// The id of the block containing `addr`.
