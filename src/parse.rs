@@ -372,6 +372,13 @@ pub fn parse_dump(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErr
     }
 }
 
+/// [`parse_dump`] without its fast path: the general parser alone. For differential tests and
+/// the `parse_dump` fuzz target, which check that the fast path never changes an answer.
+#[doc(hidden)]
+pub fn parse_dump_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseError> {
+    parse_general(input, hint)
+}
+
 /// Every dump: blank lines, CRLF, any indentation unit and base, errors. Three passes over a
 /// per-line record vector; [`parse_kernel_printed`] is the one-pass fast path for dumps as the
 /// kernel prints them, and gives up (to this function) on anything else.

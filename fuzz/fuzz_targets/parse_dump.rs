@@ -1,10 +1,12 @@
 //! Bytes → `parse_dump` → tree → `render_iomem`. Must not panic. When the bytes parse:
 //! the rendering parses again and renders to the same bytes (rendering is a fixed point after
 //! one round), and — unless the dump has overlapping or unsorted siblings below the printed
-//! depth cap, where the kernel's own format is ambiguous — to the same tree.
+//! depth cap, where the kernel's own format is ambiguous — to the same tree. And the fast
+//! path for kernel-printed dumps never changes an answer: the general parser alone gives the
+//! same error, or the same tree, warnings and normalizations.
 #![no_main]
 
-use iomem_sim::parse::parse_dump;
+use iomem_sim::parse::{parse_dump, parse_dump_general};
 use iomem_sim::render::render_iomem;
 use iomem_sim::tree::Tree;
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +19,20 @@ fn ambiguous_below_cap(t: &Tree) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(d) = parse_dump(data, None) else {
+    let parsed = parse_dump(data, None);
+    match (&parsed, parse_dump_general(data, None)) {
+        (Err(a), Err(b)) => assert_eq!(a, &b, "fast path changed the error"),
+        (Ok(a), Ok(b)) => {
+            assert!(a.tree.same_as(&b.tree), "fast path changed the tree");
+            assert_eq!(
+                (&a.warnings, &a.normalizations, a.hex_width, a.lines, a.tree.zeroed),
+                (&b.warnings, &b.normalizations, b.hex_width, b.lines, b.tree.zeroed),
+                "fast path changed what the parse reports"
+            );
+        }
+        (a, b) => panic!("fast path and general parser disagree: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+    }
+    let Ok(d) = parsed else {
         return;
     };
     let text = render_iomem(&d.tree);
