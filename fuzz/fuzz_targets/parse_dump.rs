@@ -25,12 +25,28 @@ fuzz_target!(|data: &[u8]| {
         (Ok(a), Ok(b)) => {
             assert!(a.tree.same_as(&b.tree), "fast path changed the tree");
             assert_eq!(
-                (&a.warnings, &a.normalizations, a.hex_width, a.lines, a.tree.zeroed),
-                (&b.warnings, &b.normalizations, b.hex_width, b.lines, b.tree.zeroed),
+                (
+                    &a.warnings,
+                    &a.normalizations,
+                    a.hex_width,
+                    a.lines,
+                    a.tree.zeroed
+                ),
+                (
+                    &b.warnings,
+                    &b.normalizations,
+                    b.hex_width,
+                    b.lines,
+                    b.tree.zeroed
+                ),
                 "fast path changed what the parse reports"
             );
         }
-        (a, b) => panic!("fast path and general parser disagree: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+        (a, b) => panic!(
+            "fast path and general parser disagree: {:?} vs {:?}",
+            a.is_ok(),
+            b.is_ok()
+        ),
     }
     let Ok(d) = parsed else {
         return;
