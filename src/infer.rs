@@ -104,18 +104,8 @@ fn g(flags: u32, desc: Desc, confidence: Confidence) -> Guess {
 /// inherited descs are available.
 pub fn infer_flags(tree: &mut Tree) {
     let arch = guess_arch(tree);
-    let kind = tree.kind();
     let ids: Vec<NodeId> = tree.descendants(Tree::ROOT).collect();
-    for id in ids {
-        let guess = match kind {
-            RootKind::Iomem => iomem_rule(tree, id, arch),
-            RootKind::Ioport => ioport_rule(tree, id),
-        };
-        let r = tree.get_mut(id);
-        r.flags = guess.flags;
-        r.desc = guess.desc;
-        r.confidence = guess.confidence;
-    }
+    infer_each(tree, arch, ids.into_iter());
 }
 
 /// [`infer_flags`] for a tree fresh from the parser: its arena holds exactly the linked nodes,
@@ -123,12 +113,17 @@ pub fn infer_flags(tree: &mut Tree) {
 /// first without walking the tree. Same result as `infer_flags`: a node's rule reads only its
 /// own name and position, its children's names and its parent's desc.
 pub(crate) fn infer_flags_in_dump_order(tree: &mut Tree) {
-    let ids = || (1..tree.arena_len() as u32).map(NodeId);
-    debug_assert!(ids().all(|id| tree.parent(id).is_some_and(|p| p < id)));
     let n = tree.arena_len() as u32;
-    let arch = guess_arch_of(tree, (1..n).map(NodeId));
+    let ids = || (1..n).map(NodeId);
+    debug_assert!(ids().all(|id| tree.parent(id).is_some_and(|p| p < id)));
+    let arch = guess_arch_of(tree, ids());
+    infer_each(tree, arch, ids());
+}
+
+/// Decide each of `ids` in turn (parents must come before their children).
+fn infer_each(tree: &mut Tree, arch: Arch, ids: impl Iterator<Item = NodeId>) {
     let kind = tree.kind();
-    for id in (1..n).map(NodeId) {
+    for id in ids {
         let guess = match kind {
             RootKind::Iomem => iomem_rule(tree, id, arch),
             RootKind::Ioport => ioport_rule(tree, id),

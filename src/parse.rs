@@ -855,18 +855,6 @@ struct Facts {
 
 /// The normalization messages of [`Dump::normalizations`], in their fixed order.
 fn normalizations_of(f: &Facts) -> Vec<String> {
-    let Facts {
-        blank_inside,
-        trailing_blank,
-        base,
-        unit,
-        no_parent_lines,
-        uppercase,
-        odd_width,
-        width,
-        bare_colons,
-        ..
-    } = *f;
     let mut out = Vec::new();
     if f.crlf > 0 {
         out.push(format!(
@@ -879,44 +867,53 @@ fn normalizations_of(f: &Facts) -> Vec<String> {
     }
     if f.blank_inside > 0 {
         out.push(format!(
-            "{blank_inside} blank line(s) between resources: dropped"
+            "{} blank line(s) between resources: dropped",
+            f.blank_inside
         ));
     }
     if f.trailing_blank > 0 {
-        out.push(format!("{trailing_blank} trailing blank line(s): dropped"));
+        out.push(format!(
+            "{} trailing blank line(s): dropped",
+            f.trailing_blank
+        ));
     }
     if f.base > 0 {
         out.push(format!(
-            "every line is indented by {base} extra space(s): removed (top level starts at \
-             column 1)"
+            "every line is indented by {} extra space(s): removed (top level starts at \
+             column 1)",
+            f.base
         ));
     }
     if f.unit != 2 {
         out.push(format!(
-            "indented {unit} spaces per level: printed with the kernel's 2"
+            "indented {} spaces per level: printed with the kernel's 2",
+            f.unit
         ));
     }
     if f.no_parent_lines > 0 {
         out.push(format!(
-            "{no_parent_lines} indented line(s) with nothing above to nest in: printed at top \
-             level"
+            "{} indented line(s) with nothing above to nest in: printed at top level",
+            f.no_parent_lines
         ));
     }
     if f.uppercase > 0 {
         out.push(format!(
-            "{uppercase} line(s) with uppercase hex digits: printed in lowercase"
+            "{} line(s) with uppercase hex digits: printed in lowercase",
+            f.uppercase
         ));
     }
     if f.odd_width > 0 {
         out.push(format!(
-            "{odd_width} line(s) whose addresses are not zero-padded to the kernel's minimum \
-             width of {width}: printed padded"
+            "{} line(s) whose addresses are not zero-padded to the kernel's minimum width of \
+             {}: printed padded",
+            f.odd_width, f.width
         ));
     }
     if f.bare_colons > 0 {
         out.push(format!(
-            "{bare_colons} line(s) ending in ` :` (the empty name's trailing space was \
-             stripped): printed as ` : `"
+            "{} line(s) ending in ` :` (the empty name's trailing space was stripped): printed \
+             as ` : `",
+            f.bare_colons
         ));
     }
     out
