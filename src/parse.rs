@@ -27,6 +27,8 @@
 //!   quote prefix of spaces): removed;
 //! - 3-space (or 4-space) indentation instead of the kernel's 2: re-indented;
 //! - an indented line with no enclosing line above it (an excerpt): placed at top level;
+//! - a line indented more than the kernel's 5 levels (never printed by `r_show`): read at the
+//!   capped depth, nested by containment like every 10-space line, printed with 10 spaces;
 //! - uppercase hex digits, or zero-padding other than the kernel's: printed the kernel's way;
 //! - a line ending in ` :` (the trailing space of an empty name stripped by an editor): printed
 //!   as ` : `.
@@ -503,6 +505,7 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
     // Open ancestors: (level, node).
     let mut stack: Vec<(usize, NodeId)> = Vec::new();
     let mut no_parent_lines = 0usize;
+    let mut too_deep = 0usize;
     for (idx, r) in recs.iter().enumerate() {
         let (ln, ind, start, end) = (r.line, r.indent, r.start, r.end);
         let rel = (ind - base) as usize;
@@ -521,7 +524,12 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
                 ),
             ));
         }
+        // The kernel never prints more than MAX_IORES_LEVEL levels of indent; a deeper line
+        // (hand-edited, or re-indented) is read as the capped depth it would print at, so that
+        // it nests the way its rendering will parse back.
         let level = rel / unit;
+        too_deep += usize::from(level > MAX_IORES_LEVEL);
+        let level = level.min(MAX_IORES_LEVEL);
         let keep_cr = usize::from(r.cr && !crlf_file);
         let name = input
             .get(r.line_off + r.line_len - r.name_len..r.line_off + r.line_len + keep_cr)
@@ -536,15 +544,12 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
             odd_width += 1;
         }
 
-        let parent = if level == MAX_IORES_LEVEL && unit == 2 {
+        let parent = if level == MAX_IORES_LEVEL {
             // Depth ≥ 5 all print with 10 spaces: attach by containment to the most recent
             // 8- or 10-space line (kernel-semantics.md §1.4).
-            while stack.last().is_some_and(|&(l, _)| l > MAX_IORES_LEVEL) {
-                stack.pop();
-            }
             match stack.last() {
                 Some(&(l, _)) if l + 1 < MAX_IORES_LEVEL => {
-                    return Err(depth_jump(ln, line_text, ind, l, level, unit));
+                    return Err(depth_jump(ln, line_text, ind, l, rel / unit, unit));
                 }
                 None => None,
                 Some(_) => {
@@ -611,6 +616,7 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
         base,
         unit,
         no_parent_lines,
+        too_deep,
         uppercase,
         odd_width,
         width,
@@ -724,16 +730,13 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
         let id = tree.alloc_named(start, end, name, 0, Desc::None);
         tree.get_mut(id).line = Some(ln);
 
-        // The nesting rules of `parse_general`, with unit 2 and base 0.
+        // The nesting rules of `parse_general`, with unit 2 and base 0; the kernel never
+        // prints deeper than the cap.
         let level = indent / 2;
+        if level > MAX_IORES_LEVEL {
+            return None;
+        }
         let parent = if level == MAX_IORES_LEVEL {
-            while let Some(&(l, p, mark)) = stack.last() {
-                if l <= MAX_IORES_LEVEL {
-                    break;
-                }
-                stack.pop();
-                close_node(&mut tree, &mut pending, p, mark);
-            }
             match stack.last() {
                 Some(&(l, _, _)) if l + 1 < MAX_IORES_LEVEL => return None,
                 None => None,
@@ -822,6 +825,7 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
         base: 0,
         unit: 2,
         no_parent_lines,
+        too_deep: 0,
         uppercase,
         odd_width: if width == 4 { odd4 } else { odd8 },
         width,
@@ -847,6 +851,8 @@ struct Facts {
     base: u32,
     unit: usize,
     no_parent_lines: usize,
+    /// Lines indented more than `MAX_IORES_LEVEL` levels (read and printed at the cap).
+    too_deep: usize,
     uppercase: usize,
     odd_width: usize,
     width: usize,
@@ -894,6 +900,14 @@ fn normalizations_of(f: &Facts) -> Vec<String> {
         out.push(format!(
             "{} indented line(s) with nothing above to nest in: printed at top level",
             f.no_parent_lines
+        ));
+    }
+    if f.too_deep > 0 {
+        out.push(format!(
+            "{} line(s) indented more than the kernel's {MAX_IORES_LEVEL} levels: read at the \
+             capped depth (nested by containment) and printed with {} spaces",
+            f.too_deep,
+            2 * MAX_IORES_LEVEL
         ));
     }
     if f.uppercase > 0 {

@@ -113,3 +113,50 @@ fn overlapping_siblings_below_the_depth_cap_render_stably() {
     let again = parse_dump(&text, None).expect("rendering parses");
     assert_eq!(render_iomem(&again.tree), text);
 }
+
+/// The parse_dump fuzzer found (after 1.16M runs): a line indented 12 spaces — deeper than
+/// anything the kernel prints (`MAX_IORES_LEVEL` = 5, 10 spaces) — was nested by indentation
+/// under the 10-space line above it even when that line does not contain it; rendered, it
+/// prints at 10 spaces and parses back by containment under a different parent, so
+/// render → parse changed the tree, and the render differed from the input without a
+/// normalization saying so. Fixed: lines deeper than the cap are read at the cap (nested by
+/// containment, like every 10-space line) and reported as a normalization.
+#[test]
+fn lines_deeper_than_the_kernel_cap_nest_as_they_will_print() {
+    use iomem_sim::parse::parse_dump;
+    use iomem_sim::render::render_iomem;
+    let text = b"00000000-ffffffff : a
+  00000000-0fffffff : b
+    00000000-00ffffff : c
+      00000000-000fffff : d
+        00000000-0000ffff : e
+          00000000-00000fff : f
+            00000000-0000ffff : g
+            00000000-000000ff : h
+";
+    let d = parse_dump(text, None).expect("parses");
+    // g is not inside f: by containment it belongs to e (nesting by indentation said f); h is
+    // inside g, the most recent capped line containing it (kernel-semantics.md §1.4).
+    let g = d.tree.find_name("g").expect("g");
+    let h = d.tree.find_name("h").expect("h");
+    let name_of_parent = |id| {
+        let p = d.tree.parent(id).expect("has a parent");
+        d.tree.name_lossy(p).into_owned()
+    };
+    assert_eq!(name_of_parent(g), "e");
+    assert_eq!(name_of_parent(h), "g");
+    assert!(
+        d.normalizations
+            .iter()
+            .any(|n| n.starts_with("2 line(s) indented more than the kernel's 5 levels")),
+        "{:?}",
+        d.normalizations
+    );
+    let again = parse_dump(&render_iomem(&d.tree), None).expect("rendering parses");
+    assert!(again.tree.same_as(&d.tree), "render → parse keeps the tree");
+    assert!(
+        again.normalizations.is_empty(),
+        "{:?}",
+        again.normalizations
+    );
+}
