@@ -343,36 +343,61 @@ fn hint_for(name: &str) -> Option<RootKind> {
     }
 }
 
-fn read_stdin() -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut buf)
-        .context("reading the dump from stdin")?;
-    Ok(buf)
+/// Read a dump bounded ([`crate::input`]): stop after the first line that is not a resource
+/// line, refuse a line over 1 MiB.
+fn read_dump_bounded(r: impl Read, what: &str) -> Result<crate::input::Text> {
+    crate::input::read_bounded(r, crate::parse::line_is_ok)
+        .with_context(|| format!("reading the dump from {what}"))
+}
+
+fn read_stdin() -> Result<crate::input::Text> {
+    read_dump_bounded(std::io::stdin().lock(), "stdin")
+}
+
+/// What stdin is, for the empty-stdin rule (issue 14 item 2): an empty pipe, socket or
+/// regular file means something was meant to be piped in and nothing came (`sudo cat
+/// /proc/iomem | iomem-sim` where sudo failed); a terminal, a character device such as
+/// `/dev/null`, or a closed stdin (how cron and CI runners start commands) means nothing was.
+fn stdin_was_meant_to_carry_data() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    // /dev/stdin is the kernel's link to fd 0: stat follows it to whatever stdin is.
+    match std::fs::metadata("/dev/stdin") {
+        Ok(m) => {
+            let t = m.file_type();
+            t.is_fifo() || t.is_socket() || t.is_file()
+        }
+        Err(_) => false,
+    }
 }
 
 /// Load the starting tree named by `source`.
 pub fn load(source: &Source) -> Result<Dump> {
-    let (bytes, hint, what): (Vec<u8>, Option<RootKind>, String) = match source {
+    let (text, hint, what): (crate::input::Text, Option<RootKind>, String) = match source {
         Source::File(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = read_dump_bounded(f, &p.display().to_string())?;
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
             (
-                bytes,
+                text,
                 name.as_deref().and_then(hint_for),
                 p.display().to_string(),
             )
         }
         Source::Stdin => (read_stdin()?, None, "stdin".to_string()),
         Source::StdinOrDefault => {
-            let bytes = read_stdin()?;
-            if bytes.is_empty() {
-                // stdin is /dev/null or an empty pipe (cron, CI, ssh without a tty): show the
-                // built-in example rather than fail on an empty dump.
+            let text = read_stdin()?;
+            if text.bytes.is_empty() {
+                if stdin_was_meant_to_carry_data() {
+                    bail!(
+                        "stdin is empty: nothing was piped in (to start from the built-in \
+                         example, run without a pipe or with --example {})",
+                        examples::DEFAULT
+                    );
+                }
+                // stdin is /dev/null, a terminal or closed (cron, CI): the built-in example.
                 return load(&Source::Example(examples::DEFAULT.to_string()));
             }
-            (bytes, None, "stdin".to_string())
+            (text, None, "stdin".to_string())
         }
         Source::Example(name) => {
             let Some(e) = examples::find(name) else {
@@ -383,13 +408,20 @@ pub fn load(source: &Source) -> Result<Dump> {
                 );
             };
             (
-                e.text.as_bytes().to_vec(),
+                crate::input::Text {
+                    bytes: e.text.as_bytes().to_vec(),
+                    ..Default::default()
+                },
                 Some(e.kind),
                 format!("example {name}"),
             )
         }
     };
-    parse_dump(&bytes, hint).with_context(|| format!("parsing {what}"))
+    let mut d = parse_dump(&text.bytes, hint).with_context(|| format!("parsing {what}"))?;
+    if let Some(n) = crate::input::lone_cr_note(&text) {
+        d.normalizations.insert(0, n);
+    }
+    Ok(d)
 }
 
 fn list_examples() -> String {
@@ -407,18 +439,48 @@ fn list_examples() -> String {
         .collect()
 }
 
-/// The lines of `--script FILE`, numbered for error messages by the command parser itself.
-fn script_lines(path: &std::path::Path) -> Result<Vec<String>> {
-    let text = std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
-    let text = String::from_utf8(text)
-        .with_context(|| format!("script {} is not UTF-8 text", path.display()))?;
-    Ok(text.lines().map(str::to_string).collect())
+/// Is `path` a name for this process's stdin (`-`, `/dev/stdin`, `/dev/fd/0`, …)?
+fn names_stdin(path: &std::path::Path) -> bool {
+    let s = path.as_os_str();
+    s == "-" || s == "/dev/stdin" || s == "/dev/fd/0" || s == "/proc/self/fd/0"
+}
+
+/// The lines of `--script FILE` (`-`: stdin), numbered for error messages by the command
+/// parser itself. Read bounded ([`crate::input`]): a line over 1 MiB is an error, reading
+/// stops at the first line that is not UTF-8 text (or holds a NUL byte: binary data, not a
+/// script); LF, CRLF and lone-CR line ends all end a line (a note says so for lone CRs).
+fn script_lines(path: &std::path::Path) -> Result<(Vec<String>, Option<String>)> {
+    let what = if path.as_os_str() == "-" {
+        "script from stdin".to_string()
+    } else {
+        format!("script {}", path.display())
+    };
+    let is_text = |l: &[u8]| std::str::from_utf8(l).is_ok() && !l.contains(&0);
+    let text = if path.as_os_str() == "-" {
+        crate::input::read_bounded(std::io::stdin().lock(), is_text)
+    } else {
+        let f = std::fs::File::open(path).with_context(|| format!("reading {what}"))?;
+        crate::input::read_bounded(f, is_text)
+    }
+    .with_context(|| format!("reading {what}"))?;
+    let note = crate::input::lone_cr_note(&text).map(|n| format!("{what}: {n}"));
+    let mut lines = Vec::new();
+    for (i, l) in text.bytes.split(|&b| b == b'\n').enumerate() {
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        match std::str::from_utf8(l) {
+            Ok(s) if !s.contains('\0') => lines.push(s.to_string()),
+            _ => bail!("{what}: line {} is not UTF-8 text (a binary file?)", i + 1),
+        }
+    }
+    if text.bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    Ok((lines, note))
 }
 
 /// Run with a resolved config; returns the exit status or an error (exit 2).
 pub fn run(cfg: &Config) -> Result<Exit> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = StdoutWriter(std::io::stdout().lock());
     let pal = Palette::new(cfg.color);
     if cfg.source == Source::Example("list".to_string()) {
         out.write_all(list_examples().as_bytes())?;
@@ -454,12 +516,30 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         );
     }
     let mut lines: Vec<String> = cfg.exec.clone();
+    let mut script_note = None;
+    let mut source = cfg.source.clone();
     if let Some(p) = &cfg.script {
-        lines.extend(script_lines(p)?);
+        if names_stdin(p) {
+            match source {
+                Source::Stdin => bail!(
+                    "the script ({}) and the dump (-i -) both want stdin: give one of them as a file",
+                    p.display()
+                ),
+                // The script is on stdin, so the dump cannot be: the built-in example.
+                Source::StdinOrDefault => source = Source::Example(examples::DEFAULT.to_string()),
+                _ => {}
+            }
+        }
+        let (l, note) = script_lines(p)?;
+        lines.extend(l);
+        script_note = note;
     }
-    let dump = load(&cfg.source)?;
+    let dump = load(&source)?;
     {
         let mut err = std::io::stderr().lock();
+        if let Some(n) = &script_note {
+            writeln!(err, "{} {n}", pal.dim("note:"))?;
+        }
         for w in &dump.warnings {
             writeln!(err, "{} {w}", pal.warn("warning:"))?;
         }
@@ -672,6 +752,50 @@ fn show_or_check(
     }
 }
 
+/// stdout, with every write error saying it was stdout (`error: writing stdout: No space left
+/// on device`, issue 14 item 9). The error kind is kept, so a broken pipe stays quiet.
+struct StdoutWriter<'a>(std::io::StdoutLock<'a>);
+
+fn stdout_error(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("writing stdout: {e}"))
+}
+
+impl Write for StdoutWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(stdout_error)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(stdout_error)
+    }
+}
+
+/// Is fd 1 open? Rust's stdout silently discards writes to a closed fd 1 (EBADF), so a run
+/// under `>&-` would print nothing and exit 0.
+///
+/// Rust's runtime reopens a closed fd 0/1/2 on `/dev/null` before `main` (read-write), so a
+/// closed stdout shows as fd 1 = `/dev/null` opened `O_RDWR`; a shell's `>/dev/null` opens it
+/// write-only. That difference is what is checked (Linux: /proc/self/fdinfo).
+fn stdout_is_open() -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(m) = std::fs::metadata("/dev/stdout") else {
+        return false;
+    };
+    // /dev/null is character device 1:3.
+    let is_dev_null = m.file_type().is_char_device() && m.rdev() == 0x103;
+    if !is_dev_null {
+        return true;
+    }
+    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
+        return true;
+    };
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok());
+    // O_ACCMODE = 3, O_RDWR = 2.
+    flags.is_none_or(|f| f & 3 != 2)
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -683,12 +807,33 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.exit_code() == 0 => {
+            // --help / --version: on stdout, and a failed write is an error (`--help
+            // >/dev/full`), a broken pipe is quiet.
+            if !stdout_is_open() {
+                eprintln!("error: writing stdout: stdout is closed");
+                return Exit::Error.into();
+            }
+            let mut out = StdoutWriter(std::io::stdout().lock());
+            return match write!(out, "{}", e.render()).and_then(|()| out.flush()) {
+                Ok(()) => Exit::Ok.into(),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok.into(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Exit::Error.into()
+                }
+            };
+        }
         Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
+            // clap prints usage errors (exit 2) itself, on stderr.
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
+    if !stdout_is_open() {
+        eprintln!("error: writing stdout: stdout is closed (started with >&-?)");
+        return Exit::Error.into();
+    }
     let cfg = Config::from_cli(cli);
     colored::control::set_override(cfg.color);
     match run(&cfg) {

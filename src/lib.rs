@@ -11,6 +11,7 @@ pub mod command;
 pub mod diff;
 pub mod examples;
 pub mod infer;
+pub mod input;
 pub mod kernel;
 pub mod parse;
 pub mod render;

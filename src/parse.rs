@@ -293,6 +293,15 @@ fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), Li
     Ok((v, digits.len(), upper))
 }
 
+/// Would [`parse_dump`] accept this line on its own (blank, or one resource line; one
+/// trailing `\r` stripped as the parser does)? The incremental reader (`crate::input`) stops
+/// at the first line that is not, so `-i /dev/urandom` ends at its first line instead of
+/// reading forever; the parser then reports that line as usual.
+pub fn line_is_ok(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.iter().all(|&b| b == b' ') || parse_line(line).is_ok()
+}
+
 /// `<indent><start>-<end> : <name>` — the whole line, nothing left over.
 #[inline]
 fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {

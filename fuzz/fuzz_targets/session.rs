@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
             continue; // writes files
         }
         let before = s.tree().clone();
-        let n = s.steps().len();
+        let n = s.step_count();
         let out = s.execute(&cmd);
         check(s.tree());
         if matches!(out.outcome, Outcome::Refused(_) | Outcome::Failed(_)) {
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
                 s.tree().same_as(&before),
                 "refused command changed the tree"
             );
-        } else if s.steps().len() == n + 1 && !matches!(cmd, Command::Undo | Command::Redo) {
+        } else if s.step_count() == n + 1 && !matches!(cmd, Command::Undo | Command::Redo) {
             let after = s.tree().clone();
             s.execute(&Command::Undo);
             assert!(s.tree().same_as(&before), "undo did not restore the tree");

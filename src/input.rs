@@ -1,0 +1,164 @@
+//! Reading a dump or a script from a file, a pipe or a device, bounded (issue 14 items 4, 7).
+//!
+//! Nothing here knows the dump grammar: the caller passes a per-line check, and reading stops
+//! right after the first line that fails it (`-i /dev/urandom` ends at its first line instead
+//! of reading gigabytes), so the parser that runs next reports that line with its number. A
+//! line longer than [`MAX_LINE`] bytes ends the read with a line-numbered error (`/dev/zero`
+//! has no newline at all). Memory is therefore bounded by the good prefix plus one line.
+//!
+//! Line ends: LF and CRLF as before (the parser strips a CR before LF). A **lone CR** that is
+//! followed by the next line's text (a classic-Mac `\r`-only file, where no LF came before it)
+//! ends the line: it is stored as LF and counted, so the caller can say so in a note. A CR
+//! followed by another CR or by LF stays as it was (`a\r\r\n` keeps its `\r` in the name, the
+//! parser's fuzz finding 1), and once an LF was seen, a CR inside a line is the line's text.
+
+use std::io::Read;
+
+/// The longest line read (1 MiB): far above any real `/proc/iomem` line (the kernel's names
+/// are short) or command, small enough that a line-less device cannot eat memory.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// A bounded read.
+#[derive(Debug, Default)]
+pub struct Text {
+    /// The bytes read, lone-CR line ends stored as LF.
+    pub bytes: Vec<u8>,
+    /// Lone CRs read as line ends.
+    pub lone_cr: usize,
+    /// Reading stopped after a line the check refused (the rest of the input is unread).
+    pub stopped_early: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(
+        "line {line} is longer than {MAX_LINE} bytes (1 MiB) without a line end: not a \
+         /proc/iomem dump or a command script"
+    )]
+    LineTooLong { line: u64 },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Read `r` to its end, or to just after the first line `ok` refuses, or fail at a line
+/// longer than [`MAX_LINE`]. `ok` sees a line without its LF (a CR before the LF is kept).
+pub fn read_bounded(mut r: impl Read, mut ok: impl FnMut(&[u8]) -> bool) -> Result<Text, InputError> {
+    let mut t = Text::default();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut line_start = 0usize;
+    let mut lineno: u64 = 1;
+    let mut seen_lf = false;
+    // A CR at the end of the previous chunk, not yet decided.
+    let mut pending_cr = false;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for &b in &chunk[..n] {
+            if pending_cr {
+                pending_cr = false;
+                if b != b'\r' && b != b'\n' && !seen_lf {
+                    // A lone CR followed by the next line's text: a line end.
+                    t.lone_cr += 1;
+                    t.bytes.push(b'\n');
+                    if !ok(&t.bytes[line_start..t.bytes.len() - 1]) {
+                        t.stopped_early = true;
+                        return Ok(t);
+                    }
+                    line_start = t.bytes.len();
+                    lineno += 1;
+                } else {
+                    t.bytes.push(b'\r');
+                }
+            }
+            if b == b'\r' {
+                pending_cr = true;
+                continue;
+            }
+            t.bytes.push(b);
+            if b == b'\n' {
+                seen_lf = true;
+                if !ok(&t.bytes[line_start..t.bytes.len() - 1]) {
+                    t.stopped_early = true;
+                    return Ok(t);
+                }
+                line_start = t.bytes.len();
+                lineno += 1;
+            } else if t.bytes.len() - line_start > MAX_LINE {
+                return Err(InputError::LineTooLong { line: lineno });
+            }
+        }
+    }
+    if pending_cr {
+        t.bytes.push(b'\r');
+    }
+    if t.bytes.len() - line_start > MAX_LINE {
+        return Err(InputError::LineTooLong { line: lineno });
+    }
+    Ok(t)
+}
+
+/// The note for lone-CR line ends (`None` when there were none).
+pub fn lone_cr_note(t: &Text) -> Option<String> {
+    (t.lone_cr > 0).then(|| {
+        format!(
+            "{} lone CR line end(s) (a CR-only file, as classic Mac OS wrote them): read as line ends",
+            t.lone_cr
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(b: &[u8]) -> Text {
+        read_bounded(b, |_| true).unwrap()
+    }
+
+    #[test]
+    fn lf_and_crlf_are_kept_as_they_are() {
+        let t = all(b"a\r\nb\n");
+        assert_eq!(t.bytes, b"a\r\nb\n");
+        assert_eq!(t.lone_cr, 0);
+    }
+
+    #[test]
+    fn lone_cr_ends_a_line() {
+        let t = all(b"a\rb\rc\r");
+        assert_eq!(t.bytes, b"a\nb\nc\r");
+        assert_eq!(t.lone_cr, 2);
+    }
+
+    #[test]
+    fn cr_cr_lf_keeps_the_name_cr() {
+        assert_eq!(all(b"a\r\r\n").bytes, b"a\r\r\n");
+        // After an LF, a CR inside a line is text.
+        assert_eq!(all(b"a\nb\rc\n").bytes, b"a\nb\rc\n");
+    }
+
+    #[test]
+    fn stops_after_the_first_refused_line() {
+        let t = read_bounded(&b"ok\nbad\nnever\n"[..], |l| l != b"bad").unwrap();
+        assert_eq!(t.bytes, b"ok\nbad\n");
+        assert!(t.stopped_early);
+    }
+
+    #[test]
+    fn a_line_without_end_is_cut_at_the_limit() {
+        let zeros = std::io::repeat(0).take(4 * MAX_LINE as u64);
+        match read_bounded(zeros, |_| true) {
+            Err(InputError::LineTooLong { line: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+        let mut two = b"x\n".to_vec();
+        two.extend(std::iter::repeat_n(b'y', MAX_LINE + 1));
+        assert!(matches!(
+            read_bounded(&two[..], |_| true),
+            Err(InputError::LineTooLong { line: 2 })
+        ));
+    }
+}
