@@ -377,6 +377,24 @@ pub fn load(source: &Source) -> Result<Dump> {
             let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
             let text = read_dump_bounded(f, &p.display().to_string())?;
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            if text.bytes.is_empty() && std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                // What `save` writes for a tree emptied by release-resource: /proc/iomem with
+                // no resource prints nothing. An empty *file* is that tree (issue 14 item 3);
+                // an empty pipe is an error (nothing was piped in).
+                let kind = name.as_deref().and_then(hint_for).unwrap_or(RootKind::Iomem);
+                let end = if kind == RootKind::Ioport { 0xffff } else { u64::MAX };
+                return Ok(Dump {
+                    tree: Tree::new(kind, end),
+                    warnings: Vec::new(),
+                    normalizations: vec![format!(
+                        "{} is empty: read as a tree with no resources (what `save` writes \
+                         after every resource was released)",
+                        p.display()
+                    )],
+                    hex_width: if kind == RootKind::Ioport { 4 } else { 8 },
+                    lines: 0,
+                });
+            }
             (
                 text,
                 name.as_deref().and_then(hint_for),
@@ -659,8 +677,9 @@ fn emit_outcome(
         // A refusal reads exactly as cli.md shows it (`CMD: -EEXIST (func: reason)`); other
         // failures get the usual `error:` prefix.
         match o.outcome {
-            Outcome::Refused(_) => write!(err, "{se}")?,
-            _ => write!(err, "{} {se}", p.palette.error("error:"))?,
+            Outcome::Failed(_) => write!(err, "{} {se}", p.palette.error("error:"))?,
+            // A refusal, or the kernel's log lines of a step that ran (`kernel: …`).
+            _ => write!(err, "{se}")?,
         }
     }
     Ok(())

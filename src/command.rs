@@ -390,7 +390,7 @@ impl fmt::Display for CommandError {
                 "{} (word {}: {:?})",
                 self.expected,
                 self.index + 1,
-                self.word
+                crate::validate::shorten(&self.word)
             )?;
         }
         // Caret line: count chars, not bytes, so a multibyte name does not shift it.
@@ -403,7 +403,10 @@ impl fmt::Display for CommandError {
             .get(self.offset.min(self.line.len())..(self.offset + self.len).min(self.line.len()))
             .map_or(0, |s| s.chars().count())
             .max(1);
-        writeln!(f, "  {}", self.line)?;
+        // A long line is shown as a window around the word (validate::excerpt).
+        let (shown, pad) = crate::validate::excerpt(&self.line, pad);
+        let width = width.min(shown.chars().count().saturating_sub(pad).max(1));
+        writeln!(f, "  {shown}")?;
         write!(f, "  {}{}", " ".repeat(pad), "^".repeat(width))
     }
 }
@@ -776,7 +779,7 @@ pub fn command_words() -> &'static [&'static str] {
 /// ("missing command"); scripts use [`parse_script_line`].
 pub fn parse_command(line: &str) -> Result<Command, CommandError> {
     let words = split_words(line)?;
-    parse_words_at(line, words, 0)
+    crate::validate::checked(line, parse_words_at(line, words, 0))
 }
 
 /// Like [`parse_command`] but `Ok(None)` for a blank line or a `#` comment.
@@ -785,7 +788,7 @@ pub fn parse_script_line(line: &str) -> Result<Option<Command>, CommandError> {
     if words.is_empty() {
         return Ok(None);
     }
-    parse_words_at(line, words, 0).map(Some)
+    crate::validate::checked(line, parse_words_at(line, words, 0)).map(Some)
 }
 
 /// Parse already-split words (the trailing command words of the command line). The words are
@@ -1086,8 +1089,14 @@ fn mem_target(p: &mut P) -> Result<MemTarget, CommandError> {
         let (Some(s), Some(e)) = (parse_addr(a), parse_addr(b)) else {
             return Err(p.err_at(i, "expected a range START-END in hex"));
         };
-        if e < s || e - s == u64::MAX {
+        if e < s {
             return Err(p.err_at(i, "range END is below START"));
+        }
+        if e - s == u64::MAX {
+            return Err(p.err_at(
+                i,
+                "range covers all 2^64 addresses: its size does not fit in 64 bits",
+            ));
         }
         return Ok(MemTarget::Range {
             start: s,

@@ -16,8 +16,10 @@ pub mod kernel;
 pub mod parse;
 pub mod render;
 pub mod repl;
+pub mod save;
 pub mod session;
 pub mod tree;
+pub mod validate;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -59,6 +59,12 @@ pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
     if let Some(m) = o.message() {
         err.push_str(&m);
         err.push('\n');
+    } else {
+        // What the kernel would have logged (dmesg), on every run, not only under --explain
+        // (issue 14 item 14). A refusal's message() already carries its log lines.
+        for l in &o.trace.log {
+            err.push_str(&format!("kernel: {l}\n"));
+        }
     }
     match &o.output {
         Output::None => {}

@@ -31,6 +31,22 @@ pub enum SessionError {
     Zeroed(String),
     #[error("nothing to undo")]
     NothingToUndo,
+    /// `undo` at the oldest kept step while older steps are still applied (issue 14 item 10).
+    #[error(
+        "nothing more to undo: the history holds the last {MAX_KEPT_STEPS} steps; the {0} \
+         step(s) before them are still applied and can no longer be undone (`reset` goes back \
+         to the start)"
+    )]
+    HistoryLimit(usize),
+    /// A memory command on a `/proc/ioports` dump (issue 14 item 5).
+    #[error(
+        "`{0}` needs a /proc/iomem dump: this is a /proc/ioports dump (I/O port space has no \
+         memory to hot-plug, online or allocate)"
+    )]
+    NeedsIomem(String),
+    /// What the simulator cannot model (not the kernel's answer; issue 14 item 6).
+    #[error("simulator limit, not the kernel's answer: {0}")]
+    SimulatorLimit(String),
     #[error("nothing to redo")]
     NothingToRedo,
     #[error("no step {0}: the session has {1} step(s)")]
@@ -136,7 +152,7 @@ impl StepOutcome {
             Outcome::Refused(e) => {
                 let mut s = format!(
                     "{}: -{} ({}: {})\n  errno -{} = {}; the tree is unchanged",
-                    self.command,
+                    crate::validate::shorten(&self.command),
                     e.errno.name(),
                     e.func,
                     e.reason,
@@ -154,7 +170,11 @@ impl StepOutcome {
                 }
                 Some(s)
             }
-            Outcome::Failed(e) => Some(format!("{}: {e}", self.command)),
+            Outcome::Failed(e) => Some(format!(
+                "{}: {}",
+                crate::validate::shorten(&self.command),
+                crate::validate::shorten_lines(&e.to_string())
+            )),
         }
     }
 }
@@ -276,6 +296,10 @@ impl Session {
             out.outcome = Outcome::Failed(SessionError::Zeroed(cmd.to_string()));
             return out;
         }
+        if self.machine.tree.kind() == crate::tree::RootKind::Ioport && needs_memory(cmd) {
+            out.outcome = Outcome::Failed(SessionError::NeedsIomem(cmd.to_string()));
+            return out;
+        }
         match cmd {
             c if c.is_kernel_op() => {
                 let mut m = self.machine.clone();
@@ -295,6 +319,14 @@ impl Session {
                         };
                         out.changed = changed;
                         self.record(out.command.clone(), m, trace.clone());
+                    }
+                    // The simulator's own bound (MAX_BLOCKS) is raised inside the kernel model
+                    // as a KernelError; it is not the kernel's answer, so it is not a refusal.
+                    Err(e) if e.reason.contains("simulator's limit") => {
+                        out.outcome = Outcome::Failed(SessionError::SimulatorLimit(format!(
+                            "{}: {}",
+                            e.func, e.reason
+                        )))
                     }
                     Err(e) => out.outcome = Outcome::Refused(e),
                 }
@@ -341,7 +373,9 @@ impl Session {
                 }
             }
             Command::Undo => {
-                if self.cursor == 0 {
+                if self.cursor == 0 && self.dropped > 0 {
+                    out.outcome = Outcome::Failed(SessionError::HistoryLimit(self.dropped));
+                } else if self.cursor == 0 {
                     out.outcome = Outcome::Failed(SessionError::NothingToUndo);
                 } else {
                     self.cursor -= 1;
@@ -419,8 +453,16 @@ impl Session {
         let focus = match target {
             None => Vec::new(),
             Some(ShowTarget::Addr(a)) => {
-                // The innermost resources containing ADDR are shown with their path.
-                t.path_to(*a).first().copied().into_iter().collect()
+                // The resources containing ADDR are shown with their path; none contains it:
+                // say so, as `find` does (not the whole tree).
+                let path = t.path_to(*a);
+                if path.is_empty() {
+                    return Ok(Output::Path {
+                        addr: *a,
+                        path: Vec::new(),
+                    });
+                }
+                path.first().copied().into_iter().collect()
             }
             Some(ShowTarget::Name(n)) => {
                 let v: Vec<NodeId> = t
@@ -440,11 +482,33 @@ impl Session {
     }
 }
 
+/// Commands about memory (hotplug, memory blocks, free memory regions, dax kmem): meaningless
+/// on a `/proc/ioports` tree.
+fn needs_memory(c: &Command) -> bool {
+    match c {
+        Command::Explain(inner) => needs_memory(inner),
+        _ => matches!(
+            c,
+            Command::HotplugAdd { .. }
+                | Command::HotplugRemove { .. }
+                | Command::MemoryOnline { .. }
+                | Command::MemoryOffline { .. }
+                | Command::FreeRegion { .. }
+                | Command::DaxKmem { .. }
+                | Command::DaxDevdax { .. }
+                | Command::Blocks
+        ),
+    }
+}
+
 fn needs_addresses(c: &Command) -> bool {
     c.is_kernel_op()
         || matches!(
             c,
             Command::Intersects { .. }
+                // Memory blocks are derived from System RAM addresses: on a zeroed dump every
+                // range is 0-0 and `blocks` would invent memory0.
+                | Command::Blocks
                 | Command::Find { .. }
                 | Command::Show {
                     target: Some(ShowTarget::Addr(_))
@@ -483,6 +547,8 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 driver_managed: driver_managed.clone(),
                 merge_resource: *merge,
             };
+            // `--nid` above i32::MAX is refused by the command layer (validate.rs): the
+            // kernel's `int nid` cannot hold it.
             let nid = i32::try_from(*nid).unwrap_or(i32::MAX);
             m.add_memory(nid, span.start, span.size, &opts, trace)?;
         }
@@ -722,33 +788,10 @@ pub fn iomem_text(t: &Tree) -> Vec<u8> {
     crate::render::render_iomem(t)
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-/// renamed over `path`. A failing write leaves an existing `path` intact.
+/// Write `bytes` to `path` atomically: see [`crate::save::save_atomic`] (symlinks followed,
+/// non-regular files refused, mode and owner kept, the temporary file removed on SIGINT).
 pub fn save_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp.{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    let r = write();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    crate::save::save_atomic(path, bytes)
 }
 
 #[cfg(test)]

@@ -663,6 +663,14 @@ impl Machine {
         let ids: Vec<u64> = self.blocks.range(first, last).map(|b| b.id).collect();
         if ids.is_empty() {
             trace.step(1, F, "no memory blocks in the range (never added): the kernel WARNs in arch_remove_memory and carries on");
+            // arch_remove_memory → __remove_pages → __remove_section (mm/memory_hotplug.c,
+            // 5.10 and 6.1 alike): `if (WARN_ON_ONCE(!valid_section(ms))) return;`. The WARN
+            // prints a "WARNING: … at mm/memory_hotplug.c:<line> __remove_section+…" line and
+            // a backtrace; its one line here names the function and the condition.
+            trace.log(
+                "WARNING: at mm/memory_hotplug.c __remove_section: WARN_ON_ONCE(!valid_section(ms)) \
+                 (the range was never added; remove_memory returns 0)",
+            );
         } else {
             trace.step(
                 1,
