@@ -116,6 +116,16 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", conflicts_with = "input")]
     pub example: Option<String>,
 
+    /// Start from this machine: /proc/iomem, /sys/devices/system/memory, /sys/bus/dax,
+    /// /proc/cpuinfo, the kernel release and command line (what is read is said on stderr).
+    #[arg(long, conflicts_with_all = ["input", "example", "sysfs_root"])]
+    pub live: bool,
+
+    /// Like --live, reading DIR/proc/… and DIR/sys/… (a copy of a machine's /, as
+    /// `lsmem --sysroot DIR`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "example"])]
+    pub sysfs_root: Option<PathBuf>,
+
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
     #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
     pub kernel: Option<KernelVersion>,
@@ -205,6 +215,8 @@ pub enum Source {
     /// stdin if it is not a terminal and not empty, else the default example.
     StdinOrDefault,
     Example(String),
+    /// `--live` (`/`) or `--sysfs-root DIR`: the machine's own state ([`crate::live`]).
+    Root(PathBuf),
 }
 
 /// What the command words ask for.
@@ -220,6 +232,8 @@ pub enum Action {
     Completions(clap_complete::Shell),
     /// `man`.
     Man,
+    /// `capture [-o FILE]`: write the live state as a bundle ([`crate::capture`]).
+    Capture(Option<PathBuf>),
     /// One command of the command language.
     Run(Vec<String>),
 }
@@ -241,6 +255,8 @@ pub struct Config {
     pub interactive: bool,
     /// No `--input`/`--example` was given.
     pub default_source: bool,
+    /// `--kernel` was given (it wins over a live machine's release).
+    pub kernel_given: bool,
 }
 
 /// Color decision for `--color` (a pure function: the caller supplies the environment).
@@ -265,10 +281,19 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Config {
         let stdin_tty = std::io::stdin().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
-        let default_source = cli.input.is_none() && cli.example.is_none();
+        let default_source = cli.input.is_none()
+            && cli.example.is_none()
+            && !cli.live
+            && cli.sysfs_root.is_none();
+        let kernel_given = cli.kernel.is_some();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
         let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
         let source = match (cli.input, cli.example) {
+            _ if cli.sysfs_root.is_some() => Source::Root(cli.sysfs_root.unwrap_or_default()),
+            // `capture` reads the machine: --live is implied.
+            _ if cli.live || cli.command.first().is_some_and(|w| w == "capture") => {
+                Source::Root(PathBuf::from("/"))
+            }
             (Some(p), _) if p.as_os_str() == "-" => Source::Stdin,
             (Some(p), _) => Source::File(p),
             (None, Some(e)) => Source::Example(e),
@@ -303,6 +328,7 @@ impl Config {
             command: cli.command,
             interactive: stdin_tty && stdout_tty,
             default_source,
+            kernel_given,
         }
     }
 }
@@ -317,6 +343,9 @@ pub fn parse_action(words: &[String]) -> Result<Action> {
         ["check"] => Action::Check,
         ["repl"] => Action::Repl,
         ["man"] => Action::Man,
+        ["capture"] => Action::Capture(None),
+        ["capture", "-o" | "--output", f] => Action::Capture(Some(PathBuf::from(f))),
+        ["capture", ..] => bail!("usage: iomem-sim [--sysfs-root DIR] capture [-o FILE]"),
         ["completions", shell] => {
             match <clap_complete::Shell as ValueEnum>::from_str(shell, true) {
                 Ok(s) => Action::Completions(s),
@@ -354,6 +383,11 @@ fn read_stdin() -> Result<Vec<u8>> {
 
 /// Load the starting tree named by `source`.
 pub fn load(source: &Source) -> Result<Dump> {
+    load_named(source).map(|(d, _)| d)
+}
+
+/// [`load`], and how to name what was loaded in the banner.
+pub fn load_named(source: &Source) -> Result<(Dump, String)> {
     let (bytes, hint, what): (Vec<u8>, Option<RootKind>, String) = match source {
         Source::File(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
@@ -370,7 +404,8 @@ pub fn load(source: &Source) -> Result<Dump> {
             if bytes.is_empty() {
                 // stdin is /dev/null or an empty pipe (cron, CI, ssh without a tty): show the
                 // built-in example rather than fail on an empty dump.
-                return load(&Source::Example(examples::DEFAULT.to_string()));
+                let (d, _) = load_named(&Source::Example(examples::DEFAULT.to_string()))?;
+                return Ok((d, format!("example {} (built-in; stdin was empty)", examples::DEFAULT)));
             }
             (bytes, None, "stdin".to_string())
         }
@@ -388,8 +423,104 @@ pub fn load(source: &Source) -> Result<Dump> {
                 format!("example {name}"),
             )
         }
+        Source::Root(r) => bail!("{} is a root directory, not a dump", r.display()),
     };
-    parse_dump(&bytes, hint).with_context(|| format!("parsing {what}"))
+    let named = if matches!(source, Source::Example(_)) {
+        format!("{what} (built-in)")
+    } else {
+        what.clone()
+    };
+    let d = parse_dump(&bytes, hint).with_context(|| format!("parsing {what}"))?;
+    Ok((d, named))
+}
+
+/// The starting point of a run: the dump, the machine when it was built from live state, the
+/// stderr report of what was read, and the one-line banner naming it all.
+struct Start {
+    dump: Dump,
+    machine: Option<Machine>,
+    report: String,
+    banner: String,
+    live: bool,
+}
+
+/// Load the start: a dump or example as before; `--live`/`--sysfs-root` or a capture bundle
+/// through [`crate::live`], whose facts override the command line's machine options.
+fn start(cfg: &Config) -> Result<Start> {
+    let state = match &cfg.source {
+        Source::Root(r) => Some(crate::live::LiveState::read(&crate::live::RootDir::new(r))),
+        Source::File(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            if crate::capture::looks_like_capture(&bytes) {
+                let text = String::from_utf8_lossy(&bytes);
+                let b = crate::capture::parse(&text, &p.display().to_string())
+                    .with_context(|| format!("reading the capture {}", p.display()))?;
+                Some(crate::live::LiveState::read(&b))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let Some(state) = state else {
+        let (dump, what) = load_named(&cfg.source)?;
+        let m = &cfg.machine;
+        let kernel = if cfg.kernel_given {
+            "--kernel"
+        } else {
+            "default: the newest modelled"
+        };
+        let bs = if m.block_size == machine::DEFAULT_BLOCK_SIZE {
+            "x86_64 default"
+        } else {
+            "--block-size"
+        };
+        let banner = format!(
+            "iomem-sim: starting from {what}; kernel {} ({kernel}); block size {} ({bs}); auto-online {}",
+            m.version,
+            crate::render::lsmem::size_to_human_string(m.block_size),
+            m.auto_online
+        );
+        return Ok(Start {
+            dump,
+            machine: None,
+            report: String::new(),
+            banner,
+            live: false,
+        });
+    };
+    let mut report = state.report();
+    let lm = state
+        .machine(&cfg.machine, cfg.kernel_given)
+        .with_context(|| format!("starting from {}", state.root))?;
+    for n in &lm.notes {
+        report.push_str(&format!("live: {n}\n"));
+    }
+    let c = &lm.machine.config;
+    let kernel = match (&state.release, cfg.kernel_given) {
+        (_, true) => "--kernel".to_string(),
+        (Some((r, from)), false) => format!("{r} from {from}"),
+        (None, false) => "default: the release could not be read".to_string(),
+    };
+    let what = if state.iomem_zeroed || state.iomem.is_none() {
+        format!("the System RAM of the memory blocks of {} (no readable proc/iomem)", state.root)
+    } else {
+        format!("proc/iomem of {}", state.root)
+    };
+    let banner = format!(
+        "iomem-sim: starting from {what}; kernel {} ({kernel}); block size {} ({}); auto-online {}",
+        c.version,
+        crate::render::lsmem::size_to_human_string(c.block_size),
+        state.block_size_source(),
+        c.auto_online
+    );
+    Ok(Start {
+        dump: lm.dump,
+        machine: Some(lm.machine),
+        report,
+        banner,
+        live: true,
+    })
 }
 
 fn list_examples() -> String {
@@ -457,9 +588,18 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     if let Some(p) = &cfg.script {
         lines.extend(script_lines(p)?);
     }
-    let dump = load(&cfg.source)?;
+    if let Action::Capture(path) = &action {
+        return run_capture(&mut out, cfg, path.as_deref());
+    }
+    let start = start(cfg)?;
+    let dump = start.dump;
     {
         let mut err = std::io::stderr().lock();
+        err.write_all(start.report.as_bytes())?;
+        // The starting tree is always named (issue 13): for a session, and for a live start.
+        if start.live || !lines.is_empty() || matches!(action, Action::Repl | Action::Run(_)) {
+            writeln!(err, "{}", pal.dim(&start.banner))?;
+        }
         for w in &dump.warnings {
             writeln!(err, "{} {w}", pal.warn("warning:"))?;
         }
@@ -494,7 +634,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         // Nothing simulated: print the dump as read (the root as the text implies it).
         return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
     }
-    let mut session = Session::new(Machine::boot(dump.tree, cfg.machine.clone()));
+    let machine = match start.machine {
+        Some(m) => m,
+        None => Machine::boot(dump.tree, cfg.machine.clone()),
+    };
+    let mut session = Session::new(machine);
     {
         let mut err = std::io::stderr().lock();
         for n in &session.machine.notes {
@@ -553,6 +697,31 @@ pub fn run(cfg: &Config) -> Result<Exit> {
 
 /// One command's outcome: its presentation on stdout (unless JSON collects it) and its error
 /// on stderr.
+/// `capture [-o FILE]`: the live state as a bundle, on stdout or written atomically to FILE.
+fn run_capture(out: &mut dyn Write, cfg: &Config, path: Option<&std::path::Path>) -> Result<Exit> {
+    let Source::Root(root) = &cfg.source else {
+        bail!("capture reads a machine: use it alone (this host) or with --sysfs-root DIR, not with --input/--example");
+    };
+    let files = crate::live::RootDir::new(root);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (text, state) = crate::capture::capture(&files, &crate::capture::rfc3339_utc(now));
+    std::io::stderr().write_all(state.report().as_bytes())?;
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            crate::session::save_atomic(p, text.as_bytes())
+                .with_context(|| format!("writing the capture to {}", p.display()))?;
+            eprintln!("capture: wrote {} ({} bytes)", p.display(), text.len());
+        }
+        _ => {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 fn emit_outcome(
     out: &mut dyn Write,
     o: &StepOutcome,

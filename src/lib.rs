@@ -6,12 +6,14 @@
 //! ones after it. [`app`] is the binary edge (clap in, exit code out).
 
 pub mod app;
+pub mod capture;
 pub mod check;
 pub mod command;
 pub mod diff;
 pub mod examples;
 pub mod infer;
 pub mod kernel;
+pub mod live;
 pub mod parse;
 pub mod render;
 pub mod repl;
