@@ -1635,8 +1635,24 @@ mod tests {
         assert_eq!(e.word, "WHAT");
         let e = err("insert 0 4K x --expand=yes");
         assert!(e.expected.contains("takes no value"));
-        let e = err("blocks --all");
+        let e = err("blocks --all --frob");
+        assert_eq!(e.word, "--frob");
+        assert!(e.expected.contains("lsmem's -o/--output"), "{}", e.expected);
+        let e = err("undo --all");
         assert!(e.expected.contains("takes no options"));
+        assert_eq!(
+            ok("memory online memory32-memory33 --zone Movable"),
+            Command::MemoryOnline {
+                target: MemTarget::Blocks(32, 33),
+                zone: Some(Zone::Movable)
+            }
+        );
+        assert_eq!(
+            ok("blocks -o range,zones -b").to_string(),
+            "blocks -o RANGE,ZONES -b"
+        );
+        let e = err("memory offline memory33-memory32");
+        assert!(e.expected.contains("below"), "{}", e.expected);
         let e = err("");
         assert!(e.expected.contains("missing command"));
         let e = err("hotplug add 0-ffffffffffffffff");
