@@ -281,10 +281,8 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Config {
         let stdin_tty = std::io::stdin().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
-        let default_source = cli.input.is_none()
-            && cli.example.is_none()
-            && !cli.live
-            && cli.sysfs_root.is_none();
+        let default_source =
+            cli.input.is_none() && cli.example.is_none() && !cli.live && cli.sysfs_root.is_none();
         let kernel_given = cli.kernel.is_some();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
         let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
@@ -405,7 +403,10 @@ pub fn load_named(source: &Source) -> Result<(Dump, String)> {
                 // stdin is /dev/null or an empty pipe (cron, CI, ssh without a tty): show the
                 // built-in example rather than fail on an empty dump.
                 let (d, _) = load_named(&Source::Example(examples::DEFAULT.to_string()))?;
-                return Ok((d, format!("example {} (built-in; stdin was empty)", examples::DEFAULT)));
+                return Ok((
+                    d,
+                    format!("example {} (built-in; stdin was empty)", examples::DEFAULT),
+                ));
             }
             (bytes, None, "stdin".to_string())
         }
@@ -503,7 +504,10 @@ fn start(cfg: &Config) -> Result<Start> {
         (None, false) => "default: the release could not be read".to_string(),
     };
     let what = if state.iomem_zeroed || state.iomem.is_none() {
-        format!("the System RAM of the memory blocks of {} (no readable proc/iomem)", state.root)
+        format!(
+            "the System RAM of the memory blocks of {} (no readable proc/iomem)",
+            state.root
+        )
     } else {
         format!("proc/iomem of {}", state.root)
     };
@@ -700,7 +704,9 @@ pub fn run(cfg: &Config) -> Result<Exit> {
 /// `capture [-o FILE]`: the live state as a bundle, on stdout or written atomically to FILE.
 fn run_capture(out: &mut dyn Write, cfg: &Config, path: Option<&std::path::Path>) -> Result<Exit> {
     let Source::Root(root) = &cfg.source else {
-        bail!("capture reads a machine: use it alone (this host) or with --sysfs-root DIR, not with --input/--example");
+        bail!(
+            "capture reads a machine: use it alone (this host) or with --sysfs-root DIR, not with --input/--example"
+        );
     };
     let files = crate::live::RootDir::new(root);
     let now = std::time::SystemTime::now()

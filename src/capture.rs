@@ -357,7 +357,10 @@ pub fn parse(text: &str, path: &str) -> Result<Bundle, CaptureError> {
                 let mut bytes = Vec::new();
                 while let Some((m, l)) = lines.peek() {
                     let l = l.strip_suffix('\r').unwrap_or(l);
-                    if let Some(c) = l.strip_prefix("| ").or(if l == "|" { Some("") } else { None }) {
+                    if let Some(c) = l
+                        .strip_prefix("| ")
+                        .or(if l == "|" { Some("") } else { None })
+                    {
                         if hex {
                             let ok = c.len() % 2 == 0
                                 && (0..c.len()).step_by(2).all(|i| {
@@ -411,7 +414,12 @@ pub fn parse(text: &str, path: &str) -> Result<Bundle, CaptureError> {
                         b.links.insert(path_of(n, p)?, Err(e));
                     }
                     "uname-r" => b.uname = Some(Err(e)),
-                    _ => return Err(bad(n, "`error read|list|link PATH = REASON` or `error uname-r = REASON`")),
+                    _ => {
+                        return Err(bad(
+                            n,
+                            "`error read|list|link PATH = REASON` or `error uname-r = REASON`",
+                        ));
+                    }
                 }
             }
             _ => {
@@ -433,7 +441,10 @@ mod tests {
 
     #[test]
     fn a_capture_reads_back_to_the_same_state() {
-        let root = RootDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/root-C-pc-6G"));
+        let root = RootDir::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/root-C-pc-6G"
+        ));
         let (text, st) = capture(&root, "2026-12-01T00:00:00Z");
         assert!(text.starts_with("iomem-sim capture 1\ncaptured 2026-12-01T00:00:00Z\n"));
         assert!(text.contains("\nfile sys/devices/system/memory/block_size_bytes = 8000000\n"));
@@ -460,8 +471,14 @@ mod tests {
         assert_eq!(b.read("c").unwrap(), b"");
         assert_eq!(b.list("d e").unwrap(), ["x y", "z"]);
         assert_eq!(b.read("zz").unwrap_err(), NOT_CAPTURED);
-        assert_eq!(parse("iomem-sim capture 9\n", "t").unwrap_err(), CaptureError::TooNew(9));
-        assert_eq!(parse("hello\n", "t").unwrap_err(), CaptureError::NotACapture);
+        assert_eq!(
+            parse("iomem-sim capture 9\n", "t").unwrap_err(),
+            CaptureError::TooNew(9)
+        );
+        assert_eq!(
+            parse("hello\n", "t").unwrap_err(),
+            CaptureError::NotACapture
+        );
         assert!(matches!(
             parse("iomem-sim capture 1\nbogus line\n", "t").unwrap_err(),
             CaptureError::Line { line: 2, .. }

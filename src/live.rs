@@ -353,7 +353,9 @@ pub fn kernel_for_release(release: &str) -> Option<(KernelVersion, String)> {
         .unwrap_or_else(|| "before 4.16".to_string());
     Some((
         v,
-        format!("{release} → --kernel {v} (the rules of the newest modelled change at or below it: {rules})"),
+        format!(
+            "{release} → --kernel {v} (the rules of the newest modelled change at or below it: {rules})"
+        ),
     ))
 }
 
@@ -410,8 +412,7 @@ impl LiveState {
         match files.read("proc/sys/kernel/osrelease") {
             Ok(b) => {
                 let r = text(&b);
-                st.read
-                    .push(format!("proc/sys/kernel/osrelease ({r})"));
+                st.read.push(format!("proc/sys/kernel/osrelease ({r})"));
                 st.release = Some((r, "proc/sys/kernel/osrelease".to_string()));
             }
             Err(e) => match files.uname_release() {
@@ -845,7 +846,10 @@ impl LiveState {
     /// Where the block size came from (for the banner).
     pub fn block_size_source(&self) -> String {
         match &self.memory {
-            Some(_) => format!("{}/{SYS_MEMORY}/block_size_bytes", self.root.trim_end_matches('/')),
+            Some(_) => format!(
+                "{}/{SYS_MEMORY}/block_size_bytes",
+                self.root.trim_end_matches('/')
+            ),
             None => "default".to_string(),
         }
     }
@@ -888,7 +892,10 @@ mod tests {
     use super::*;
 
     fn fixture() -> RootDir {
-        RootDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/root-C-pc-6G"))
+        RootDir::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/root-C-pc-6G"
+        ))
     }
 
     #[test]
@@ -914,12 +921,18 @@ mod tests {
         assert_eq!(lm.machine.config.version, KernelVersion::new(6, 1));
         assert_eq!(lm.machine.config.phys_bits, 40);
         assert_eq!(lm.machine.blocks.len(), 48);
-        assert!(lm.notes.iter().all(|n| !n.contains("differs")), "{:?}", lm.notes);
+        assert!(
+            lm.notes.iter().all(|n| !n.contains("differs")),
+            "{:?}",
+            lm.notes
+        );
     }
 
     #[test]
     fn zeroed_and_sizes() {
-        assert!(is_zeroed(b"00000000-00000000 : Reserved\n  00000000-00000000 : System RAM\n"));
+        assert!(is_zeroed(
+            b"00000000-00000000 : Reserved\n  00000000-00000000 : System RAM\n"
+        ));
         assert!(!is_zeroed(b"00000000-00000fff : Reserved\n"));
         assert!(!is_zeroed(b""));
         assert_eq!(

@@ -49,14 +49,18 @@ const ROOT_C_CASES: &[(&str, &str, &str)] = &[
         "-b -r",
         "-b -r -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE",
     ),
-    ("all-noheadings", "-a -n -o BLOCK,ZONES", "-a -n -o BLOCK,ZONES"),
     (
-        "summary-only",
-        "--summary",
-        "--summary",
+        "all-noheadings",
+        "-a -n -o BLOCK,ZONES",
+        "-a -n -o BLOCK,ZONES",
     ),
+    ("summary-only", "--summary", "--summary"),
     ("zones-node", "-o ZONES,NODE", "-o ZONES,NODE"),
-    ("pairs", "-P -b -o RANGE,SIZE,STATE,REMOVABLE,BLOCK", "-P -b"),
+    (
+        "pairs",
+        "-P -b -o RANGE,SIZE,STATE,REMOVABLE,BLOCK",
+        "-P -b",
+    ),
 ];
 
 #[test]
@@ -71,8 +75,8 @@ fn sysfs_root_blocks_equal_real_lsmem() {
         args.extend(ours.split_whitespace());
         let o = run(&args, &[], None);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", show(&o));
-        let want = std::fs::read_to_string(fixture(&format!("lsmem/root-C-pc-6G.{name}.txt")))
-            .unwrap();
+        let want =
+            std::fs::read_to_string(fixture(&format!("lsmem/root-C-pc-6G.{name}.txt"))).unwrap();
         assert_eq!(stdout(&o), want, "{name}: blocks {ours} vs lsmem {theirs}");
         if live_lsmem {
             let mut la = vec!["--sysroot", root.as_str()];
@@ -88,13 +92,28 @@ fn sysfs_root_says_what_it_read_and_names_the_start() {
     let o = run(&["--sysfs-root", &root, "blocks"], &[], None);
     let e = stderr(&o);
     // The facts of the 6.1 root: its release, 40 physical bits, 128M blocks, no dax bus.
-    assert!(e.contains("proc/sys/kernel/osrelease (6.1.0-56-amd64)"), "{e}");
+    assert!(
+        e.contains("proc/sys/kernel/osrelease (6.1.0-56-amd64)"),
+        "{e}"
+    );
     assert!(e.contains("40 bits physical"), "{e}");
-    assert!(e.contains("could not read sys/bus/dax/devices: not found"), "{e}");
-    assert!(e.contains("proc/cmdline (memhp_default_state=offline)"), "{e}");
-    let banner: Vec<&str> = e.lines().filter(|l| l.starts_with("iomem-sim: starting from")).collect();
+    assert!(
+        e.contains("could not read sys/bus/dax/devices: not found"),
+        "{e}"
+    );
+    assert!(
+        e.contains("proc/cmdline (memhp_default_state=offline)"),
+        "{e}"
+    );
+    let banner: Vec<&str> = e
+        .lines()
+        .filter(|l| l.starts_with("iomem-sim: starting from"))
+        .collect();
     assert_eq!(banner.len(), 1, "{e}");
-    assert!(banner[0].contains("kernel 6.1 (6.1.0-56-amd64 from proc/sys/kernel/osrelease)"), "{e}");
+    assert!(
+        banner[0].contains("kernel 6.1 (6.1.0-56-amd64 from proc/sys/kernel/osrelease)"),
+        "{e}"
+    );
     assert!(banner[0].contains("block size 128M ("), "{e}");
     // The tree is the dump as read: --format iomem is proc/iomem byte for byte.
     let o = run(&["--sysfs-root", &root, "--format", "iomem"], &[], None);
@@ -128,10 +147,7 @@ fn steps() -> Vec<(String, PathBuf, PathBuf, String)> {
                     .trim_end_matches(".memory-blocks.txt")
                     .to_string();
                 let iomem = c.join(format!("{step}.iomem"));
-                let name = format!(
-                    "{k}/{}/{step}",
-                    c.file_name().unwrap().to_string_lossy()
-                );
+                let name = format!("{k}/{}/{step}", c.file_name().unwrap().to_string_lossy());
                 v.push((name, b, iomem, k.to_string()));
             }
         }
@@ -164,7 +180,11 @@ fn every_real_kernel_step_blocks_equal_lsmem_and_memory_blocks_txt() {
         let o = run(&["--sysfs-root", &ds, "blocks"], &[], None);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", show(&o));
         let want = std::fs::read_to_string(fixture(&format!("lsmem/{name}.txt"))).unwrap();
-        assert_eq!(stdout(&o), want, "{name}: blocks vs the stored lsmem output");
+        assert_eq!(
+            stdout(&o),
+            want,
+            "{name}: blocks vs the stored lsmem output"
+        );
         if live_lsmem {
             assert_eq!(
                 Some(stdout(&o)),
@@ -202,7 +222,11 @@ fn hot_add_follows_the_machines_auto_online_policy_and_dax_its_target_node() {
         "6.1.0-56-amd64",
     );
     // This machine onlines hot-added memory as movable, and dax0.0 sits on node 1.
-    std::fs::write(d.join("sys/devices/system/memory/auto_online_blocks"), "online_movable\n").unwrap();
+    std::fs::write(
+        d.join("sys/devices/system/memory/auto_online_blocks"),
+        "online_movable\n",
+    )
+    .unwrap();
     let dax = d.join("sys/bus/dax/devices/dax0.0");
     std::fs::create_dir_all(&dax).unwrap();
     std::fs::write(dax.join("target_node"), "1\n").unwrap();
@@ -210,7 +234,15 @@ fn hot_add_follows_the_machines_auto_online_policy_and_dax_its_target_node() {
     std::os::unix::fs::symlink("../../../bus/dax/drivers/device_dax", dax.join("driver")).unwrap();
     let ds = d.display().to_string();
     let o = run(
-        &["--sysfs-root", &ds, "-e", "dax kmem dax0.0", "blocks", "-o", "BLOCK,STATE,ZONES,NODE"],
+        &[
+            "--sysfs-root",
+            &ds,
+            "-e",
+            "dax kmem dax0.0",
+            "blocks",
+            "-o",
+            "BLOCK,STATE,ZONES,NODE",
+        ],
         &[],
         None,
     );
@@ -223,7 +255,11 @@ fn hot_add_follows_the_machines_auto_online_policy_and_dax_its_target_node() {
         "{s}\n{}",
         stderr(&o)
     );
-    assert!(stderr(&o).contains("dax0.0 node 1 device_dax"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("dax0.0 node 1 device_dax"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -243,8 +279,7 @@ fn a_zeroed_iomem_is_said_and_the_blocks_still_come_from_sysfs() {
     let e = stderr(&o);
     assert!(e.contains("every address reads 0"), "{e}");
     assert!(e.contains("without CAP_SYS_ADMIN"), "{e}");
-    let want =
-        std::fs::read_to_string(fixture("lsmem/6.1/A-pc-dimm-hotplug/before.txt")).unwrap();
+    let want = std::fs::read_to_string(fixture("lsmem/6.1/A-pc-dimm-hotplug/before.txt")).unwrap();
     assert_eq!(stdout(&o), want);
 }
 
@@ -259,7 +294,11 @@ fn capture_of_a_root_loads_back_with_the_same_answers() {
     let text = std::fs::read_to_string(&bundle).unwrap();
     assert!(text.starts_with("iomem-sim capture 1\ncaptured "), "{text}");
     assert!(text.contains("\nlink sys/devices/system/memory/memory0/node0 = ../../node/node0\n"));
-    for what in [vec!["blocks"], vec!["--format", "iomem"], vec!["blocks", "-J"]] {
+    for what in [
+        vec!["blocks"],
+        vec!["--format", "iomem"],
+        vec!["blocks", "-J"],
+    ] {
         let mut a = vec!["--sysfs-root", root.as_str()];
         a.extend(&what);
         let from_root = run(&a, &[], None);
@@ -276,7 +315,11 @@ fn capture_of_a_root_loads_back_with_the_same_answers() {
     std::fs::write(&bundle, "iomem-sim capture 7\n").unwrap();
     let o = run(&["-i", &b, "blocks"], &[], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("capture format 7 is newer"), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("capture format 7 is newer"),
+        "{}",
+        show(&o)
+    );
 }
 
 fn is_root() -> bool {

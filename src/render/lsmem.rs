@@ -306,7 +306,9 @@ impl LsmemOptions {
                         _ => {
                             return Err(err(
                                 i,
-                                &format!("unknown option -{c} for `blocks` (lsmem's -o, -S, -a, -b, -J, -P, -r, -n)"),
+                                &format!(
+                                    "unknown option -{c} for `blocks` (lsmem's -o, -S, -a, -b, -J, -P, -r, -n)"
+                                ),
                             ));
                         }
                     }
@@ -324,7 +326,9 @@ impl LsmemOptions {
 
     /// The columns shown.
     pub fn columns(&self) -> Vec<Column> {
-        self.columns.clone().unwrap_or_else(|| Column::DEFAULT.to_vec())
+        self.columns
+            .clone()
+            .unwrap_or_else(|| Column::DEFAULT.to_vec())
     }
 }
 
@@ -739,7 +743,10 @@ mod tests {
             lines[1],
             "0x0000000000000000-0x0000000007ffffff  128M online       yes     0  None    0"
         );
-        assert!(lines[2].contains("1-19") && lines[2].contains("2.4G"), "{t}");
+        assert!(
+            lines[2].contains("1-19") && lines[2].contains("2.4G"),
+            "{t}"
+        );
         assert!(t.ends_with(
             "\nMemory block size:       128M\nTotal online memory:     2.8G\nTotal offline memory:      0B\n"
         ), "{t}");
