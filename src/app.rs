@@ -100,7 +100,12 @@ impl From<DiffChoice> for DiffMode {
 /// Commands (after the options, or with -e / --script, or in the REPL): hotplug add|remove,
 /// memory online|offline, request, release, insert, adjust, dax kmem|devdax, intersects,
 /// free-region, show, find, blocks, diff, undo, redo, reset, kernel, explain, save; and on
-/// the command line only: repl, check, completions SHELL, man. `iomem-sim help` lists them.
+/// the command line only: repl, check, capture [-o FILE], completions SHELL, man.
+/// `iomem-sim help` lists them.
+///
+/// --live starts from this machine (its /proc/iomem, memory blocks, dax devices, CPU address
+/// width and kernel release); `capture -o FILE` saves all of that in one file that `-i FILE`
+/// loads anywhere.
 ///
 /// Exit status: 0 ok; 1 a command was refused by the simulated kernel (the tree is left as it
 /// was) or `check` found anomalies; 2 bad input, bad command syntax, I/O or usage error.

@@ -846,11 +846,9 @@ impl LiveState {
     /// Where the block size came from (for the banner).
     pub fn block_size_source(&self) -> String {
         match &self.memory {
-            Some(_) => format!(
-                "{}/{SYS_MEMORY}/block_size_bytes",
-                self.root.trim_end_matches('/')
-            ),
-            None => "default".to_string(),
+            // Relative to the root the banner names just before it.
+            Some(_) => format!("{SYS_MEMORY}/block_size_bytes"),
+            None => "x86_64 default: no memory block devices".to_string(),
         }
     }
 }
