@@ -276,7 +276,10 @@ fn write_file(out: &mut String, p: &str, bytes: &[u8]) {
         }
         return;
     };
+    // (An empty line keeps the `| ` form: `file P = ` would lose its meaning to an editor
+    // that trims trailing blanks.)
     if let Some(body) = text.strip_suffix('\n')
+        && !body.is_empty()
         && !body.contains(['\n', '\r'])
     {
         let _ = writeln!(out, "file {p} = {body}");
@@ -394,7 +397,8 @@ pub fn parse(text: &str, path: &str) -> Result<Bundle, CaptureError> {
             }
             ("dir", None) if !rest.is_empty() => {
                 // `dir P = ` with nothing after it, trimmed by an editor: an empty directory.
-                b.dirs.insert(path_of(n, rest)?, Ok(Vec::new()));
+                let p = rest.strip_suffix(" =").unwrap_or(rest);
+                b.dirs.insert(path_of(n, p)?, Ok(Vec::new()));
             }
             ("link", Some(v)) => {
                 let t = dec(v).ok_or_else(|| bad(n, "a bad %-escape in the link target"))?;
@@ -464,11 +468,15 @@ mod tests {
         write_file(&mut out, "a", b"x\ny");
         write_file(&mut out, "b", b"\xff\x00");
         write_file(&mut out, "c", b"");
+        write_file(&mut out, "e", b"\n");
         let text = format!("{MAGIC} 1\n{out}dir d%20e = x%20y z\n");
         let b = parse(&text, "t").unwrap();
         assert_eq!(b.read("a").unwrap(), b"x\ny");
         assert_eq!(b.read("b").unwrap(), b"\xff\x00");
         assert_eq!(b.read("c").unwrap(), b"");
+        assert_eq!(b.read("e").unwrap(), b"\n");
+        let t = parse(&format!("{MAGIC} 1\ndir x =\n"), "t").unwrap();
+        assert_eq!(t.list("x").unwrap(), Vec::<String>::new());
         assert_eq!(b.list("d e").unwrap(), ["x y", "z"]);
         assert_eq!(b.read("zz").unwrap_err(), NOT_CAPTURED);
         assert_eq!(
