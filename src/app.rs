@@ -291,12 +291,15 @@ impl Config {
         let kernel_given = cli.kernel.is_some();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
         let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
+        // `capture` reads the machine (--live implied) unless a dump or example was named,
+        // which `capture` then refuses.
+        let capture_here = cli.input.is_none()
+            && cli.example.is_none()
+            && cli.command.first().is_some_and(|w| w == "capture");
         let source = match (cli.input, cli.example) {
             _ if cli.sysfs_root.is_some() => Source::Root(cli.sysfs_root.unwrap_or_default()),
             // `capture` reads the machine: --live is implied.
-            _ if cli.live || cli.command.first().is_some_and(|w| w == "capture") => {
-                Source::Root(PathBuf::from("/"))
-            }
+            _ if cli.live || capture_here => Source::Root(PathBuf::from("/")),
             (Some(p), _) if p.as_os_str() == "-" => Source::Stdin,
             (Some(p), _) => Source::File(p),
             (None, Some(e)) => Source::Example(e),

@@ -15,7 +15,10 @@
 //! - `sys/bus/dax/devices/*`: `size`, `resource`, `target_node`, the `driver` link and
 //!   `mappingN/{start,end,page_offset}` (drivers/dax/bus.c).
 //! - `proc/cpuinfo`: `address sizes : N bits physical, M bits virtual` (`x86_phys_bits`,
-//!   `x86_virt_bits`; 57 virtual bits means 5-level paging is on).
+//!   `x86_virt_bits`) and whether the `la57` flag is listed: `early_identify_cpu`
+//!   (arch/x86/kernel/cpu/common.c, 6.1) clears X86_FEATURE_LA57 unless 5-level paging is
+//!   enabled, while `x86_virt_bits` is the CPU's CPUID width either way (57 on this build
+//!   machine, which runs 4-level paging).
 //! - the kernel release (`proc/sys/kernel/osrelease`, else `uname -r` on the host itself).
 //! - `proc/cmdline`: the words that change hotplug (`memhp_default_state=`,
 //!   `memory_hotplug.online_policy=`, `movable_node`, `memmap=`).
@@ -222,6 +225,8 @@ pub struct LiveState {
     pub dax: Vec<SysDax>,
     pub phys_bits: Option<u32>,
     pub virt_bits: Option<u32>,
+    /// `la57` among the first processor's `flags`: 5-level paging is on.
+    pub la57: Option<bool>,
     /// The kernel release and the file (or command) it came from.
     pub release: Option<(String, String)>,
     pub cmdline: Option<HotplugCmdline>,
@@ -309,6 +314,15 @@ pub fn address_sizes(cpuinfo: &str) -> Option<(u32, u32)> {
     Some((phys?, virt.unwrap_or(48)))
 }
 
+/// Whether the first `flags` line of cpuinfo lists `flag` (`None` without a flags line).
+pub fn cpu_flag(cpuinfo: &str, flag: &str) -> Option<bool> {
+    let line = cpuinfo
+        .lines()
+        .find(|l| l.trim_start().starts_with("flags"))?;
+    let (_, v) = line.split_once(':')?;
+    Some(v.split_whitespace().any(|f| f == flag))
+}
+
 /// The version boundaries the modelled rules test (`at_least(X, Y)` in src/kernel/*), oldest
 /// first: a release behaves like the newest boundary at or below it.
 pub const MODELLED_BOUNDARIES: &[(u32, u32)] = &[
@@ -370,6 +384,7 @@ impl LiveState {
             dax: Vec::new(),
             phys_bits: None,
             virt_bits: None,
+            la57: None,
             release: None,
             cmdline: None,
             read: Vec::new(),
@@ -399,8 +414,15 @@ impl LiveState {
                 Some((p, v)) => {
                     st.phys_bits = Some(p);
                     st.virt_bits = Some(v);
+                    let la57 = cpu_flag(&String::from_utf8_lossy(&b), "la57");
+                    st.la57 = la57;
+                    let paging = match la57 {
+                        Some(true) => "; la57: 5-level paging",
+                        Some(false) => "; no la57 flag: 4-level paging",
+                        None => "",
+                    };
                     st.read.push(format!(
-                        "proc/cpuinfo (address sizes: {p} bits physical, {v} bits virtual)"
+                        "proc/cpuinfo (address sizes: {p} bits physical, {v} bits virtual{paging})"
                     ));
                 }
                 None => st
@@ -642,9 +664,8 @@ impl LiveState {
         if let Some(p) = self.phys_bits {
             c.phys_bits = p;
         }
-        if let Some(v) = self.virt_bits {
-            // x86_virt_bits is 57 only with 5-level paging enabled.
-            c.la57 = v >= 57;
+        if let Some(l) = self.la57 {
+            c.la57 = l;
         }
         if let Some((r, from)) = &self.release {
             match kernel_for_release(r) {
@@ -909,6 +930,7 @@ mod tests {
         assert_eq!(m.blocks[24].node, Some(0));
         // cpuinfo: "address sizes	: 40 bits physical, 48 bits virtual".
         assert_eq!((st.phys_bits, st.virt_bits), (Some(40), Some(48)));
+        assert_eq!(st.la57, Some(false));
         assert_eq!(st.release.as_ref().unwrap().0, "6.1.0-56-amd64");
         assert_eq!(
             st.cmdline.as_ref().unwrap().memhp_default_state.as_deref(),

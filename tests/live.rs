@@ -322,6 +322,23 @@ fn capture_of_a_root_loads_back_with_the_same_answers() {
     );
 }
 
+#[test]
+fn capture_refuses_a_dump_or_example_as_its_source() {
+    for src in [["--example", "t0"], ["-i", "/proc/iomem"]] {
+        let o = run(&[src[0], src[1], "capture"], &[], None);
+        assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+        assert!(
+            stderr(&o).contains("capture reads a machine"),
+            "{}",
+            show(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let o = run(&["capture", "--frob"], &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(stderr(&o).contains("usage: iomem-sim [--sysfs-root DIR] capture [-o FILE]"));
+}
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
