@@ -100,7 +100,12 @@ impl From<DiffChoice> for DiffMode {
 /// Commands (after the options, or with -e / --script, or in the REPL): hotplug add|remove,
 /// memory online|offline, request, release, insert, adjust, dax kmem|devdax, intersects,
 /// free-region, show, find, blocks, diff, undo, redo, reset, kernel, explain, save; and on
-/// the command line only: repl, check, completions SHELL, man. `iomem-sim help` lists them.
+/// the command line only: repl, check, capture [-o FILE], completions SHELL, man.
+/// `iomem-sim help` lists them.
+///
+/// --live starts from this machine (its /proc/iomem, memory blocks, dax devices, CPU address
+/// width and kernel release); `capture -o FILE` saves all of that in one file that `-i FILE`
+/// loads anywhere.
 ///
 /// Exit status: 0 ok; 1 a command was refused by the simulated kernel (the tree is left as it
 /// was) or `check` found anomalies; 2 bad input, bad command syntax, I/O or usage error.
@@ -115,6 +120,16 @@ pub struct Cli {
     /// Start from a built-in tree ("list" lists them).
     #[arg(long, value_name = "NAME", conflicts_with = "input")]
     pub example: Option<String>,
+
+    /// Start from this machine: /proc/iomem, /sys/devices/system/memory, /sys/bus/dax,
+    /// /proc/cpuinfo, the kernel release and command line (what is read is said on stderr).
+    #[arg(long, conflicts_with_all = ["input", "example", "sysfs_root"])]
+    pub live: bool,
+
+    /// Like --live, reading DIR/proc/… and DIR/sys/… (a copy of a machine's /, as
+    /// `lsmem --sysroot DIR`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["input", "example"])]
+    pub sysfs_root: Option<PathBuf>,
 
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
     #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
@@ -205,6 +220,8 @@ pub enum Source {
     /// stdin if it is not a terminal and not empty, else the default example.
     StdinOrDefault,
     Example(String),
+    /// `--live` (`/`) or `--sysfs-root DIR`: the machine's own state ([`crate::live`]).
+    Root(PathBuf),
 }
 
 /// What the command words ask for.
@@ -220,6 +237,8 @@ pub enum Action {
     Completions(clap_complete::Shell),
     /// `man`.
     Man,
+    /// `capture [-o FILE]`: write the live state as a bundle ([`crate::capture`]).
+    Capture(Option<PathBuf>),
     /// One command of the command language.
     Run(Vec<String>),
 }
@@ -241,6 +260,8 @@ pub struct Config {
     pub interactive: bool,
     /// No `--input`/`--example` was given.
     pub default_source: bool,
+    /// `--kernel` was given (it wins over a live machine's release).
+    pub kernel_given: bool,
 }
 
 /// Color decision for `--color` (a pure function: the caller supplies the environment).
@@ -265,10 +286,20 @@ impl Config {
     pub fn from_cli(cli: Cli) -> Config {
         let stdin_tty = std::io::stdin().is_terminal();
         let stdout_tty = std::io::stdout().is_terminal();
-        let default_source = cli.input.is_none() && cli.example.is_none();
+        let default_source =
+            cli.input.is_none() && cli.example.is_none() && !cli.live && cli.sysfs_root.is_none();
+        let kernel_given = cli.kernel.is_some();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
         let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
+        // `capture` reads the machine (--live implied) unless a dump or example was named,
+        // which `capture` then refuses.
+        let capture_here = cli.input.is_none()
+            && cli.example.is_none()
+            && cli.command.first().is_some_and(|w| w == "capture");
         let source = match (cli.input, cli.example) {
+            _ if cli.sysfs_root.is_some() => Source::Root(cli.sysfs_root.unwrap_or_default()),
+            // `capture` reads the machine: --live is implied.
+            _ if cli.live || capture_here => Source::Root(PathBuf::from("/")),
             (Some(p), _) if p.as_os_str() == "-" => Source::Stdin,
             (Some(p), _) => Source::File(p),
             (None, Some(e)) => Source::Example(e),
@@ -303,6 +334,7 @@ impl Config {
             command: cli.command,
             interactive: stdin_tty && stdout_tty,
             default_source,
+            kernel_given,
         }
     }
 }
@@ -317,6 +349,9 @@ pub fn parse_action(words: &[String]) -> Result<Action> {
         ["check"] => Action::Check,
         ["repl"] => Action::Repl,
         ["man"] => Action::Man,
+        ["capture"] => Action::Capture(None),
+        ["capture", "-o" | "--output", f] => Action::Capture(Some(PathBuf::from(f))),
+        ["capture", ..] => bail!("usage: iomem-sim [--sysfs-root DIR] capture [-o FILE]"),
         ["completions", shell] => {
             match <clap_complete::Shell as ValueEnum>::from_str(shell, true) {
                 Ok(s) => Action::Completions(s),
@@ -372,6 +407,11 @@ fn stdin_was_meant_to_carry_data() -> bool {
 
 /// Load the starting tree named by `source`.
 pub fn load(source: &Source) -> Result<Dump> {
+    load_named(source).map(|(d, _)| d)
+}
+
+/// [`load`], and how to name what was loaded in the banner.
+pub fn load_named(source: &Source) -> Result<(Dump, String)> {
     let (text, hint, what): (crate::input::Text, Option<RootKind>, String) = match source {
         Source::File(p) => {
             let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
@@ -381,19 +421,29 @@ pub fn load(source: &Source) -> Result<Dump> {
                 // What `save` writes for a tree emptied by release-resource: /proc/iomem with
                 // no resource prints nothing. An empty *file* is that tree (issue 14 item 3);
                 // an empty pipe is an error (nothing was piped in).
-                let kind = name.as_deref().and_then(hint_for).unwrap_or(RootKind::Iomem);
-                let end = if kind == RootKind::Ioport { 0xffff } else { u64::MAX };
-                return Ok(Dump {
-                    tree: Tree::new(kind, end),
-                    warnings: Vec::new(),
-                    normalizations: vec![format!(
-                        "{} is empty: read as a tree with no resources (what `save` writes \
+                let kind = name
+                    .as_deref()
+                    .and_then(hint_for)
+                    .unwrap_or(RootKind::Iomem);
+                let end = if kind == RootKind::Ioport {
+                    0xffff
+                } else {
+                    u64::MAX
+                };
+                return Ok((
+                    Dump {
+                        tree: Tree::new(kind, end),
+                        warnings: Vec::new(),
+                        normalizations: vec![format!(
+                            "{} is empty: read as a tree with no resources (what `save` writes \
                          after every resource was released)",
-                        p.display()
-                    )],
-                    hex_width: if kind == RootKind::Ioport { 4 } else { 8 },
-                    lines: 0,
-                });
+                            p.display()
+                        )],
+                        hex_width: if kind == RootKind::Ioport { 4 } else { 8 },
+                        lines: 0,
+                    },
+                    p.display().to_string(),
+                ));
             }
             (
                 text,
@@ -413,7 +463,11 @@ pub fn load(source: &Source) -> Result<Dump> {
                     );
                 }
                 // stdin is /dev/null, a terminal or closed (cron, CI): the built-in example.
-                return load(&Source::Example(examples::DEFAULT.to_string()));
+                let (d, _) = load_named(&Source::Example(examples::DEFAULT.to_string()))?;
+                return Ok((
+                    d,
+                    format!("example {} (built-in; stdin was empty)", examples::DEFAULT),
+                ));
             }
             (text, None, "stdin".to_string())
         }
@@ -434,12 +488,125 @@ pub fn load(source: &Source) -> Result<Dump> {
                 format!("example {name}"),
             )
         }
+        Source::Root(r) => bail!("{} is a root directory, not a dump", r.display()),
+    };
+    let named = if matches!(source, Source::Example(_)) {
+        format!("{what} (built-in)")
+    } else {
+        what.clone()
     };
     let mut d = parse_dump(&text.bytes, hint).with_context(|| format!("parsing {what}"))?;
     if let Some(n) = crate::input::lone_cr_note(&text) {
         d.normalizations.insert(0, n);
     }
-    Ok(d)
+    Ok((d, named))
+}
+
+/// The starting point of a run: the dump, the machine when it was built from live state, the
+/// stderr report of what was read, and the one-line banner naming it all.
+struct Start {
+    dump: Dump,
+    machine: Option<Machine>,
+    report: String,
+    banner: String,
+    live: bool,
+}
+
+/// Load the start: a dump or example as before; `--live`/`--sysfs-root` or a capture bundle
+/// through [`crate::live`], whose facts override the command line's machine options.
+fn start(cfg: &Config, source: &Source) -> Result<Start> {
+    let state = match source {
+        Source::Root(r) => Some(crate::live::LiveState::read(&crate::live::RootDir::new(r))),
+        Source::File(p) => {
+            // Only a regular file that starts like a bundle is read whole here; anything else
+            // goes to the bounded dump reader (`-i /dev/zero` must not be slurped, and a pipe
+            // cannot be peeked at and reopened).
+            let mut head = Vec::new();
+            if std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                std::fs::File::open(p)
+                    .and_then(|f| {
+                        std::io::Read::read_to_end(&mut std::io::Read::take(f, 64), &mut head)
+                    })
+                    .with_context(|| format!("reading {}", p.display()))?;
+            }
+            if crate::capture::looks_like_capture(&head) {
+                let f =
+                    std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
+                let bytes = crate::input::read_bounded(f, |l| std::str::from_utf8(l).is_ok())
+                    .with_context(|| format!("reading the capture {}", p.display()))?
+                    .bytes;
+                let text = String::from_utf8_lossy(&bytes);
+                let b = crate::capture::parse(&text, &p.display().to_string())
+                    .with_context(|| format!("reading the capture {}", p.display()))?;
+                Some(crate::live::LiveState::read(&b))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    let Some(state) = state else {
+        let (dump, what) = load_named(source)?;
+        let m = &cfg.machine;
+        let kernel = if cfg.kernel_given {
+            "--kernel"
+        } else {
+            "default: the newest modelled"
+        };
+        let bs = if m.block_size == machine::DEFAULT_BLOCK_SIZE {
+            "x86_64 default"
+        } else {
+            "--block-size"
+        };
+        let banner = format!(
+            "iomem-sim: starting from {what}; kernel {} ({kernel}); block size {} ({bs}); auto-online {}",
+            m.version,
+            crate::render::lsmem::size_to_human_string(m.block_size),
+            m.auto_online
+        );
+        return Ok(Start {
+            dump,
+            machine: None,
+            report: String::new(),
+            banner,
+            live: false,
+        });
+    };
+    let mut report = state.report();
+    let lm = state
+        .machine(&cfg.machine, cfg.kernel_given)
+        .with_context(|| format!("starting from {}", state.root))?;
+    for n in &lm.notes {
+        report.push_str(&format!("live: {n}\n"));
+    }
+    let c = &lm.machine.config;
+    let kernel = match (&state.release, cfg.kernel_given) {
+        (_, true) => "--kernel".to_string(),
+        (Some((r, from)), false) => format!("{r} from {from}"),
+        (None, false) => "default: the release could not be read".to_string(),
+    };
+    let what = if state.iomem_zeroed || state.iomem.is_none() {
+        format!(
+            "the System RAM of the memory blocks of {} (no readable proc/iomem)",
+            state.root
+        )
+    } else {
+        format!("proc/iomem of {}", state.root)
+    };
+    let banner = format!(
+        "iomem-sim: starting from {what}; kernel {} ({kernel}); block size {} ({}); auto-online {}",
+        c.version,
+        crate::render::lsmem::size_to_human_string(c.block_size),
+        state.block_size_source(),
+        c.auto_online
+    );
+    Ok(Start {
+        dump: lm.dump,
+        machine: Some(lm.machine),
+        report,
+        banner,
+        live: true,
+    })
 }
 
 fn list_examples() -> String {
@@ -552,9 +719,18 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         lines.extend(l);
         script_note = note;
     }
-    let dump = load(&source)?;
+    if let Action::Capture(path) = &action {
+        return run_capture(&mut out, cfg, path.as_deref());
+    }
+    let start = start(cfg, &source)?;
+    let dump = start.dump;
     {
         let mut err = std::io::stderr().lock();
+        err.write_all(start.report.as_bytes())?;
+        // The starting tree is always named (issue 13): for a session, and for a live start.
+        if start.live || !lines.is_empty() || matches!(action, Action::Repl | Action::Run(_)) {
+            writeln!(err, "{}", pal.dim(&start.banner))?;
+        }
         if let Some(n) = &script_note {
             writeln!(err, "{} {n}", pal.dim("note:"))?;
         }
@@ -592,7 +768,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         // Nothing simulated: print the dump as read (the root as the text implies it).
         return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
     }
-    let mut session = Session::new(Machine::boot(dump.tree, cfg.machine.clone()));
+    let machine = match start.machine {
+        Some(m) => m,
+        None => Machine::boot(dump.tree, cfg.machine.clone()),
+    };
+    let mut session = Session::new(machine);
     {
         let mut err = std::io::stderr().lock();
         for n in &session.machine.notes {
@@ -651,6 +831,33 @@ pub fn run(cfg: &Config) -> Result<Exit> {
 
 /// One command's outcome: its presentation on stdout (unless JSON collects it) and its error
 /// on stderr.
+/// `capture [-o FILE]`: the live state as a bundle, on stdout or written atomically to FILE.
+fn run_capture(out: &mut dyn Write, cfg: &Config, path: Option<&std::path::Path>) -> Result<Exit> {
+    let Source::Root(root) = &cfg.source else {
+        bail!(
+            "capture reads a machine: use it alone (this host) or with --sysfs-root DIR, not with --input/--example"
+        );
+    };
+    let files = crate::live::RootDir::new(root);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (text, state) = crate::capture::capture(&files, &crate::capture::rfc3339_utc(now));
+    std::io::stderr().write_all(state.report().as_bytes())?;
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            crate::session::save_atomic(p, text.as_bytes())
+                .with_context(|| format!("writing the capture to {}", p.display()))?;
+            eprintln!("capture: wrote {} ({} bytes)", p.display(), text.len());
+        }
+        _ => {
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 fn emit_outcome(
     out: &mut dyn Write,
     o: &StepOutcome,

@@ -64,6 +64,8 @@ pub enum MemTarget {
     Range { start: u64, size: Option<u64> },
     /// `memoryN` (decimal N, as in `/sys/devices/system/memory/memoryN`).
     Block(u64),
+    /// `memoryA-memoryB`: blocks A to B (as lsmem/chmem print a range of blocks).
+    Blocks(u64, u64),
 }
 
 impl fmt::Display for MemTarget {
@@ -75,6 +77,7 @@ impl fmt::Display for MemTarget {
                 size: Some(s),
             } => write!(f, "{start:x} {}", fmt_size_word(*s)),
             MemTarget::Block(n) => write!(f, "memory{n}"),
+            MemTarget::Blocks(a, b) => write!(f, "memory{a}-memory{b}"),
         }
     }
 }
@@ -196,8 +199,8 @@ pub enum Command {
     Find {
         addr: u64,
     },
-    /// `blocks`.
-    Blocks,
+    /// `blocks [lsmem options]`: the memory blocks as util-linux lsmem prints them.
+    Blocks(crate::render::lsmem::LsmemOptions),
     /// `diff [STEP]` (0 or none = against the start).
     Diff {
         step: Option<usize>,
@@ -341,7 +344,8 @@ impl fmt::Display for Command {
                 target: Some(ShowTarget::Name(n)),
             } => write!(f, "show {}", quote(n)),
             Command::Find { addr } => write!(f, "find {addr:x}"),
-            Command::Blocks => write!(f, "blocks"),
+            Command::Blocks(o) if o == &Default::default() => write!(f, "blocks"),
+            Command::Blocks(o) => write!(f, "blocks {o}"),
             Command::Diff { step: None } => write!(f, "diff"),
             Command::Diff { step: Some(n) } => write!(f, "diff {n}"),
             Command::Undo => write!(f, "undo"),
@@ -868,6 +872,14 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
         }
     };
     let nwords = cmd.split(' ').count();
+    if cmd == "blocks" {
+        // lsmem's options, short ones included (`-o RANGE,ZONES -b`): parsed by lsmem's rules.
+        let from = first + nwords;
+        let ws: Vec<&str> = p.words[from..].iter().map(|w| w.text.as_str()).collect();
+        return crate::render::lsmem::LsmemOptions::parse(&ws)
+            .map(Command::Blocks)
+            .map_err(|e| p.err_at(from + e.index, e.expected));
+    }
     p.classify(&cmd, first + nwords)?;
     let names_hint = "; names with spaces must be quoted: \"my dev\"";
     let c = match cmd.as_str() {
@@ -900,9 +912,12 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
             } else {
                 let zone = match p.opt_value("zone") {
                     None => None,
-                    Some((_, "normal" | "kernel")) => Some(Zone::Normal),
-                    Some((_, "movable")) => Some(Zone::Movable),
-                    Some((i, _)) => return Err(p.err_at(i, "expected --zone normal|movable")),
+                    // Case-insensitive: lsmem and chmem print `Normal`, `Movable`.
+                    Some((i, z)) => match z.to_ascii_lowercase().as_str() {
+                        "normal" | "kernel" => Some(Zone::Normal),
+                        "movable" => Some(Zone::Movable),
+                        _ => return Err(p.err_at(i, "expected --zone normal|movable")),
+                    },
                 };
                 Command::MemoryOnline { target, zone }
             }
@@ -1050,7 +1065,7 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
         other => {
             p.done("")?;
             match other {
-                "blocks" => Command::Blocks,
+                "blocks" => Command::Blocks(Default::default()),
                 "undo" => Command::Undo,
                 "redo" => Command::Redo,
                 "reset" => Command::Reset,
@@ -1077,6 +1092,21 @@ fn parse_error_at_word(line: &str, index: usize) -> Result<CommandError, Command
 fn mem_target(p: &mut P) -> Result<MemTarget, CommandError> {
     let i = p.peek_index();
     let (_, w) = p.take("START [SIZE] or memoryN")?;
+    if let Some((a, b)) = w.split_once('-')
+        && let (Some(a), Some(b)) = (a.strip_prefix("memory"), b.strip_prefix("memory"))
+    {
+        // `memory24576-memory24583`, as lsmem's BLOCK column reads `24576-24583`.
+        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+            return Err(p.err_at(
+                i,
+                "expected memoryA-memoryB with decimal block numbers, like memory32-memory33",
+            ));
+        };
+        if b < a {
+            return Err(p.err_at(i, "the last block is below the first"));
+        }
+        return Ok(MemTarget::Blocks(a, b));
+    }
     if let Some(n) = w.strip_prefix("memory") {
         return n.parse::<u64>().map(MemTarget::Block).map_err(|_| {
             p.err_at(
@@ -1168,13 +1198,13 @@ pub const HELP: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "memory online",
-        usage: "memory online START [SIZE] [--zone normal|movable] | memory online memoryN",
+        usage: "memory online START [SIZE] [--zone normal|movable] | memory online memoryN[-memoryM]",
         about: "online memory blocks: write online/online_kernel/online_movable to /sys/devices/system/memory/memoryN/state",
         example: "memory online memory20",
     },
     CommandHelp {
         name: "memory offline",
-        usage: "memory offline START [SIZE] | memory offline memoryN",
+        usage: "memory offline START [SIZE] | memory offline memoryN[-memoryM]",
         about: "offline memory blocks: write offline to memoryN/state",
         example: "memory offline a0000000 128M",
     },
@@ -1258,8 +1288,8 @@ pub const HELP: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "blocks",
-        usage: "blocks",
-        about: "memory blocks, like lsmem (RANGE SIZE STATE REMOVABLE BLOCK NODE ZONES)",
+        usage: "blocks [-o COLS] [-S COLS] [-a] [-b] [-n] [-J|-r|-P] [--summary[=never|always|only]]",
+        about: "memory blocks as lsmem prints them (default -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE)",
         example: "blocks",
     },
     CommandHelp {
@@ -1614,8 +1644,24 @@ mod tests {
         assert_eq!(e.word, "WHAT");
         let e = err("insert 0 4K x --expand=yes");
         assert!(e.expected.contains("takes no value"));
-        let e = err("blocks --all");
+        let e = err("blocks --all --frob");
+        assert_eq!(e.word, "--frob");
+        assert!(e.expected.contains("lsmem's -o/--output"), "{}", e.expected);
+        let e = err("undo --all");
         assert!(e.expected.contains("takes no options"));
+        assert_eq!(
+            ok("memory online memory32-memory33 --zone Movable"),
+            Command::MemoryOnline {
+                target: MemTarget::Blocks(32, 33),
+                zone: Some(Zone::Movable)
+            }
+        );
+        assert_eq!(
+            ok("blocks -o range,zones -b").to_string(),
+            "blocks -o RANGE,ZONES -b"
+        );
+        let e = err("memory offline memory33-memory32");
+        assert!(e.expected.contains("below"), "{}", e.expected);
         let e = err("");
         assert!(e.expected.contains("missing command"));
         let e = err("hotplug add 0-ffffffffffffffff");

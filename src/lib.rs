@@ -6,6 +6,7 @@
 //! ones after it. [`app`] is the binary edge (clap in, exit code out).
 
 pub mod app;
+pub mod capture;
 pub mod check;
 pub mod command;
 pub mod diff;
@@ -13,6 +14,7 @@ pub mod examples;
 pub mod infer;
 pub mod input;
 pub mod kernel;
+pub mod live;
 pub mod parse;
 pub mod render;
 pub mod repl;

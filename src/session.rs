@@ -359,7 +359,9 @@ impl Session {
                         .collect(),
                 };
             }
-            Command::Blocks => out.output = Output::Text(blocks_text(&self.machine)),
+            Command::Blocks(o) => {
+                out.output = Output::Text(crate::render::lsmem::render_lsmem_with(&self.machine, o))
+            }
             Command::Diff { step } => {
                 let base = self.tree_after(step.unwrap_or(0));
                 match base {
@@ -496,7 +498,7 @@ fn needs_memory(c: &Command) -> bool {
                 | Command::FreeRegion { .. }
                 | Command::DaxKmem { .. }
                 | Command::DaxDevdax { .. }
-                | Command::Blocks
+                | Command::Blocks(_)
         ),
     }
 }
@@ -508,7 +510,7 @@ fn needs_addresses(c: &Command) -> bool {
             Command::Intersects { .. }
                 // Memory blocks are derived from System RAM addresses: on a zeroed dump every
                 // range is 0-0 and `blocks` would invent memory0.
-                | Command::Blocks
+                | Command::Blocks(_)
                 | Command::Find { .. }
                 | Command::Show {
                     target: Some(ShowTarget::Addr(_))
@@ -743,6 +745,11 @@ fn mem_range(m: &Machine, t: &MemTarget) -> (u64, u64) {
             size: Some(n),
         } => (start, n),
         MemTarget::Range { start, size: None } => (start - start % bs, bs),
+        MemTarget::Blocks(a, b) => {
+            let (s, _) = m.block_range(a);
+            let (_, e) = m.block_range(b);
+            (s, e.wrapping_sub(s).wrapping_add(1))
+        }
     }
 }
 
@@ -777,10 +784,6 @@ fn intersects(
         describe(fl),
         desc.kernel_name(),
     ))
-}
-
-fn blocks_text(m: &Machine) -> String {
-    crate::render::blocks::render_lsmem(m)
 }
 
 /// `/proc/iomem` text of a tree.

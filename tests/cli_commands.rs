@@ -43,7 +43,15 @@ fn seed_story_5_0_refuses_and_keeps_the_tree() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     assert_eq!(stdout(&o), T0, "the tree is unchanged");
-    assert!(stderr(&o).starts_with(
+    // The first line names the start (issue 13); the refusal follows.
+    let e = stderr(&o);
+    let (banner, rest) = e.split_once('\n').unwrap_or_default();
+    assert_eq!(
+        banner,
+        "iomem-sim: starting from example t0 (built-in; stdin was empty); kernel 5.0 (--kernel); \
+         block size 128M (x86_64 default); auto-online offline"
+    );
+    assert!(rest.starts_with(
         "hotplug add a0000000 128M: -EEXIST (register_memory_resource: request_resource_conflict found \"Persistent Memory (legacy)\""
     ), "{}", show(&o));
 }
@@ -63,7 +71,14 @@ fn seed_story_5_1_nests_system_ram_like_the_commit_message() {
         "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\n",
     );
     assert_eq!(stdout(&o), want);
-    assert!(o.stderr.is_empty(), "{}", show(&o));
+    // Only the line naming the start (issue 13) on stderr.
+    assert_eq!(
+        stderr(&o),
+        "iomem-sim: starting from example t0 (built-in; stdin was empty); kernel 5.1 (--kernel); \
+         block size 128M (x86_64 default); auto-online offline\n",
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 pub mod blocks;
 pub mod diff;
 pub mod json;
+pub mod lsmem;
 pub mod palette;
 pub mod tree;
 
