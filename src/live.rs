@@ -26,7 +26,6 @@
 //! Every access goes through [`Files`], so a capture that records the accesses and answers
 //! them again later gives exactly the same [`LiveState`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::kernel::KernelVersion;
@@ -562,8 +561,8 @@ impl LiveState {
         ));
         if unreadable > 0 {
             self.missing.push(format!(
-                "{SYS_MEMORY}/memoryN: {unreadable} attribute files could not be read (older kernels lack some: \
-                 valid_zones before 4.6, removable is always 1 since 5.9)"
+                "{SYS_MEMORY}/memoryN: {unreadable} attribute files could not be read (valid_zones exists only with \
+                 CONFIG_MEMORY_HOTREMOVE, drivers/base/memory.c; a missing one is inferred by the model)"
             ));
         }
         self.memory = Some(SysMemory {
@@ -902,9 +901,6 @@ pub enum LiveError {
     )]
     Nothing(String),
 }
-
-/// A map from relative path to what a [`Files`] answered, for tests and captures.
-pub type Answers = BTreeMap<String, Result<Vec<u8>, String>>;
 
 #[cfg(test)]
 mod tests {
