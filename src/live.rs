@@ -945,6 +945,42 @@ mod tests {
     }
 
     #[test]
+    fn a_dax_device_missing_from_iomem_is_declared_from_sysfs_with_its_node() {
+        // An unbound dax device claims nothing in /proc/iomem (dev_dax_probe never ran), but
+        // sysfs still lists it with its range and target_node (drivers/dax/bus.c).
+        let text = "iomem-sim capture 1\n\
+            file proc/iomem\n\
+            | 00001000-9fffffff : System RAM\n\
+            | a0000000-afffffff : Persistent Memory (legacy)\n\
+            dir sys/bus/dax/devices = dax0.0\n\
+            file sys/bus/dax/devices/dax0.0/size = 268435456\n\
+            file sys/bus/dax/devices/dax0.0/resource = 0xa0000000\n\
+            file sys/bus/dax/devices/dax0.0/target_node = 1\n\
+            dir sys/bus/dax/devices/dax0.0 = mapping0 resource size target_node\n\
+            file sys/bus/dax/devices/dax0.0/mapping0/start = 0xa0000000\n\
+            file sys/bus/dax/devices/dax0.0/mapping0/end = 0xafffffff\n";
+        let b = crate::capture::parse(text, "t").unwrap();
+        let st = LiveState::read(&b);
+        assert_eq!(st.dax[0].mappings, [(0xa000_0000, 0xafff_ffff, 0)]);
+        assert_eq!(st.dax[0].driver, None);
+        let lm = st.machine(&Config::default(), false).unwrap();
+        let d = &lm.machine.dax["dax0.0"];
+        assert_eq!((d.start, d.end, d.nid), (0xa000_0000, 0xafff_ffff, 1));
+        assert_eq!(d.driver, DaxDriver::None);
+        assert!(
+            lm.notes.iter().any(|n| n.contains("declared from sysfs")),
+            "{:?}",
+            lm.notes
+        );
+        // No sysfs memory directory: the blocks are the model's, and that is said.
+        assert!(
+            st.missing.iter().any(|m| m.contains("block_size_bytes")),
+            "{:?}",
+            st.missing
+        );
+    }
+
+    #[test]
     fn zeroed_and_sizes() {
         assert!(is_zeroed(
             b"00000000-00000000 : Reserved\n  00000000-00000000 : System RAM\n"
