@@ -26,7 +26,6 @@
 //! Every access goes through [`Files`], so a capture that records the accesses and answers
 //! them again later gives exactly the same [`LiveState`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::kernel::KernelVersion;
@@ -562,8 +561,8 @@ impl LiveState {
         ));
         if unreadable > 0 {
             self.missing.push(format!(
-                "{SYS_MEMORY}/memoryN: {unreadable} attribute files could not be read (older kernels lack some: \
-                 valid_zones before 4.6, removable is always 1 since 5.9)"
+                "{SYS_MEMORY}/memoryN: {unreadable} attribute files could not be read (valid_zones exists only with \
+                 CONFIG_MEMORY_HOTREMOVE, drivers/base/memory.c; a missing one is inferred by the model)"
             ));
         }
         self.memory = Some(SysMemory {
@@ -903,9 +902,6 @@ pub enum LiveError {
     Nothing(String),
 }
 
-/// A map from relative path to what a [`Files`] answered, for tests and captures.
-pub type Answers = BTreeMap<String, Result<Vec<u8>, String>>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -945,6 +941,42 @@ mod tests {
             lm.notes.iter().all(|n| !n.contains("differs")),
             "{:?}",
             lm.notes
+        );
+    }
+
+    #[test]
+    fn a_dax_device_missing_from_iomem_is_declared_from_sysfs_with_its_node() {
+        // An unbound dax device claims nothing in /proc/iomem (dev_dax_probe never ran), but
+        // sysfs still lists it with its range and target_node (drivers/dax/bus.c).
+        let text = "iomem-sim capture 1\n\
+            file proc/iomem\n\
+            | 00001000-9fffffff : System RAM\n\
+            | a0000000-afffffff : Persistent Memory (legacy)\n\
+            dir sys/bus/dax/devices = dax0.0\n\
+            file sys/bus/dax/devices/dax0.0/size = 268435456\n\
+            file sys/bus/dax/devices/dax0.0/resource = 0xa0000000\n\
+            file sys/bus/dax/devices/dax0.0/target_node = 1\n\
+            dir sys/bus/dax/devices/dax0.0 = mapping0 resource size target_node\n\
+            file sys/bus/dax/devices/dax0.0/mapping0/start = 0xa0000000\n\
+            file sys/bus/dax/devices/dax0.0/mapping0/end = 0xafffffff\n";
+        let b = crate::capture::parse(text, "t").unwrap();
+        let st = LiveState::read(&b);
+        assert_eq!(st.dax[0].mappings, [(0xa000_0000, 0xafff_ffff, 0)]);
+        assert_eq!(st.dax[0].driver, None);
+        let lm = st.machine(&Config::default(), false).unwrap();
+        let d = &lm.machine.dax["dax0.0"];
+        assert_eq!((d.start, d.end, d.nid), (0xa000_0000, 0xafff_ffff, 1));
+        assert_eq!(d.driver, DaxDriver::None);
+        assert!(
+            lm.notes.iter().any(|n| n.contains("declared from sysfs")),
+            "{:?}",
+            lm.notes
+        );
+        // No sysfs memory directory: the blocks are the model's, and that is said.
+        assert!(
+            st.missing.iter().any(|m| m.contains("block_size_bytes")),
+            "{:?}",
+            st.missing
         );
     }
 
