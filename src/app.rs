@@ -117,8 +117,10 @@ pub struct Cli {
     pub example: Option<String>,
 
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
+    /// Several (`5.0,5.1,6.1`) or a range (`5.0..6.12`, every modelled boundary in it) run
+    /// side by side; `list` lists the modelled boundaries.
     #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
-    pub kernel: Option<KernelVersion>,
+    pub kernel: Option<crate::compare::KernelArg>,
 
     /// Memory block size (/sys/devices/system/memory/block_size_bytes).
     #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size)]
@@ -176,9 +178,12 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
-fn parse_version(s: &str) -> Result<KernelVersion, String> {
-    s.parse()
-        .map_err(|_| format!("expected a kernel version like 5.0, 5.1 or 6.1, not {s:?}"))
+fn parse_version(s: &str) -> Result<crate::compare::KernelArg, String> {
+    crate::compare::parse_kernel_arg(s).map_err(|_| {
+        format!(
+            "expected a kernel version like 5.0, 5.1 or 6.1, several (5.0,5.1), a range (5.0..6.12) or `list`, not {s:?}"
+        )
+    })
 }
 
 fn parse_block_size(s: &str) -> Result<u64, String> {
@@ -241,6 +246,8 @@ pub struct Config {
     pub interactive: bool,
     /// No `--input`/`--example` was given.
     pub default_source: bool,
+    /// `--kernel` as given (several versions: side by side; `list`).
+    pub kernel_arg: Option<crate::compare::KernelArg>,
 }
 
 /// Color decision for `--color` (a pure function: the caller supplies the environment).
@@ -284,7 +291,10 @@ impl Config {
             std::env::var_os("TERM").as_ref(),
         );
         let machine = machine::Config {
-            version: cli.kernel.unwrap_or(KernelVersion::NEWEST),
+            version: cli
+                .kernel
+                .as_ref()
+                .map_or(KernelVersion::NEWEST, |k| k.first()),
             block_size: cli.block_size,
             auto_online: cli.auto_online,
             phys_bits: cli.phys_bits,
@@ -303,6 +313,7 @@ impl Config {
             command: cli.command,
             interactive: stdin_tty && stdout_tty,
             default_source,
+            kernel_arg: cli.kernel,
         }
     }
 }
@@ -424,6 +435,15 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         out.write_all(list_examples().as_bytes())?;
         return Ok(Exit::Ok);
     }
+    if cfg.kernel_arg == Some(crate::compare::KernelArg::List) {
+        out.write_all(crate::kernel::boundaries::list_text().as_bytes())?;
+        return Ok(Exit::Ok);
+    }
+    for v in cfg.kernel_arg.iter().flat_map(|k| k.versions()) {
+        if let Some(w) = crate::kernel::boundaries::modelled_warning(v) {
+            writeln!(std::io::stderr(), "{} {w}", pal.warn("warning:"))?;
+        }
+    }
     let mut action = parse_action(&cfg.command)?;
     match action {
         Action::Completions(shell) => {
@@ -490,6 +510,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         explain_all: cfg.explain,
         ..Present::plain()
     };
+    if let Some(crate::compare::KernelArg::Many(vs)) = &cfg.kernel_arg
+        && action != Action::Repl
+    {
+        return run_compare(&mut out, cfg, &pal, &dump.tree, vs, &lines, &action);
+    }
     if lines.is_empty() && !matches!(action, Action::Repl) {
         // Nothing simulated: print the dump as read (the root as the text implies it).
         return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
@@ -532,7 +557,19 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let mut exit = Exit::from_code(code);
     if action == Action::Repl && !quit && (code == 0 || cfg.keep_going) {
         drop(out);
-        let c = crate::repl::run(&mut session, &present_opts)?;
+        let mut side = crate::compare::ReplCompare::default();
+        if let Some(crate::compare::KernelArg::Many(vs)) = &cfg.kernel_arg {
+            let arg = crate::compare::KernelArg::Many(vs.clone());
+            if let Some((o, _, _)) = side.handle(
+                &mut session,
+                &format!("kernel {arg}"),
+                &pal,
+                present_opts.diff,
+            ) {
+                print!("{o}");
+            }
+        }
+        let c = crate::repl::run_from(&mut session, &present_opts, side)?;
         return Ok(Exit::from_code(code.max(c)));
     }
     let tree = session.tree().clone();
@@ -549,6 +586,43 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     }
     out.flush()?;
     Ok(exit)
+}
+
+/// `--kernel A,B,…`: the commands side by side (src/compare.rs); `check` is not a command
+/// the versions can disagree on, so it is refused.
+fn run_compare(
+    out: &mut dyn Write,
+    cfg: &Config,
+    pal: &Palette,
+    start: &Tree,
+    versions: &[KernelVersion],
+    lines: &[String],
+    action: &Action,
+) -> Result<Exit> {
+    if *action == Action::Check {
+        bail!("`check` looks at one tree: give one --kernel");
+    }
+    let format = match cfg.format {
+        Format::Tree => crate::compare::Format::Text,
+        Format::Json => crate::compare::Format::Json,
+        Format::Iomem => crate::compare::Format::Iomem,
+    };
+    let (so, se, code) = crate::compare::run(
+        start,
+        &cfg.machine,
+        versions,
+        lines,
+        cfg.keep_going,
+        format,
+        pal,
+        cfg.diff.map(DiffMode::from),
+    );
+    out.write_all(so.as_bytes())?;
+    out.flush()?;
+    if !se.is_empty() {
+        write!(std::io::stderr(), "{se}")?;
+    }
+    Ok(Exit::from_code(code))
 }
 
 /// One command's outcome: its presentation on stdout (unless JSON collects it) and its error

@@ -386,7 +386,13 @@ impl Session {
                 let mut m = self.machine.clone();
                 m.set_version(*version);
                 self.record(format!("kernel {version}"), m, Trace::new());
-                out.output = Output::Text(format!("now simulating Linux {version}"));
+                let mut text = format!("now simulating Linux {version}");
+                // A version outside the modelled boundaries is accepted, with the behaviour
+                // it gets named (issue 9).
+                if let Some(w) = crate::kernel::boundaries::modelled_warning(*version) {
+                    text.push_str(&format!("\nwarning: {w}"));
+                }
+                out.output = Output::Text(text);
             }
             Command::Save { path } => {
                 match save_atomic(Path::new(path), &iomem_text(&self.machine.tree)) {
