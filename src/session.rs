@@ -704,9 +704,9 @@ fn intersects(
     let v = m.config.version;
     let r = region::region_intersects(&m.tree, span.start, span.size, fl, desc, v, trace);
     let algo = if region::region_intersects_is_descendant_aware(v) {
-        "descendant-aware, v6.12+"
+        "descendant-aware: v6.12+ and 5.10/5.15/6.1/6.6-stable"
     } else {
-        "top level only, before v6.12"
+        "top level only: before v6.12 and its stable backports"
     };
     Ok(format!(
         "{} ({}): region_intersects({:#x}, {:#x}, {}, {}) on Linux {v} ({algo})",

@@ -176,10 +176,10 @@ pub const OFFLINE_AND_REMOVE: Boundary = Boundary {
 pub const OFFLINE_AND_REMOVE_MANY: Boundary = Boundary {
     function: "offline_and_remove_memory",
     since: (5, 11),
-    backports: &[],
+    backports: &[(5, 10)],
     title: "mm/memory_hotplug: extend offline_and_remove_memory() to handle more than one memory block",
-    effect: "any block-aligned range, re-onlining on failure; before, exactly one block (-EINVAL otherwise), no rollback",
-    source: "5.10.262 read (size != memory_block_size_bytes()); 6.1.192 read",
+    effect: "any block-aligned range, re-onlining on failure; before, exactly one block (size != memory_block_size_bytes() → -EINVAL), no rollback",
+    source: "5.10.262 and 6.1.192 read (both have the multi-block walk: 5.10-stable carries it, 5.10.0 does not); the v5.8 single-block version from git history",
 };
 
 /// MHP_MERGE_RESOURCE.

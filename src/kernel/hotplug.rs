@@ -13,7 +13,8 @@ use super::resource::{
     __request_region_named, Adjusted, RegionRefusal, merge_system_ram_resource,
     release_mem_region_adjustable, release_resource, request_resource_conflict,
 };
-use super::{Errno, KResult, ResRef, Trace, fail};
+use super::region::PAGE_SHIFT;
+use super::{Errno, KResult, ResRef, Trace, boundaries, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
@@ -280,7 +281,44 @@ impl Machine {
         trace: &mut Trace,
     ) -> KResult<()> {
         let bs = self.config.block_size;
-        if size != 0 && start.is_multiple_of(bs) && size.is_multiple_of(bs) {
+        let v = self.config.version;
+        if !boundaries::HOTPLUG_RANGE_BYTES.applies(v) {
+            // ≤ v5.1 (4.19 mm/memory_hotplug.c, from git history):
+            //   u64 nr_pages = size >> PAGE_SHIFT; u64 start_pfn = PFN_DOWN(start);
+            //   if (!nr_pages || !IS_ALIGNED(start_pfn, block_nr_pages) ||
+            //       !IS_ALIGNED(nr_pages, block_nr_pages))
+            // Page counts: a sub-page head or tail passes. Before v4.17 the same page counts
+            // were checked against the section (PAGES_PER_SECTION, 128 MiB on x86_64):
+            //   pr_err("Section-unaligned hotplug range: start 0x%llx, size 0x%llx\n", …)
+            let unit = if boundaries::HOTPLUG_RANGE_BLOCK_ALIGNED.applies(v) {
+                bs
+            } else {
+                super::region::SECTION_SIZE
+            };
+            let (pfn, nr) = (start >> PAGE_SHIFT, size >> PAGE_SHIFT);
+            let per = unit >> PAGE_SHIFT;
+            if nr != 0 && pfn.is_multiple_of(per) && nr.is_multiple_of(per) {
+                return Ok(());
+            }
+            if !boundaries::HOTPLUG_RANGE_BLOCK_ALIGNED.applies(v) {
+                let log =
+                    format!("Section-unaligned hotplug range: start 0x{start:x}, size 0x{size:x}");
+                trace.step(
+                    1,
+                    "check_hotplug_memory_range",
+                    "< v4.17: not section-aligned (page counts) → -EINVAL",
+                );
+                return Err(fail(
+                    Errno::EINVAL,
+                    "check_hotplug_memory_range",
+                    format!(
+                        "start {start:#x} / size {size:#x}: page counts not multiples of the section ({unit:#x}; before v4.17)"
+                    ),
+                    Some(log),
+                    trace,
+                ));
+            }
+        } else if size != 0 && start.is_multiple_of(bs) && size.is_multiple_of(bs) {
             return Ok(());
         }
         let log = format!(
@@ -573,6 +611,21 @@ impl Machine {
         Ok(())
     }
 
+    /// `offline_pages` of one block: offline, and — before "mm/memory_hotplug: shrink zones
+    /// when offlining memory" (feee6b298916, v5.5, 4.19-/5.4-stable) — still in its zone's span:
+    /// v5.0's `offline_pages` has no `shrink_zone_span` call; it came with that fix, which
+    /// moved it from `__remove_pages` (removal) to offlining (6.1.192 `offline_pages`:
+    /// `remove_pfn_range_from_zone(zone, start_pfn, nr_pages)`).
+    fn offline_block(&mut self, id: u64) {
+        let was = self.blocks.get(id).map(|b| (b.nid, b.zone));
+        self.blocks.set_state(id, BlockState::Offline, None);
+        if let Some((nid, Some(zone))) = was
+            && !boundaries::SHRINK_ZONES_ON_OFFLINE.applies(self.config.version)
+        {
+            self.blocks.keep_spanned(id, nid, zone);
+        }
+    }
+
     /// Writing `offline` to the `state` of every block in the range (`offline_pages`). Already
     /// offline → -EINVAL; a block spanning zones → -EINVAL; a boot block holding the kernel
     /// image → -EBUSY. Checked for all blocks before any change.
@@ -588,7 +641,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for id in first..=last {
-            self.blocks.set_state(id, BlockState::Offline, None);
+            self.offline_block(id);
             trace.step(1, "offline_pages", format!("memory{id} offline"));
         }
         Ok(())
@@ -729,6 +782,27 @@ impl Machine {
             ));
         }
         let bs = self.config.block_size;
+        if !boundaries::OFFLINE_AND_REMOVE_MANY.applies(v) {
+            // v5.8–v5.10.0 (git history; 5.10-stable has the v5.11 version, read in 5.10.262):
+            //   if (!IS_ALIGNED(start, memory_block_size_bytes()) ||
+            //       size != memory_block_size_bytes())
+            //           return rc;                      /* rc = -EINVAL */
+            //   mem = find_memory_block(__pfn_to_section(PFN_DOWN(start)));
+            //   if (mem) rc = device_offline(&mem->dev);
+            // Exactly one block, and no re-onlining: there is only the one block to offline.
+            let exists = self.blocks.contains(start / bs);
+            if !start.is_multiple_of(bs) || size != bs || !exists {
+                let why = if exists || size != bs || !start.is_multiple_of(bs) {
+                    format!(
+                        "before v5.11 it takes exactly one memory block: size {size:#x} != memory_block_size_bytes() {bs:#x} (or start {start:#x} unaligned)"
+                    )
+                } else {
+                    format!("no memory block at {start:#x} (find_memory_block found none)")
+                };
+                trace.step(1, F, format!("{why} → -EINVAL"));
+                return Err(fail(Errno::EINVAL, F, why, None, trace));
+            }
+        }
         if size == 0 || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             return Err(fail(
                 Errno::EINVAL,
@@ -749,7 +823,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for &id in &online {
-            self.blocks.set_state(id, BlockState::Offline, None);
+            self.offline_block(id);
             trace.step(1, "try_offline_memory_block", format!("memory{id} offline"));
         }
         self.try_remove_memory(start, size, trace)
