@@ -868,6 +868,116 @@ mod tests {
         };
         m.add_memory(0, start, size, &o, &mut Trace::new())
     }
+    /// Fix 4 (issue 10): `check_hotplug_memory_range` before its 2019 simplification compared
+    /// page counts — 4.19: `u64 nr_pages = size >> PAGE_SHIFT; … !IS_ALIGNED(nr_pages,
+    /// block_nr_pages)` — so 0x8000800 bytes (one block and half a page) passes; from v5.2
+    /// (`!IS_ALIGNED(size, block_size)`, read in 5.10.262) it is -EINVAL. Before v4.17 the
+    /// unit is the section and the text `Section-unaligned hotplug range: start 0x%llx, size
+    /// 0x%llx`.
+    #[test]
+    fn check_hotplug_memory_range_page_counts_and_sections() {
+        let mut mc = m("4.19");
+        add(&mut mc, 0x100000000, 0x8000800).unwrap();
+        assert!(text(&mc.tree).contains("100000000-1080007ff : System RAM"));
+        let mut mc = m("5.2");
+        let e = add(&mut mc, 0x100000000, 0x8000800).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(
+            e.log.as_deref(),
+            Some("Block size [0x8000000] unaligned hotplug range: start 0x100000000, size 0x8000800")
+        );
+        let mut mc = m("4.16");
+        let e = add(&mut mc, 0x100000000, 0x4000000).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(
+            e.log.as_deref(),
+            Some("Section-unaligned hotplug range: start 0x100000000, size 0x4000000")
+        );
+        // 4.16 with 256 MiB blocks: one section (128 MiB) is enough; 4.17+ wants a block.
+        let big = |ver: &str| {
+            Machine::boot(
+                t0(),
+                Config {
+                    version: v(ver),
+                    block_size: 256 << 20,
+                    ..Config::default()
+                },
+            )
+        };
+        add(&mut big("4.16"), 0x100000000, 0x8000000).unwrap();
+        assert_eq!(
+            add(&mut big("4.17"), 0x100000000, 0x8000000).unwrap_err().errno,
+            Errno::EINVAL
+        );
+    }
+
+    /// Fix 3: v5.8's `offline_and_remove_memory` — `if (!IS_ALIGNED(start,
+    /// memory_block_size_bytes()) || size != memory_block_size_bytes()) return rc;` (rc =
+    /// -EINVAL) — takes one block; 5.10.262 (read) and 5.11+ take any aligned range.
+    #[test]
+    fn offline_and_remove_memory_one_block_before_5_11() {
+        for (ver, two_ok) in [("5.8", false), ("5.10.0", false), ("5.10", true), ("5.11", true)] {
+            let mut mc = m(ver);
+            add(&mut mc, 0x100000000, 2 * M128).unwrap();
+            let before = text(&mc.tree);
+            let r = mc.offline_and_remove_memory(0x100000000, 2 * M128, &mut Trace::new());
+            assert_eq!(r.is_ok(), two_ok, "{ver}");
+            if !two_ok {
+                assert_eq!(r.unwrap_err().errno, Errno::EINVAL);
+                assert_eq!(text(&mc.tree), before, "{ver}: nothing changed");
+                // One block at a time works.
+                let tr = &mut Trace::new();
+                mc.offline_and_remove_memory(0x100000000, M128, tr).unwrap();
+                mc.offline_and_remove_memory(0x108000000, M128, tr).unwrap();
+            }
+            assert!(!text(&mc.tree).contains("100000000-10fffffff"), "{ver}");
+        }
+        // No block there: find_memory_block finds none, rc stays -EINVAL.
+        let mut mc = m("5.8");
+        let e = mc
+            .offline_and_remove_memory(0x100000000, M128, &mut Trace::new())
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+    }
+
+    /// Fix 2: before feee6b298916 ("mm/memory_hotplug: shrink zones when offlining memory";
+    /// 4.19-stable, 5.4-stable, 5.5+) offlining leaves the zone's span alone, so
+    /// `default_zone_for_pfn` still sees ZONE_MOVABLE intersect the block and `online` lands
+    /// there again; with the fix the span shrinks and `online` picks the kernel zone.
+    #[test]
+    fn offline_keeps_the_zone_span_before_the_shrink_fix() {
+        for (ver, zone, valid) in [
+            ("5.0", Zone::Movable, "Movable Normal"),
+            ("5.2", Zone::Movable, "Movable Normal"),
+            ("4.19.0", Zone::Movable, "Movable Normal"),
+            ("4.19", Zone::Normal, "Normal Movable"),
+            ("5.4", Zone::Normal, "Normal Movable"),
+            ("6.1", Zone::Normal, "Normal Movable"),
+        ] {
+            let mut mc = m(ver);
+            let tr = &mut Trace::new();
+            add(&mut mc, 0x100000000, M128).unwrap();
+            mc.online_memory(0x100000000, M128, OnlineType::OnlineMovable, tr)
+                .unwrap();
+            mc.offline_memory(0x100000000, M128, tr).unwrap();
+            let b = mc.blocks.get(32).unwrap();
+            assert_eq!(mc.blocks.valid_zones(b), valid, "{ver}");
+            mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+                .unwrap();
+            assert_eq!(mc.blocks.get(32).unwrap().zone, Some(zone), "{ver}");
+        }
+        // Removing the memory shrinks the zone in every version.
+        let mut mc = m("5.0");
+        let tr = &mut Trace::new();
+        add(&mut mc, 0x100000000, M128).unwrap();
+        mc.online_memory(0x100000000, M128, OnlineType::OnlineMovable, tr)
+            .unwrap();
+        mc.offline_memory(0x100000000, M128, tr).unwrap();
+        mc.remove_memory(0x100000000, M128, tr).unwrap();
+        assert_eq!(mc.blocks.zone_span(0, Zone::Movable), None);
+    }
+
+    const M128: u64 = 0x8000000;
     const PMEM_WITH_RAM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
 
     #[test]
