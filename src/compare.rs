@@ -377,7 +377,11 @@ pub fn render_text(r: &Report, pal: &Palette, diff_mode: Option<DiffMode>) -> St
             out.push_str(&render_side(before, after, &d, pal, ctx));
         }
         if diff_mode != Some(DiffMode::Side) && diff_mode != Some(DiffMode::None) {
-            out.push_str(&format!("\n--- Linux {}\n+++ Linux {}\n", names(r, base), names(r, g)));
+            out.push_str(&format!(
+                "\n--- Linux {}\n+++ Linux {}\n",
+                names(r, base),
+                names(r, g)
+            ));
             out.push_str(&render_unified(before, after, 3));
         }
     }
@@ -455,11 +459,7 @@ pub fn run(
             Ok(None) => {}
             Ok(Some(c)) => cmds.push(c),
             Err(e) => {
-                return (
-                    String::new(),
-                    format!("error: command {}: {e}\n", n + 1),
-                    2,
-                );
+                return (String::new(), format!("error: command {}: {e}\n", n + 1), 2);
             }
         }
     }

@@ -26,7 +26,10 @@ fn seed_story_side_by_side() {
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let out = stdout(&o);
     assert!(out.contains("-EEXIST (register_memory_resource)"), "{out}");
-    assert!(out.contains("+   a0000000-a7ffffff : System RAM  added"), "{out}");
+    assert!(
+        out.contains("+   a0000000-a7ffffff : System RAM  added"),
+        "{out}"
+    );
     assert!(out.contains("+  a0000000-a7ffffff : System RAM\n"), "{out}");
     insta::assert_snapshot!("seed_5_0_5_1_6_1", out);
 }
@@ -35,7 +38,14 @@ fn seed_story_side_by_side() {
 fn json_gives_the_same_per_version() {
     let o = run(
         &[
-            "--format", "json", "-k", "5.0,5.1,6.1", "hotplug", "add", "a0000000", "128M",
+            "--format",
+            "json",
+            "-k",
+            "5.0,5.1,6.1",
+            "hotplug",
+            "add",
+            "a0000000",
+            "128M",
         ],
         &[],
         None,
@@ -50,7 +60,10 @@ fn json_gives_the_same_per_version() {
     assert_eq!(k[1]["steps"][0]["outcome"], "ok");
     assert_eq!(k[2]["steps"][0]["changes"][0]["depth"], 1);
     assert_eq!(v["rows"][0]["agree"], false);
-    assert_eq!(v["rows"][0]["outcomes"]["5.0"]["func"], "register_memory_resource");
+    assert_eq!(
+        v["rows"][0]["outcomes"]["5.0"]["func"],
+        "register_memory_resource"
+    );
     assert_eq!(
         v["identical_trees"],
         serde_json::json!([["5.0"], ["5.1", "6.1"]])
@@ -62,10 +75,17 @@ fn script_and_exec_forms_and_exit_status() {
     let dir = std::env::temp_dir().join(format!("iomem-sim-compare-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("s.txt");
-    std::fs::write(&script, "# two adds\nhotplug add 100000000 128M\nhotplug add 108000000 128M\n")
-        .unwrap();
+    std::fs::write(
+        &script,
+        "# two adds\nhotplug add 100000000 128M\nhotplug add 108000000 128M\n",
+    )
+    .unwrap();
     // Every version accepts every command: 0.
-    let o = run(&["-k", "5.0,6.12", "-f", script.to_str().unwrap()], &[], None);
+    let o = run(
+        &["-k", "5.0,6.12", "-f", script.to_str().unwrap()],
+        &[],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert!(stdout(&o).contains("All 2 versions agree"), "{}", show(&o));
     // A syntax error is a usage error: 2, nothing run.
@@ -85,24 +105,46 @@ fn repl_kernel_list_then_commands() {
         Some(b"kernel 5.0,5.1\nhotplug add a0000000 128M\nkernel 5.1\nshow a0000000\n"),
     );
     let out = stdout(&o);
-    assert!(out.contains("now simulating Linux 5.0,5.1 side by side"), "{}", show(&o));
+    assert!(
+        out.contains("now simulating Linux 5.0,5.1 side by side"),
+        "{}",
+        show(&o)
+    );
     assert!(out.contains("-EEXIST (register_memory_resource)"), "{out}");
     assert!(out.contains("[5.0] [5.1]"), "{out}");
     // Back to one version: 5.1's session continues, with the nested System RAM.
     assert!(out.contains("System RAM"), "{out}");
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     // `-k A,B repl` starts side by side.
-    let o = run(&["-k", "5.0,5.1", "repl"], &[], Some(b"hotplug add a0000000 128M\n"));
-    assert!(stdout(&o).contains("-EEXIST (register_memory_resource)"), "{}", show(&o));
+    let o = run(
+        &["-k", "5.0,5.1", "repl"],
+        &[],
+        Some(b"hotplug add a0000000 128M\n"),
+    );
+    assert!(
+        stdout(&o).contains("-EEXIST (register_memory_resource)"),
+        "{}",
+        show(&o)
+    );
 }
 
 #[test]
 fn ranges_expand_to_the_boundaries() {
     // 5.0..5.2: 5.1 (three 2019 changes) and 5.2 (check_hotplug_memory_range) lie inside.
-    let o = run(&["-k", "5.0..5.2", "--diff", "none", "hotplug", "add", "a0000000", "128M"], &[], None);
+    let o = run(
+        &[
+            "-k", "5.0..5.2", "--diff", "none", "hotplug", "add", "a0000000", "128M",
+        ],
+        &[],
+        None,
+    );
     let out = stdout(&o);
     let header = out.lines().next().unwrap_or("");
-    assert_eq!(header.split_whitespace().collect::<Vec<_>>(), ["command", "5.0", "5.1", "5.2"], "{out}");
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["command", "5.0", "5.1", "5.2"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -126,11 +168,23 @@ fn k_list_names_every_fix() {
 fn versions_outside_the_model_warn_and_5_01_is_an_error() {
     let o = run(&["-k", "9.9", "show"], &[], None);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("newer than the newest modelled kernel (6.18): simulating 6.18"), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("newer than the newest modelled kernel (6.18): simulating 6.18"),
+        "{}",
+        show(&o)
+    );
     let o = run(&["-k", "2.6", "show"], &[], None);
-    assert!(stderr(&o).contains("simulating the behaviour before 4.16"), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("simulating the behaviour before 4.16"),
+        "{}",
+        show(&o)
+    );
     let o = run(&["repl"], &[], Some(b"kernel 99.1\n"));
-    assert!(stdout(&o).contains("warning: Linux 99.1 is newer"), "{}", show(&o));
+    assert!(
+        stdout(&o).contains("warning: Linux 99.1 is newer"),
+        "{}",
+        show(&o)
+    );
     let o = run(&["-k", "5.01", "show"], &[], None);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let o = run(&["repl"], &[], Some(b"kernel 5.01\n"));
@@ -161,10 +215,26 @@ fn cxl_intersects_on_6_1_stable() {
 /// Fix 4 through the binary: 4.19 compares page counts (`nr_pages = size >> PAGE_SHIFT`).
 #[test]
 fn sub_page_tail_passes_on_4_19() {
-    let o = run(&["-k", "4.19,5.2", "--diff", "none", "hotplug", "add", "100000000", "0x8000800"], &[], None);
+    let o = run(
+        &[
+            "-k",
+            "4.19,5.2",
+            "--diff",
+            "none",
+            "hotplug",
+            "add",
+            "100000000",
+            "0x8000800",
+        ],
+        &[],
+        None,
+    );
     let out = stdout(&o);
     let row = out.lines().nth(1).unwrap_or("");
-    assert!(row.contains("ok") && row.contains("-EINVAL (check_hotplug_memory_range)"), "{out}");
+    assert!(
+        row.contains("ok") && row.contains("-EINVAL (check_hotplug_memory_range)"),
+        "{out}"
+    );
 }
 
 /// Fix 2 through the binary: before feee6b298916 the offlined block stays in ZONE_MOVABLE's
@@ -173,18 +243,34 @@ fn sub_page_tail_passes_on_4_19() {
 fn offline_then_online_lands_in_movable_before_the_shrink_fix() {
     let o = run(
         &[
-            "-k", "5.0,5.4", "--diff", "none",
-            "-e", "hotplug add 100000000 128M",
-            "-e", "memory online 100000000 --zone movable",
-            "-e", "memory offline 100000000",
-            "memory", "online", "100000000",
+            "-k",
+            "5.0,5.4",
+            "--diff",
+            "none",
+            "-e",
+            "hotplug add 100000000 128M",
+            "-e",
+            "memory online 100000000 --zone movable",
+            "-e",
+            "memory offline 100000000",
+            "memory",
+            "online",
+            "100000000",
         ],
         &[],
         None,
     );
     let out = stdout(&o);
-    assert!(out.contains("5.0: ok — memory32: online (Movable)"), "{}", show(&o));
-    assert!(out.contains("5.4: ok — memory32: online (Normal)"), "{}", show(&o));
+    assert!(
+        out.contains("5.0: ok — memory32: online (Movable)"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        out.contains("5.4: ok — memory32: online (Normal)"),
+        "{}",
+        show(&o)
+    );
 }
 
 /// The A-pc-dimm-hotplug steps (fixtures/real-kernel-6.1/A-pc-dimm-hotplug/steps.txt) from
@@ -213,7 +299,13 @@ fn a_pc_dimm_hotplug_steps_under_three_kernels() {
         "hotplug remove 100000000 128M",
     ];
     let mut args: Vec<&str> = vec![
-        "-i", before.to_str().unwrap(), "--phys-bits", "40", "-k", "5.10,6.1,6.12", "--keep-going",
+        "-i",
+        before.to_str().unwrap(),
+        "--phys-bits",
+        "40",
+        "-k",
+        "5.10,6.1,6.12",
+        "--keep-going",
     ];
     for s in &steps {
         args.extend(["-e", s]);
@@ -221,10 +313,20 @@ fn a_pc_dimm_hotplug_steps_under_three_kernels() {
     let o = run(&args, &[], None);
     assert_eq!(o.status.code(), Some(1), "{}", show(&o));
     let out = stdout(&o);
-    assert!(out.contains("All 3 versions agree on every command"), "{out}");
-    assert_eq!(out.matches("-EINVAL (check_hotplug_memory_range)").count(), 3, "{out}");
+    assert!(
+        out.contains("All 3 versions agree on every command"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("-EINVAL (check_hotplug_memory_range)").count(),
+        3,
+        "{out}"
+    );
     args.extend(["--format", "iomem"]);
     let o = run(&args, &[], None);
-    let want = std::fs::read_to_string(fixture("real-kernel-6.1/A-pc-dimm-hotplug/after-dimm4-del.iomem")).unwrap();
+    let want = std::fs::read_to_string(fixture(
+        "real-kernel-6.1/A-pc-dimm-hotplug/after-dimm4-del.iomem",
+    ))
+    .unwrap();
     assert_eq!(stdout(&o), format!("# Linux 5.10, 6.1, 6.12\n{want}"));
 }

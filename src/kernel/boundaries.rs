@@ -435,13 +435,17 @@ mod tests {
 
     #[test]
     fn warnings_outside_the_model() {
-        assert!(modelled_warning(v("9.9")).unwrap().contains("simulating 6.18"));
         assert!(
-            modelled_warning(v("2.6"))
+            modelled_warning(v("9.9"))
                 .unwrap()
-                .contains("before 4.16")
+                .contains("simulating 6.18")
         );
-        assert!(modelled_warning(v("5.25")).unwrap().contains("does not exist"));
+        assert!(modelled_warning(v("2.6")).unwrap().contains("before 4.16"));
+        assert!(
+            modelled_warning(v("5.25"))
+                .unwrap()
+                .contains("does not exist")
+        );
         assert_eq!(modelled_warning(v("5.10")), None);
         assert_eq!(modelled_warning(v("6.1.0")), None);
     }

@@ -9,11 +9,11 @@
 
 use super::machine::{AddOptions, MAX_BLOCKS, Machine};
 use super::memory::{BlockState, MemoryBlock, OnlineType};
+use super::region::PAGE_SHIFT;
 use super::resource::{
     __request_region_named, Adjusted, RegionRefusal, merge_system_ram_resource,
     release_mem_region_adjustable, release_resource, request_resource_conflict,
 };
-use super::region::PAGE_SHIFT;
 use super::{Errno, KResult, ResRef, Trace, boundaries, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
@@ -884,7 +884,9 @@ mod tests {
         assert_eq!(e.errno, Errno::EINVAL);
         assert_eq!(
             e.log.as_deref(),
-            Some("Block size [0x8000000] unaligned hotplug range: start 0x100000000, size 0x8000800")
+            Some(
+                "Block size [0x8000000] unaligned hotplug range: start 0x100000000, size 0x8000800"
+            )
         );
         let mut mc = m("4.16");
         let e = add(&mut mc, 0x100000000, 0x4000000).unwrap_err();
@@ -906,7 +908,9 @@ mod tests {
         };
         add(&mut big("4.16"), 0x100000000, 0x8000000).unwrap();
         assert_eq!(
-            add(&mut big("4.17"), 0x100000000, 0x8000000).unwrap_err().errno,
+            add(&mut big("4.17"), 0x100000000, 0x8000000)
+                .unwrap_err()
+                .errno,
             Errno::EINVAL
         );
     }
@@ -916,7 +920,12 @@ mod tests {
     /// -EINVAL) — takes one block; 5.10.262 (read) and 5.11+ take any aligned range.
     #[test]
     fn offline_and_remove_memory_one_block_before_5_11() {
-        for (ver, two_ok) in [("5.8", false), ("5.10.0", false), ("5.10", true), ("5.11", true)] {
+        for (ver, two_ok) in [
+            ("5.8", false),
+            ("5.10.0", false),
+            ("5.10", true),
+            ("5.11", true),
+        ] {
             let mut mc = m(ver);
             add(&mut mc, 0x100000000, 2 * M128).unwrap();
             let before = text(&mc.tree);
