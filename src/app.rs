@@ -139,6 +139,16 @@ pub struct Cli {
     #[arg(long)]
     pub la57: bool,
 
+    /// memory_hotplug.online_policy (5.16+): contig-zones, or auto-movable (`online` picks
+    /// ZONE_MOVABLE while the MOVABLE:KERNEL ratio allows).
+    #[arg(long, value_name = "POLICY", default_value = "contig-zones",
+          value_parser = |s: &str| s.parse::<crate::kernel::online_policy::OnlinePolicy>().map_err(|e| e.to_string()))]
+    pub online_policy: crate::kernel::online_policy::OnlinePolicy,
+
+    /// memory_hotplug.auto_movable_ratio: the MOVABLE:KERNEL ratio in percent (auto-movable).
+    #[arg(long, value_name = "PERCENT", default_value_t = 301)]
+    pub auto_movable_ratio: u32,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
     pub format: Format,
@@ -299,6 +309,8 @@ impl Config {
             auto_online: cli.auto_online,
             phys_bits: cli.phys_bits,
             la57: cli.la57,
+            online_policy: cli.online_policy,
+            auto_movable_ratio: cli.auto_movable_ratio,
         };
         Config {
             source,

@@ -330,3 +330,41 @@ fn a_pc_dimm_hotplug_steps_under_three_kernels() {
     .unwrap();
     assert_eq!(stdout(&o), format!("# Linux 5.10, 6.1, 6.12\n{want}"));
 }
+
+/// `memory_hotplug.online_policy=auto-movable` exists from v5.16 (6.1.192
+/// `zone_for_pfn_range`: `if (online_policy == ONLINE_POLICY_AUTO_MOVABLE) return
+/// auto_movable_zone_for_pfn(…)`); 256 MiB against ~2.7 GiB of boot RAM is within the 301 %
+/// ratio → Movable on 6.1, while 5.15's `default_zone_for_pfn` picks Normal.
+#[test]
+fn auto_movable_online_policy_side_by_side() {
+    let o = run(
+        &[
+            "--online-policy",
+            "auto-movable",
+            "-k",
+            "5.15,6.1",
+            "--diff",
+            "none",
+            "-e",
+            "hotplug add 100000000 256M",
+            "memory",
+            "online",
+            "100000000",
+            "256M",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("5.15: ok — memory32: online (Normal); memory33: online (Normal)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("6.1: ok — memory32: online (Movable); memory33: online (Movable)"),
+        "{out}"
+    );
+    let o = run(&["--online-policy", "sometimes", "show"], &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+}

@@ -277,6 +277,16 @@ pub const KMEM_TRUNCATION_LOG: Boundary = Boundary {
     source: "git history (Gregory Price, 2025; version approximate, title paraphrased)",
 };
 
+/// `memory_hotplug.online_policy=auto-movable` and memory groups.
+pub const ONLINE_POLICY_AUTO_MOVABLE: Boundary = Boundary {
+    function: "auto_movable_zone_for_pfn / memory_group_register_static",
+    since: (5, 16),
+    backports: &[],
+    title: "mm/memory_hotplug: memory group aware \"auto-movable\" online policy",
+    effect: "--online-policy auto-movable: `online` picks ZONE_MOVABLE within auto_movable_ratio; static groups per ACPI device / kmem",
+    source: "6.1.192 read (David Hildenbrand, 2021)",
+};
+
 /// The table, oldest first.
 pub const BOUNDARIES: &[Boundary] = &[
     RELEASE_REGION_PA,
@@ -296,6 +306,7 @@ pub const BOUNDARIES: &[Boundary] = &[
     OFFLINE_AND_REMOVE_MANY,
     MHP_RANGE_ALLOWED,
     WALK_RES_WHOLE_TREE,
+    ONLINE_POLICY_AUTO_MOVABLE,
     ALLOC_FREE_MEM_REGION,
     RMRA_SYSRAM_BAILOUT_REMOVED,
     GFR_STEP_BY_ALIGN,

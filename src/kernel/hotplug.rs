@@ -451,6 +451,8 @@ impl Machine {
             );
             t = OnlineType::Online;
         }
+        // ACPI memory devices and kmem register one static memory group per device (v5.16+).
+        self.register_static_group(nid, first, last);
         if t != OnlineType::Offline {
             trace.step(
                 1,
@@ -458,7 +460,7 @@ impl Machine {
                 format!("auto_online_blocks = {t}: onlining memory{first}..memory{last}"),
             );
             for id in first..=last {
-                let zone = self.blocks.zone_for_online(nid, id, t);
+                let zone = self.zone_for_online(nid, id, t);
                 self.blocks.set_state(id, BlockState::Online, Some(zone));
             }
         }
@@ -528,7 +530,7 @@ impl Machine {
         }
         for id in first..=last {
             let nid = self.blocks.get(id).map_or(0, |b| b.nid);
-            let zone = self.blocks.zone_for_online(nid, id, online_type);
+            let zone = self.zone_for_online(nid, id, online_type);
             self.blocks.set_state(id, BlockState::Online, Some(zone));
             trace.step(
                 1,
@@ -729,6 +731,7 @@ impl Machine {
         for id in ids {
             self.blocks.remove(id);
         }
+        self.drop_groups_without_blocks();
         let end = start + (size - 1);
         if self.firmware_memmap.get(&start) == Some(&end) {
             self.firmware_memmap.remove(&start);

@@ -11,6 +11,7 @@ pub mod dax;
 pub mod hotplug;
 pub mod machine;
 pub mod memory;
+pub mod online_policy;
 pub mod region;
 pub mod resource;
 pub mod version;
