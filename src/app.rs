@@ -149,6 +149,10 @@ pub struct Cli {
     #[arg(long, value_name = "PERCENT", default_value_t = 301)]
     pub auto_movable_ratio: u32,
 
+    /// The movable_node kernel parameter: `online` of memory in no zone yet picks ZONE_MOVABLE.
+    #[arg(long)]
+    pub movable_node: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
     pub format: Format,
@@ -311,6 +315,7 @@ impl Config {
             la57: cli.la57,
             online_policy: cli.online_policy,
             auto_movable_ratio: cli.auto_movable_ratio,
+            movable_node: cli.movable_node,
         };
         Config {
             source,

@@ -990,6 +990,41 @@ mod tests {
     }
 
     const M128: u64 = 0x8000000;
+
+    /// `movable_node`: 6.1.192 `default_zone_for_pfn` — `if (in_kernel ^ in_movable) return
+    /// (in_kernel) ? kernel_zone : movable_zone; return movable_node_enabled ? movable_zone :
+    /// kernel_zone;` — new memory in no zone goes Movable; memory next to Normal stays Normal.
+    #[test]
+    fn movable_node_onlines_fresh_memory_movable() {
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("6.1"),
+                movable_node: true,
+                ..Config::default()
+            },
+        );
+        let tr = &mut Trace::new();
+        add(&mut mc, 0x100000000, 2 * M128).unwrap();
+        assert_eq!(
+            mc.blocks.valid_zones(mc.blocks.get(32).unwrap()),
+            "Movable Normal"
+        );
+        mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Movable));
+        // memory33 is in no zone's span yet (the spans are block hulls): movable_node → Movable.
+        mc.online_memory(0x108000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(33).unwrap().zone, Some(Zone::Movable));
+        // Without movable_node the same add onlines Normal.
+        let mut mc = m("6.1");
+        add(&mut mc, 0x100000000, M128).unwrap();
+        mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Normal));
+    }
+
     const PMEM_WITH_RAM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
 
     #[test]

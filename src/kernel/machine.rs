@@ -35,6 +35,9 @@ pub struct Config {
     pub online_policy: super::online_policy::OnlinePolicy,
     /// `memory_hotplug.auto_movable_ratio=` (percent, default 301).
     pub auto_movable_ratio: u32,
+    /// `movable_node`: `online` of memory in no zone (or in both) picks ZONE_MOVABLE. Boot
+    /// memory of hotpluggable SRAT nodes is not modelled (a dump carries no SRAT).
+    pub movable_node: bool,
 }
 
 impl Default for Config {
@@ -47,6 +50,7 @@ impl Default for Config {
             la57: false,
             online_policy: super::online_policy::OnlinePolicy::ContigZones,
             auto_movable_ratio: 301,
+            movable_node: false,
         }
     }
 }
@@ -133,6 +137,7 @@ impl Machine {
         }
         let bs = config.block_size;
         let mut blocks = MemoryBlocks::new();
+        blocks.movable_node = config.movable_node;
         // RAM pieces per block id → which zones they touch.
         let mut zones_of: BTreeMap<u64, Vec<Zone>> = BTreeMap::new();
         let ram: Vec<(u64, u64)> = tree

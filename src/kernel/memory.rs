@@ -158,6 +158,8 @@ pub struct MemoryBlocks {
     online: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
     /// Offline blocks still inside a zone's span (kernels before the shrink-on-offline fix).
     spanned: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
+    /// `movable_node` on the kernel command line (`movable_node_enabled`).
+    pub movable_node: bool,
 }
 
 impl MemoryBlocks {
@@ -285,7 +287,12 @@ impl MemoryBlocks {
         let kernel = self.default_kernel_zone(nid, first, last);
         let in_kernel = self.zone_intersects(nid, kernel, first, last);
         let in_movable = self.zone_intersects(nid, Zone::Movable, first, last);
-        if in_movable && !in_kernel {
+        // 5.10.262 / 6.1.192 / 6.12.118 default_zone_for_pfn:
+        //   if (in_kernel ^ in_movable) return (in_kernel) ? kernel_zone : movable_zone;
+        //   return movable_node_enabled ? movable_zone : kernel_zone;
+        if in_kernel != in_movable {
+            if in_kernel { kernel } else { Zone::Movable }
+        } else if self.movable_node {
             Zone::Movable
         } else {
             kernel
