@@ -68,7 +68,18 @@ pub const HOTPLUG_RANGE_BYTES: Boundary = Boundary {
     backports: &[],
     title: "mm/memory_hotplug: simplify and fix check_hotplug_memory_range()",
     effect: "IS_ALIGNED(size, block size) on bytes; before: on size >> PAGE_SHIFT, so a sub-page tail passed",
-    source: "git history (David Hildenbrand, 2019); 5.10/6.1/6.12 read: byte comparison",
+    source: "git history from memory (David Hildenbrand, 2019; title and the exact release not verified here); 5.10/6.1/6.12 read: byte comparison",
+};
+
+/// `release_mem_region_adjustable()` gains its IORESOURCE_SYSRAM bail-out (removed again by
+/// [`RMRA_SYSRAM_BAILOUT_REMOVED`]).
+pub const RMRA_SYSRAM_BAILOUT: Boundary = Boundary {
+    function: "release_mem_region_adjustable",
+    since: (5, 0),
+    backports: &[],
+    title: "(the IORESOURCE_SYSRAM check in release_mem_region_adjustable; commit title not verified)",
+    effect: "a System RAM child of the System RAM being removed stops the release",
+    source: "kernel-semantics.md §2.8 and 6.1.192 (where the 6.3 fix removed it); not verified further",
 };
 
 /// `release_mem_region_adjustable()`'s IORESOURCE_SYSRAM bail-out (5.0 … 6.2, not in the
@@ -291,6 +302,7 @@ pub const ONLINE_POLICY_AUTO_MOVABLE: Boundary = Boundary {
 pub const BOUNDARIES: &[Boundary] = &[
     RELEASE_REGION_PA,
     HOTPLUG_RANGE_BLOCK_ALIGNED,
+    RMRA_SYSRAM_BAILOUT,
     MEMORY_RESOURCE_CHILDREN,
     WALK_REAL_ERRORS,
     WALK_RAM_RANGE_CHILDREN,
