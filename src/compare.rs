@@ -350,6 +350,13 @@ pub fn render_text(r: &Report, pal: &Palette, diff_mode: Option<DiffMode>) -> St
             }
         }
     }
+    // A command that failed the same way everywhere (syntax, `nothing to undo`) is not a
+    // disagreement, but its message must still reach the user.
+    for (cmd, cells) in r.rows.iter().filter(|(_, cs)| !disagrees(cs)) {
+        if let Some(c) = cells.first().filter(|c| c.code == 2) {
+            out.push_str(&format!("{cmd}: {} (every version)\n", c.detail));
+        }
+    }
     let groups = tree_groups(r);
     if groups.len() == 1 {
         out.push_str("The final trees are identical.\n");
