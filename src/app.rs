@@ -132,8 +132,10 @@ pub struct Cli {
     pub sysfs_root: Option<PathBuf>,
 
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
+    /// Several (`5.0,5.1,6.1`) or a range (`5.0..6.12`, every modelled boundary in it) run
+    /// side by side; `list` lists the modelled boundaries.
     #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
-    pub kernel: Option<KernelVersion>,
+    pub kernel: Option<crate::compare::KernelArg>,
 
     /// Memory block size (/sys/devices/system/memory/block_size_bytes).
     #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size)]
@@ -151,6 +153,20 @@ pub struct Cli {
     /// 5-level paging: mhp_range_allowed allows up to 2^52 - 1 instead of 2^46 - 1.
     #[arg(long)]
     pub la57: bool,
+
+    /// memory_hotplug.online_policy (5.16+): contig-zones, or auto-movable (`online` picks
+    /// ZONE_MOVABLE while the MOVABLE:KERNEL ratio allows).
+    #[arg(long, value_name = "POLICY", default_value = "contig-zones",
+          value_parser = |s: &str| s.parse::<crate::kernel::online_policy::OnlinePolicy>().map_err(|e| e.to_string()))]
+    pub online_policy: crate::kernel::online_policy::OnlinePolicy,
+
+    /// memory_hotplug.auto_movable_ratio: the MOVABLE:KERNEL ratio in percent (auto-movable).
+    #[arg(long, value_name = "PERCENT", default_value_t = 301)]
+    pub auto_movable_ratio: u32,
+
+    /// The movable_node kernel parameter: `online` of memory in no zone yet picks ZONE_MOVABLE.
+    #[arg(long)]
+    pub movable_node: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
@@ -191,9 +207,12 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
-fn parse_version(s: &str) -> Result<KernelVersion, String> {
-    s.parse()
-        .map_err(|_| format!("expected a kernel version like 5.0, 5.1 or 6.1, not {s:?}"))
+fn parse_version(s: &str) -> Result<crate::compare::KernelArg, String> {
+    crate::compare::parse_kernel_arg(s).map_err(|_| {
+        format!(
+            "expected a kernel version like 5.0, 5.1 or 6.1, several (5.0,5.1), a range (5.0..6.12) or `list`, not {s:?}"
+        )
+    })
 }
 
 fn parse_block_size(s: &str) -> Result<u64, String> {
@@ -262,6 +281,8 @@ pub struct Config {
     pub default_source: bool,
     /// `--kernel` was given (it wins over a live machine's release).
     pub kernel_given: bool,
+    /// `--kernel` as given (several versions: side by side; `list`).
+    pub kernel_arg: Option<crate::compare::KernelArg>,
 }
 
 /// Color decision for `--color` (a pure function: the caller supplies the environment).
@@ -315,11 +336,17 @@ impl Config {
             std::env::var_os("TERM").as_ref(),
         );
         let machine = machine::Config {
-            version: cli.kernel.unwrap_or(KernelVersion::NEWEST),
+            version: cli
+                .kernel
+                .as_ref()
+                .map_or(KernelVersion::NEWEST, |k| k.first()),
             block_size: cli.block_size,
             auto_online: cli.auto_online,
             phys_bits: cli.phys_bits,
             la57: cli.la57,
+            online_policy: cli.online_policy,
+            auto_movable_ratio: cli.auto_movable_ratio,
+            movable_node: cli.movable_node,
         };
         Config {
             source,
@@ -335,6 +362,7 @@ impl Config {
             interactive: stdin_tty && stdout_tty,
             default_source,
             kernel_given,
+            kernel_arg: cli.kernel,
         }
     }
 }
@@ -671,6 +699,15 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         out.write_all(list_examples().as_bytes())?;
         return Ok(Exit::Ok);
     }
+    if cfg.kernel_arg == Some(crate::compare::KernelArg::List) {
+        out.write_all(crate::kernel::boundaries::list_text().as_bytes())?;
+        return Ok(Exit::Ok);
+    }
+    for v in cfg.kernel_arg.iter().flat_map(|k| k.versions()) {
+        if let Some(w) = crate::kernel::boundaries::modelled_warning(v) {
+            writeln!(std::io::stderr(), "{} {w}", pal.warn("warning:"))?;
+        }
+    }
     let mut action = parse_action(&cfg.command)?;
     match action {
         Action::Completions(shell) => {
@@ -764,6 +801,15 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         explain_all: cfg.explain,
         ..Present::plain()
     };
+    if let Some(crate::compare::KernelArg::Many(vs)) = &cfg.kernel_arg
+        && action != Action::Repl
+    {
+        let machine = match start.machine {
+            Some(m) => m,
+            None => Machine::boot(dump.tree, cfg.machine.clone()),
+        };
+        return run_compare(&mut out, cfg, &pal, &machine, vs, &lines, &action);
+    }
     if lines.is_empty() && !matches!(action, Action::Repl) {
         // Nothing simulated: print the dump as read (the root as the text implies it).
         return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
@@ -810,7 +856,19 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let mut exit = Exit::from_code(code);
     if action == Action::Repl && !quit && (code == 0 || cfg.keep_going) {
         drop(out);
-        let c = crate::repl::run(&mut session, &present_opts)?;
+        let mut side = crate::compare::ReplCompare::default();
+        if let Some(crate::compare::KernelArg::Many(vs)) = &cfg.kernel_arg {
+            let arg = crate::compare::KernelArg::Many(vs.clone());
+            if let Some((o, _, _)) = side.handle(
+                &mut session,
+                &format!("kernel {arg}"),
+                &pal,
+                present_opts.diff,
+            ) {
+                print!("{o}");
+            }
+        }
+        let c = crate::repl::run_from(&mut session, &present_opts, side)?;
         return Ok(Exit::from_code(code.max(c)));
     }
     let tree = session.tree().clone();
@@ -827,6 +885,42 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     }
     out.flush()?;
     Ok(exit)
+}
+
+/// `--kernel A,B,…`: the commands side by side (src/compare.rs); `check` is not a command
+/// the versions can disagree on, so it is refused.
+fn run_compare(
+    out: &mut dyn Write,
+    cfg: &Config,
+    pal: &Palette,
+    start: &Machine,
+    versions: &[KernelVersion],
+    lines: &[String],
+    action: &Action,
+) -> Result<Exit> {
+    if *action == Action::Check {
+        bail!("`check` looks at one tree: give one --kernel");
+    }
+    let format = match cfg.format {
+        Format::Tree => crate::compare::Format::Text,
+        Format::Json => crate::compare::Format::Json,
+        Format::Iomem => crate::compare::Format::Iomem,
+    };
+    let (so, se, code) = crate::compare::run(
+        start,
+        versions,
+        lines,
+        cfg.keep_going,
+        format,
+        pal,
+        cfg.diff.map(DiffMode::from),
+    );
+    out.write_all(so.as_bytes())?;
+    out.flush()?;
+    if !se.is_empty() {
+        write!(std::io::stderr(), "{se}")?;
+    }
+    Ok(Exit::from_code(code))
 }
 
 /// One command's outcome: its presentation on stdout (unless JSON collects it) and its error

@@ -1318,8 +1318,8 @@ pub const HELP: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "kernel",
-        usage: "kernel VERSION",
-        about: "switch the simulated kernel's behaviour from now on",
+        usage: "kernel VERSION | kernel A,B,… | kernel A..B | kernel list",
+        about: "switch the simulated kernel from now on; several run each command in all, side by side",
         example: "kernel 5.0",
     },
     CommandHelp {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod capture;
 pub mod check;
 pub mod command;
+pub mod compare;
 pub mod diff;
 pub mod examples;
 pub mod infer;

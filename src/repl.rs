@@ -273,6 +273,19 @@ pub fn run_lines(
     err: &mut dyn Write,
     p: &Present,
 ) -> std::io::Result<i32> {
+    let mut side = crate::compare::ReplCompare::default();
+    run_lines_from(session, input, out, err, p, &mut side)
+}
+
+/// [`run_lines`] with the side-by-side state (`kernel A,B`, src/compare.rs).
+pub fn run_lines_from(
+    session: &mut Session,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    p: &Present,
+    side: &mut crate::compare::ReplCompare,
+) -> std::io::Result<i32> {
     let mut worst = 0;
     let mut line = String::new();
     loop {
@@ -281,6 +294,15 @@ pub fn run_lines(
             break;
         }
         let l = line.trim_end_matches(['\n', '\r']);
+        if let Some((so, se, code)) = side.handle(session, l, &p.palette, p.diff) {
+            if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+                writeln!(out, "> {l}")?;
+            }
+            out.write_all(so.as_bytes())?;
+            err.write_all(se.as_bytes())?;
+            worst = worst.max(code);
+            continue;
+        }
         match parse_script_line(l) {
             Ok(None) => continue,
             Ok(Some(cmd)) => {
@@ -408,18 +430,28 @@ pub fn history_path() -> Option<std::path::PathBuf> {
 /// Run the REPL: interactive on a terminal, a plain line loop otherwise. Returns the exit
 /// status (worst outcome seen in a piped run; 0 interactively unless I/O fails).
 pub fn run(session: &mut Session, p: &Present) -> anyhow::Result<i32> {
+    run_from(session, p, crate::compare::ReplCompare::default())
+}
+
+/// [`run`] starting in the given side-by-side state (`-k 5.0,5.1 repl`).
+pub fn run_from(
+    session: &mut Session,
+    p: &Present,
+    mut side: crate::compare::ReplCompare,
+) -> anyhow::Result<i32> {
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         let stdout = std::io::stdout();
         let stderr = std::io::stderr();
-        return Ok(run_lines(
+        return Ok(run_lines_from(
             session,
             &mut input,
             &mut stdout.lock(),
             &mut stderr.lock(),
             p,
+            &mut side,
         )?);
     }
     let mut ed: rustyline::Editor<ReplHelper, rustyline::history::DefaultHistory> =
@@ -443,6 +475,11 @@ pub fn run(session: &mut Session, p: &Present) -> anyhow::Result<i32> {
                     continue;
                 }
                 let _ = ed.add_history_entry(line.as_str());
+                if let Some((so, se, _)) = side.handle(session, &line, &p.palette, p.diff) {
+                    print!("{so}");
+                    eprint!("{se}");
+                    continue;
+                }
                 match parse_script_line(&line) {
                     Ok(None) => {}
                     Ok(Some(cmd)) => {

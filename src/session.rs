@@ -422,7 +422,13 @@ impl Session {
                 let mut m = self.machine.clone();
                 m.set_version(*version);
                 self.record(format!("kernel {version}"), m, Trace::new());
-                out.output = Output::Text(format!("now simulating Linux {version}"));
+                let mut text = format!("now simulating Linux {version}");
+                // A version outside the modelled boundaries is accepted, with the behaviour
+                // it gets named (issue 9).
+                if let Some(w) = crate::kernel::boundaries::modelled_warning(*version) {
+                    text.push_str(&format!("\nwarning: {w}"));
+                }
+                out.output = Output::Text(text);
             }
             Command::Save { path } => {
                 match save_atomic(Path::new(path), &iomem_text(&self.machine.tree)) {
@@ -771,9 +777,9 @@ fn intersects(
     let v = m.config.version;
     let r = region::region_intersects(&m.tree, span.start, span.size, fl, desc, v, trace);
     let algo = if region::region_intersects_is_descendant_aware(v) {
-        "descendant-aware, v6.12+"
+        "descendant-aware: v6.12+ and 5.10/5.15/6.1/6.6-stable"
     } else {
-        "top level only, before v6.12"
+        "top level only: before v6.12 and its stable backports"
     };
     Ok(format!(
         "{} ({}): region_intersects({:#x}, {:#x}, {}, {}) on Linux {v} ({algo})",

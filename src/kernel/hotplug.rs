@@ -9,11 +9,12 @@
 
 use super::machine::{AddOptions, MAX_BLOCKS, Machine};
 use super::memory::{BlockState, MemoryBlock, OnlineType};
+use super::region::PAGE_SHIFT;
 use super::resource::{
     __request_region_named, Adjusted, RegionRefusal, merge_system_ram_resource,
     release_mem_region_adjustable, release_resource, request_resource_conflict,
 };
-use super::{Errno, KResult, ResRef, Trace, fail};
+use super::{Errno, KResult, ResRef, Trace, boundaries, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
@@ -280,7 +281,44 @@ impl Machine {
         trace: &mut Trace,
     ) -> KResult<()> {
         let bs = self.config.block_size;
-        if size != 0 && start.is_multiple_of(bs) && size.is_multiple_of(bs) {
+        let v = self.config.version;
+        if !boundaries::HOTPLUG_RANGE_BYTES.applies(v) {
+            // ≤ v5.1 (4.19 mm/memory_hotplug.c, from git history):
+            //   u64 nr_pages = size >> PAGE_SHIFT; u64 start_pfn = PFN_DOWN(start);
+            //   if (!nr_pages || !IS_ALIGNED(start_pfn, block_nr_pages) ||
+            //       !IS_ALIGNED(nr_pages, block_nr_pages))
+            // Page counts: a sub-page head or tail passes. Before v4.17 the same page counts
+            // were checked against the section (PAGES_PER_SECTION, 128 MiB on x86_64):
+            //   pr_err("Section-unaligned hotplug range: start 0x%llx, size 0x%llx\n", …)
+            let unit = if boundaries::HOTPLUG_RANGE_BLOCK_ALIGNED.applies(v) {
+                bs
+            } else {
+                super::region::SECTION_SIZE
+            };
+            let (pfn, nr) = (start >> PAGE_SHIFT, size >> PAGE_SHIFT);
+            let per = unit >> PAGE_SHIFT;
+            if nr != 0 && pfn.is_multiple_of(per) && nr.is_multiple_of(per) {
+                return Ok(());
+            }
+            if !boundaries::HOTPLUG_RANGE_BLOCK_ALIGNED.applies(v) {
+                let log =
+                    format!("Section-unaligned hotplug range: start 0x{start:x}, size 0x{size:x}");
+                trace.step(
+                    1,
+                    "check_hotplug_memory_range",
+                    "< v4.17: not section-aligned (page counts) → -EINVAL",
+                );
+                return Err(fail(
+                    Errno::EINVAL,
+                    "check_hotplug_memory_range",
+                    format!(
+                        "start {start:#x} / size {size:#x}: page counts not multiples of the section ({unit:#x}; before v4.17)"
+                    ),
+                    Some(log),
+                    trace,
+                ));
+            }
+        } else if size != 0 && start.is_multiple_of(bs) && size.is_multiple_of(bs) {
             return Ok(());
         }
         let log = format!(
@@ -413,6 +451,8 @@ impl Machine {
             );
             t = OnlineType::Online;
         }
+        // ACPI memory devices and kmem register one static memory group per device (v5.16+).
+        self.register_static_group(nid, first, last);
         if t != OnlineType::Offline {
             trace.step(
                 1,
@@ -420,7 +460,7 @@ impl Machine {
                 format!("auto_online_blocks = {t}: onlining memory{first}..memory{last}"),
             );
             for id in first..=last {
-                let zone = self.blocks.zone_for_online(nid, id, t);
+                let zone = self.zone_for_online(nid, id, t);
                 self.blocks.set_state(id, BlockState::Online, Some(zone));
             }
         }
@@ -490,7 +530,7 @@ impl Machine {
         }
         for id in first..=last {
             let nid = self.blocks.get(id).map_or(0, |b| b.nid);
-            let zone = self.blocks.zone_for_online(nid, id, online_type);
+            let zone = self.zone_for_online(nid, id, online_type);
             self.blocks.set_state(id, BlockState::Online, Some(zone));
             trace.step(
                 1,
@@ -573,6 +613,21 @@ impl Machine {
         Ok(())
     }
 
+    /// `offline_pages` of one block: offline, and — before "mm/memory_hotplug: shrink zones
+    /// when offlining memory" (feee6b298916, v5.5, 4.19-/5.4-stable) — still in its zone's span:
+    /// v5.0's `offline_pages` has no `shrink_zone_span` call; it came with that fix, which
+    /// moved it from `__remove_pages` (removal) to offlining (6.1.192 `offline_pages`:
+    /// `remove_pfn_range_from_zone(zone, start_pfn, nr_pages)`).
+    fn offline_block(&mut self, id: u64) {
+        let was = self.blocks.get(id).map(|b| (b.nid, b.zone));
+        self.blocks.set_state(id, BlockState::Offline, None);
+        if let Some((nid, Some(zone))) = was
+            && !boundaries::SHRINK_ZONES_ON_OFFLINE.applies(self.config.version)
+        {
+            self.blocks.keep_spanned(id, nid, zone);
+        }
+    }
+
     /// Writing `offline` to the `state` of every block in the range (`offline_pages`). Already
     /// offline → -EINVAL; a block spanning zones → -EINVAL; a boot block holding the kernel
     /// image → -EBUSY. Checked for all blocks before any change.
@@ -588,7 +643,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for id in first..=last {
-            self.blocks.set_state(id, BlockState::Offline, None);
+            self.offline_block(id);
             trace.step(1, "offline_pages", format!("memory{id} offline"));
         }
         Ok(())
@@ -684,6 +739,7 @@ impl Machine {
         for id in ids {
             self.blocks.remove(id);
         }
+        self.drop_groups_without_blocks();
         let end = start + (size - 1);
         if self.firmware_memmap.get(&start) == Some(&end) {
             self.firmware_memmap.remove(&start);
@@ -737,6 +793,27 @@ impl Machine {
             ));
         }
         let bs = self.config.block_size;
+        if !boundaries::OFFLINE_AND_REMOVE_MANY.applies(v) {
+            // v5.8–v5.10.0 (git history; 5.10-stable has the v5.11 version, read in 5.10.262):
+            //   if (!IS_ALIGNED(start, memory_block_size_bytes()) ||
+            //       size != memory_block_size_bytes())
+            //           return rc;                      /* rc = -EINVAL */
+            //   mem = find_memory_block(__pfn_to_section(PFN_DOWN(start)));
+            //   if (mem) rc = device_offline(&mem->dev);
+            // Exactly one block, and no re-onlining: there is only the one block to offline.
+            let exists = self.blocks.contains(start / bs);
+            if !start.is_multiple_of(bs) || size != bs || !exists {
+                let why = if exists || size != bs || !start.is_multiple_of(bs) {
+                    format!(
+                        "before v5.11 it takes exactly one memory block: size {size:#x} != memory_block_size_bytes() {bs:#x} (or start {start:#x} unaligned)"
+                    )
+                } else {
+                    format!("no memory block at {start:#x} (find_memory_block found none)")
+                };
+                trace.step(1, F, format!("{why} → -EINVAL"));
+                return Err(fail(Errno::EINVAL, F, why, None, trace));
+            }
+        }
         if size == 0 || !start.is_multiple_of(bs) || !size.is_multiple_of(bs) {
             return Err(fail(
                 Errno::EINVAL,
@@ -757,7 +834,7 @@ impl Machine {
             self.check_offline(id, trace)?;
         }
         for &id in &online {
-            self.blocks.set_state(id, BlockState::Offline, None);
+            self.offline_block(id);
             trace.step(1, "try_offline_memory_block", format!("memory{id} offline"));
         }
         self.try_remove_memory(start, size, trace)
@@ -802,6 +879,160 @@ mod tests {
         };
         m.add_memory(0, start, size, &o, &mut Trace::new())
     }
+    /// Fix 4 (issue 10): `check_hotplug_memory_range` before its 2019 simplification compared
+    /// page counts — 4.19: `u64 nr_pages = size >> PAGE_SHIFT; … !IS_ALIGNED(nr_pages,
+    /// block_nr_pages)` — so 0x8000800 bytes (one block and half a page) passes; from v5.2
+    /// (`!IS_ALIGNED(size, block_size)`, read in 5.10.262) it is -EINVAL. Before v4.17 the
+    /// unit is the section and the text `Section-unaligned hotplug range: start 0x%llx, size
+    /// 0x%llx`.
+    #[test]
+    fn check_hotplug_memory_range_page_counts_and_sections() {
+        let mut mc = m("4.19");
+        add(&mut mc, 0x100000000, 0x8000800).unwrap();
+        assert!(text(&mc.tree).contains("100000000-1080007ff : System RAM"));
+        let mut mc = m("5.2");
+        let e = add(&mut mc, 0x100000000, 0x8000800).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(
+            e.log.as_deref(),
+            Some(
+                "Block size [0x8000000] unaligned hotplug range: start 0x100000000, size 0x8000800"
+            )
+        );
+        let mut mc = m("4.16");
+        let e = add(&mut mc, 0x100000000, 0x4000000).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert_eq!(
+            e.log.as_deref(),
+            Some("Section-unaligned hotplug range: start 0x100000000, size 0x4000000")
+        );
+        // 4.16 with 256 MiB blocks: one section (128 MiB) is enough; 4.17+ wants a block.
+        let big = |ver: &str| {
+            Machine::boot(
+                t0(),
+                Config {
+                    version: v(ver),
+                    block_size: 256 << 20,
+                    ..Config::default()
+                },
+            )
+        };
+        add(&mut big("4.16"), 0x100000000, 0x8000000).unwrap();
+        assert_eq!(
+            add(&mut big("4.17"), 0x100000000, 0x8000000)
+                .unwrap_err()
+                .errno,
+            Errno::EINVAL
+        );
+    }
+
+    /// Fix 3: v5.8's `offline_and_remove_memory` — `if (!IS_ALIGNED(start,
+    /// memory_block_size_bytes()) || size != memory_block_size_bytes()) return rc;` (rc =
+    /// -EINVAL) — takes one block; 5.10.262 (read) and 5.11+ take any aligned range.
+    #[test]
+    fn offline_and_remove_memory_one_block_before_5_11() {
+        for (ver, two_ok) in [
+            ("5.8", false),
+            ("5.10.0", false),
+            ("5.10", true),
+            ("5.11", true),
+        ] {
+            let mut mc = m(ver);
+            add(&mut mc, 0x100000000, 2 * M128).unwrap();
+            let before = text(&mc.tree);
+            let r = mc.offline_and_remove_memory(0x100000000, 2 * M128, &mut Trace::new());
+            assert_eq!(r.is_ok(), two_ok, "{ver}");
+            if !two_ok {
+                assert_eq!(r.unwrap_err().errno, Errno::EINVAL);
+                assert_eq!(text(&mc.tree), before, "{ver}: nothing changed");
+                // One block at a time works.
+                let tr = &mut Trace::new();
+                mc.offline_and_remove_memory(0x100000000, M128, tr).unwrap();
+                mc.offline_and_remove_memory(0x108000000, M128, tr).unwrap();
+            }
+            assert!(!text(&mc.tree).contains("100000000-10fffffff"), "{ver}");
+        }
+        // No block there: find_memory_block finds none, rc stays -EINVAL.
+        let mut mc = m("5.8");
+        let e = mc
+            .offline_and_remove_memory(0x100000000, M128, &mut Trace::new())
+            .unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+    }
+
+    /// Fix 2: before feee6b298916 ("mm/memory_hotplug: shrink zones when offlining memory";
+    /// 4.19-stable, 5.4-stable, 5.5+) offlining leaves the zone's span alone, so
+    /// `default_zone_for_pfn` still sees ZONE_MOVABLE intersect the block and `online` lands
+    /// there again; with the fix the span shrinks and `online` picks the kernel zone.
+    #[test]
+    fn offline_keeps_the_zone_span_before_the_shrink_fix() {
+        for (ver, zone, valid) in [
+            ("5.0", Zone::Movable, "Movable Normal"),
+            ("5.2", Zone::Movable, "Movable Normal"),
+            ("4.19.0", Zone::Movable, "Movable Normal"),
+            ("4.19", Zone::Normal, "Normal Movable"),
+            ("5.4", Zone::Normal, "Normal Movable"),
+            ("6.1", Zone::Normal, "Normal Movable"),
+        ] {
+            let mut mc = m(ver);
+            let tr = &mut Trace::new();
+            add(&mut mc, 0x100000000, M128).unwrap();
+            mc.online_memory(0x100000000, M128, OnlineType::OnlineMovable, tr)
+                .unwrap();
+            mc.offline_memory(0x100000000, M128, tr).unwrap();
+            let b = mc.blocks.get(32).unwrap();
+            assert_eq!(mc.blocks.valid_zones(b), valid, "{ver}");
+            mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+                .unwrap();
+            assert_eq!(mc.blocks.get(32).unwrap().zone, Some(zone), "{ver}");
+        }
+        // Removing the memory shrinks the zone in every version.
+        let mut mc = m("5.0");
+        let tr = &mut Trace::new();
+        add(&mut mc, 0x100000000, M128).unwrap();
+        mc.online_memory(0x100000000, M128, OnlineType::OnlineMovable, tr)
+            .unwrap();
+        mc.offline_memory(0x100000000, M128, tr).unwrap();
+        mc.remove_memory(0x100000000, M128, tr).unwrap();
+        assert_eq!(mc.blocks.zone_span(0, Zone::Movable), None);
+    }
+
+    const M128: u64 = 0x8000000;
+
+    /// `movable_node`: 6.1.192 `default_zone_for_pfn` — `if (in_kernel ^ in_movable) return
+    /// (in_kernel) ? kernel_zone : movable_zone; return movable_node_enabled ? movable_zone :
+    /// kernel_zone;` — new memory in no zone goes Movable; memory next to Normal stays Normal.
+    #[test]
+    fn movable_node_onlines_fresh_memory_movable() {
+        let mut mc = Machine::boot(
+            t0(),
+            Config {
+                version: v("6.1"),
+                movable_node: true,
+                ..Config::default()
+            },
+        );
+        let tr = &mut Trace::new();
+        add(&mut mc, 0x100000000, 2 * M128).unwrap();
+        assert_eq!(
+            mc.blocks.valid_zones(mc.blocks.get(32).unwrap()),
+            "Movable Normal"
+        );
+        mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Movable));
+        // memory33 is in no zone's span yet (the spans are block hulls): movable_node → Movable.
+        mc.online_memory(0x108000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(33).unwrap().zone, Some(Zone::Movable));
+        // Without movable_node the same add onlines Normal.
+        let mut mc = m("6.1");
+        add(&mut mc, 0x100000000, M128).unwrap();
+        mc.online_memory(0x100000000, M128, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Normal));
+    }
+
     const PMEM_WITH_RAM: &str = "a0000000-afffffff : Persistent Memory (legacy)\n  a0000000-a7ffffff : System RAM\nb0000000-bffdffff : System RAM\n";
 
     #[test]

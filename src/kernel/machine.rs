@@ -31,6 +31,13 @@ pub struct Config {
     pub phys_bits: u32,
     /// 5-level paging: `mhp_range_allowed` allows up to `2^52 − 1` instead of `2^46 − 1`.
     pub la57: bool,
+    /// `memory_hotplug.online_policy=` (v5.16+).
+    pub online_policy: super::online_policy::OnlinePolicy,
+    /// `memory_hotplug.auto_movable_ratio=` (percent, default 301).
+    pub auto_movable_ratio: u32,
+    /// `movable_node`: `online` of memory in no zone (or in both) picks ZONE_MOVABLE. Boot
+    /// memory of hotpluggable SRAT nodes is not modelled (a dump carries no SRAT).
+    pub movable_node: bool,
 }
 
 impl Default for Config {
@@ -41,6 +48,9 @@ impl Default for Config {
             auto_online: OnlineType::Offline,
             phys_bits: 46,
             la57: false,
+            online_policy: super::online_policy::OnlinePolicy::ContigZones,
+            auto_movable_ratio: 301,
+            movable_node: false,
         }
     }
 }
@@ -70,6 +80,10 @@ pub struct Machine {
     pub firmware_memmap: BTreeMap<u64, u64>,
     /// What boot noticed and could not model (shown by `explain`/`blocks`).
     pub notes: Vec<String>,
+    /// Static memory groups by first block id (v5.16+, [`super::online_policy`]).
+    pub groups: BTreeMap<u64, super::online_policy::MemoryGroup>,
+    /// `present_early_pages` of the kernel zones: the boot tree's busy System RAM in pages.
+    pub early_kernel_pages: u64,
 }
 
 /// Options of `add_memory` / `add_memory_driver_managed`.
@@ -123,6 +137,7 @@ impl Machine {
         }
         let bs = config.block_size;
         let mut blocks = MemoryBlocks::new();
+        blocks.movable_node = config.movable_node;
         // RAM pieces per block id → which zones they touch.
         let mut zones_of: BTreeMap<u64, Vec<Zone>> = BTreeMap::new();
         let ram: Vec<(u64, u64)> = tree
@@ -135,6 +150,19 @@ impl Machine {
             })
             .map(|id| (tree.get(id).start, tree.get(id).end))
             .collect();
+        // Nested System RAM (kmem under dax) is hot-added, not early; count top-most only.
+        let early_kernel_pages = {
+            let mut pages = 0u64;
+            let mut last_end: Option<u64> = None;
+            for &(s, e) in &ram {
+                if last_end.is_some_and(|le| s <= le) {
+                    continue;
+                }
+                pages = pages.saturating_add((e - s).saturating_add(1) >> 12);
+                last_end = Some(e);
+            }
+            pages
+        };
         'ram: for (s, e) in ram {
             for (z, lo, hi) in Zone::KERNEL_ZONES {
                 // The part of [s, e] inside this zone's fixed limits [lo, hi).
@@ -179,6 +207,8 @@ impl Machine {
             dax: BTreeMap::new(),
             firmware_memmap: BTreeMap::new(),
             notes,
+            groups: BTreeMap::new(),
+            early_kernel_pages,
         };
         m.discover_dax();
         m

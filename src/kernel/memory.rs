@@ -10,6 +10,11 @@
 //! (`resize_zone_range`) and shrinks it again when the range at its edge is offlined
 //! (`shrink_zone_span`, v5.x), so at block granularity a zone's span is the hull of the blocks
 //! online in it — which is what [`MemoryBlocks::zone_span`] computes.
+//!
+//! Before "mm/memory_hotplug: shrink zones when offlining memory" (feee6b298916, v5.5; in
+//! 4.19- and 5.4-stable, never in 5.0–5.2) the span shrank only when the memory was
+//! *removed* (`__remove_pages` → `__remove_zone` → `shrink_zone_span`), so an offlined block
+//! stays in its zone's span until it is removed: [`MemoryBlocks::keep_spanned`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -151,6 +156,10 @@ pub struct MemoryBlocks {
     /// when onlining or listing, so it must not scan every block (terabytes of hot-added
     /// memory are hundreds of thousands of blocks; found by a property test).
     online: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
+    /// Offline blocks still inside a zone's span (kernels before the shrink-on-offline fix).
+    spanned: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
+    /// `movable_node` on the kernel command line (`movable_node_enabled`).
+    pub movable_node: bool,
 }
 
 impl MemoryBlocks {
@@ -168,6 +177,9 @@ impl MemoryBlocks {
         };
         let b = b.clone();
         self.unindex(&b);
+        if state == BlockState::Online {
+            self.unspan(id);
+        }
         let b = MemoryBlock { state, zone, ..b };
         self.index(&b);
         self.map.insert(id, b);
@@ -201,7 +213,20 @@ impl MemoryBlocks {
     pub fn remove(&mut self, id: u64) -> Option<MemoryBlock> {
         let old = self.map.remove(&id)?;
         self.unindex(&old);
+        // Removal shrinks the zone in every version (`shrink_zone_span`).
+        self.unspan(id);
         Some(old)
+    }
+    /// An offlined block stays in `zone`'s span (kernels before feee6b298916, see the module
+    /// comment) until it is onlined again or removed.
+    pub fn keep_spanned(&mut self, id: u64, nid: i32, zone: Zone) {
+        self.spanned.entry((nid, zone)).or_default().insert(id);
+    }
+    fn unspan(&mut self, id: u64) {
+        self.spanned.retain(|_, set| {
+            set.remove(&id);
+            !set.is_empty()
+        });
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -229,8 +254,14 @@ impl MemoryBlocks {
     /// The span `[first_id, last_id]` of `zone` on node `nid`: the hull of the blocks online in
     /// it (see the module comment), `None` for an empty zone (`zone_is_empty`).
     pub fn zone_span(&self, nid: i32, zone: Zone) -> Option<(u64, u64)> {
-        let ids = self.online.get(&(nid, zone))?;
-        Some((*ids.first()?, *ids.last()?))
+        let hull = |m: &BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>| {
+            let ids = m.get(&(nid, zone))?;
+            Some((*ids.first()?, *ids.last()?))
+        };
+        match (hull(&self.online), hull(&self.spanned)) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        }
     }
 
     /// `zone_intersects(zone, start_pfn, nr_pages)` at block granularity.
@@ -256,7 +287,12 @@ impl MemoryBlocks {
         let kernel = self.default_kernel_zone(nid, first, last);
         let in_kernel = self.zone_intersects(nid, kernel, first, last);
         let in_movable = self.zone_intersects(nid, Zone::Movable, first, last);
-        if in_movable && !in_kernel {
+        // 5.10.262 / 6.1.192 / 6.12.118 default_zone_for_pfn:
+        //   if (in_kernel ^ in_movable) return (in_kernel) ? kernel_zone : movable_zone;
+        //   return movable_node_enabled ? movable_zone : kernel_zone;
+        if in_kernel != in_movable {
+            if in_kernel { kernel } else { Zone::Movable }
+        } else if self.movable_node {
             Zone::Movable
         } else {
             kernel

@@ -6,10 +6,12 @@
 //! Operations never print; they return a result or a [`KernelError`] carrying the errno, the
 //! deciding kernel function, the conflicting resource and the kernel's log line.
 
+pub mod boundaries;
 pub mod dax;
 pub mod hotplug;
 pub mod machine;
 pub mod memory;
+pub mod online_policy;
 pub mod region;
 pub mod resource;
 pub mod version;

@@ -151,9 +151,13 @@ pub fn is_type_match(r: &Resource, flags: u32, desc: Desc) -> bool {
 }
 
 /// Whether `__region_intersects` looks into the descendants of a non-matching top-level node:
-/// v6.12+ ("resource: Fix region_intersects() vs add_memory_driver_managed()", Huang Ying).
+/// v6.12+ ("resource: fix region_intersects() vs add_memory_driver_managed()", Huang Ying)
+/// and the stable series that took the backport — read in 6.1.192 and 5.10.262
+/// `kernel/resource.c` (`covered = false; for_each_resource(p, dp, false) { … }`), so `6.1`
+/// and `5.10` (the series today) have it and `6.1.0` / `5.10.0` do not. See
+/// [`boundaries::REGION_INTERSECTS_DESCENDANTS`](super::boundaries::REGION_INTERSECTS_DESCENDANTS).
 pub fn region_intersects_is_descendant_aware(v: KernelVersion) -> bool {
-    v.at_least(6, 12)
+    super::boundaries::REGION_INTERSECTS_DESCENDANTS.applies(v)
 }
 
 /// `region_intersects(start, size, flags, desc)`: how `[start, start+size-1]` relates to the
@@ -186,7 +190,7 @@ pub fn region_intersects(
 /// `type == 0` → DISJOINT, `other == 0` → INTERSECTS, else MIXED. Holes never count.
 ///
 /// * v4.6 … v6.11: a non-matching child is simply `other`.
-/// * **v6.12+**: a non-matching child P is looked into: its descendants are walked in pre-order;
+/// * **v6.12+, and 5.10/5.15/6.1/6.6-stable** (not their `.0` releases): a non-matching child P is looked into: its descendants are walked in pre-order;
 ///   each one overlapping the query and matching counts as `type`; if they cover P's overlap
 ///   with the query without a gap (walked from its low end), P does not count as `other`.
 ///   (The kernel's first 6.12 walk could run past P's subtree; a later fix bounded it to the
@@ -267,7 +271,7 @@ pub fn __region_intersects(
             o.start = o.start.max(d.end.saturating_add(1));
         }
         if covered {
-            trace.step(1, "__region_intersects", format!("{} does not match but its overlap is covered by matching descendants → not other (v6.12+)", ResRef::of(tree, p)));
+            trace.step(1, "__region_intersects", format!("{} does not match but its overlap is covered by matching descendants → not other (v6.12+ and its stable backports)", ResRef::of(tree, p)));
         } else {
             other += 1;
             trace.step(1, "__region_intersects", format!("{} does not match and its overlap is not covered by matching descendants → other", ResRef::of(tree, p)));
@@ -826,10 +830,9 @@ pub fn lookup_resource(tree: &Tree, root: NodeId, start: u64) -> Option<NodeId> 
 /// Schofield), also backported to 6.6-stable in 6.6.11 (so `6.6` = the series today has it,
 /// `6.6.0`–`6.6.10` do not). Other stable series are assumed not to carry it.
 pub fn gfr_steps_by_align(v: KernelVersion) -> bool {
-    if v.at_least(6, 7) {
-        return true;
-    }
-    v.major == 6 && v.minor == 6 && v.patch.is_none_or(|p| p >= 11)
+    let b = super::boundaries::GFR_STEP_BY_ALIGN;
+    // The backport landed in 6.6.11: 6.6.1–6.6.10 are stable releases without it.
+    b.applies(v) && !((v.major, v.minor) == (6, 6) && v.patch.is_some_and(|p| p < 11))
 }
 
 /// The direct children of `base` overlapping `q`, summarised as (lowest start, highest end);

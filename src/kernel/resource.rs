@@ -596,11 +596,8 @@ pub fn adjust_resource(tree: &mut Tree, res: NodeId, start: u64, size: u64) -> K
 /// (checked on a real 6.1.192); their original releases (`X.Y.0`) and the other 5.x/6.0/6.2
 /// series do not.
 pub fn rmra_has_sysram_bailout(v: KernelVersion) -> bool {
-    if !v.at_least(5, 0) || v.at_least(6, 3) {
-        return false;
-    }
-    let backported = matches!((v.major, v.minor), (5, 10) | (5, 15) | (6, 1));
-    !backported || v.is_original_release()
+    super::boundaries::RMRA_SYSRAM_BAILOUT.applies(v)
+        && !super::boundaries::RMRA_SYSRAM_BAILOUT_REMOVED.applies(v)
 }
 
 /// What `release_mem_region_adjustable` did.

@@ -43,6 +43,21 @@ impl KernelVersion {
     }
 }
 
+/// Series order; within a series the original release (`X.Y.0`) and its stable updates
+/// (`X.Y.Z`) come before "the series today" (`X.Y`), which has every backport.
+impl Ord for KernelVersion {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        let key = |v: &KernelVersion| (v.major, v.minor, v.patch.unwrap_or(u32::MAX));
+        key(self).cmp(&key(o))
+    }
+}
+
+impl PartialOrd for KernelVersion {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
 impl Default for KernelVersion {
     fn default() -> Self {
         KernelVersion::NEWEST
@@ -59,7 +74,9 @@ impl fmt::Display for KernelVersion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad kernel version {0:?}: expected X.Y or X.Y.Z (e.g. 5.1, 6.1, 6.1.0), from 2.6 up")]
+#[error(
+    "bad kernel version {0:?}: expected X.Y or X.Y.Z without leading zeros (e.g. 5.1, 6.1, 6.1.0), from 2.6 up"
+)]
 pub struct BadVersion(pub String);
 
 impl FromStr for KernelVersion {
@@ -71,6 +88,10 @@ impl FromStr for KernelVersion {
         let num = |p: Option<&str>| -> Result<u32, BadVersion> {
             let p = p.ok_or_else(bad)?;
             if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            // `5.01` is not 5.1: kernel versions never have leading zeros (issue 14 item 12).
+            if p.len() > 1 && p.starts_with('0') {
                 return Err(bad());
             }
             p.parse().map_err(|_| bad())
@@ -104,7 +125,9 @@ mod tests {
         assert!(v.is_original_release() && v.at_least(6, 1));
         assert_eq!(v.to_string(), "6.1.0");
         assert!("v6.12".parse::<KernelVersion>().unwrap().at_least(6, 12));
-        for bad in ["", "6", "6.", "6.x", "6.1.2.3", "1.0", "100.1", "6.-1"] {
+        for bad in [
+            "", "6", "6.", "6.x", "6.1.2.3", "1.0", "100.1", "6.-1", "5.01", "05.1", "6.1.00",
+        ] {
             assert!(bad.parse::<KernelVersion>().is_err(), "{bad}");
         }
     }
