@@ -137,6 +137,11 @@ pub struct Cli {
     #[arg(long)]
     pub la57: bool,
 
+    /// Declare a NUMA node as the SRAT would, NID:START-END in hex (repeatable), e.g.
+    /// 0:0-13fffffff. Without it: one node over [0, end of the last boot System RAM].
+    #[arg(long, value_name = "NID:START-END")]
+    pub numa_node: Vec<crate::kernel::nvdimm::NumaNode>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
     pub format: Format,
@@ -289,6 +294,7 @@ impl Config {
             auto_online: cli.auto_online,
             phys_bits: cli.phys_bits,
             la57: cli.la57,
+            numa_nodes: cli.numa_node,
         };
         Config {
             source,
@@ -571,6 +577,12 @@ fn emit_outcome(
         }
         if matches!(o.output, Output::Text(_) | Output::Path { .. }) {
             err.write_all(so.as_bytes())?;
+        } else {
+            // A tool's words and what the kernel left behind still reach the user.
+            err.write_all(o.notes.as_bytes())?;
+            for l in &o.left_behind {
+                writeln!(err, "left behind: {l}")?;
+            }
         }
     }
     if !se.is_empty() {
@@ -579,7 +591,7 @@ fn emit_outcome(
         // A refusal reads exactly as cli.md shows it (`CMD: -EEXIST (func: reason)`); other
         // failures get the usual `error:` prefix.
         match o.outcome {
-            Outcome::Refused(_) => write!(err, "{se}")?,
+            Outcome::Refused(_) | Outcome::Partial(_) => write!(err, "{se}")?,
             _ => write!(err, "{} {se}", p.palette.error("error:"))?,
         }
     }

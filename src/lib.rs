@@ -16,6 +16,7 @@ pub mod parse;
 pub mod render;
 pub mod repl;
 pub mod session;
+pub mod tools;
 pub mod tree;
 
 #[cfg(test)]

@@ -337,10 +337,19 @@ impl Machine {
         }
         dev.driver = DaxDriver::None;
         if dev.nid < 0 {
-            let log = format!(
-                "kmem {name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
-                dev.start, dev.end, dev.nid
-            );
+            // v5.10+ (kmem.c, read in 5.10, 6.1, 6.12): dev_warn(dev, "rejecting DAX region
+            // with invalid node: %d\n", numa_node); earlier kernels printed the range (%pR).
+            let log = if v.at_least(5, 10) {
+                format!(
+                    "kmem {name}: rejecting DAX region with invalid node: {}",
+                    dev.nid
+                )
+            } else {
+                format!(
+                    "kmem {name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
+                    dev.start, dev.end, dev.nid
+                )
+            };
             return Err(fail(
                 Errno::EINVAL,
                 F,
@@ -488,14 +497,25 @@ impl Machine {
     /// (failing, with a log line, while kmem's nodes remain).
     pub fn dax_devdax(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
         let saved = self.clone();
-        let r = self.dax_devdax_inner(dev, trace);
+        let r = self.dax_devdax_inner(dev, true, trace);
         if r.is_err() {
             *self = saved;
         }
         r
     }
 
-    fn dax_devdax_inner(&mut self, name: &str, trace: &mut Trace) -> KResult<()> {
+    /// Writing the device to `/sys/bus/dax/drivers/kmem/unbind`: kmem's remove only (as
+    /// [`Machine::dax_devdax`] describes); no driver binds afterwards.
+    pub fn dax_kmem_unbind(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
+        let saved = self.clone();
+        let r = self.dax_devdax_inner(dev, false, trace);
+        if r.is_err() {
+            *self = saved;
+        }
+        r
+    }
+
+    fn dax_devdax_inner(&mut self, name: &str, rebind: bool, trace: &mut Trace) -> KResult<()> {
         const F: &str = "dev_dax_kmem_remove";
         let v = self.config.version;
         trace.step(
@@ -579,7 +599,9 @@ impl Machine {
             dev.kmem_ranges = kept;
         }
         dev.driver = DaxDriver::None;
-        if dev.devdax_claims {
+        if !rebind {
+            trace.step(1, F, format!("kmem unbound from {name}"));
+        } else if dev.devdax_claims {
             let mut sub = Trace::new();
             if let Err(e) = self.dev_dax_probe(&mut dev, &mut sub) {
                 trace.step(

@@ -31,6 +31,9 @@ pub struct Config {
     pub phys_bits: u32,
     /// 5-level paging: `mhp_range_allowed` allows up to `2^52 − 1` instead of `2^46 − 1`.
     pub la57: bool,
+    /// NUMA nodes as the SRAT declares them (`--numa-node`); empty = no SRAT: one node over
+    /// `[0, end of the last boot System RAM)` (`dummy_numa_init`).
+    pub numa_nodes: Vec<super::nvdimm::NumaNode>,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             auto_online: OnlineType::Offline,
             phys_bits: 46,
             la57: false,
+            numa_nodes: Vec::new(),
         }
     }
 }
@@ -70,6 +74,10 @@ pub struct Machine {
     pub firmware_memmap: BTreeMap<u64, u64>,
     /// What boot noticed and could not model (shown by `explain`/`blocks`).
     pub notes: Vec<String>,
+    /// nvdimm bus, regions, namespaces and loaded modules ([`super::nvdimm`]).
+    pub nvdimm: super::nvdimm::Nvdimm,
+    /// End (inclusive) of the last top-level boot System RAM: `PFN_PHYS(max_pfn) - 1`.
+    pub boot_ram_end: Option<u64>,
 }
 
 /// Options of `add_memory` / `add_memory_driver_managed`.
@@ -172,6 +180,15 @@ impl Machine {
                 boot: true,
             });
         }
+        // max_pfn: the end of the last e820 RAM entry (top-level System RAM at boot).
+        let boot_ram_end = tree
+            .children(Tree::ROOT)
+            .filter(|&c| {
+                let r = tree.get(c);
+                r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM && r.start <= r.end
+            })
+            .map(|c| tree.get(c).end)
+            .max();
         let mut m = Machine {
             tree,
             config,
@@ -179,8 +196,11 @@ impl Machine {
             dax: BTreeMap::new(),
             firmware_memmap: BTreeMap::new(),
             notes,
+            nvdimm: Default::default(),
+            boot_ram_end,
         };
         m.discover_dax();
+        m.discover_nvdimm();
         m
     }
 

@@ -10,6 +10,7 @@ pub mod dax;
 pub mod hotplug;
 pub mod machine;
 pub mod memory;
+pub mod nvdimm;
 pub mod region;
 pub mod resource;
 pub mod version;
@@ -30,12 +31,15 @@ pub enum Errno {
     EINVAL,
     ERANGE,
     ENOENT,
+    /// `ndctl`/`daxctl`: "No such device or address".
+    ENXIO,
 }
 
 impl Errno {
     pub fn value(self) -> i32 {
         match self {
             Errno::ENOENT => 2,
+            Errno::ENXIO => 6,
             Errno::E2BIG => 7,
             Errno::ENOMEM => 12,
             Errno::EBUSY => 16,
@@ -48,6 +52,7 @@ impl Errno {
     pub fn name(self) -> &'static str {
         match self {
             Errno::ENOENT => "ENOENT",
+            Errno::ENXIO => "ENXIO",
             Errno::E2BIG => "E2BIG",
             Errno::ENOMEM => "ENOMEM",
             Errno::EBUSY => "EBUSY",
