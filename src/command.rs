@@ -1683,8 +1683,10 @@ mod tests {
         assert_eq!(e.word, "WHAT");
         let e = err("insert 0 4K x --expand=yes");
         assert!(e.expected.contains("takes no value"));
-        let e = err("blocks --all");
+        let e = err("undo --all");
         assert!(e.expected.contains("takes no options"));
+        let e = err("blocks --all");
+        assert!(e.expected.contains("it takes --sysfs"));
         let e = err("");
         assert!(e.expected.contains("missing command"));
         let e = err("hotplug add 0-ffffffffffffffff");

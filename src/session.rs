@@ -634,7 +634,10 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 trace.step(
                     0,
                     "request-resource",
-                    format!("flags inferred from the name: {}", describe(t.get(id).flags)),
+                    format!(
+                        "flags inferred from the name: {}",
+                        describe(t.get(id).flags)
+                    ),
                 );
             }
         }
@@ -669,7 +672,10 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 trace.step(
                     0,
                     "insert",
-                    format!("flags inferred from the name: {}", describe(t.get(id).flags)),
+                    format!(
+                        "flags inferred from the name: {}",
+                        describe(t.get(id).flags)
+                    ),
                 );
             }
         }
@@ -756,7 +762,11 @@ fn left_behind(before: &Machine, after: &Machine, c: &Command) -> Vec<String> {
     let Command::DaxDevdax { dev } = c else {
         return Vec::new();
     };
-    let was = before.dax.get(dev).map(|d| d.kmem_ranges.clone()).unwrap_or_default();
+    let was = before
+        .dax
+        .get(dev)
+        .map(|d| d.kmem_ranges.clone())
+        .unwrap_or_default();
     match after.dax.get(dev) {
         Some(d) if !d.kmem_ranges.is_empty() && !was.is_empty() => d
             .kmem_ranges

@@ -129,7 +129,11 @@ fn replay(kernel: &str) {
         String::from_utf8_lossy(&o.stderr)
     );
     let lists = listings(&stdout);
-    assert_eq!(lists.len(), cps.len(), "{kernel}: one listing per checkpoint");
+    assert_eq!(
+        lists.len(),
+        cps.len(),
+        "{kernel}: one listing per checkpoint"
+    );
     for (cp, list) in cps.iter().zip(&lists) {
         let got = read(&tmp.path().join(format!("{}.iomem", cp.state)));
         let want = read(&dir.join(format!("{}.iomem", cp.state)));
@@ -209,7 +213,9 @@ fn sysfs_only_flow_and_unbind_while_online() {
     lines.push("echo dax0.0 > /sys/bus/dax/drivers/device_dax/unbind".into());
     lines.push("echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id".into());
     for b in 35..=37 {
-        lines.push(format!("echo online > /sys/devices/system/memory/memory{b}/state"));
+        lines.push(format!(
+            "echo online > /sys/devices/system/memory/memory{b}/state"
+        ));
     }
     lines.push("blocks --sysfs".into());
     lines.push("echo dax0.0 > /sys/bus/dax/drivers/kmem/unbind".into());
@@ -219,7 +225,11 @@ fn sysfs_only_flow_and_unbind_while_online() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for b in 35u64..=37 {
-        let row = format!("memory{b}\t{:08x}\t{:#x}\tonline\t1\tNormal\t1\t0\tnode0", b, b * 0x8000000);
+        let row = format!(
+            "memory{b}\t{:08x}\t{:#x}\tonline\t1\tNormal\t1\t0\tnode0",
+            b,
+            b * 0x8000000
+        );
         assert!(stdout.contains(&row), "missing {row}\n{stdout}");
     }
     assert!(
@@ -227,16 +237,28 @@ fn sysfs_only_flow_and_unbind_while_online() {
         "{stdout}"
     );
     let after = read(&save);
-    assert!(after.contains("  118000000-12fffffff : dax0.0\n    118000000-12fffffff : System RAM (kmem)\n"));
+    assert!(
+        after.contains(
+            "  118000000-12fffffff : dax0.0\n    118000000-12fffffff : System RAM (kmem)\n"
+        )
+    );
     // The same flow after boot-time kmem (after-kmem-bind) matches the real capture.
     let want_bind = read(&case_dir("6.1").join("after-kmem-bind.iomem"));
-    assert_eq!(after, want_bind, "the tree is the kmem-bound tree: nothing was removed");
+    assert_eq!(
+        after, want_bind,
+        "the tree is the kmem-bound tree: nothing was removed"
+    );
 
     // JSON: the outcome says so too.
     let mut c = Command::cargo_bin("iomem-sim").unwrap();
-    c.arg("-i")
-        .arg(case_dir("6.1").join("before.iomem"))
-        .args(["--kernel", "6.1", "--phys-bits", "40", "--format", "json"]);
+    c.arg("-i").arg(case_dir("6.1").join("before.iomem")).args([
+        "--kernel",
+        "6.1",
+        "--phys-bits",
+        "40",
+        "--format",
+        "json",
+    ]);
     for l in &lines[..lines.len() - 2] {
         if !l.starts_with("blocks") {
             c.args(["-e", l]);
@@ -247,7 +269,12 @@ fn sysfs_only_flow_and_unbind_while_online() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let last = v["steps"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["outcome"], "ok-left-behind");
-    assert!(last["left_behind"][0].as_str().unwrap().contains("stay until reboot"));
+    assert!(
+        last["left_behind"][0]
+            .as_str()
+            .unwrap()
+            .contains("stay until reboot")
+    );
 }
 
 #[test]
@@ -273,14 +300,20 @@ fn kmem_refuses_pmem_beyond_ram_with_invalid_node() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("kernel: kmem dax0.0: rejecting DAX region with invalid node: -1"), "{err}");
+    assert!(
+        err.contains("kernel: kmem dax0.0: rejecting DAX region with invalid node: -1"),
+        "{err}"
+    );
     assert!(err.contains("dax0.0: failed to enable"), "{err}");
     assert!(err.contains("reconfigured 0 devices"), "{err}");
     assert!(err.contains("steps before the failure stay done"), "{err}");
     let out = String::from_utf8_lossy(&o.stdout);
     // nd_pfn_init: npfns = (1G - 8K) / 4K = 262142; offset = ALIGN(start + 8K + 64 * npfns, 2M)
     // - start = 0x1200000.
-    assert!(out.contains("  100000000-1011fffff : namespace0.0\n"), "{out}");
+    assert!(
+        out.contains("  100000000-1011fffff : namespace0.0\n"),
+        "{out}"
+    );
     assert!(!out.contains("dax0.0"), "device_dax's claim is gone: {out}");
 
     // Declaring the node (as an SRAT would) makes the same flow work.
@@ -288,7 +321,14 @@ fn kmem_refuses_pmem_beyond_ram_with_invalid_node() {
         .unwrap()
         .arg("-i")
         .arg(&p)
-        .args(["--kernel", "6.1", "--numa-node", "0:0-13fffffff", "--format", "iomem"])
+        .args([
+            "--kernel",
+            "6.1",
+            "--numa-node",
+            "0:0-13fffffff",
+            "--format",
+            "iomem",
+        ])
         .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
         .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
         .args(["-e", "daxctl reconfigure-device --mode=system-ram dax0.0"])
@@ -296,7 +336,12 @@ fn kmem_refuses_pmem_beyond_ram_with_invalid_node() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("  108000000-13fffffff : dax0.0\n    108000000-13fffffff : System RAM (kmem)\n"), "{out}");
+    assert!(
+        out.contains(
+            "  108000000-13fffffff : dax0.0\n    108000000-13fffffff : System RAM (kmem)\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -321,8 +366,14 @@ fn kmem_refuses_a_range_too_small_after_alignment() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("kmem dax0.0: mapping0: 0x100200000-0x103ffffff too small after alignment"), "{err}");
-    assert!(err.contains("rejecting DAX region without any memory after alignment"), "{err}");
+    assert!(
+        err.contains("kmem dax0.0: mapping0: 0x100200000-0x103ffffff too small after alignment"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rejecting DAX region without any memory after alignment"),
+        "{err}"
+    );
     assert!(err.contains("-EINVAL") || err.contains("-ENXIO"), "{err}");
 }
 
@@ -341,7 +392,10 @@ fn no_online_is_refused_when_the_kernel_auto_onlines() {
     );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("dax0.0: error: kernel policy will auto-online memory, aborting"), "{err}");
+    assert!(
+        err.contains("dax0.0: error: kernel policy will auto-online memory, aborting"),
+        "{err}"
+    );
     assert!(err.contains("the tree is unchanged"), "{err}");
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -351,10 +405,16 @@ fn no_online_is_refused_when_the_kernel_auto_onlines() {
 
 #[test]
 fn memory_operations_refused_in_devdax_mode_and_ndctl_align_refused_before_changes() {
-    let o = run_61(&[], &[TO_DEVDAX[0], TO_DEVDAX[1], "daxctl online-memory dax0.0"]);
+    let o = run_61(
+        &[],
+        &[TO_DEVDAX[0], TO_DEVDAX[1], "daxctl online-memory dax0.0"],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("dax0.0: memory operations are not applicable in devdax mode"), "{err}");
+    assert!(
+        err.contains("dax0.0: memory operations are not applicable in devdax mode"),
+        "{err}"
+    );
 
     // validate_namespace_options: p->size % (size_align * ways) → "'--size=' must align to
     // interleave-width: 1 and alignment: 1073741824 / did you intend --size=1073741824?", -EINVAL.
@@ -367,7 +427,10 @@ fn memory_operations_refused_in_devdax_mode_and_ndctl_align_refused_before_chang
     );
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("'--size=' must align to interleave-width: 1 and alignment: 1073741824"), "{err}");
+    assert!(
+        err.contains("'--size=' must align to interleave-width: 1 and alignment: 1073741824"),
+        "{err}"
+    );
     assert!(err.contains("did you intend --size=1073741824?"), "{err}");
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
@@ -375,11 +438,26 @@ fn memory_operations_refused_in_devdax_mode_and_ndctl_align_refused_before_chang
         "nothing changed"
     );
     // "unsupported align: %s" → -ENXIO.
-    let o = run_61(&[], &["modprobe -a nd_e820 nd_pmem", "ndctl create-namespace -f -e namespace0.0 -m devdax -a 64K"]);
+    let o = run_61(
+        &[],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax -a 64K",
+        ],
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("Error: unsupported align: 64K"));
     // An active namespace without -f: "namespace0.0 is active, specify --force for re-configuration".
-    let o = run_61(&[], &["modprobe -a nd_e820 nd_pmem", "ndctl create-namespace -e namespace0.0 -m devdax"]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("namespace0.0 is active, specify --force for re-configuration"));
+    let o = run_61(
+        &[],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -e namespace0.0 -m devdax",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("namespace0.0 is active, specify --force for re-configuration")
+    );
 }
 
 #[test]
@@ -397,7 +475,12 @@ fn unmodelled_modules_exit_2_and_dump_state_is_understood() {
         .arg("-i")
         .arg(case_dir("6.1").join("after-kmem-bind.iomem"))
         .args(["--kernel", "6.1", "--phys-bits", "40", "--color", "never"])
-        .args(["-e", "daxctl offline-memory dax0.0", "-e", "daxctl online-memory dax0.0"])
+        .args([
+            "-e",
+            "daxctl offline-memory dax0.0",
+            "-e",
+            "daxctl online-memory dax0.0",
+        ])
         .args(["-e", "blocks --sysfs"])
         .output()
         .unwrap();
@@ -405,7 +488,10 @@ fn unmodelled_modules_exit_2_and_dump_state_is_understood() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("offlined memory for 1 device"), "{out}");
     assert!(out.contains("onlined memory for 1 device"), "{out}");
-    assert!(out.contains("memory35\t00000023\t0x118000000\tonline\t1\tMovable\t1\t0\tnode0"), "{out}");
+    assert!(
+        out.contains("memory35\t00000023\t0x118000000\tonline\t1\tMovable\t1\t0\tnode0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -425,13 +511,24 @@ fn insert_infers_flags_from_the_name_and_takes_flags() {
         }
         c.output().unwrap()
     };
-    let o = run(&["insert 100000000 512M \"Persistent Memory\"", "request 100000000 256M namespace0.0"]);
+    let o = run(&[
+        "insert 100000000 512M \"Persistent Memory\"",
+        "request 100000000 256M namespace0.0",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("100000000-11fffffff : Persistent Memory\n  100000000-10fffffff : namespace0.0\n"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(
+        "100000000-11fffffff : Persistent Memory\n  100000000-10fffffff : namespace0.0\n"
+    ));
     // --flags MEM|BUSY: a BUSY node: the request is refused (-EBUSY).
-    let o = run(&["insert 100000000 512M \"Persistent Memory\" --flags MEM|BUSY", "request 100000000 256M namespace0.0"]);
+    let o = run(&[
+        "insert 100000000 512M \"Persistent Memory\" --flags MEM|BUSY",
+        "request 100000000 256M namespace0.0",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    let o = run(&["insert 100000000 512M foo --flags 0x200", "request 100000000 256M bar"]);
+    let o = run(&[
+        "insert 100000000 512M foo --flags 0x200",
+        "request 100000000 256M bar",
+    ]);
     assert!(o.status.success());
     let o = run(&["insert 100000000 512M foo --flags NOPE"]);
     assert_eq!(o.status.code(), Some(2));

@@ -308,13 +308,29 @@ impl Machine {
         }
         match self.dax.get(name) {
             Some(dev) => Ok(dev.clone()),
-            None => Err(fail(
-                Errno::ENODEV,
-                func,
-                format!("no dax device {name}"),
-                None,
-                trace,
-            )),
+            None => {
+                // A user coming from a boot dump: say how a dax device comes to exist.
+                let has_pmem = self.tree.children(Tree::ROOT).any(|c| {
+                    matches!(
+                        self.tree.get(c).desc,
+                        crate::tree::Desc::PersistentMemoryLegacy
+                            | crate::tree::Desc::PersistentMemory
+                    )
+                });
+                let hint = if has_pmem {
+                    "; this machine has persistent memory: `modprobe -a nd_e820 nd_pmem dax_pmem device_dax` \
+                     (nfit for \"Persistent Memory\"), then `ndctl create-namespace -f -e namespace0.0 -m devdax`"
+                } else {
+                    ""
+                };
+                Err(fail(
+                    Errno::ENODEV,
+                    func,
+                    format!("no dax device {name}{hint}"),
+                    None,
+                    trace,
+                ))
+            }
         }
     }
 

@@ -137,7 +137,10 @@ pub fn nd_pfn_init(
         ));
     }
     if size <= SZ_8K {
-        return Err((Errno::ENXIO, format!("{ns} unable to satisfy requested alignment")));
+        return Err((
+            Errno::ENXIO,
+            format!("{ns} unable to satisfy requested alignment"),
+        ));
     }
     let npfns = (size - SZ_8K) / PAGE_SIZE;
     let end = start.saturating_add(size);
@@ -153,7 +156,10 @@ pub fn nd_pfn_init(
         size
     };
     if offset >= limit {
-        return Err((Errno::ENXIO, format!("{ns} unable to satisfy requested alignment")));
+        return Err((
+            Errno::ENXIO,
+            format!("{ns} unable to satisfy requested alignment"),
+        ));
     }
     Ok(InfoBlock {
         mode,
@@ -381,7 +387,10 @@ impl Machine {
             return Err(KernelError::new(
                 Errno::ENOENT,
                 "modprobe",
-                format!("module {m} not found (the simulator models {})", MODULES.join(", ")),
+                format!(
+                    "module {m} not found (the simulator models {})",
+                    MODULES.join(", ")
+                ),
             ));
         }
         if self.module_loaded(&m) {
@@ -418,7 +427,13 @@ impl Machine {
             if self.nvdimm.regions.iter().any(|r| r.start == start) {
                 continue;
             }
-            let id = self.nvdimm.regions.iter().map(|r| r.id + 1).max().unwrap_or(0);
+            let id = self
+                .nvdimm
+                .regions
+                .iter()
+                .map(|r| r.id + 1)
+                .max()
+                .unwrap_or(0);
             let target_node = self.phys_to_target_node(start);
             trace.step(
                 1,
@@ -482,7 +497,15 @@ impl Machine {
             .namespaces
             .iter()
             .position(|n| n.name == name)
-            .ok_or_else(|| fail(Errno::ENODEV, func, format!("no namespace {name}"), None, trace))
+            .ok_or_else(|| {
+                fail(
+                    Errno::ENODEV,
+                    func,
+                    format!("no namespace {name}"),
+                    None,
+                    trace,
+                )
+            })
     }
 
     /// Probe the namespace with its mode's driver: `pmem_attach_disk` (raw, fsdax) or
@@ -499,16 +522,23 @@ impl Machine {
                     "pmem_attach_disk",
                     format!("nd_pmem claims {name} [{:#x}-{:#x}]", ns.start, ns.end),
                 );
-                request_region(&mut self.tree, ns.start, ns.size(), name.as_bytes(), 0, trace)
-                    .map_err(|mut e| {
-                        let l = format!(
-                            "nd_pmem {name}: could not reserve region [mem {:#010x}-{:#010x}]",
-                            ns.start, ns.end
-                        );
-                        trace.log(l.clone());
-                        e.log = Some(l);
-                        e
-                    })?;
+                request_region(
+                    &mut self.tree,
+                    ns.start,
+                    ns.size(),
+                    name.as_bytes(),
+                    0,
+                    trace,
+                )
+                .map_err(|mut e| {
+                    let l = format!(
+                        "nd_pmem {name}: could not reserve region [mem {:#010x}-{:#010x}]",
+                        ns.start, ns.end
+                    );
+                    trace.log(l.clone());
+                    e.log = Some(l);
+                    e
+                })?;
             }
             NsMode::Devdax => {
                 let info = ns.info.ok_or_else(|| {
@@ -530,9 +560,14 @@ impl Machine {
                         ns.start + info.dataoff - 1
                     ),
                 );
-                if let Err(mut e) =
-                    request_region(&mut self.tree, ns.start, info.dataoff, name.as_bytes(), 0, trace)
-                {
+                if let Err(mut e) = request_region(
+                    &mut self.tree,
+                    ns.start,
+                    info.dataoff,
+                    name.as_bytes(),
+                    0,
+                    trace,
+                ) {
                     let l = format!("dax_pmem {dax}: could not reserve metadata");
                     trace.log(l.clone());
                     e.log = Some(l);
@@ -647,7 +682,13 @@ impl Machine {
     /// range (BUSY).
     pub fn dax_bind_device_dax(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
         let Some(d) = self.dax.get(dev).cloned() else {
-            return Err(fail(Errno::ENODEV, "dev_dax_probe", format!("no dax device {dev}"), None, trace));
+            return Err(fail(
+                Errno::ENODEV,
+                "dev_dax_probe",
+                format!("no dax device {dev}"),
+                None,
+                trace,
+            ));
         };
         if d.driver != DaxDriver::None {
             return Err(fail(
@@ -672,7 +713,13 @@ impl Machine {
     /// releases its claim; the device stays, unbound.
     pub fn dax_unbind_device_dax(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
         let Some(d) = self.dax.get(dev).cloned() else {
-            return Err(fail(Errno::ENODEV, "unbind_store", format!("no dax device {dev}"), None, trace));
+            return Err(fail(
+                Errno::ENODEV,
+                "unbind_store",
+                format!("no dax device {dev}"),
+                None,
+                trace,
+            ));
         };
         if d.driver != DaxDriver::DeviceDax {
             return Err(fail(
@@ -694,7 +741,11 @@ impl Machine {
                 trace,
             )?;
         }
-        trace.step(1, "dev_dax_remove", format!("device_dax unbound from {dev}"));
+        trace.step(
+            1,
+            "dev_dax_remove",
+            format!("device_dax unbound from {dev}"),
+        );
         if let Some(d) = self.dax.get_mut(dev) {
             d.driver = DaxDriver::None;
         }
@@ -726,9 +777,15 @@ mod tests {
         //        = 0xa00000 (namespace0.0 110000000-1109fffff, dax0.0 from 110a00000 in the
         //        real 6.1 capture; dax0.0 size 526385152 in `ndctl create-namespace`'s output).
         for ver in ["5.10", "6.1", "6.12"] {
-            let ib =
-                nd_pfn_init("namespace0.0", 0x110000000, 0x20000000, PfnMode::Pmem, SZ_2M, v(ver))
-                    .unwrap();
+            let ib = nd_pfn_init(
+                "namespace0.0",
+                0x110000000,
+                0x20000000,
+                PfnMode::Pmem,
+                SZ_2M,
+                v(ver),
+            )
+            .unwrap();
             assert_eq!(ib.dataoff, 0xa00000, "{ver}");
             assert_eq!(ib.end_trunc, 0);
             assert_eq!(0x20000000 - ib.dataoff, 526385152);
@@ -744,7 +801,10 @@ mod tests {
         // ALIGN(0x110002000, 1G) - start = 0x140000000 - 0x110000000 = 0x30000000 >= size
         assert_eq!(
             ib.unwrap_err(),
-            (Errno::ENXIO, "n unable to satisfy requested alignment".into())
+            (
+                Errno::ENXIO,
+                "n unable to satisfy requested alignment".into()
+            )
         );
     }
 
@@ -765,7 +825,9 @@ mod tests {
         let s = 0x100000000;
         assert!(nd_pfn_init("n", s, 0x300000, PfnMode::Ram, SZ_2M, v("6.1")).is_ok());
         assert_eq!(
-            nd_pfn_init("n", s, 0x300000, PfnMode::Ram, SZ_2M, v("6.12")).unwrap_err().0,
+            nd_pfn_init("n", s, 0x300000, PfnMode::Ram, SZ_2M, v("6.12"))
+                .unwrap_err()
+                .0,
             Errno::ENXIO
         );
     }

@@ -100,9 +100,18 @@ pub enum Daxctl {
         force: bool,
         human: bool,
     },
-    Online { device: String, no_movable: bool },
-    Offline { device: String },
-    List { human: bool, dev: Option<String>, idle: bool },
+    Online {
+        device: String,
+        no_movable: bool,
+    },
+    Offline {
+        device: String,
+    },
+    List {
+        human: bool,
+        dev: Option<String>,
+        idle: bool,
+    },
 }
 
 pub fn parse(argv: &[String]) -> Result<Daxctl, ToolParseError> {
@@ -234,7 +243,14 @@ pub fn dev_json(m: &Machine, d: &DaxDevice, human: bool) -> J {
         ("align", J::Num(2 << 20)),
         (
             "mode",
-            J::Str(if has_memory(d) { "system-ram" } else { "devdax" }.into()),
+            J::Str(
+                if has_memory(d) {
+                    "system-ram"
+                } else {
+                    "devdax"
+                }
+                .into(),
+            ),
         ),
     ];
     if has_memory(d) {
@@ -252,13 +268,22 @@ fn words_error(errno: Errno, words: String, k: Option<&KernelError>) -> KernelEr
     let mut e = tool_error(errno, "daxctl", words);
     if let Some(k) = k {
         e.log = k.log.clone();
-        e.reason.push_str(&format!("\n  (kernel: {}: {})", k.func, k.reason));
+        e.reason
+            .push_str(&format!("\n  (kernel: {}: {})", k.func, k.reason));
     }
     e
 }
 
+/// A failed on/offlining: errno, daxctl's words, the kernel's refusal.
+type XlineError = (Errno, String, Option<Box<KernelError>>);
+
 /// `dev_online_memory`: online every offline block of the device.
-fn online(m: &mut Machine, dev: &str, no_movable: bool, trace: &mut Trace) -> Result<bool, (Errno, String, Option<KernelError>)> {
+fn online(
+    m: &mut Machine,
+    dev: &str,
+    no_movable: bool,
+    trace: &mut Trace,
+) -> Result<bool, XlineError> {
     let Some(d) = m.dax.get(dev).cloned() else {
         return Err((Errno::ENXIO, String::new(), None));
     };
@@ -275,21 +300,37 @@ fn online(m: &mut Machine, dev: &str, no_movable: bool, trace: &mut Trace) -> Re
     let ids: Vec<u64> = d
         .kmem_ranges
         .iter()
-        .flat_map(|&(s, e)| m.blocks.range(m.block_id(s), m.block_id(e)).map(|b| b.id).collect::<Vec<_>>())
+        .flat_map(|&(s, e)| {
+            m.blocks
+                .range(m.block_id(s), m.block_id(e))
+                .map(|b| b.id)
+                .collect::<Vec<_>>()
+        })
         .collect();
     for id in ids {
-        if m.blocks.get(id).is_some_and(|b| b.state == BlockState::Offline) {
+        if m.blocks
+            .get(id)
+            .is_some_and(|b| b.state == BlockState::Offline)
+        {
             let (s, _) = m.block_range(id);
-            trace.step(0, "daxctl", format!("echo {} > memory{id}/state", ty.as_str()));
+            trace.step(
+                0,
+                "daxctl",
+                format!("echo {} > memory{id}/state", ty.as_str()),
+            );
             if let Err(e) = m.online_memory(s, bs, ty, trace) {
-                return Err((e.errno, format!("{dev}: failed to online memory: {}", strerror(e.errno)), Some(e)));
+                return Err((
+                    e.errno,
+                    format!("{dev}: failed to online memory: {}", strerror(e.errno)),
+                    Some(Box::new(e)),
+                ));
             }
         }
     }
     Ok(true)
 }
 
-fn offline(m: &mut Machine, dev: &str, trace: &mut Trace) -> Result<bool, (Errno, String, Option<KernelError>)> {
+fn offline(m: &mut Machine, dev: &str, trace: &mut Trace) -> Result<bool, XlineError> {
     let Some(d) = m.dax.get(dev).cloned() else {
         return Err((Errno::ENXIO, String::new(), None));
     };
@@ -301,14 +342,26 @@ fn offline(m: &mut Machine, dev: &str, trace: &mut Trace) -> Result<bool, (Errno
     let ids: Vec<u64> = d
         .kmem_ranges
         .iter()
-        .flat_map(|&(s, e)| m.blocks.range(m.block_id(s), m.block_id(e)).map(|b| b.id).collect::<Vec<_>>())
+        .flat_map(|&(s, e)| {
+            m.blocks
+                .range(m.block_id(s), m.block_id(e))
+                .map(|b| b.id)
+                .collect::<Vec<_>>()
+        })
         .collect();
     for id in ids {
-        if m.blocks.get(id).is_some_and(|b| b.state == BlockState::Online) {
+        if m.blocks
+            .get(id)
+            .is_some_and(|b| b.state == BlockState::Online)
+        {
             let (s, _) = m.block_range(id);
             trace.step(0, "daxctl", format!("echo offline > memory{id}/state"));
             if let Err(e) = m.offline_memory(s, bs, trace) {
-                return Err((e.errno, format!("{dev}: failed to offline memory: {}", strerror(e.errno)), Some(e)));
+                return Err((
+                    e.errno,
+                    format!("{dev}: failed to offline memory: {}", strerror(e.errno)),
+                    Some(Box::new(e)),
+                ));
             }
         }
     }
@@ -331,15 +384,30 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
             }
         }
         Daxctl::Online { device, no_movable } => {
-            let fin = |r: &mut ToolRun, n: usize| r.say(format!("onlined memory for {n} device{}", if n == 1 { "" } else { "s" }));
+            let fin = |r: &mut ToolRun, n: usize| {
+                r.say(format!(
+                    "onlined memory for {n} device{}",
+                    if n == 1 { "" } else { "s" }
+                ))
+            };
             let Some(d) = m.dax.get(device).cloned() else {
-                r.error = Some(words_error(Errno::ENXIO, format!("error onlining memory: {}\nonlined memory for 0 devices", strerror(Errno::ENXIO)), None));
+                r.error = Some(words_error(
+                    Errno::ENXIO,
+                    format!(
+                        "error onlining memory: {}\nonlined memory for 0 devices",
+                        strerror(Errno::ENXIO)
+                    ),
+                    None,
+                ));
                 return r;
             };
             if !has_memory(&d) {
                 r.error = Some(words_error(
                     Errno::ENXIO,
-                    format!("{device}: memory operations are not applicable in devdax mode\nerror onlining memory: {}\nonlined memory for 0 devices", strerror(Errno::ENXIO)),
+                    format!(
+                        "{device}: memory operations are not applicable in devdax mode\nerror onlining memory: {}\nonlined memory for 0 devices",
+                        strerror(Errno::ENXIO)
+                    ),
                     None,
                 ));
                 return r;
@@ -348,25 +416,49 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
                 Ok(true) => fin(&mut r, 1),
                 Ok(false) => {
                     let (total, _) = memblocks(m, &d);
-                    r.say(format!("{device}: all memory sections ({total}) already online"));
+                    r.say(format!(
+                        "{device}: all memory sections ({total}) already online"
+                    ));
                     fin(&mut r, 0);
                 }
                 Err((errno, w, k)) => {
                     r.partial = true;
-                    r.error = Some(words_error(errno, format!("{w}\nerror onlining memory: {}\nonlined memory for 0 devices", strerror(errno)), k.as_ref()));
+                    r.error = Some(words_error(
+                        errno,
+                        format!(
+                            "{w}\nerror onlining memory: {}\nonlined memory for 0 devices",
+                            strerror(errno)
+                        ),
+                        k.as_deref(),
+                    ));
                 }
             }
         }
         Daxctl::Offline { device } => {
-            let fin = |r: &mut ToolRun, n: usize| r.say(format!("offlined memory for {n} device{}", if n == 1 { "" } else { "s" }));
+            let fin = |r: &mut ToolRun, n: usize| {
+                r.say(format!(
+                    "offlined memory for {n} device{}",
+                    if n == 1 { "" } else { "s" }
+                ))
+            };
             let Some(d) = m.dax.get(device).cloned() else {
-                r.error = Some(words_error(Errno::ENXIO, format!("error offlining memory: {}\nofflined memory for 0 devices", strerror(Errno::ENXIO)), None));
+                r.error = Some(words_error(
+                    Errno::ENXIO,
+                    format!(
+                        "error offlining memory: {}\nofflined memory for 0 devices",
+                        strerror(Errno::ENXIO)
+                    ),
+                    None,
+                ));
                 return r;
             };
             if !has_memory(&d) {
                 r.error = Some(words_error(
                     Errno::ENXIO,
-                    format!("{device}: memory operations are not applicable in devdax mode\nerror offlining memory: {}\nofflined memory for 0 devices", strerror(Errno::ENXIO)),
+                    format!(
+                        "{device}: memory operations are not applicable in devdax mode\nerror offlining memory: {}\nofflined memory for 0 devices",
+                        strerror(Errno::ENXIO)
+                    ),
                     None,
                 ));
                 return r;
@@ -375,12 +467,21 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
                 Ok(true) => fin(&mut r, 1),
                 Ok(false) => {
                     let (total, _) = memblocks(m, &d);
-                    r.say(format!("{device}: all memory sections ({total}) already offline"));
+                    r.say(format!(
+                        "{device}: all memory sections ({total}) already offline"
+                    ));
                     fin(&mut r, 0);
                 }
                 Err((errno, w, k)) => {
                     r.partial = true;
-                    r.error = Some(words_error(errno, format!("{w}\nerror offlining memory: {}\nofflined memory for 0 devices", strerror(errno)), k.as_ref()));
+                    r.error = Some(words_error(
+                        errno,
+                        format!(
+                            "{w}\nerror offlining memory: {}\nofflined memory for 0 devices",
+                            strerror(errno)
+                        ),
+                        k.as_deref(),
+                    ));
                 }
             }
         }
@@ -391,7 +492,17 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
             no_movable,
             force,
             human,
-        } => reconfigure(m, &mut r, device, *mode, *no_online, *no_movable, *force, *human, trace),
+        } => reconfigure(
+            m,
+            &mut r,
+            device,
+            *mode,
+            *no_online,
+            *no_movable,
+            *force,
+            *human,
+            trace,
+        ),
     }
     r
 }
@@ -409,7 +520,10 @@ fn reconfigure(
     trace: &mut Trace,
 ) {
     let tail = |errno: Errno| {
-        format!("error reconfiguring devices: {}\nreconfigured 0 devices", strerror(errno))
+        format!(
+            "error reconfiguring devices: {}\nreconfigured 0 devices",
+            strerror(errno)
+        )
     };
     let Some(d) = m.dax.get(device).cloned() else {
         r.error = Some(words_error(Errno::ENXIO, tail(Errno::ENXIO), None));
@@ -425,15 +539,30 @@ fn reconfigure(
                 if no_online && !force && m.config.auto_online != OnlineType::Offline {
                     r.error = Some(words_error(
                         Errno::EBUSY,
-                        format!("{device}: error: kernel policy will auto-online memory, aborting\n{}", tail(Errno::EBUSY)),
+                        format!(
+                            "{device}: error: kernel policy will auto-online memory, aborting\n{}",
+                            tail(Errno::EBUSY)
+                        ),
                         None,
                     ));
                     return;
                 }
                 if d.driver == DaxDriver::DeviceDax {
-                    trace.step(0, "daxctl", format!("echo {device} > /sys/bus/dax/drivers/device_dax/unbind"));
+                    trace.step(
+                        0,
+                        "daxctl",
+                        format!("echo {device} > /sys/bus/dax/drivers/device_dax/unbind"),
+                    );
                     if let Err(e) = m.dax_unbind_device_dax(device, trace) {
-                        r.error = Some(words_error(e.errno, format!("{device}: disable failed: {}\n{}", strerror(e.errno), tail(e.errno)), Some(&e)));
+                        r.error = Some(words_error(
+                            e.errno,
+                            format!(
+                                "{device}: disable failed: {}\n{}",
+                                strerror(e.errno),
+                                tail(e.errno)
+                            ),
+                            Some(&e),
+                        ));
                         return;
                     }
                 }
@@ -442,7 +571,11 @@ fn reconfigure(
                     trace.step(0, "daxctl", "modprobe kmem");
                     m.nvdimm.modules.insert("kmem".into());
                 }
-                trace.step(0, "daxctl", format!("echo {device} > /sys/bus/dax/drivers/kmem/new_id"));
+                trace.step(
+                    0,
+                    "daxctl",
+                    format!("echo {device} > /sys/bus/dax/drivers/kmem/new_id"),
+                );
                 m.nvdimm.kmem_ids.insert(device.to_string());
                 if let Err(e) = m.dax_kmem(device, trace) {
                     r.partial = true;
@@ -463,7 +596,11 @@ fn reconfigure(
                     Ok(_) => {}
                     Err((errno, w, k)) => {
                         r.partial = true;
-                        r.error = Some(words_error(errno, format!("{w}\n{}", tail(errno)), k.as_ref()));
+                        r.error = Some(words_error(
+                            errno,
+                            format!("{w}\n{}", tail(errno)),
+                            k.as_deref(),
+                        ));
                         return;
                     }
                 }
@@ -476,7 +613,11 @@ fn reconfigure(
             } else {
                 if force && let Err((errno, w, k)) = offline(m, device, trace) {
                     r.partial = true;
-                    r.error = Some(words_error(errno, format!("{w}\n{}", tail(errno)), k.as_ref()));
+                    r.error = Some(words_error(
+                        errno,
+                        format!("{w}\n{}", tail(errno)),
+                        k.as_deref(),
+                    ));
                     return;
                 }
                 let dd = m.dax.get(device).cloned().unwrap_or(d);
@@ -485,27 +626,52 @@ fn reconfigure(
                     r.partial = force;
                     r.error = Some(words_error(
                         Errno::EBUSY,
-                        format!("{device}: found {on} memory sections online\n{device}: refusing to change modes\n{}", tail(Errno::EBUSY)),
+                        format!(
+                            "{device}: found {on} memory sections online\n{device}: refusing to change modes\n{}",
+                            tail(Errno::EBUSY)
+                        ),
                         None,
                     ));
                     return;
                 }
-                trace.step(0, "daxctl", format!("echo {device} > /sys/bus/dax/drivers/kmem/unbind"));
+                trace.step(
+                    0,
+                    "daxctl",
+                    format!("echo {device} > /sys/bus/dax/drivers/kmem/unbind"),
+                );
                 if let Err(e) = m.dax_kmem_unbind(device, trace) {
                     r.partial = force;
-                    r.error = Some(words_error(e.errno, format!("{device}: disable failed: {}\n{}", strerror(e.errno), tail(e.errno)), Some(&e)));
+                    r.error = Some(words_error(
+                        e.errno,
+                        format!(
+                            "{device}: disable failed: {}\n{}",
+                            strerror(e.errno),
+                            tail(e.errno)
+                        ),
+                        Some(&e),
+                    ));
                     return;
                 }
             }
             // daxctl_dev_enable_devdax: load device_dax, bind.
-            if m.dax.get(device).is_some_and(|d| d.driver == DaxDriver::None) {
+            if m.dax
+                .get(device)
+                .is_some_and(|d| d.driver == DaxDriver::None)
+            {
                 m.nvdimm.modules.insert("device_dax".into());
-                trace.step(0, "daxctl", format!("echo {device} > /sys/bus/dax/drivers/device_dax/bind"));
+                trace.step(
+                    0,
+                    "daxctl",
+                    format!("echo {device} > /sys/bus/dax/drivers/device_dax/bind"),
+                );
                 if let Err(e) = m.dax_bind_device_dax(device, trace) {
                     r.partial = true;
                     r.error = Some(words_error(
                         Errno::ENXIO,
-                        format!("libdaxctl: daxctl_dev_enable: {device}: failed to enable\n{}", tail(Errno::ENXIO)),
+                        format!(
+                            "libdaxctl: daxctl_dev_enable: {device}: failed to enable\n{}",
+                            tail(Errno::ENXIO)
+                        ),
                         Some(&e),
                     ));
                     return;

@@ -233,9 +233,18 @@ mod tests {
     #[test]
     fn human_sizes_as_ndctl_prints_them() {
         // The real captures: "512.00 MiB (536.87 MB)", "502.00 MiB (526.39 MB)", "16.00 MiB (16.78 MB)".
-        assert_eq!(size_json(512 << 20, true), J::Str("512.00 MiB (536.87 MB)".into()));
-        assert_eq!(size_json(526385152, true), J::Str("502.00 MiB (526.39 MB)".into()));
-        assert_eq!(size_json(16 << 20, true), J::Str("16.00 MiB (16.78 MB)".into()));
+        assert_eq!(
+            size_json(512 << 20, true),
+            J::Str("512.00 MiB (536.87 MB)".into())
+        );
+        assert_eq!(
+            size_json(526385152, true),
+            J::Str("502.00 MiB (526.39 MB)".into())
+        );
+        assert_eq!(
+            size_json(16 << 20, true),
+            J::Str("16.00 MiB (16.78 MB)".into())
+        );
         assert_eq!(size_json(526385152, false), J::Num(526385152));
     }
 

@@ -56,7 +56,10 @@ pub fn parse(argv: &[String]) -> Result<Modprobe, ToolParseError> {
             let why = if UNMODELLED.contains(&m.as_str()) || m.starts_with("cxl") {
                 format!("modprobe {m}: the {m} module is not modelled by iomem-sim")
             } else {
-                format!("modprobe: FATAL: Module {m} not found (modelled: {})", MODULES.join(", "))
+                format!(
+                    "modprobe: FATAL: Module {m} not found (modelled: {})",
+                    MODULES.join(", ")
+                )
             };
             return Err(ToolParseError(why));
         }

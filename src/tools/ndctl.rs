@@ -9,9 +9,7 @@
 
 use super::{J, ToolParseError, ToolRun, clap_error, list_json, size_json, strerror, tool_error};
 use crate::kernel::machine::Machine;
-use crate::kernel::nvdimm::{
-    NsMode, Namespace, PfnMode, Provider, SUPPORTED_ALIGNMENTS, SZ_2M,
-};
+use crate::kernel::nvdimm::{Namespace, NsMode, PfnMode, Provider, SUPPORTED_ALIGNMENTS, SZ_2M};
 use crate::kernel::{Errno, KernelError, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::fmt;
@@ -131,10 +129,23 @@ pub enum Ndctl {
         force: bool,
         region: Option<String>,
     },
-    DisableNamespace { namespace: String },
-    EnableNamespace { namespace: String },
-    DestroyNamespace { namespace: String, force: bool },
-    List { regions: bool, namespaces: bool, human: bool, idle: bool, dax: bool },
+    DisableNamespace {
+        namespace: String,
+    },
+    EnableNamespace {
+        namespace: String,
+    },
+    DestroyNamespace {
+        namespace: String,
+        force: bool,
+    },
+    List {
+        regions: bool,
+        namespaces: bool,
+        human: bool,
+        idle: bool,
+        dax: bool,
+    },
 }
 
 /// ndctl's `parse_size64`: a number (decimal or `0x` hex) with an optional K/M/G/T suffix.
@@ -262,7 +273,9 @@ impl fmt::Display for Ndctl {
                 }
                 Ok(())
             }
-            Ndctl::DisableNamespace { namespace } => write!(f, "ndctl disable-namespace {namespace}"),
+            Ndctl::DisableNamespace { namespace } => {
+                write!(f, "ndctl disable-namespace {namespace}")
+            }
             Ndctl::EnableNamespace { namespace } => write!(f, "ndctl enable-namespace {namespace}"),
             Ndctl::DestroyNamespace { namespace, force } => write!(
                 f,
@@ -277,7 +290,13 @@ impl fmt::Display for Ndctl {
                 dax,
             } => {
                 let mut fl = String::new();
-                for (b, c) in [(*regions, 'R'), (*namespaces, 'N'), (*dax, 'X'), (*idle, 'i'), (*human, 'u')] {
+                for (b, c) in [
+                    (*regions, 'R'),
+                    (*namespaces, 'N'),
+                    (*dax, 'X'),
+                    (*idle, 'i'),
+                    (*human, 'u'),
+                ] {
                     if b {
                         fl.push(c);
                     }
@@ -308,7 +327,12 @@ fn kfail(r: &mut ToolRun, e: KernelError, what: &str, partial: bool) {
     let mut te = tool_error(
         e.errno,
         "ndctl",
-        format!("{what}: {}\n  (kernel: {}: {})", strerror(e.errno), e.func, e.reason),
+        format!(
+            "{what}: {}\n  (kernel: {}: {})",
+            strerror(e.errno),
+            e.func,
+            e.reason
+        ),
     );
     te.log = e.log;
     r.error = Some(te);
@@ -337,12 +361,37 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
             align,
             force,
             region,
-        } => create(m, &mut r, reconfig.as_deref(), *mode, *map, size, align, *force, region.as_deref(), trace),
+        } => create(
+            m,
+            &mut r,
+            reconfig.as_deref(),
+            *mode,
+            *map,
+            size,
+            align,
+            *force,
+            region.as_deref(),
+            trace,
+        ),
         Ndctl::DisableNamespace { namespace } => {
-            match m.nvdimm.namespaces.iter().position(|n| &n.name == namespace) {
+            match m
+                .nvdimm
+                .namespaces
+                .iter()
+                .position(|n| &n.name == namespace)
+            {
                 None => {
                     r.say("disabled 0 namespaces");
-                    fail(&mut r, Errno::ENXIO, vec![format!("error disabling namespaces: {}", strerror(Errno::ENXIO))], "", false);
+                    fail(
+                        &mut r,
+                        Errno::ENXIO,
+                        vec![format!(
+                            "error disabling namespaces: {}",
+                            strerror(Errno::ENXIO)
+                        )],
+                        "",
+                        false,
+                    );
                 }
                 Some(i) => {
                     if let Err(e) = m.nd_namespace_disable(namespace, trace) {
@@ -355,23 +404,45 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
             }
         }
         Ndctl::EnableNamespace { namespace } => {
-            match m.nvdimm.namespaces.iter().position(|n| &n.name == namespace) {
-                None => fail(&mut r, Errno::ENXIO, vec!["enabled 0 namespaces".into()], "", false),
+            match m
+                .nvdimm
+                .namespaces
+                .iter()
+                .position(|n| &n.name == namespace)
+            {
+                None => fail(
+                    &mut r,
+                    Errno::ENXIO,
+                    vec!["enabled 0 namespaces".into()],
+                    "",
+                    false,
+                ),
                 Some(i) => {
                     m.nvdimm.namespaces[i].user_disabled = false;
-                    if !m.nvdimm.namespaces[i].enabled {
-                        if let Err(e) = enable(m, namespace, trace) {
-                            kfail(&mut r, e, &format!("{namespace}: failed to enable"), false);
-                            return r;
-                        }
+                    if !m.nvdimm.namespaces[i].enabled
+                        && let Err(e) = enable(m, namespace, trace)
+                    {
+                        kfail(&mut r, e, &format!("{namespace}: failed to enable"), false);
+                        return r;
                     }
                     r.say("enabled 1 namespace");
                 }
             }
         }
         Ndctl::DestroyNamespace { namespace, force } => {
-            let Some(i) = m.nvdimm.namespaces.iter().position(|n| &n.name == namespace) else {
-                fail(&mut r, Errno::ENXIO, vec!["destroyed 0 namespaces".into()], "", false);
+            let Some(i) = m
+                .nvdimm
+                .namespaces
+                .iter()
+                .position(|n| &n.name == namespace)
+            else {
+                fail(
+                    &mut r,
+                    Errno::ENXIO,
+                    vec!["destroyed 0 namespaces".into()],
+                    "",
+                    false,
+                );
                 return r;
             };
             let ns = m.nvdimm.namespaces[i].clone();
@@ -380,7 +451,9 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
                     &mut r,
                     Errno::EBUSY,
                     vec![
-                        format!("Error: {namespace} is active, specify --force for re-configuration"),
+                        format!(
+                            "Error: {namespace} is active, specify --force for re-configuration"
+                        ),
                         "destroyed 0 namespaces".into(),
                     ],
                     "",
@@ -409,7 +482,12 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
 /// Bind the namespace's driver, loading it first as libndctl does (`ndctl_*_enable` inserts
 /// the device's module); the dax device's driver (device_dax) arrives the same way.
 fn enable(m: &mut Machine, ns: &str, trace: &mut Trace) -> Result<(), KernelError> {
-    let mode = m.nvdimm.namespaces.iter().find(|n| n.name == ns).map(|n| n.mode);
+    let mode = m
+        .nvdimm
+        .namespaces
+        .iter()
+        .find(|n| n.name == ns)
+        .map(|n| n.mode);
     let modules: &[&str] = match mode {
         Some(NsMode::Devdax) => &["dax_pmem", "device_dax"],
         _ => &["nd_pmem"],
@@ -436,7 +514,11 @@ fn create(
     region: Option<&str>,
     trace: &mut Trace,
 ) {
-    let verb = if reconfig.is_some() { "reconfigure" } else { "create" };
+    let verb = if reconfig.is_some() {
+        "reconfigure"
+    } else {
+        "create"
+    };
     let what = format!("failed to {verb} namespace");
     // Which namespace: -e, or the idle namespace 0 of a region (legacy regions have one,
     // already holding the whole region: never idle unless disabled and raw).
@@ -491,7 +573,13 @@ fn create(
     let p_align = match (align, target) {
         (Some((txt, a)), NsMode::Fsdax | NsMode::Devdax) => {
             if !SUPPORTED_ALIGNMENTS.contains(a) {
-                fail(r, Errno::ENXIO, vec![format!("Error: unsupported align: {txt}")], &what, false);
+                fail(
+                    r,
+                    Errno::ENXIO,
+                    vec![format!("Error: unsupported align: {txt}")],
+                    &what,
+                    false,
+                );
                 return;
             }
             *a
@@ -514,12 +602,12 @@ fn create(
                 Some(i) if ns.mode == target => i.align,
                 _ => SZ_2M,
             };
-            if ns.start % a != 0 { 4096 } else { a }
+            if !ns.start.is_multiple_of(a) { 4096 } else { a }
         }
     };
     // region align (16 MiB for these regions) and `p->size % (size_align * ways)`.
     let region_align = 16u64 << 20;
-    if psize % region_align != 0 {
+    if !psize.is_multiple_of(region_align) {
         fail(
             r,
             Errno::EINVAL,
@@ -531,7 +619,7 @@ fn create(
         );
         return;
     }
-    if psize % p_align != 0 {
+    if !psize.is_multiple_of(p_align) {
         let units = 1u64;
         let sa = units.max(p_align);
         let suggest = (psize / sa + 1) * sa / units;
@@ -550,7 +638,10 @@ fn create(
         fail(
             r,
             Errno::EINVAL,
-            vec![format!("{}: --map= only valid for fsdax mode namespace", ns.name)],
+            vec![format!(
+                "{}: --map= only valid for fsdax mode namespace",
+                ns.name
+            )],
             &what,
             false,
         );
@@ -572,7 +663,11 @@ fn create(
             m.config.version,
         )
     {
-        let mut e = tool_error(errno, "ndctl", format!("{}: failed to enable\n{what}: {}", ns.name, strerror(errno)));
+        let mut e = tool_error(
+            errno,
+            "ndctl",
+            format!("{}: failed to enable\n{what}: {}", ns.name, strerror(errno)),
+        );
         let l = format!("nd_pfn_init: {log}");
         trace.log(l.clone());
         e.log = Some(l);
@@ -584,7 +679,10 @@ fn create(
         fail(
             r,
             Errno::EBUSY,
-            vec![format!("Error: {} is active, specify --force for re-configuration", ns.name)],
+            vec![format!(
+                "Error: {} is active, specify --force for re-configuration",
+                ns.name
+            )],
             &what,
             false,
         );
@@ -620,11 +718,22 @@ fn create(
         n.uuid = (target != NsMode::Raw).then(|| pseudo_uuid(ns.start, ns.region));
     }
     if let Err(e) = enable(m, &ns.name, trace) {
-        kfail(r, e, &format!("{}: failed to enable\n{what}", ns.name), true);
+        kfail(
+            r,
+            e,
+            &format!("{}: failed to enable\n{what}", ns.name),
+            true,
+        );
         return;
     }
     let _ = reg;
-    if let Some(n) = m.nvdimm.namespaces.iter().find(|n| n.name == ns.name).cloned() {
+    if let Some(n) = m
+        .nvdimm
+        .namespaces
+        .iter()
+        .find(|n| n.name == ns.name)
+        .cloned()
+    {
         r.say(namespace_json(m, &n, false).render());
     }
 }
@@ -632,7 +741,10 @@ fn create(
 /// ndctl generates a random uuid; the simulator's is derived from the namespace so that a
 /// session replays identically.
 fn pseudo_uuid(start: u64, region: u32) -> String {
-    format!("00000000-0000-4000-8{region:03x}-{:012x}", start & 0xffff_ffff_ffff)
+    format!(
+        "00000000-0000-4000-8{region:03x}-{:012x}",
+        start & 0xffff_ffff_ffff
+    )
 }
 
 /// `util_namespace_to_json`.
@@ -677,7 +789,12 @@ pub fn namespace_json(m: &Machine, n: &Namespace, human: bool) -> J {
             }
             if n.mode == NsMode::Devdax {
                 let dax = n.dax_name();
-                let devs: Vec<J> = m.dax.get(&dax).map(|d| super::daxctl::dev_json(m, d, human)).into_iter().collect();
+                let devs: Vec<J> = m
+                    .dax
+                    .get(&dax)
+                    .map(|d| super::daxctl::dev_json(m, d, human))
+                    .into_iter()
+                    .collect();
                 o.push((
                     "daxregion",
                     J::Obj(vec![
@@ -701,7 +818,14 @@ pub fn namespace_json(m: &Machine, n: &Namespace, human: bool) -> J {
 }
 
 /// `ndctl list`: namespaces (default), regions with `-R` (namespaces nested with `-N`).
-fn list(m: &Machine, regions: bool, namespaces: bool, human: bool, idle: bool, _dax: bool) -> Option<J> {
+fn list(
+    m: &Machine,
+    regions: bool,
+    namespaces: bool,
+    human: bool,
+    idle: bool,
+    _dax: bool,
+) -> Option<J> {
     let nss = |rid: Option<u32>| -> Vec<J> {
         m.nvdimm
             .namespaces

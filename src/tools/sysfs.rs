@@ -74,7 +74,10 @@ fn target_of(path: &str) -> Option<Target> {
             if file != "state" {
                 return None;
             }
-            blk.strip_prefix("memory")?.parse().ok().map(Target::MemoryState)
+            blk.strip_prefix("memory")?
+                .parse()
+                .ok()
+                .map(Target::MemoryState)
         }
     }
 }
@@ -106,7 +109,9 @@ pub fn parse(argv: &[String]) -> Result<SysfsWrite, ToolParseError> {
         }
         Target::Probe => {
             parse_probe_addr(word).ok_or_else(|| {
-                ToolParseError(format!("echo {word} > {path}: expected a physical address like 0x140000000"))
+                ToolParseError(format!(
+                    "echo {word} > {path}: expected a physical address like 0x140000000"
+                ))
             })?;
         }
         Target::DaxDriver { .. } => {}
@@ -139,7 +144,12 @@ fn err(r: &mut ToolRun, c: &SysfsWrite, e: KernelError) {
     let mut te = tool_error(
         e.errno,
         "sysfs write",
-        format!("sh: echo: write error: {}\n  ({}: {})", strerror(e.errno), e.func, e.reason),
+        format!(
+            "sh: echo: write error: {}\n  ({}: {})",
+            strerror(e.errno),
+            e.func,
+            e.reason
+        ),
     );
     te.log = e.log;
     te.conflict = e.conflict;
@@ -161,7 +171,11 @@ pub fn run(m: &mut Machine, c: &SysfsWrite, trace: &mut Trace) -> ToolRun {
                 return r;
             };
             if !m.blocks.contains(*n) {
-                Err(KernelError::new(Errno::ENOENT, "state_store", format!("no memory{n}")))
+                Err(KernelError::new(
+                    Errno::ENOENT,
+                    "state_store",
+                    format!("no memory{n}"),
+                ))
             } else {
                 let (s, _) = m.block_range(*n);
                 let bs = m.config.block_size;
@@ -171,7 +185,7 @@ pub fn run(m: &mut Machine, c: &SysfsWrite, trace: &mut Trace) -> ToolRun {
         Target::Probe => {
             let addr = parse_probe_addr(&c.word).unwrap_or(0);
             let bs = m.config.block_size;
-            if addr % bs != 0 {
+            if !addr.is_multiple_of(bs) {
                 Err(KernelError::new(
                     Errno::EINVAL,
                     "probe_store",
@@ -239,7 +253,11 @@ fn dax_write(
         }
         "bind" => {
             let Some(b) = bound else {
-                return Err(KernelError::new(Errno::ENODEV, "bind_store", format!("no dax device {dev}")));
+                return Err(KernelError::new(
+                    Errno::ENODEV,
+                    "bind_store",
+                    format!("no dax device {dev}"),
+                ));
             };
             let matches = driver == "device_dax" || m.nvdimm.kmem_ids.contains(dev);
             if !matches {
@@ -269,7 +287,11 @@ fn dax_write(
                 .and_then(|s| s.split_once('.'))
                 .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok());
             if !ok {
-                return Err(KernelError::new(Errno::EINVAL, "do_id_store", format!("{dev:?} is not daxX.Y")));
+                return Err(KernelError::new(
+                    Errno::EINVAL,
+                    "do_id_store",
+                    format!("{dev:?} is not daxX.Y"),
+                ));
             }
             if op == "remove_id" || driver != "kmem" {
                 if op == "remove_id" && driver == "kmem" {
@@ -284,7 +306,14 @@ fn dax_write(
                 if let Err(e) = m.dax_kmem(dev, &mut sub) {
                     trace.steps.extend(sub.steps);
                     trace.log.extend(sub.log);
-                    trace.step(0, "driver_attach", format!("kmem probe of {dev} failed ({}): the write still succeeds", e.errno));
+                    trace.step(
+                        0,
+                        "driver_attach",
+                        format!(
+                            "kmem probe of {dev} failed ({}): the write still succeeds",
+                            e.errno
+                        ),
+                    );
                     r.left_behind.push(format!(
                         "kmem refused {dev} ({}: {}); new_id succeeds anyway: {dev} stays unbound",
                         e.errno, e.reason
