@@ -345,7 +345,10 @@ impl Session {
             Command::Tool(t) if t.is_query() => {
                 let mut m = self.machine.clone();
                 let r = crate::tools::run(&mut m, t, &mut out.trace);
-                out.output = Output::Text(r.output);
+                // An empty list prints nothing (as ndctl/daxctl do).
+                if !r.output.is_empty() {
+                    out.output = Output::Text(r.output);
+                }
             }
             Command::Tool(t) => self.run_tool(t, &mut out),
             c if c.is_kernel_op() => {

@@ -311,6 +311,15 @@ impl fmt::Display for Ndctl {
     }
 }
 
+/// Why a namespace is missing, for a user coming from a boot dump.
+fn no_namespace_hint(m: &Machine) -> &'static str {
+    if m.nvdimm.regions.is_empty() {
+        "\n  (no nvdimm region yet: load the bus provider first, `modprobe nd_e820` for \"Persistent Memory (legacy)\", `modprobe nfit` for \"Persistent Memory\")"
+    } else {
+        ""
+    }
+}
+
 fn fail(r: &mut ToolRun, errno: Errno, words: Vec<String>, what: &str, partial: bool) {
     let mut text = words.join("\n");
     if !what.is_empty() {
@@ -475,6 +484,12 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
                 "destroyed 1 namespace"
             });
         }
+    }
+    if let Some(e) = r.error.as_mut()
+        && e.errno == Errno::ENXIO
+        && !r.partial
+    {
+        e.reason.push_str(no_namespace_hint(m));
     }
     r
 }
