@@ -375,6 +375,25 @@ fn kmem_refuses_a_range_too_small_after_alignment() {
         "{err}"
     );
     assert!(err.contains("-EINVAL") || err.contains("-ENXIO"), "{err}");
+
+    // 5.10's kmem.c has no `if (!total_len)` check: the too-small range is skipped
+    // (`continue`) and the probe ends in `return 0` — kmem binds with no memory.
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(&p)
+        .args(["--kernel", "5.10", "--color", "never", "--format", "iomem"])
+        .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
+        .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
+        .args([
+            "-e",
+            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("100000000-103ffffff : Persistent Memory (legacy)\n  100000000-1001fffff : namespace0.0\n104000000"), "{out}");
 }
 
 #[test]

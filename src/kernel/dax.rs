@@ -388,6 +388,21 @@ impl Machine {
                     "kmem {name}: mapping0: {:#x}-{:#x} too small after alignment",
                     dev.start, dev.end
                 ));
+                // v5.10–v5.14 (kmem.c of 5.10): the range is skipped (`continue`) and the probe
+                // still ends in `return 0`: kmem is bound with no memory at all. The
+                // `if (!total_len)` refusal came with the static memory group (v5.15,
+                // `memory_group_register_static(numa_node, PFN_UP(total_len))`; in 6.1, 6.12).
+                if !v.at_least(5, 15) {
+                    trace.step(
+                        1,
+                        F,
+                        "no range left after alignment: probe returns 0, kmem bound without memory (before v5.15)",
+                    );
+                    dev.driver = DaxDriver::Kmem;
+                    dev.kmem_ranges = Vec::new();
+                    self.dax.insert(name.to_string(), dev);
+                    return Ok(());
+                }
                 let log =
                     format!("kmem {name}: rejecting DAX region without any memory after alignment");
                 return Err(fail(
