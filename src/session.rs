@@ -1288,4 +1288,37 @@ mod tests {
             "c0000000-febfffff : PCI Bus 0000:00\n100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
         ));
     }
+
+    #[test]
+    fn a_tool_failing_part_way_keeps_the_earlier_steps_and_undo_reverts_them() {
+        // daxctl unbinds device_dax, then kmem refuses (node -1: pmem beyond boot RAM):
+        // the unbind stays done, as on the real machine.
+        let dump = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n100000000-13fffffff : Persistent Memory (legacy)\n";
+        let t = crate::parse::parse_dump(dump.as_bytes(), None)
+            .unwrap()
+            .tree;
+        let mut s = Session::new(Machine::boot(t, Config::default()));
+        for l in [
+            "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax",
+        ] {
+            assert_eq!(run(&mut s, l).exit_code(), 0, "{l}");
+        }
+        let before = s.tree().clone();
+        let o = run(&mut s, "daxctl reconfigure-device --mode=system-ram dax0.0");
+        assert!(matches!(o.outcome, Outcome::Partial(_)), "{:?}", o.outcome);
+        assert_eq!(o.exit_code(), 1);
+        assert!(o.changed);
+        assert_eq!(
+            s.tree().find_name("dax0.0"),
+            None,
+            "device_dax's claim is gone"
+        );
+        assert_eq!(
+            s.machine.dax["dax0.0"].driver,
+            crate::kernel::dax::DaxDriver::None
+        );
+        run(&mut s, "undo");
+        assert!(s.tree().same_as(&before));
+    }
 }

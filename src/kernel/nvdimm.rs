@@ -854,6 +854,44 @@ mod tests {
     }
 
     #[test]
+    fn fsdax_claims_the_whole_namespace_devdax_only_the_metadata() {
+        // pmem.c pmem_attach_disk: devm_request_mem_region(dev, res->start,
+        // resource_size(res), dev_name(&ndns->dev)) — the whole namespace, pfn device or not.
+        // dax/pmem.c __dax_pmem_probe: devm_request_mem_region(dev, nsio->res.start, offset,
+        // dev_name(&ndns->dev)), then dax0.0 over [start + offset, end - end_trunc].
+        let tr = &mut Trace::new();
+        let mut m = legacy_machine(true);
+        for md in ["nd_e820", "nd_pmem", "dax_pmem", "device_dax"] {
+            m.modprobe(md, tr).unwrap();
+        }
+        m.nd_namespace_disable("namespace0.0", tr).unwrap();
+        m.nd_namespace_set_mode("namespace0.0", NsMode::Fsdax, PfnMode::Pmem, SZ_2M, tr)
+            .unwrap();
+        m.nd_namespace_probe("namespace0.0", tr).unwrap();
+        let ns = m.tree.find_name("namespace0.0").unwrap();
+        assert_eq!(
+            (m.tree.get(ns).start, m.tree.get(ns).end),
+            (0x100000000, 0x12fffffff)
+        );
+        m.nd_namespace_disable("namespace0.0", tr).unwrap();
+        assert_eq!(m.tree.find_name("namespace0.0"), None);
+        // 768 MiB, map=dev: npfns = (0x30000000 - 8K) / 4K = 196606;
+        // ALIGN(8K + 64 * 196606, 2M) = 0xe00000.
+        m.nd_namespace_set_mode("namespace0.0", NsMode::Devdax, PfnMode::Pmem, SZ_2M, tr)
+            .unwrap();
+        m.nd_namespace_probe("namespace0.0", tr).unwrap();
+        let ns = m.tree.find_name("namespace0.0").unwrap();
+        assert_eq!(m.tree.get(ns).end, 0x100dfffff);
+        let d = m.tree.find_name("dax0.0").unwrap();
+        assert_eq!(
+            (m.tree.get(d).start, m.tree.get(d).end),
+            (0x100e00000, 0x12fffffff)
+        );
+        assert!(m.tree.get(d).is_busy(), "device_dax claims it");
+        assert_eq!(m.dax["dax0.0"].nid, 0, "target_node of the region");
+    }
+
+    #[test]
     fn modprobe_order_does_not_matter_for_binding() {
         let tr = &mut Trace::new();
         let mut a = legacy_machine(true);
