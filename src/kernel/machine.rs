@@ -175,7 +175,13 @@ impl Machine {
                 } else {
                     None
                 },
-                nid: 0,
+                // The node the SRAT (`--numa-node`) puts the block's start in; without one,
+                // dummy_numa_init's node 0 holds all boot RAM.
+                nid: config
+                    .numa_nodes
+                    .iter()
+                    .find(|n| n.start <= id * bs && id * bs <= n.end)
+                    .map_or(0, |n| n.nid),
                 removable: true,
                 boot: true,
             });
