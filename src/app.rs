@@ -167,6 +167,10 @@ pub struct Cli {
     /// The movable_node kernel parameter: `online` of memory in no zone yet picks ZONE_MOVABLE.
     #[arg(long)]
     pub movable_node: bool,
+    /// Declare a NUMA node as the SRAT would, NID:START-END in hex (repeatable), e.g.
+    /// 0:0-13fffffff. Without it: one node over [0, end of the last boot System RAM].
+    #[arg(long, value_name = "NID:START-END")]
+    pub numa_node: Vec<crate::kernel::nvdimm::NumaNode>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Tree)]
@@ -347,6 +351,7 @@ impl Config {
             online_policy: cli.online_policy,
             auto_movable_ratio: cli.auto_movable_ratio,
             movable_node: cli.movable_node,
+            numa_nodes: cli.numa_node,
         };
         Config {
             source,
@@ -970,6 +975,12 @@ fn emit_outcome(
         }
         if matches!(o.output, Output::Text(_) | Output::Path { .. }) {
             err.write_all(so.as_bytes())?;
+        } else {
+            // A tool's words and what the kernel left behind still reach the user.
+            err.write_all(o.notes.as_bytes())?;
+            for l in &o.left_behind {
+                writeln!(err, "left behind: {l}")?;
+            }
         }
     }
     if !se.is_empty() {

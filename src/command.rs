@@ -143,16 +143,20 @@ pub enum Command {
     Release {
         span: Span,
     },
-    /// `request-resource START SIZE NAME`: `request_resource_conflict()` on the root.
+    /// `request-resource START SIZE NAME [--flags F]`: `request_resource_conflict()` on the
+    /// root. Without `--flags`, the flags the parser infers for that name (src/infer.rs).
     RequestResource {
         span: Span,
         name: String,
+        flags: Option<u32>,
     },
-    /// `insert START SIZE NAME [--expand]`: `insert_resource()` / `insert_resource_expand_to_fit()`.
+    /// `insert START SIZE NAME [--expand] [--flags F]`: `insert_resource()` /
+    /// `insert_resource_expand_to_fit()`; flags as for `request-resource`.
     Insert {
         span: Span,
         name: String,
         expand: bool,
+        flags: Option<u32>,
     },
     /// `remove-resource START SIZE`: `remove_resource()`.
     RemoveResource {
@@ -201,6 +205,10 @@ pub enum Command {
     },
     /// `blocks [lsmem options]`: the memory blocks as util-linux lsmem prints them.
     Blocks(crate::render::lsmem::LsmemOptions),
+    /// `blocks --sysfs`: the memory block sysfs values exactly (`render_memory_blocks_txt`).
+    BlocksSysfs,
+    /// `modprobe …`, `ndctl …`, `daxctl …`, `echo WORD > /sys/…` (issue 15, [`crate::tools`]).
+    Tool(crate::tools::ToolCommand),
     /// `diff [STEP]` (0 or none = against the start).
     Diff {
         step: Option<usize>,
@@ -245,7 +253,7 @@ impl Command {
                 | Command::FreeRegion { .. }
                 | Command::DaxKmem { .. }
                 | Command::DaxDevdax { .. }
-        )
+        ) || matches!(self, Command::Tool(t) if !t.is_query())
     }
 }
 
@@ -296,13 +304,25 @@ impl fmt::Display for Command {
             Command::MemoryOffline { target } => write!(f, "memory offline {target}"),
             Command::Request { span, name } => write!(f, "request {span} {}", quote(name)),
             Command::Release { span } => write!(f, "release {span}"),
-            Command::RequestResource { span, name } => {
-                write!(f, "request-resource {span} {}", quote(name))
+            Command::RequestResource { span, name, flags } => {
+                write!(f, "request-resource {span} {}", quote(name))?;
+                if let Some(fl) = flags {
+                    write!(f, " --flags {fl:#x}")?;
+                }
+                Ok(())
             }
-            Command::Insert { span, name, expand } => {
+            Command::Insert {
+                span,
+                name,
+                expand,
+                flags,
+            } => {
                 write!(f, "insert {span} {}", quote(name))?;
                 if *expand {
                     write!(f, " --expand")?;
+                }
+                if let Some(fl) = flags {
+                    write!(f, " --flags {fl:#x}")?;
                 }
                 Ok(())
             }
@@ -346,6 +366,8 @@ impl fmt::Display for Command {
             Command::Find { addr } => write!(f, "find {addr:x}"),
             Command::Blocks(o) if o == &Default::default() => write!(f, "blocks"),
             Command::Blocks(o) => write!(f, "blocks {o}"),
+            Command::BlocksSysfs => write!(f, "blocks --sysfs"),
+            Command::Tool(t) => write!(f, "{t}"),
             Command::Diff { step: None } => write!(f, "diff"),
             Command::Diff { step: Some(n) } => write!(f, "diff {n}"),
             Command::Undo => write!(f, "undo"),
@@ -583,7 +605,9 @@ fn options_of(cmd: &str) -> &'static [(&'static str, bool)] {
     match cmd {
         "hotplug add" => &[("nid", true), ("driver-managed", true), ("merge", false)],
         "memory online" => &[("zone", true)],
-        "insert" => &[("expand", false)],
+        "insert" => &[("expand", false), ("flags", true)],
+        "request-resource" => &[("flags", true)],
+        "blocks" => &[("sysfs", false)],
         "intersects" => &[("flags", true), ("desc", true)],
         "free-region" => &[("bottom-up", false), ("align", true)],
         _ => &[],
@@ -763,6 +787,10 @@ const COMMAND_WORDS: &[&str] = &[
     "show",
     "find",
     "blocks",
+    "modprobe",
+    "ndctl",
+    "daxctl",
+    "echo",
     "diff",
     "undo",
     "redo",
@@ -825,6 +853,13 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
     let Some(w0) = p.words.get(first).map(|w| w.text.clone()) else {
         return Err(p.err_at(first, "missing command (try `help`)".to_string()));
     };
+    // The user's tools (issue 15): their own clap parsers take the rest of the line.
+    if crate::tools::TOOLS.contains(&w0.as_str()) {
+        let argv: Vec<String> = p.words[first..].iter().map(|w| w.text.clone()).collect();
+        return crate::tools::parse_argv(&argv)
+            .map(Command::Tool)
+            .map_err(|e| p.err_at(first, e.0));
+    }
     let sub = p.words.get(first + 1).map(|w| w.text.clone());
     let two = |p: &P, allowed: &[&str]| -> Result<String, CommandError> {
         match &sub {
@@ -872,6 +907,12 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
         }
     };
     let nwords = cmd.split(' ').count();
+    if cmd == "blocks"
+        && p.words.len() == first + nwords + 1
+        && p.words[first + nwords].text == "--sysfs"
+    {
+        return Ok(Command::BlocksSysfs);
+    }
     if cmd == "blocks" {
         // lsmem's options, short ones included (`-o RANGE,ZONES -b`): parsed by lsmem's rules.
         let from = first + nwords;
@@ -926,13 +967,23 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
             let span = p.span()?;
             let name = p.name("NAME")?;
             p.done(names_hint)?;
+            let flags = match p.opt_value("flags") {
+                None => None,
+                Some((i, v)) => Some(crate::kernel::region::parse_flags(v).ok_or_else(|| {
+                    p.err_at(
+                        i,
+                        "--flags: expected hex (0x200, 0x80000200) or names joined by | (MEM, MEM|BUSY, SYSTEM_RAM)",
+                    )
+                })?),
+            };
             match cmd.as_str() {
                 "request" => Command::Request { span, name },
-                "request-resource" => Command::RequestResource { span, name },
+                "request-resource" => Command::RequestResource { span, name, flags },
                 _ => Command::Insert {
                     span,
                     name,
                     expand: p.flag("expand"),
+                    flags,
                 },
             }
         }
@@ -1288,9 +1339,33 @@ pub const HELP: &[CommandHelp] = &[
     },
     CommandHelp {
         name: "blocks",
-        usage: "blocks [-o COLS] [-S COLS] [-a] [-b] [-n] [-J|-r|-P] [--summary[=never|always|only]]",
-        about: "memory blocks as lsmem prints them (default -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE)",
+        usage: "blocks [--sysfs] [-o COLS] [-S COLS] [-a] [-b] [-n] [-J|-r|-P] [--summary[=never|always|only]]",
+        about: "memory blocks as lsmem prints them (default -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE); --sysfs: each block's sysfs values exactly",
         example: "blocks",
+    },
+    CommandHelp {
+        name: "modprobe",
+        usage: "modprobe [-a] MODULE...",
+        about: "load nd_e820, nfit, nd_pmem, dax_pmem, device_dax, kmem; drivers bind as in the kernel",
+        example: "modprobe -a nd_e820 nd_pmem",
+    },
+    CommandHelp {
+        name: "ndctl",
+        usage: "ndctl create-namespace [-f] [-e NS] -m raw|fsdax|devdax [--map dev|mem] [-a ALIGN] [-s SIZE] | disable-namespace NS | enable-namespace NS | destroy-namespace -f NS | list [-RNu]",
+        about: "libnvdimm namespaces as ndctl configures them (info block per nd_pfn_init)",
+        example: "ndctl create-namespace -f -e namespace0.0 -m devdax",
+    },
+    CommandHelp {
+        name: "daxctl",
+        usage: "daxctl reconfigure-device -m system-ram|devdax [--no-online] [--no-movable] [-f] DEV | online-memory DEV [--no-movable] | offline-memory DEV | list [-u]",
+        about: "device-dax to System RAM (kmem) and back, in daxctl's own sequence",
+        example: "daxctl reconfigure-device --mode=system-ram dax0.0",
+    },
+    CommandHelp {
+        name: "echo",
+        usage: "echo WORD > /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id} | …/memory/memoryN/state | …/memory/probe",
+        about: "a sysfs write as the user types it (quote it on a shell command line)",
+        example: "echo online_movable > /sys/devices/system/memory/memory35/state",
     },
     CommandHelp {
         name: "diff",
@@ -1518,6 +1593,13 @@ mod tests {
             "show \"Persistent Memory (legacy)\"",
             "find a0001000",
             "blocks",
+            "blocks --sysfs",
+            "insert 100000000 512M \"Persistent Memory\" --flags MEM",
+            "request-resource 100000000 512M foo --flags 0x80000200",
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax",
+            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+            "echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id",
             "diff",
             "diff 2",
             "undo",

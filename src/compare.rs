@@ -113,6 +113,12 @@ impl Cell {
                 Some(e.func),
                 format!("{}: {}", e.func, e.reason),
             ),
+            // A tool's sequence failed part way: what ran before stays done.
+            Outcome::Partial(e) => (
+                format!("-{} (partial)", e.errno.name()),
+                Some(e.func),
+                format!("{}: {}", e.func, e.reason),
+            ),
             Outcome::Failed(e) => ("error".to_string(), None, e.to_string()),
             Outcome::Ok | Outcome::Quit => {
                 let detail = match &o.output {

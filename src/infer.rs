@@ -108,6 +108,13 @@ pub fn infer_flags(tree: &mut Tree) {
     infer_each(tree, arch, ids.into_iter());
 }
 
+/// The flags, desc and confidence the parser would give node `id` where it now sits (its
+/// name, position and children): what `insert`/`request-resource` use without `--flags`.
+pub fn infer_node(tree: &mut Tree, id: NodeId) {
+    let arch = guess_arch(tree);
+    infer_each(tree, arch, std::iter::once(id));
+}
+
 /// [`infer_flags`] for a tree fresh from the parser: its arena holds exactly the linked nodes,
 /// each after its parent (dump order is pre-order), so visiting them by id decides parents
 /// first without walking the tree. Same result as `infer_flags`: a node's rule reads only its

@@ -21,6 +21,7 @@ pub mod render;
 pub mod repl;
 pub mod save;
 pub mod session;
+pub mod tools;
 pub mod tree;
 pub mod validate;
 

@@ -51,6 +51,17 @@ impl Present {
 
 /// What to print for an outcome: (stdout text, stderr text).
 pub fn present(o: &StepOutcome, p: &Present) -> (String, String) {
+    let (mut out, err) = present_output(o, p);
+    // A tool's own words (ndctl/daxctl JSON, "reconfigured 1 device"), then what the kernel
+    // left behind: both belong to the normal output, not only to --explain.
+    out.push_str(&o.notes);
+    for l in &o.left_behind {
+        out.push_str(&format!("left behind: {l}\n"));
+    }
+    (out, err)
+}
+
+fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
     let mut out = String::new();
     let mut err = String::new();
     if (o.explain || p.explain_all) && !o.trace.steps.is_empty() {
@@ -180,6 +191,12 @@ pub struct StepRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     pub changes: Vec<crate::diff::ChangeSummary>,
+    /// What the kernel left behind although the command succeeded (issue 15).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_behind: Vec<String>,
+    /// A tool's own output (ndctl/daxctl JSON and messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     pub trace: Vec<String>,
     pub log: Vec<String>,
 }
@@ -194,11 +211,15 @@ impl StepRecord {
         };
         StepRecord {
             command: o.command.clone(),
-            outcome: match o.exit_code() {
-                0 => "ok",
-                1 => "refused",
+            outcome: match (&o.outcome, o.exit_code()) {
+                (crate::session::Outcome::Partial(_), _) => "partial",
+                (_, 0) if !o.left_behind.is_empty() => "ok-left-behind",
+                (_, 0) => "ok",
+                (_, 1) => "refused",
                 _ => "error",
             },
+            left_behind: o.left_behind.clone(),
+            output: (!o.notes.is_empty()).then(|| o.notes.clone()),
             errno: o.errno().map(|e| format!("-{}", e.name())),
             errno_value: o.errno().map(|e| -e.value()),
             message: o.message(),

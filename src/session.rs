@@ -90,6 +90,9 @@ pub enum Outcome {
     Ok,
     /// The simulated kernel refused; the machine is unchanged.
     Refused(KernelError),
+    /// A tool's step failed after earlier steps were done: they stay done (as on the real
+    /// machine) and are recorded as a step; exit 1.
+    Partial(KernelError),
     /// A session-level failure (exit 2).
     Failed(SessionError),
     /// `quit`.
@@ -109,6 +112,11 @@ pub struct StepOutcome {
     /// The tree changed (a new step was recorded or the cursor moved).
     pub changed: bool,
     pub output: Output,
+    /// What a tool (ndctl, daxctl, …) printed, shown after the output.
+    pub notes: String,
+    /// What the kernel left behind although the command succeeded (e.g. kmem unbound while
+    /// its memory is online: `daxX.Y` and `System RAM (kmem)` stay until reboot).
+    pub left_behind: Vec<String>,
 }
 
 impl StepOutcome {
@@ -120,6 +128,8 @@ impl StepOutcome {
             explain: false,
             changed: false,
             output: Output::None,
+            notes: String::new(),
+            left_behind: Vec::new(),
         }
     }
     /// A line that did not parse, as an outcome (exit 2).
@@ -132,14 +142,14 @@ impl StepOutcome {
     pub fn exit_code(&self) -> i32 {
         match self.outcome {
             Outcome::Ok | Outcome::Quit => 0,
-            Outcome::Refused(_) => 1,
+            Outcome::Refused(_) | Outcome::Partial(_) => 1,
             Outcome::Failed(_) => 2,
         }
     }
     /// The errno of a refusal.
     pub fn errno(&self) -> Option<Errno> {
         match &self.outcome {
-            Outcome::Refused(e) => Some(e.errno),
+            Outcome::Refused(e) | Outcome::Partial(e) => Some(e.errno),
             _ => None,
         }
     }
@@ -152,6 +162,27 @@ impl StepOutcome {
             Outcome::Refused(e) => {
                 let mut s = format!(
                     "{}: -{} ({}: {})\n  errno -{} = {}; the tree is unchanged",
+                    crate::validate::shorten(&self.command),
+                    e.errno.name(),
+                    e.func,
+                    e.reason,
+                    e.errno.name(),
+                    -e.errno.value()
+                );
+                let mut logs: Vec<&str> = self.trace.log.iter().map(String::as_str).collect();
+                if let Some(l) = &e.log
+                    && !logs.contains(&l.as_str())
+                {
+                    logs.push(l);
+                }
+                for l in logs {
+                    s.push_str(&format!("\n  kernel: {l}"));
+                }
+                Some(s)
+            }
+            Outcome::Partial(e) => {
+                let mut s = format!(
+                    "{}: -{} ({}: {})\n  errno -{} = {}; the steps before the failure stay done (recorded as a step: `undo` reverts them)",
                     crate::validate::shorten(&self.command),
                     e.errno.name(),
                     e.func,
@@ -279,6 +310,40 @@ impl Session {
         }
     }
 
+    /// A tool command: its kernel operations on a clone; kept when all succeeded, or when a
+    /// step failed after earlier ones changed the machine ([`Outcome::Partial`]).
+    fn run_tool(&mut self, t: &crate::tools::ToolCommand, out: &mut StepOutcome) {
+        let mut m = self.machine.clone();
+        let mut trace = Trace::new();
+        let r = crate::tools::run(&mut m, t, &mut trace);
+        out.notes = r.output;
+        out.left_behind = r.left_behind;
+        let keep = match r.error {
+            None => true,
+            Some(e) if r.partial => {
+                out.outcome = Outcome::Partial(e);
+                true
+            }
+            Some(e) => {
+                out.outcome = Outcome::Refused(e);
+                false
+            }
+        };
+        if keep {
+            let before = self.machine.tree.clone();
+            let changed = !before.same_as(&m.tree);
+            if changed {
+                out.output = Output::Diff {
+                    before,
+                    after: m.tree.clone(),
+                };
+            }
+            out.changed = changed;
+            self.record(out.command.clone(), m, trace.clone());
+        }
+        out.trace = trace;
+    }
+
     /// Run one command.
     pub fn execute(&mut self, cmd: &Command) -> StepOutcome {
         let mut out = StepOutcome::new(cmd.to_string());
@@ -301,12 +366,22 @@ impl Session {
             return out;
         }
         match cmd {
+            Command::Tool(t) if t.is_query() => {
+                let mut m = self.machine.clone();
+                let r = crate::tools::run(&mut m, t, &mut out.trace);
+                // An empty list prints nothing (as ndctl/daxctl do).
+                if !r.output.is_empty() {
+                    out.output = Output::Text(r.output);
+                }
+            }
+            Command::Tool(t) => self.run_tool(t, &mut out),
             c if c.is_kernel_op() => {
                 let mut m = self.machine.clone();
                 let mut trace = Trace::new();
                 let r = kernel_op(&mut m, c, &mut trace);
                 match r {
                     Ok(note) => {
+                        out.left_behind = left_behind(&self.machine, &m, c);
                         let before = self.machine.tree.clone();
                         let changed = !before.same_as(&m.tree);
                         out.output = if changed {
@@ -361,6 +436,11 @@ impl Session {
             }
             Command::Blocks(o) => {
                 out.output = Output::Text(crate::render::lsmem::render_lsmem_with(&self.machine, o))
+            }
+            Command::BlocksSysfs => {
+                out.output = Output::Text(crate::render::blocks::render_memory_blocks_txt(
+                    &self.machine,
+                ))
             }
             Command::Diff { step } => {
                 let base = self.tree_after(step.unwrap_or(0));
@@ -599,13 +679,13 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
             );
             resource::__release_region(&mut m.tree, Tree::ROOT, span.start, span.size, v, trace)?;
         }
-        Command::RequestResource { span, name } => {
+        Command::RequestResource { span, name, flags } => {
             let t = &mut m.tree;
             let id = t.alloc(
                 span.start,
                 span.end(),
                 name.as_bytes(),
-                IORESOURCE_MEM | IORESOURCE_BUSY,
+                flags.unwrap_or(IORESOURCE_MEM | IORESOURCE_BUSY),
                 Desc::None,
             );
             if let Some(conflict) = resource::request_resource_conflict(t, Tree::ROOT, id) {
@@ -626,14 +706,30 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 "request_resource_conflict",
                 "no conflict at top level → linked under the root",
             );
+            if flags.is_none() {
+                crate::infer::infer_node(t, id);
+                trace.step(
+                    0,
+                    "request-resource",
+                    format!(
+                        "flags inferred from the name: {}",
+                        describe(t.get(id).flags)
+                    ),
+                );
+            }
         }
-        Command::Insert { span, name, expand } => {
+        Command::Insert {
+            span,
+            name,
+            expand,
+            flags,
+        } => {
             let t = &mut m.tree;
             let id = t.alloc(
                 span.start,
                 span.end(),
                 name.as_bytes(),
-                IORESOURCE_MEM | IORESOURCE_BUSY,
+                flags.unwrap_or(IORESOURCE_MEM | IORESOURCE_BUSY),
                 Desc::None,
             );
             if *expand {
@@ -646,6 +742,18 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
                 }
             } else {
                 resource::insert_resource(t, Tree::ROOT, id, trace)?;
+            }
+            if flags.is_none() {
+                // The flags (and desc) a dump with this line would be read with.
+                crate::infer::infer_node(t, id);
+                trace.step(
+                    0,
+                    "insert",
+                    format!(
+                        "flags inferred from the name: {}",
+                        describe(t.get(id).flags)
+                    ),
+                );
             }
         }
         Command::RemoveResource { span } => {
@@ -723,6 +831,31 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
         _ => {}
     }
     Ok(None)
+}
+
+/// What a successful command left behind: kmem ranges a `dax devdax` could not remove
+/// (memory online) stay, with `daxX.Y` and `System RAM (kmem)`.
+fn left_behind(before: &Machine, after: &Machine, c: &Command) -> Vec<String> {
+    let Command::DaxDevdax { dev } = c else {
+        return Vec::new();
+    };
+    let was = before
+        .dax
+        .get(dev)
+        .map(|d| d.kmem_ranges.clone())
+        .unwrap_or_default();
+    match after.dax.get(dev) {
+        Some(d) if !d.kmem_ranges.is_empty() && !was.is_empty() => d
+            .kmem_ranges
+            .iter()
+            .map(|(s, e)| {
+                format!(
+                    "kmem unbound, but remove_memory failed (memory online): {dev} [{s:#x}-{e:#x}] and its System RAM (kmem) stay until reboot"
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `memory20: online (Movable)` for each block of `[start, start + size)`, one per line.
@@ -1206,5 +1339,38 @@ mod tests {
         assert!(text(s.tree()).ends_with(
             "c0000000-febfffff : PCI Bus 0000:00\n100000000-10fffffff : System RAM\n118000000-13fffffff : System RAM\n"
         ));
+    }
+
+    #[test]
+    fn a_tool_failing_part_way_keeps_the_earlier_steps_and_undo_reverts_them() {
+        // daxctl unbinds device_dax, then kmem refuses (node -1: pmem beyond boot RAM):
+        // the unbind stays done, as on the real machine.
+        let dump = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n100000000-13fffffff : Persistent Memory (legacy)\n";
+        let t = crate::parse::parse_dump(dump.as_bytes(), None)
+            .unwrap()
+            .tree;
+        let mut s = Session::new(Machine::boot(t, Config::default()));
+        for l in [
+            "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax",
+        ] {
+            assert_eq!(run(&mut s, l).exit_code(), 0, "{l}");
+        }
+        let before = s.tree().clone();
+        let o = run(&mut s, "daxctl reconfigure-device --mode=system-ram dax0.0");
+        assert!(matches!(o.outcome, Outcome::Partial(_)), "{:?}", o.outcome);
+        assert_eq!(o.exit_code(), 1);
+        assert!(o.changed);
+        assert_eq!(
+            s.tree().find_name("dax0.0"),
+            None,
+            "device_dax's claim is gone"
+        );
+        assert_eq!(
+            s.machine.dax["dax0.0"].driver,
+            crate::kernel::dax::DaxDriver::None
+        );
+        run(&mut s, "undo");
+        assert!(s.tree().same_as(&before));
     }
 }

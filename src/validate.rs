@@ -94,7 +94,7 @@ fn printable_name(name: &str) -> Result<(), Invalid> {
 pub fn check(cmd: &Command) -> Result<(), Invalid> {
     match cmd {
         Command::Request { span, name }
-        | Command::RequestResource { span, name }
+        | Command::RequestResource { span, name, .. }
         | Command::Insert { span, name, .. } => {
             span_creates(*span)?;
             printable_name(name)

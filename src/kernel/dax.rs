@@ -308,13 +308,29 @@ impl Machine {
         }
         match self.dax.get(name) {
             Some(dev) => Ok(dev.clone()),
-            None => Err(fail(
-                Errno::ENODEV,
-                func,
-                format!("no dax device {name}"),
-                None,
-                trace,
-            )),
+            None => {
+                // A user coming from a boot dump: say how a dax device comes to exist.
+                let has_pmem = self.tree.children(Tree::ROOT).any(|c| {
+                    matches!(
+                        self.tree.get(c).desc,
+                        crate::tree::Desc::PersistentMemoryLegacy
+                            | crate::tree::Desc::PersistentMemory
+                    )
+                });
+                let hint = if has_pmem {
+                    "; this machine has persistent memory: `modprobe -a nd_e820 nd_pmem dax_pmem device_dax` \
+                     (nfit for \"Persistent Memory\"), then `ndctl create-namespace -f -e namespace0.0 -m devdax`"
+                } else {
+                    ""
+                };
+                Err(fail(
+                    Errno::ENODEV,
+                    func,
+                    format!("no dax device {name}{hint}"),
+                    None,
+                    trace,
+                ))
+            }
         }
     }
 
@@ -337,10 +353,19 @@ impl Machine {
         }
         dev.driver = DaxDriver::None;
         if dev.nid < 0 {
-            let log = format!(
-                "kmem {name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
-                dev.start, dev.end, dev.nid
-            );
+            // v5.10+ (kmem.c, read in 5.10, 6.1, 6.12): dev_warn(dev, "rejecting DAX region
+            // with invalid node: %d\n", numa_node); earlier kernels printed the range (%pR).
+            let log = if v.at_least(5, 10) {
+                format!(
+                    "kmem {name}: rejecting DAX region with invalid node: {}",
+                    dev.nid
+                )
+            } else {
+                format!(
+                    "kmem {name}: rejecting DAX region [mem {:#010x}-{:#010x}] with invalid node: {}",
+                    dev.start, dev.end, dev.nid
+                )
+            };
             return Err(fail(
                 Errno::EINVAL,
                 F,
@@ -363,6 +388,21 @@ impl Machine {
                     "kmem {name}: mapping0: {:#x}-{:#x} too small after alignment",
                     dev.start, dev.end
                 ));
+                // v5.10–v5.14 (kmem.c of 5.10): the range is skipped (`continue`) and the probe
+                // still ends in `return 0`: kmem is bound with no memory at all. The
+                // `if (!total_len)` refusal came with the static memory group (v5.15,
+                // `memory_group_register_static(numa_node, PFN_UP(total_len))`; in 6.1, 6.12).
+                if !v.at_least(5, 15) {
+                    trace.step(
+                        1,
+                        F,
+                        "no range left after alignment: probe returns 0, kmem bound without memory (before v5.15)",
+                    );
+                    dev.driver = DaxDriver::Kmem;
+                    dev.kmem_ranges = Vec::new();
+                    self.dax.insert(name.to_string(), dev);
+                    return Ok(());
+                }
                 let log =
                     format!("kmem {name}: rejecting DAX region without any memory after alignment");
                 return Err(fail(
@@ -488,14 +528,25 @@ impl Machine {
     /// (failing, with a log line, while kmem's nodes remain).
     pub fn dax_devdax(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
         let saved = self.clone();
-        let r = self.dax_devdax_inner(dev, trace);
+        let r = self.dax_devdax_inner(dev, true, trace);
         if r.is_err() {
             *self = saved;
         }
         r
     }
 
-    fn dax_devdax_inner(&mut self, name: &str, trace: &mut Trace) -> KResult<()> {
+    /// Writing the device to `/sys/bus/dax/drivers/kmem/unbind`: kmem's remove only (as
+    /// [`Machine::dax_devdax`] describes); no driver binds afterwards.
+    pub fn dax_kmem_unbind(&mut self, dev: &str, trace: &mut Trace) -> KResult<()> {
+        let saved = self.clone();
+        let r = self.dax_devdax_inner(dev, false, trace);
+        if r.is_err() {
+            *self = saved;
+        }
+        r
+    }
+
+    fn dax_devdax_inner(&mut self, name: &str, rebind: bool, trace: &mut Trace) -> KResult<()> {
         const F: &str = "dev_dax_kmem_remove";
         let v = self.config.version;
         trace.step(
@@ -579,7 +630,9 @@ impl Machine {
             dev.kmem_ranges = kept;
         }
         dev.driver = DaxDriver::None;
-        if dev.devdax_claims {
+        if !rebind {
+            trace.step(1, F, format!("kmem unbound from {name}"));
+        } else if dev.devdax_claims {
             let mut sub = Trace::new();
             if let Err(e) = self.dev_dax_probe(&mut dev, &mut sub) {
                 trace.step(

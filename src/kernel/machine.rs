@@ -38,6 +38,9 @@ pub struct Config {
     /// `movable_node`: `online` of memory in no zone (or in both) picks ZONE_MOVABLE. Boot
     /// memory of hotpluggable SRAT nodes is not modelled (a dump carries no SRAT).
     pub movable_node: bool,
+    /// NUMA nodes as the SRAT declares them (`--numa-node`); empty = no SRAT: one node over
+    /// `[0, end of the last boot System RAM)` (`dummy_numa_init`).
+    pub numa_nodes: Vec<super::nvdimm::NumaNode>,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             online_policy: super::online_policy::OnlinePolicy::ContigZones,
             auto_movable_ratio: 301,
             movable_node: false,
+            numa_nodes: Vec::new(),
         }
     }
 }
@@ -84,6 +88,10 @@ pub struct Machine {
     pub groups: BTreeMap<u64, super::online_policy::MemoryGroup>,
     /// `present_early_pages` of the kernel zones: the boot tree's busy System RAM in pages.
     pub early_kernel_pages: u64,
+    /// nvdimm bus, regions, namespaces and loaded modules ([`super::nvdimm`]).
+    pub nvdimm: super::nvdimm::Nvdimm,
+    /// End (inclusive) of the last top-level boot System RAM: `PFN_PHYS(max_pfn) - 1`.
+    pub boot_ram_end: Option<u64>,
 }
 
 /// Options of `add_memory` / `add_memory_driver_managed`.
@@ -195,11 +203,26 @@ impl Machine {
                 } else {
                     None
                 },
-                nid: 0,
+                // The node the SRAT (`--numa-node`) puts the block's start in; without one,
+                // dummy_numa_init's node 0 holds all boot RAM.
+                nid: config
+                    .numa_nodes
+                    .iter()
+                    .find(|n| n.start <= id * bs && id * bs <= n.end)
+                    .map_or(0, |n| n.nid),
                 removable: true,
                 boot: true,
             });
         }
+        // max_pfn: the end of the last e820 RAM entry (top-level System RAM at boot).
+        let boot_ram_end = tree
+            .children(Tree::ROOT)
+            .filter(|&c| {
+                let r = tree.get(c);
+                r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM && r.start <= r.end
+            })
+            .map(|c| tree.get(c).end)
+            .max();
         let mut m = Machine {
             tree,
             config,
@@ -209,8 +232,11 @@ impl Machine {
             notes,
             groups: BTreeMap::new(),
             early_kernel_pages,
+            nvdimm: Default::default(),
+            boot_ram_end,
         };
         m.discover_dax();
+        m.discover_nvdimm();
         m
     }
 

@@ -11,6 +11,7 @@ pub mod dax;
 pub mod hotplug;
 pub mod machine;
 pub mod memory;
+pub mod nvdimm;
 pub mod online_policy;
 pub mod region;
 pub mod resource;
@@ -32,12 +33,15 @@ pub enum Errno {
     EINVAL,
     ERANGE,
     ENOENT,
+    /// `ndctl`/`daxctl`: "No such device or address".
+    ENXIO,
 }
 
 impl Errno {
     pub fn value(self) -> i32 {
         match self {
             Errno::ENOENT => 2,
+            Errno::ENXIO => 6,
             Errno::E2BIG => 7,
             Errno::ENOMEM => 12,
             Errno::EBUSY => 16,
@@ -50,6 +54,7 @@ impl Errno {
     pub fn name(self) -> &'static str {
         match self {
             Errno::ENOENT => "ENOENT",
+            Errno::ENXIO => "ENXIO",
             Errno::E2BIG => "E2BIG",
             Errno::ENOMEM => "ENOMEM",
             Errno::EBUSY => "EBUSY",

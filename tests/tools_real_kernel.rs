@@ -1,0 +1,554 @@
+//! Issue 15, "Done when": the real-kernel captures `B-pmem-legacy-above-4g` of
+//! `fixtures/real-kernel-{5.10,6.1,6.12}` replayed through the binary from `before.iomem`
+//! with only the commands the guest typed (read from each capture's `steps.txt`), every
+//! `after-*.iomem` byte for byte and every `*.memory-blocks.txt` row through `blocks --sysfs`.
+//!
+//! Also the sysfs-only variant of the flow and the refusals (pmem beyond RAM, too small after
+//! alignment, the auto-online abort), their expectations from the kernel and daxctl sources.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn case_dir(kernel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("real-kernel-{kernel}"))
+        .join("B-pmem-legacy-above-4g")
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// One checkpoint of steps.txt: the guest commands since the previous one, then the name
+/// of the state captured (`after-devdax`).
+struct Checkpoint {
+    commands: Vec<String>,
+    state: String,
+}
+
+/// The guest's commands from steps.txt (`guest# CMD`), cut at each `[state captured as X.iomem`.
+/// `ls /dev | grep …` only lists device nodes: it is not a command the simulator models.
+fn checkpoints(steps: &str) -> Vec<Checkpoint> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for line in steps.lines() {
+        let l = line.trim();
+        if let Some(cmd) = l.strip_prefix("guest# ") {
+            if !cmd.starts_with("ls ") {
+                cur.push(cmd.to_string());
+            }
+        } else if let Some(rest) = l.strip_prefix("[state captured as ") {
+            let state = rest
+                .split(".iomem")
+                .next()
+                .expect("a state name")
+                .to_string();
+            out.push(Checkpoint {
+                commands: std::mem::take(&mut cur),
+                state,
+            });
+        }
+    }
+    out
+}
+
+/// The `blocks --sysfs` listings in stdout, in order (each runs from `block_size_bytes=` over
+/// its header and `memoryN` rows).
+fn listings(stdout: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].starts_with("block_size_bytes=") {
+            let mut s = String::new();
+            s.push_str(lines[i]);
+            s.push('\n');
+            i += 1;
+            while i < lines.len()
+                && (lines[i].starts_with("auto_online_blocks=")
+                    || lines[i].starts_with("block\t")
+                    || lines[i].starts_with("memory"))
+            {
+                s.push_str(lines[i]);
+                s.push('\n');
+                i += 1;
+            }
+            out.push(s);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn replay(kernel: &str) {
+    let dir = case_dir(kernel);
+    let cps = checkpoints(&read(&dir.join("steps.txt")));
+    assert_eq!(cps.first().map(|c| c.state.as_str()), Some("before"));
+    assert!(cps.len() >= 8, "{kernel}: {} checkpoints", cps.len());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut script = String::new();
+    for cp in &cps {
+        for c in &cp.commands {
+            script.push_str(c);
+            script.push('\n');
+        }
+        let out = tmp.path().join(format!("{}.iomem", cp.state));
+        script.push_str(&format!("save \"{}\"\nblocks --sysfs\n", out.display()));
+    }
+    let sp = tmp.path().join("script");
+    std::fs::write(&sp, &script).unwrap();
+    // The capture's machine (README/VERSIONS.txt): 128 MiB blocks, memhp_default_state=offline,
+    // 40 physical address bits (the root line `fd00000000-ffffffffff`).
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .args(["-i"])
+        .arg(dir.join("before.iomem"))
+        .args([
+            "--kernel",
+            kernel,
+            "--block-size",
+            "128M",
+            "--auto-online",
+            "offline",
+            "--phys-bits",
+            "40",
+            "--color",
+            "never",
+            "-f",
+        ])
+        .arg(&sp)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{kernel}: exit {:?}\n{}\n{stdout}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lists = listings(&stdout);
+    assert_eq!(
+        lists.len(),
+        cps.len(),
+        "{kernel}: one listing per checkpoint"
+    );
+    for (cp, list) in cps.iter().zip(&lists) {
+        let got = read(&tmp.path().join(format!("{}.iomem", cp.state)));
+        let want = read(&dir.join(format!("{}.iomem", cp.state)));
+        assert_eq!(got, want, "{kernel} {}.iomem", cp.state);
+        let want = read(&dir.join(format!("{}.memory-blocks.txt", cp.state)));
+        assert_eq!(list, &want, "{kernel} {}.memory-blocks.txt", cp.state);
+    }
+    // daxctl's words as the capture's steps.txt shows them (5.10 and 6.12 record the output).
+    let steps = read(&dir.join("steps.txt"));
+    for want in [
+        "onlined memory for 1 device",
+        "offlined memory for 1 device",
+        "reconfigured 1 device",
+    ] {
+        if steps.contains(want) {
+            assert!(stdout.contains(want), "{kernel}: {want:?} missing");
+        }
+    }
+    if steps.contains("\"total_memblocks\":3") {
+        assert!(stdout.contains("\"total_memblocks\":3"));
+        assert!(stdout.contains("\"size\":\"502.00 MiB (526.39 MB)\""));
+    }
+}
+
+#[test]
+fn b_pmem_legacy_5_10() {
+    replay("5.10");
+}
+
+#[test]
+fn b_pmem_legacy_6_1() {
+    replay("6.1");
+}
+
+#[test]
+fn b_pmem_legacy_6_12() {
+    replay("6.12");
+}
+
+/// Run `lines` (each one `-e`) on the 6.1 capture's boot dump with the capture's machine.
+fn run_61(extra: &[&str], lines: &[&str]) -> std::process::Output {
+    let mut c = Command::cargo_bin("iomem-sim").unwrap();
+    c.arg("-i")
+        .arg(case_dir("6.1").join("before.iomem"))
+        .args(["--kernel", "6.1", "--phys-bits", "40", "--color", "never"])
+        .args(extra);
+    for l in lines {
+        c.args(["-e", l]);
+    }
+    c.arg("show").output().unwrap()
+}
+
+const TO_DEVDAX: &[&str] = &[
+    "modprobe -a nd_e820 nd_pmem dax_pmem device_dax",
+    "ndctl create-namespace -f -e namespace0.0 -m devdax",
+];
+
+#[test]
+fn sysfs_only_flow_and_unbind_while_online() {
+    // The same flow by sysfs writes:
+    // * device_dax unbind: unbind_store → device_driver_detach → devres releases
+    //   dev_dax_probe's devm_request_mem_region: dax0.0 110a00000-12fffffff goes.
+    // * kmem new_id: do_id_store → driver_attach → dev_dax_kmem_probe: range rounded inward to
+    //   blocks (dax_kmem_range: start ALIGN up, end ALIGN_DOWN → 118000000-12fffffff),
+    //   request_mem_region(…, "dax0.0") then `res->flags = IORESOURCE_SYSTEM_RAM`, then
+    //   add_memory_driver_managed(…, "System RAM (kmem)"), blocks 35-37 offline
+    //   (memhp_default_state=offline).
+    // * `echo online > memoryN/state` per block: online_type MMOP_ONLINE → the default zone
+    //   (zone_for_pfn_range: above 4 GiB with no Movable overlap → Normal).
+    // * kmem unbind while online: dev_dax_kmem_remove → remove_memory fails (-EBUSY, blocks
+    //   online) → "mapping0: … cannot be hotremoved until the next reboot"; the driver
+    //   unbinds anyway (remove returns void) and dax0.0 + System RAM (kmem) stay.
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("after.iomem");
+    let mut lines: Vec<String> = TO_DEVDAX.iter().map(|s| s.to_string()).collect();
+    lines.push("modprobe kmem".into());
+    lines.push("echo dax0.0 > /sys/bus/dax/drivers/device_dax/unbind".into());
+    lines.push("echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id".into());
+    for b in 35..=37 {
+        lines.push(format!(
+            "echo online > /sys/devices/system/memory/memory{b}/state"
+        ));
+    }
+    lines.push("blocks --sysfs".into());
+    lines.push("echo dax0.0 > /sys/bus/dax/drivers/kmem/unbind".into());
+    lines.push(format!("save \"{}\"", save.display()));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let o = run_61(&[], &refs);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for b in 35u64..=37 {
+        let row = format!(
+            "memory{b}\t{:08x}\t{:#x}\tonline\t1\tNormal\t1\t0\tnode0",
+            b,
+            b * 0x8000000
+        );
+        assert!(stdout.contains(&row), "missing {row}\n{stdout}");
+    }
+    assert!(
+        stdout.contains("left behind: kmem unbound, but remove_memory failed (memory online): dax0.0 [0x118000000-0x12fffffff] and its System RAM (kmem) stay until reboot"),
+        "{stdout}"
+    );
+    let after = read(&save);
+    assert!(
+        after.contains(
+            "  118000000-12fffffff : dax0.0\n    118000000-12fffffff : System RAM (kmem)\n"
+        )
+    );
+    // The same flow after boot-time kmem (after-kmem-bind) matches the real capture.
+    let want_bind = read(&case_dir("6.1").join("after-kmem-bind.iomem"));
+    assert_eq!(
+        after, want_bind,
+        "the tree is the kmem-bound tree: nothing was removed"
+    );
+
+    // JSON: the outcome says so too.
+    let mut c = Command::cargo_bin("iomem-sim").unwrap();
+    c.arg("-i").arg(case_dir("6.1").join("before.iomem")).args([
+        "--kernel",
+        "6.1",
+        "--phys-bits",
+        "40",
+        "--format",
+        "json",
+    ]);
+    for l in &lines[..lines.len() - 2] {
+        if !l.starts_with("blocks") {
+            c.args(["-e", l]);
+        }
+    }
+    c.args(["-e", "echo dax0.0 > /sys/bus/dax/drivers/kmem/unbind"]);
+    let o = c.output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let last = v["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["outcome"], "ok-left-behind");
+    assert!(
+        last["left_behind"][0]
+            .as_str()
+            .unwrap()
+            .contains("stay until reboot")
+    );
+}
+
+#[test]
+fn kmem_refuses_pmem_beyond_ram_with_invalid_node() {
+    // Without SRAT, dummy_numa_init: numa_add_memblk(0, 0, PFN_PHYS(max_pfn)); pmem above
+    // the last RAM → phys_to_target_node = NUMA_NO_NODE → nd_e820's target_node -1 →
+    // kmem.c: `if (numa_node < 0) { dev_warn(dev, "rejecting DAX region with invalid node:
+    // %d\n", numa_node); return -EINVAL; }`. daxctl had already unbound device_dax: the
+    // device is left disabled and its dax0.0 claim is gone (a partial step, exit 1).
+    let dump = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n100000000-13fffffff : Persistent Memory (legacy)\n";
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.iomem");
+    std::fs::write(&p, dump).unwrap();
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(&p)
+        .args(["--kernel", "6.1", "--color", "never", "--format", "iomem"])
+        .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
+        .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
+        .args(["-e", "daxctl reconfigure-device --mode=system-ram dax0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("kernel: kmem dax0.0: rejecting DAX region with invalid node: -1"),
+        "{err}"
+    );
+    assert!(err.contains("dax0.0: failed to enable"), "{err}");
+    assert!(err.contains("reconfigured 0 devices"), "{err}");
+    assert!(err.contains("steps before the failure stay done"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    // nd_pfn_init: npfns = (1G - 8K) / 4K = 262142; offset = ALIGN(start + 8K + 64 * npfns, 2M)
+    // - start = 0x1200000.
+    assert!(
+        out.contains("  100000000-1011fffff : namespace0.0\n"),
+        "{out}"
+    );
+    assert!(!out.contains("dax0.0"), "device_dax's claim is gone: {out}");
+
+    // Declaring the node (as an SRAT would) makes the same flow work.
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(&p)
+        .args([
+            "--kernel",
+            "6.1",
+            "--numa-node",
+            "0:0-13fffffff",
+            "--format",
+            "iomem",
+        ])
+        .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
+        .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
+        .args(["-e", "daxctl reconfigure-device --mode=system-ram dax0.0"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "  108000000-13fffffff : dax0.0\n    108000000-13fffffff : System RAM (kmem)\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn kmem_refuses_a_range_too_small_after_alignment() {
+    // 64 MiB of legacy pmem: nd_pfn_init gives dataoff = ALIGN(8K + 64 * 16382, 2M) = 2M, so
+    // dax0.0 is 0x100200000-0x103ffffff, inside one 128 MiB block. kmem.c (5.10+): `if (range.start >= range.end) { dev_info(dev, "mapping%d: %#llx-%#llx
+    // too small after alignment\n", …); continue; }` … `if (!total_len) { dev_warn(dev,
+    // "rejecting DAX region without any memory after alignment\n"); return -EINVAL; }`
+    let dump = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n00100000-bfffffff : System RAM\n100000000-103ffffff : Persistent Memory (legacy)\n104000000-13fffffff : System RAM\n";
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.iomem");
+    std::fs::write(&p, dump).unwrap();
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(&p)
+        .args(["--kernel", "6.1", "--color", "never"])
+        .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
+        .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
+        .args(["-e", "daxctl reconfigure-device --mode=system-ram dax0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("kmem dax0.0: mapping0: 0x100200000-0x103ffffff too small after alignment"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rejecting DAX region without any memory after alignment"),
+        "{err}"
+    );
+    assert!(err.contains("-EINVAL") || err.contains("-ENXIO"), "{err}");
+
+    // 5.10's kmem.c has no `if (!total_len)` check: the too-small range is skipped
+    // (`continue`) and the probe ends in `return 0` — kmem binds with no memory.
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(&p)
+        .args(["--kernel", "5.10", "--color", "never", "--format", "iomem"])
+        .args(["-e", "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem"])
+        .args(["-e", "ndctl create-namespace -f -e namespace0.0 -m devdax"])
+        .args([
+            "-e",
+            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("100000000-103ffffff : Persistent Memory (legacy)\n  100000000-1001fffff : namespace0.0\n104000000"), "{out}");
+}
+
+#[test]
+fn no_online_is_refused_when_the_kernel_auto_onlines() {
+    // daxctl reconfig_mode_system_ram: `if (param.no_online && !param.force &&
+    // daxctl_dev_will_auto_online_memory(dev))` → "kernel policy will auto-online memory,
+    // aborting", -EBUSY, before anything is done: the tree stays as it was.
+    let o = run_61(
+        &["--auto-online", "online", "--format", "iomem"],
+        &[
+            TO_DEVDAX[0],
+            TO_DEVDAX[1],
+            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dax0.0: error: kernel policy will auto-online memory, aborting"),
+        "{err}"
+    );
+    assert!(err.contains("the tree is unchanged"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        read(&case_dir("6.1").join("after-devdax.iomem"))
+    );
+}
+
+#[test]
+fn memory_operations_refused_in_devdax_mode_and_ndctl_align_refused_before_changes() {
+    let o = run_61(
+        &[],
+        &[TO_DEVDAX[0], TO_DEVDAX[1], "daxctl online-memory dax0.0"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dax0.0: memory operations are not applicable in devdax mode"),
+        "{err}"
+    );
+
+    // validate_namespace_options: p->size % (size_align * ways) → "'--size=' must align to
+    // interleave-width: 1 and alignment: 1073741824 / did you intend --size=1073741824?", -EINVAL.
+    let o = run_61(
+        &["--format", "iomem"],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax -a 1G",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'--size=' must align to interleave-width: 1 and alignment: 1073741824"),
+        "{err}"
+    );
+    assert!(err.contains("did you intend --size=1073741824?"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        read(&case_dir("6.1").join("after-nd-bus.iomem")),
+        "nothing changed"
+    );
+    // "unsupported align: %s" → -ENXIO.
+    let o = run_61(
+        &[],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax -a 64K",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Error: unsupported align: 64K"));
+    // An active namespace without -f: "namespace0.0 is active, specify --force for re-configuration".
+    let o = run_61(
+        &[],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl create-namespace -e namespace0.0 -m devdax",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("namespace0.0 is active, specify --force for re-configuration")
+    );
+}
+
+#[test]
+fn unmodelled_modules_exit_2_and_dump_state_is_understood() {
+    let o = run_61(&[], &["modprobe dax_hmem"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not modelled"));
+    let o = run_61(&[], &["modprobe cxl_acpi"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // A dump already in system-ram mode: daxctl sees dax0.0 bound to kmem. (A dump cannot
+    // say whether a block is online; boot takes every System RAM block as online.)
+    let o = Command::cargo_bin("iomem-sim")
+        .unwrap()
+        .arg("-i")
+        .arg(case_dir("6.1").join("after-kmem-bind.iomem"))
+        .args(["--kernel", "6.1", "--phys-bits", "40", "--color", "never"])
+        .args([
+            "-e",
+            "daxctl offline-memory dax0.0",
+            "-e",
+            "daxctl online-memory dax0.0",
+        ])
+        .args(["-e", "blocks --sysfs"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("offlined memory for 1 device"), "{out}");
+    assert!(out.contains("onlined memory for 1 device"), "{out}");
+    assert!(
+        out.contains("memory35\t00000023\t0x118000000\tonline\t1\tMovable\t1\t0\tnode0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn insert_infers_flags_from_the_name_and_takes_flags() {
+    // Without --flags: the dump parser's inference ("Persistent Memory" above 1 MiB is
+    // IORESOURCE_MEM, not BUSY), so a request inside it nests (__request_region descends
+    // into a non-busy conflict).
+    let dump = "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n00100000-3fffffff : System RAM\n";
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.iomem");
+    std::fs::write(&p, dump).unwrap();
+    let run = |lines: &[&str]| {
+        let mut c = Command::cargo_bin("iomem-sim").unwrap();
+        c.arg("-i").arg(&p).args(["--format", "iomem"]);
+        for l in lines {
+            c.args(["-e", l]);
+        }
+        c.output().unwrap()
+    };
+    let o = run(&[
+        "insert 100000000 512M \"Persistent Memory\"",
+        "request 100000000 256M namespace0.0",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(
+        "100000000-11fffffff : Persistent Memory\n  100000000-10fffffff : namespace0.0\n"
+    ));
+    // --flags MEM|BUSY: a BUSY node: the request is refused (-EBUSY).
+    let o = run(&[
+        "insert 100000000 512M \"Persistent Memory\" --flags MEM|BUSY",
+        "request 100000000 256M namespace0.0",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&[
+        "insert 100000000 512M foo --flags 0x200",
+        "request 100000000 256M bar",
+    ]);
+    assert!(o.status.success());
+    let o = run(&["insert 100000000 512M foo --flags NOPE"]);
+    assert_eq!(o.status.code(), Some(2));
+}
