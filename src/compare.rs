@@ -632,8 +632,7 @@ mod tests {
         // it (kernel-semantics SC-01).
         let lines = vec!["hotplug add a0000000 128M".to_string()];
         let (out, _, code) = run(
-            &t0(),
-            &machine::Config::default(),
+            &Machine::boot(t0(), crate::kernel::machine::Config::default()),
             &[v("5.0"), v("5.1"), v("6.1")],
             &lines,
             false,
