@@ -1,9 +1,9 @@
 //! The binary edge: clap arguments → config → run → exit code (issues 2, 4).
 //!
-//! `Cli` (clap) is turned into a plain [`Config`] once; nothing below that point sees clap.
-//! Command words after the options are a plain word list (`show --flags`, `check`,
-//! `hotplug add a0000000 128M`), not clap subcommands, so the REPL, `-e` and `--script` share
-//! one command language ([`crate::command`]). anyhow lives here and in `main.rs` only.
+//! `Cli` (clap) is turned into a plain [`Config`] once. Its subcommands are the command
+//! language's [`Cmd`] (one definition shared with the REPL, `-e` and `--script`, see
+//! [`crate::command`]); its options are `global`, so they may also follow the command words
+//! (`hotplug add a0000000 128M --diff none`). anyhow lives here and in `main.rs` only.
 //!
 //! Output rules (cli.md): data on stdout, errors and warnings on stderr; no color unless
 //! `--color` says so or stdout is a terminal (and `NO_COLOR`/`TERM=dumb` allow it), so piped
@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::check::check;
-use crate::command::{parse_args, parse_size};
+use crate::command::{Cmd, CommandError, Offer, kernel_parser, parse_size};
 use crate::examples;
 use crate::kernel::KernelVersion;
 use crate::kernel::machine::{self, Machine};
@@ -27,7 +27,9 @@ use crate::parse::{Dump, parse_dump};
 use crate::render::{
     Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
 };
-use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands_keeping};
+use crate::repl::{
+    DiffMode, Present, SourceLine, StepRecord, explain_text, present, run_commands_keeping,
+};
 use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
 
@@ -97,88 +99,96 @@ impl From<DiffChoice> for DiffMode {
 
 /// Simulate the Linux kernel's /proc/iomem resource tree and memory hotplug, version by version.
 ///
-/// Commands (after the options, or with -e / --script, or in the REPL): hotplug add|remove,
-/// memory online|offline, request, release, insert, adjust, dax kmem|devdax, intersects,
-/// free-region, show, find, blocks, diff, undo, redo, reset, kernel, explain, save; and on
-/// the command line only: repl, check, completions SHELL, man. `iomem-sim help` lists them.
+/// One command on the command line (`iomem-sim hotplug add a0000000 128M`), several with -e or
+/// --script, or a session with `repl`. `iomem-sim help` lists the commands, `iomem-sim help
+/// CMD` or `iomem-sim CMD --help` shows one. Without a command: show the tree (on a terminal
+/// with no input named: the REPL).
 ///
 /// Exit status: 0 ok; 1 a command was refused by the simulated kernel (the tree is left as it
 /// was) or `check` found anomalies; 2 bad input, bad command syntax, I/O or usage error.
 #[derive(Debug, Parser)]
-#[command(name = "iomem-sim", version, about, long_about, max_term_width = 100)]
+#[command(
+    name = "iomem-sim",
+    version,
+    about,
+    long_about,
+    max_term_width = 100,
+    disable_help_subcommand = true,
+    next_help_heading = "Global options"
+)]
 pub struct Cli {
     /// A /proc/iomem or /proc/ioports dump ("-" for stdin; /proc/iomem itself works).
     /// Without it, a dump piped on stdin is read, else the built-in example.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", global = true, value_hint = clap::ValueHint::FilePath)]
     pub input: Option<PathBuf>,
 
     /// Start from a built-in tree ("list" lists them).
-    #[arg(long, value_name = "NAME", conflicts_with = "input")]
+    #[arg(long, value_name = "NAME", conflicts_with = "input", global = true,
+          value_parser = Offer { parser: clap::builder::NonEmptyStringValueParser::new(), values: example_names, strict: false })]
     pub example: Option<String>,
 
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
-    #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
+    #[arg(short, long, value_name = "VERSION", value_parser = kernel_parser(), global = true)]
     pub kernel: Option<KernelVersion>,
 
     /// Memory block size (/sys/devices/system/memory/block_size_bytes).
-    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size)]
+    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size,
+          global = true)]
     pub block_size: u64,
 
     /// memhp_default_state: offline, online, online_movable, online_kernel.
-    #[arg(long, value_name = "POLICY", default_value = "offline", value_parser = parse_online)]
+    #[arg(long, value_name = "POLICY", default_value = "offline", global = true,
+          value_parser = Offer { parser: parse_online, values: || vec!["offline", "online", "online_kernel", "online_movable"],
+                            strict: false })]
     pub auto_online: OnlineType,
 
     /// The CPU's physical address width: the iomem root ends at 2^N - 1.
     #[arg(long, value_name = "N", default_value_t = 46,
-          value_parser = clap::value_parser!(u32).range(20..=64))]
+          value_parser = clap::value_parser!(u32).range(20..=64), global = true)]
     pub phys_bits: u32,
 
     /// 5-level paging: mhp_range_allowed allows up to 2^52 - 1 instead of 2^46 - 1.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub la57: bool,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Tree)]
+    #[arg(long, value_enum, default_value_t = Format::Tree, global = true)]
     pub format: Format,
 
     /// How a change is shown (default: side for --format tree; none for --format iomem, which
     /// prints the resulting tree).
-    #[arg(long, value_enum, value_name = "STYLE")]
+    #[arg(long, value_enum, value_name = "STYLE", global = true)]
     pub diff: Option<DiffChoice>,
 
     /// When to color the output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true)]
     pub color: ColorChoice,
 
     /// Run one command (repeatable, in order, before the command words).
-    #[arg(short = 'e', long = "exec", value_name = "CMD")]
+    #[arg(short = 'e', long = "exec", value_name = "CMD", global = true)]
     pub exec: Vec<String>,
 
     /// Run the commands in FILE, one per line (`#` comments, blank lines ignored).
-    #[arg(short = 'f', long = "script", value_name = "FILE")]
+    #[arg(short = 'f', long = "script", value_name = "FILE", global = true,
+          value_hint = clap::ValueHint::FilePath)]
     pub script: Option<PathBuf>,
 
     /// Do not stop at the first refused or failing command.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub keep_going: bool,
 
     /// Print the kernel's decision path for every command.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub explain: bool,
 
-    /// One command, e.g. `hotplug add a0000000 128M`, `show --flags`, `check`, `repl`,
-    /// `completions bash`, `man` (put options before it). Default: show.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
 }
 
-fn parse_version(s: &str) -> Result<KernelVersion, String> {
-    s.parse()
-        .map_err(|_| format!("expected a kernel version like 5.0, 5.1 or 6.1, not {s:?}"))
+fn example_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = examples::names().collect();
+    v.push("list");
+    v
 }
 
 fn parse_block_size(s: &str) -> Result<u64, String> {
@@ -210,7 +220,7 @@ pub enum Source {
 /// What the command words ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// No words, `show` or `show --flags`: print the (resulting) tree in `--format`.
+    /// No command, `show` or `show --flags`: print the (resulting) tree in `--format`.
     Show { flags: bool },
     /// `check`: the anomaly report.
     Check,
@@ -218,12 +228,16 @@ pub enum Action {
     Repl,
     /// `completions SHELL`.
     Completions(clap_complete::Shell),
-    /// `man`.
-    Man,
+    /// `man [PAGE]` or `man --dir DIR`.
+    Man {
+        page: Option<String>,
+        dir: Option<PathBuf>,
+    },
+    /// `help [COMMAND]` on the command line: the command line's own help texts.
+    Help(Option<String>),
     /// One command of the command language.
-    Run(Vec<String>),
+    Run(crate::command::Command),
 }
-
 /// Everything the program needs, free of clap types.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -236,7 +250,9 @@ pub struct Config {
     pub script: Option<PathBuf>,
     pub keep_going: bool,
     pub explain: bool,
-    pub command: Vec<String>,
+    pub command: Option<Cmd>,
+    /// The command-line words after the program name (quoted), for error messages.
+    pub argv_line: String,
     /// stdin and stdout are both terminals (the REPL is interactive; no words → REPL).
     pub interactive: bool,
     /// No `--input`/`--example` was given.
@@ -267,7 +283,7 @@ impl Config {
         let stdout_tty = std::io::stdout().is_terminal();
         let default_source = cli.input.is_none() && cli.example.is_none();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
-        let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
+        let wants_repl = matches!(cli.command, Some(Cmd::Repl));
         let source = match (cli.input, cli.example) {
             (Some(p), _) if p.as_os_str() == "-" => Source::Stdin,
             (Some(p), _) => Source::File(p),
@@ -301,34 +317,36 @@ impl Config {
             keep_going: cli.keep_going,
             explain: cli.explain,
             command: cli.command,
+            argv_line: std::env::args()
+                .skip(1)
+                .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
+                .collect::<Vec<_>>()
+                .join(" "),
             interactive: stdin_tty && stdout_tty,
             default_source,
         }
     }
 }
 
-/// Classify the command words. Session commands are parsed later by the command language
-/// (errors there point at the wrong word).
-pub fn parse_action(words: &[String]) -> Result<Action> {
-    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    Ok(match w.as_slice() {
-        [] | ["show"] => Action::Show { flags: false },
-        ["show", "--flags"] => Action::Show { flags: true },
-        ["check"] => Action::Check,
-        ["repl"] => Action::Repl,
-        ["man"] => Action::Man,
-        ["completions", shell] => {
-            match <clap_complete::Shell as ValueEnum>::from_str(shell, true) {
-                Ok(s) => Action::Completions(s),
-                Err(_) => bail!(
-                    "completions: unknown shell `{shell}` (bash, zsh, fish, elvish, powershell)"
-                ),
-            }
-        }
-        ["completions", ..] => {
-            bail!("usage: iomem-sim completions <bash|zsh|fish|elvish|powershell>")
-        }
-        _ => Action::Run(words.to_vec()),
+/// Classify the command. Session commands become a [`crate::command::Command`]; span errors
+/// point at the word in `line`.
+pub fn parse_action(cmd: Option<&Cmd>, line: &str) -> Result<Action, CommandError> {
+    Ok(match cmd {
+        None => Action::Show { flags: false },
+        Some(Cmd::Show {
+            target,
+            name: None,
+            flags,
+        }) if target.is_empty() => Action::Show { flags: *flags },
+        Some(Cmd::Check) => Action::Check,
+        Some(Cmd::Repl) => Action::Repl,
+        Some(Cmd::Completions { shell }) => Action::Completions(*shell),
+        Some(Cmd::Man { page, dir }) => Action::Man {
+            page: page.clone(),
+            dir: dir.clone(),
+        },
+        Some(Cmd::Help { topic }) => Action::Help((!topic.is_empty()).then(|| topic.join(" "))),
+        Some(c) => Action::Run(c.clone().into_command(line)?),
     })
 }
 
@@ -407,12 +425,10 @@ fn list_examples() -> String {
         .collect()
 }
 
-/// The lines of `--script FILE`, numbered for error messages by the command parser itself.
-fn script_lines(path: &std::path::Path) -> Result<Vec<String>> {
-    let text = std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
-    let text = String::from_utf8(text)
-        .with_context(|| format!("script {} is not UTF-8 text", path.display()))?;
-    Ok(text.lines().map(str::to_string).collect())
+/// The lines of `--script FILE`, each named `FILE:LINE` for error messages.
+fn script_lines(path: &std::path::Path) -> Result<Vec<SourceLine>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
+    Ok(SourceLine::lines_of(&path.display().to_string(), &bytes))
 }
 
 /// Run with a resolved config; returns the exit status or an error (exit 2).
@@ -424,15 +440,40 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         out.write_all(list_examples().as_bytes())?;
         return Ok(Exit::Ok);
     }
-    let mut action = parse_action(&cfg.command)?;
-    match action {
+    let mut action = match parse_action(cfg.command.as_ref(), &cfg.argv_line) {
+        Ok(a) => a,
+        Err(e) => return report_syntax_error(&mut out, cfg, &pal, &e),
+    };
+    match &action {
         Action::Completions(shell) => {
-            clap_complete::generate(shell, &mut Cli::command(), "iomem-sim", &mut out);
+            clap_complete::generate(*shell, &mut Cli::command(), "iomem-sim", &mut out);
             out.flush()?;
             return Ok(Exit::Ok);
         }
-        Action::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+        Action::Man { page, dir } => {
+            match dir {
+                Some(d) => {
+                    for f in crate::manual::write_all(&Cli::command(), d)? {
+                        writeln!(out, "{}", d.join(f).display())?;
+                    }
+                }
+                None => crate::manual::render(
+                    &Cli::command(),
+                    page.as_deref().unwrap_or("iomem-sim"),
+                    &mut out,
+                )?,
+            }
+            out.flush()?;
+            return Ok(Exit::Ok);
+        }
+        Action::Help(topic) => {
+            let mut cli = Cli::command();
+            cli.build();
+            let text = match topic {
+                Some(t) => crate::command::help_from(&cli, Some(t), false),
+                None => cli.render_long_help().to_string(),
+            };
+            out.write_all(text.as_bytes())?;
             out.flush()?;
             return Ok(Exit::Ok);
         }
@@ -440,7 +481,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     }
     // Nothing to do on a terminal with nothing named: start the REPL (cli.md "Invocation").
     if action == (Action::Show { flags: false })
-        && cfg.command.is_empty()
+        && cfg.command.is_none()
         && cfg.exec.is_empty()
         && cfg.script.is_none()
         && cfg.interactive
@@ -453,7 +494,15 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             "`repl` reads commands from stdin, so the dump cannot come from stdin too: use --input FILE"
         );
     }
-    let mut lines: Vec<String> = cfg.exec.clone();
+    let mut lines: Vec<SourceLine> = cfg
+        .exec
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SourceLine {
+            origin: Some(format!("-e {}", i + 1)),
+            ..SourceLine::plain(e)
+        })
+        .collect();
     if let Some(p) = &cfg.script {
         lines.extend(script_lines(p)?);
     }
@@ -467,16 +516,8 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             writeln!(err, "{} {n}", pal.dim("note:"))?;
         }
     }
-    if let Action::Run(words) = &action {
-        // One command from the words; a syntax error is reported like a script line's.
-        match parse_args(words) {
-            Ok(cmd) => lines.push(cmd.to_string()),
-            Err(e) => {
-                let mut err = std::io::stderr().lock();
-                writeln!(err, "{} {e}", pal.error("error:"))?;
-                return Ok(Exit::Error);
-            }
-        }
+    if let Action::Run(cmd) = &action {
+        lines.push(SourceLine::plain(&cmd.to_string()));
     }
     let present_opts = Present {
         palette: pal,
@@ -492,7 +533,8 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     };
     if lines.is_empty() && !matches!(action, Action::Repl) {
         // Nothing simulated: print the dump as read (the root as the text implies it).
-        return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
+        let kernel = cfg.machine.version.to_string();
+        return show_or_check(&mut out, cfg, &kernel, &pal, &dump.tree, &action, &[]);
     }
     let mut session = Session::new(Machine::boot(dump.tree, cfg.machine.clone()));
     {
@@ -508,7 +550,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         let data_only = cfg.format != Format::Tree;
         // Several commands read like a session transcript: each output under its command.
         let echo = lines.len() > 1 && !data_only;
-        let mut emit = |o: &StepOutcome| {
+        let mut emit = |o: &StepOutcome, origin: Option<&str>| {
             if io_error.is_some() {
                 return;
             }
@@ -517,7 +559,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             } else {
                 Ok(())
             }
-            .and_then(|()| emit_outcome(&mut out, o, &present_opts, data_only));
+            .and_then(|()| emit_outcome(&mut out, o, origin, &present_opts, data_only));
             if let Err(e) = r {
                 io_error = Some(e);
             }
@@ -538,12 +580,13 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let tree = session.tree().clone();
     match action {
         Action::Show { .. } | Action::Check => {
-            let e = show_or_check(&mut out, cfg, &pal, &tree, &action, &records)?;
+            let kernel = session.version().to_string();
+            let e = show_or_check(&mut out, cfg, &kernel, &pal, &tree, &action, &records)?;
             exit = Exit::from_code((exit as i32).max(e as i32));
         }
         _ => match cfg.format {
             Format::Iomem => out.write_all(&render_iomem(&tree))?,
-            Format::Json => write_json(&mut out, cfg, &tree, &records)?,
+            Format::Json => write_json(&mut out, &session.version().to_string(), &tree, &records)?,
             Format::Tree => {}
         },
     }
@@ -556,6 +599,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
 fn emit_outcome(
     out: &mut dyn Write,
     o: &StepOutcome,
+    origin: Option<&str>,
     p: &Present,
     data_only: bool,
 ) -> std::io::Result<()> {
@@ -579,32 +623,106 @@ fn emit_outcome(
         // A refusal reads exactly as cli.md shows it (`CMD: -EEXIST (func: reason)`); other
         // failures get the usual `error:` prefix.
         match o.outcome {
-            Outcome::Refused(_) => write!(err, "{se}")?,
+            Outcome::Refused(_) => match origin {
+                Some(at) => write!(err, "{at}: {se}")?,
+                None => write!(err, "{se}")?,
+            },
             _ => write!(err, "{} {se}", p.palette.error("error:"))?,
         }
     }
     Ok(())
 }
 
+/// The version of the one JSON envelope every `--format json` output is (docs/json.md).
+pub const JSON_SCHEMA: u32 = 1;
+
+/// The JSON envelope: schema, kernel in force, the command (the last one run, or `show` /
+/// `check`), its outcome and errno, every change, each step, a query's answer, the tree.
+pub fn envelope(
+    kernel: Option<&str>,
+    command: &str,
+    records: &[StepRecord],
+    answer: Option<serde_json::Value>,
+    tree: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let rank = |o: &str| match o {
+        "ok" => 0,
+        "refused" => 1,
+        _ => 2,
+    };
+    let outcome = records
+        .iter()
+        .map(|r| r.outcome)
+        .max_by_key(|o| rank(o))
+        .unwrap_or("ok");
+    let failed = records.iter().find(|r| r.outcome != "ok");
+    let changes: Vec<&crate::diff::ChangeSummary> =
+        records.iter().flat_map(|r| r.changes.iter()).collect();
+    let answer = answer.or_else(|| records.last().and_then(|r| r.answer.clone()));
+    serde_json::json!({
+        "schema": JSON_SCHEMA,
+        "kernel": kernel,
+        "command": records.last().map_or(command, |r| r.command.as_str()),
+        "outcome": outcome,
+        "errno": failed.and_then(|r| r.errno.clone()),
+        "errno_value": failed.and_then(|r| r.errno_value),
+        "message": failed.and_then(|r| r.message.clone()),
+        "changes": changes,
+        "answer": answer,
+        "steps": records,
+        "tree": tree,
+    })
+}
+
 fn write_json(
     out: &mut dyn Write,
-    cfg: &Config,
+    kernel: &str,
     tree: &Tree,
     records: &[StepRecord],
 ) -> Result<()> {
-    let v = serde_json::json!({
-        "kernel": cfg.machine.version.to_string(),
-        "steps": records,
-        "tree": render_json(tree),
-    });
+    let v = envelope(Some(kernel), "show", records, None, Some(render_json(tree)));
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     Ok(())
+}
+
+/// A command that does not parse: on stderr, or (`--format json`) as the envelope on stdout
+/// too. Exit 2.
+fn report_syntax_error(
+    out: &mut dyn Write,
+    cfg: &Config,
+    pal: &Palette,
+    e: &CommandError,
+) -> Result<Exit> {
+    if cfg.format == Format::Json {
+        writeln!(out, "{}", syntax_error_json(&cfg.argv_line, &e.to_string()))?;
+    }
+    eprintln!("{} {e}", pal.error("error:"));
+    Ok(Exit::Error)
+}
+
+/// The envelope of a command line that did not parse.
+pub fn syntax_error_json(line: &str, message: &str) -> String {
+    let v = serde_json::json!({
+        "schema": JSON_SCHEMA,
+        "kernel": null,
+        "command": line,
+        "outcome": "error",
+        "errno": null,
+        "errno_value": null,
+        "message": message,
+        "changes": [],
+        "answer": null,
+        "steps": [],
+        "tree": null,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// `show [--flags]` / `check` of `tree` (after any commands).
 fn show_or_check(
     out: &mut dyn Write,
     cfg: &Config,
+    kernel: &str,
     pal: &Palette,
     tree: &Tree,
     action: &Action,
@@ -626,7 +744,20 @@ fn show_or_check(
                             })
                         })
                         .collect();
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                    let answer = serde_json::json!({
+                        "resources": tree.len(),
+                        "count": v.len(),
+                        "anomalies": v,
+                    });
+                    let mut env = envelope(
+                        Some(kernel),
+                        "check",
+                        records,
+                        Some(answer),
+                        Some(render_json(tree)),
+                    );
+                    env["command"] = serde_json::json!("check");
+                    writeln!(out, "{}", serde_json::to_string_pretty(&env)?)?;
                 }
                 _ => {
                     for a in &found {
@@ -656,8 +787,19 @@ fn show_or_check(
             let flags = matches!(action, Action::Show { flags: true });
             match cfg.format {
                 Format::Iomem => out.write_all(&render_iomem(tree))?,
-                Format::Json if !records.is_empty() => write_json(out, cfg, tree, records)?,
-                Format::Json => out.write_all(render_json_text(tree).as_bytes())?,
+                Format::Json if !records.is_empty() => write_json(out, kernel, tree, records)?,
+                Format::Json => {
+                    // Deep untrusted dumps: the tree is printed iteratively, inside the envelope.
+                    let env = envelope(Some(kernel), "show", records, None, None);
+                    let head = serde_json::to_string_pretty(&env)?;
+                    let head = head
+                        .strip_suffix("\n  \"tree\": null\n}")
+                        .unwrap_or(&head)
+                        .to_string();
+                    let tree_text = render_json_text(tree);
+                    let tree_text = tree_text.trim_end().replace('\n', "\n  ");
+                    writeln!(out, "{head}\n  \"tree\": {tree_text}\n}}")?;
+                }
                 Format::Tree => {
                     let opts = TreeOptions {
                         flags,
@@ -672,6 +814,14 @@ fn show_or_check(
     }
 }
 
+/// Does the (unparsed) command line ask for `--format json`?
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json")
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -684,7 +834,14 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
+            // clap prints help/version (exit 0) and usage errors (exit 2) itself; under
+            // `--format json` a usage error is also the JSON envelope on stdout.
+            if e.use_stderr() && wants_json(std::env::args().skip(1)) {
+                let line: Vec<String> = std::env::args().skip(1).collect();
+                let msg = e.render().to_string();
+                let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+                println!("{}", syntax_error_json(&line.join(" "), msg.trim_end()));
+            }
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }

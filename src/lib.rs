@@ -8,10 +8,12 @@
 pub mod app;
 pub mod check;
 pub mod command;
+pub mod complete;
 pub mod diff;
 pub mod examples;
 pub mod infer;
 pub mod kernel;
+pub mod manual;
 pub mod parse;
 pub mod render;
 pub mod repl;

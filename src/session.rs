@@ -93,6 +93,8 @@ pub struct StepOutcome {
     /// The tree changed (a new step was recorded or the cursor moved).
     pub changed: bool,
     pub output: Output,
+    /// A query's answer as data (`intersects`, `blocks`), for `--format json`.
+    pub answer: Option<serde_json::Value>,
 }
 
 impl StepOutcome {
@@ -104,6 +106,7 @@ impl StepOutcome {
             explain: false,
             changed: false,
             output: Output::None,
+            answer: None,
         }
     }
     /// A line that did not parse, as an outcome (exit 2).
@@ -308,7 +311,10 @@ impl Session {
                     *desc,
                     &mut out.trace,
                 ) {
-                    Ok(t) => out.output = Output::Text(t),
+                    Ok((t, a)) => {
+                        out.output = Output::Text(t);
+                        out.answer = Some(a);
+                    }
                     Err(e) => out.outcome = Outcome::Failed(e),
                 }
             }
@@ -327,7 +333,10 @@ impl Session {
                         .collect(),
                 };
             }
-            Command::Blocks => out.output = Output::Text(blocks_text(&self.machine)),
+            Command::Blocks => {
+                out.output = Output::Text(blocks_text(&self.machine));
+                out.answer = Some(blocks_json(&self.machine));
+            }
             Command::Diff { step } => {
                 let base = self.tree_after(step.unwrap_or(0));
                 match base {
@@ -689,7 +698,7 @@ fn intersects(
     flags: Option<&str>,
     desc: Option<Desc>,
     trace: &mut Trace,
-) -> Result<String, SessionError> {
+) -> Result<(String, serde_json::Value), SessionError> {
     let fl = match flags {
         None => IORESOURCE_SYSTEM_RAM,
         Some(f) => region::parse_flags(f).ok_or_else(|| SessionError::BadFlags(f.to_string()))?,
@@ -702,7 +711,7 @@ fn intersects(
     } else {
         "top level only, before v6.12"
     };
-    Ok(format!(
+    let text = format!(
         "{} ({}): region_intersects({:#x}, {:#x}, {}, {}) on Linux {v} ({algo})",
         r.kernel_name(),
         r.value(),
@@ -710,8 +719,45 @@ fn intersects(
         span.size,
         describe(fl),
         desc.kernel_name(),
-    ))
+    );
+    let answer = serde_json::json!({
+        "result": r.kernel_name(),
+        "value": r.value(),
+        "start": hex(span.start),
+        "size": hex(span.size),
+        "flags": describe(fl),
+        "desc": desc.kernel_name(),
+        "algorithm": algo,
+    });
+    Ok((text, answer))
 }
+
+/// `blocks` as data: one object per memory block, as sysfs names and prints its attributes.
+fn blocks_json(m: &Machine) -> serde_json::Value {
+    let blocks: Vec<serde_json::Value> = m
+        .blocks
+        .iter()
+        .map(|b| {
+            let (start, end) = m.block_range(b.id);
+            serde_json::json!({
+                "block": format!("memory{}", b.id),
+                "start": hex(start),
+                "end": hex(end),
+                "state": b.state.as_str(),
+                "zone": b.zone.map(|z| z.name()),
+                "valid_zones": m.blocks.valid_zones(b),
+                "node": b.nid,
+                "removable": b.removable,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "block_size": hex(m.config.block_size),
+        "blocks": blocks,
+    })
+}
+
+use crate::render::json::hex;
 
 fn blocks_text(m: &Machine) -> String {
     crate::render::blocks::render_lsmem(m)
