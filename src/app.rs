@@ -862,28 +862,34 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn action(args: &str) -> Result<Action, CommandError> {
+        let argv = std::iter::once("iomem-sim").chain(args.split_whitespace());
+        let cli = Cli::try_parse_from(argv).unwrap();
+        parse_action(cli.command.as_ref(), args)
     }
 
     #[test]
     fn actions() {
-        assert_eq!(parse_action(&[]).unwrap(), Action::Show { flags: false });
+        assert_eq!(action("").unwrap(), Action::Show { flags: false });
+        assert_eq!(action("show --flags").unwrap(), Action::Show { flags: true });
+        assert_eq!(action("check").unwrap(), Action::Check);
+        assert_eq!(action("repl").unwrap(), Action::Repl);
         assert_eq!(
-            parse_action(&words("show --flags")).unwrap(),
-            Action::Show { flags: true }
-        );
-        assert_eq!(parse_action(&words("check")).unwrap(), Action::Check);
-        assert_eq!(parse_action(&words("repl")).unwrap(), Action::Repl);
-        assert_eq!(
-            parse_action(&words("completions zsh")).unwrap(),
+            action("completions zsh").unwrap(),
             Action::Completions(clap_complete::Shell::Zsh)
         );
-        assert!(parse_action(&words("completions tcsh")).is_err());
+        assert!(Cli::try_parse_from(["iomem-sim", "completions", "tcsh"]).is_err());
         assert_eq!(
-            parse_action(&words("hotplug add a0000000 128M")).unwrap(),
-            Action::Run(words("hotplug add a0000000 128M"))
+            action("hotplug add a0000000 128M").unwrap(),
+            Action::Run(crate::command::parse_command("hotplug add a0000000 128M").unwrap())
         );
+        // Global options after the command words.
+        let cli =
+            Cli::try_parse_from("iomem-sim hotplug add a0000000 128M --diff none -k 5.0".split(' '))
+                .unwrap();
+        assert_eq!(cli.diff, Some(DiffChoice::None));
+        assert_eq!(cli.kernel.map(|k| k.to_string()).as_deref(), Some("5.0"));
+        assert!(action("hotplug add a0000000 12Q").is_err());
     }
 
     #[test]
@@ -940,7 +946,7 @@ mod tests {
         assert_eq!(cli.diff, Some(DiffChoice::Unified));
         assert_eq!(cli.exec, ["undo", "redo"]);
         assert!(cli.keep_going && cli.explain);
-        assert_eq!(cli.command, words("show --flags"));
+        assert!(matches!(cli.command, Some(Cmd::Show { flags: true, .. })));
         assert_eq!(hint_for("x-ioports.txt"), Some(RootKind::Ioport));
         for bad in [
             ["iomem-sim", "--block-size", "100M"],

@@ -284,8 +284,9 @@ fn quote(s: &str) -> String {
     }
 }
 
-/// A canonical-text builder: command words, positionals, options. A positional that starts
-/// with `-` would read back as an option, so then the options come first and `--` ends them.
+/// A canonical-text builder: command words, positionals, options. A free word that starts
+/// with `-` would read back as an option, so then the options come first and `--` stands
+/// right before the free words (`insert --expand f0000 64K -- -odd`).
 pub struct Canon<'a> {
     words: &'a str,
     /// (text, is it a free-form word that may start with `-`).
@@ -333,11 +334,16 @@ impl fmt::Display for Canon<'_> {
         write!(f, "{}", self.words)?;
         let show = |(s, free): &(String, bool)| if *free { quote(s) } else { s.clone() };
         if self.pos.iter().any(|(s, free)| *free && s.starts_with('-')) {
+            // clap reads `--` only right before the free words (the last positionals).
             for o in &self.opts {
                 write!(f, " {o}")?;
             }
-            write!(f, " --")?;
+            let mut ended = false;
             for p in &self.pos {
+                if p.1 && !ended {
+                    write!(f, " --")?;
+                    ended = true;
+                }
                 write!(f, " {}", show(p))?;
             }
         } else {
@@ -1498,10 +1504,11 @@ mod tests {
             "memory offline a0000000-a7ffffff",
             "request c1000000 4K \"my dev\"",
             "request c1000000 4K -- -dash",
+            "free-region 1G --bottom-up -- -x",
             "release c1000000 4K",
             "request-resource 100000000 1G extra",
             "insert f0000 64K Reserved --expand",
-            "insert --expand -- f0000 64K --odd",
+            "insert --expand f0000 64K -- --odd",
             "remove-resource f0000-fffff",
             "release-resource a0000000 256M",
             "adjust c1000000 4K c1000000-c1001fff",
@@ -1658,12 +1665,17 @@ mod tests {
 
     #[test]
     fn excerpt_is_at_most_80_characters_and_counts_characters() {
-        let long = format!("request 0 4K \"{}\" extra", "é".repeat(300));
+        let long = format!(
+            "hotplug add --driver-managed \"{}\" a0000000 12Q --nid 1 {}",
+            "é".repeat(300),
+            "# ".repeat(100)
+        );
         let e = err(&long);
-        assert_eq!(e.word.as_deref(), Some("extra"));
+        assert_eq!(e.word.as_deref(), Some("12Q"));
         let (text, caret) = e.excerpt().expect("word found");
         assert!(text.chars().count() <= EXCERPT + 2, "{text}");
-        let at = text.chars().position(|c| c == 'x').unwrap() - 1;
+        assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
+        let at = text.chars().position(|c| c == 'Q').unwrap() - 2;
         assert_eq!(caret.find('^'), Some(at), "{text}\n{caret}");
     }
 
