@@ -506,9 +506,15 @@ impl fmt::Display for CommandError {
     ///                        ^^^
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message.trim_end())?;
+        // The excerpt goes under the first line; clap's tips and usage follow.
+        let msg = self.message.trim_end();
+        let (first, rest) = msg.split_once('\n').unwrap_or((msg, ""));
+        write!(f, "{first}")?;
         if let Some((text, caret)) = self.excerpt() {
             write!(f, "\n  {text}\n  {caret}")?;
+        }
+        if !rest.is_empty() {
+            write!(f, "\n{rest}")?;
         }
         Ok(())
     }
@@ -999,6 +1005,7 @@ pub const CLI_ONLY: &[&str] = &["check", "repl", "completions", "man"];
     name = "iomem-sim",
     multicall = true,
     disable_help_subcommand = true,
+    override_usage = "COMMAND [ARGS] (`help` lists the commands)",
     max_term_width = 100
 )]
 pub struct LineGrammar {
