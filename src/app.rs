@@ -427,7 +427,8 @@ fn list_examples() -> String {
 
 /// The lines of `--script FILE`, each named `FILE:LINE` for error messages.
 fn script_lines(path: &std::path::Path) -> Result<Vec<SourceLine>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading script {}", path.display()))?;
     Ok(SourceLine::lines_of(&path.display().to_string(), &bytes))
 }
 
@@ -446,7 +447,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     };
     match &action {
         Action::Completions(shell) => {
-            clap_complete::generate(*shell, &mut Cli::command(), "iomem-sim", &mut out);
+            out.write_all(completion_script(*shell).as_bytes())?;
             out.flush()?;
             return Ok(Exit::Ok);
         }
@@ -814,6 +815,20 @@ fn show_or_check(
     }
 }
 
+/// The completion script for `shell`, from the same clap definition as the parser.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "iomem-sim", &mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    // clap_complete 4.6 names the bash case arms of a program whose name has a `-` with
+    // `iomem__subcmd__sim__…` but sets `cmd=iomem__sim__…`, so no subcommand ever matched
+    // (`iomem-sim hotplug a<TAB>` gave nothing). Spell them one way.
+    match shell {
+        clap_complete::Shell::Bash => text.replace("iomem__subcmd__sim", "iomem__sim"),
+        _ => text,
+    }
+}
+
 /// Does the (unparsed) command line ask for `--format json`?
 fn wants_json(args: impl Iterator<Item = String>) -> bool {
     let args: Vec<String> = args.collect();
@@ -871,7 +886,10 @@ mod tests {
     #[test]
     fn actions() {
         assert_eq!(action("").unwrap(), Action::Show { flags: false });
-        assert_eq!(action("show --flags").unwrap(), Action::Show { flags: true });
+        assert_eq!(
+            action("show --flags").unwrap(),
+            Action::Show { flags: true }
+        );
         assert_eq!(action("check").unwrap(), Action::Check);
         assert_eq!(action("repl").unwrap(), Action::Repl);
         assert_eq!(
@@ -884,9 +902,10 @@ mod tests {
             Action::Run(crate::command::parse_command("hotplug add a0000000 128M").unwrap())
         );
         // Global options after the command words.
-        let cli =
-            Cli::try_parse_from("iomem-sim hotplug add a0000000 128M --diff none -k 5.0".split(' '))
-                .unwrap();
+        let cli = Cli::try_parse_from(
+            "iomem-sim hotplug add a0000000 128M --diff none -k 5.0".split(' '),
+        )
+        .unwrap();
         assert_eq!(cli.diff, Some(DiffChoice::None));
         assert_eq!(cli.kernel.map(|k| k.to_string()).as_deref(), Some("5.0"));
         assert!(action("hotplug add a0000000 12Q").is_err());

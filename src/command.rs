@@ -387,10 +387,9 @@ impl fmt::Display for Command {
             Command::MemoryOffline { target } => write!(f, "memory offline {target}"),
             Command::Request { span, name } => Canon::new("request").lit(span).word(name).fmt(f),
             Command::Release { span } => write!(f, "release {span}"),
-            Command::RequestResource { span, name } => Canon::new("request-resource")
-                .lit(span)
-                .word(name)
-                .fmt(f),
+            Command::RequestResource { span, name } => {
+                Canon::new("request-resource").lit(span).word(name).fmt(f)
+            }
             Command::Insert { span, name, expand } => Canon::new("insert")
                 .lit(span)
                 .word(name)
@@ -442,6 +441,13 @@ impl fmt::Display for Command {
             Command::Explain(c) => write!(f, "explain {c}"),
             Command::Save { path } => Canon::new("save").word(path).fmt(f),
             Command::Help { topic: None } => write!(f, "help"),
+            // `help hotplug add`: plain words read back joined by one space.
+            Command::Help { topic: Some(t) }
+                if t.split(' ')
+                    .all(|w| !w.is_empty() && !w.starts_with('-') && quote(w) == w) =>
+            {
+                write!(f, "help {t}")
+            }
             Command::Help { topic: Some(t) } => Canon::new("help").word(t).fmt(f),
             Command::Quit => write!(f, "quit"),
         }
@@ -609,7 +615,6 @@ pub fn parse_size(s: &str) -> Result<u64, &'static str> {
         .ok_or("size does not fit in 64 bits")
 }
 
-
 // ----------------------------------------------------------------------------------- grammar
 
 /// clap value parser: a hex address.
@@ -685,7 +690,10 @@ where
     }
 }
 
-pub fn kernel_parser() -> Offer<fn(&str) -> Result<KernelVersion, String>> {
+/// A plain value-parsing function, as [`Offer`] wraps it.
+pub type ParseFn<T> = fn(&str) -> Result<T, String>;
+
+pub fn kernel_parser() -> Offer<ParseFn<KernelVersion>> {
     Offer {
         parser: version_arg,
         values: || KERNEL_VERSIONS.to_vec(),
@@ -693,7 +701,7 @@ pub fn kernel_parser() -> Offer<fn(&str) -> Result<KernelVersion, String>> {
     }
 }
 
-fn desc_parser() -> Offer<fn(&str) -> Result<Desc, String>> {
+fn desc_parser() -> Offer<ParseFn<Desc>> {
     Offer {
         parser: desc_arg,
         values: || Desc::ALL.iter().map(|d| d.kernel_name()).collect(),
@@ -775,7 +783,9 @@ pub enum MemoryCmd {
     ///
     /// Writes online (or online_kernel / online_movable with --zone) to
     /// /sys/devices/system/memory/memoryN/state of each block in TARGET.
-    #[command(after_help = "Example:\n  memory online memory20\n  memory online a0000000 256M --zone movable")]
+    #[command(
+        after_help = "Example:\n  memory online memory20\n  memory online a0000000 256M --zone movable"
+    )]
     Online {
         #[command(flatten)]
         target: TargetArg,
@@ -973,14 +983,18 @@ pub enum Cmd {
     #[command(after_help = "Example:\n  iomem-sim -k 5.0 repl")]
     Repl,
     /// Print a shell completion script (command line only)
-    #[command(after_help = "Example:\n  iomem-sim completions bash > ~/.local/share/bash-completion/completions/iomem-sim")]
+    #[command(
+        after_help = "Example:\n  iomem-sim completions bash > ~/.local/share/bash-completion/completions/iomem-sim"
+    )]
     Completions {
         /// The shell.
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
     /// Print a man page, or write all of them (command line only)
-    #[command(after_help = "Example:\n  iomem-sim man hotplug-add | man -l -\n  iomem-sim man --dir ~/.local/share/man/man1")]
+    #[command(
+        after_help = "Example:\n  iomem-sim man hotplug-add | man -l -\n  iomem-sim man --dir ~/.local/share/man/man1"
+    )]
     Man {
         /// The page: iomem-sim (default) or a command (hotplug-add, show, …).
         #[arg(value_name = "PAGE", value_parser = Offer {
@@ -1039,8 +1053,8 @@ impl<'a> SpanWords<'a> {
     }
     fn err(&self, word: Option<&str>, what: impl fmt::Display) -> CommandError {
         let msg = match word {
-            Some(w) => format!("{}: {what} (`{w}`)", self.cmd),
-            None => format!("{}: {what}", self.cmd),
+            Some(w) if w.chars().count() <= 24 => format!("{}: {what} (`{w}`)", self.cmd),
+            _ => format!("{}: {what}", self.cmd),
         };
         CommandError::new(self.line, word, msg)
     }
@@ -1224,9 +1238,7 @@ impl Cmd {
                 target: match (name, target.as_slice()) {
                     (Some(n), _) => Some(ShowTarget::Name(n)),
                     (None, []) => None,
-                    (None, [w]) if parse_addr(w).is_some() => {
-                        parse_addr(w).map(ShowTarget::Addr)
-                    }
+                    (None, [w]) if parse_addr(w).is_some() => parse_addr(w).map(ShowTarget::Addr),
                     // `show System RAM` works unquoted: the words are one name.
                     (None, words) => Some(ShowTarget::Name(words.join(" "))),
                 },
@@ -1303,11 +1315,7 @@ pub fn parse_script_line(line: &str) -> Result<Option<Command>, CommandError> {
 
 /// Parse already-split words (the command words of the command line).
 pub fn parse_words(words: &[String]) -> Result<Command, CommandError> {
-    let line = words
-        .iter()
-        .map(|w| quote(w))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
     parse_words_in(&line, words)
 }
 
@@ -1373,7 +1381,8 @@ pub fn help_from(root: &clap::Command, topic: Option<&str>, line: bool) -> Strin
             if line && CLI_ONLY.contains(&c.get_name()) {
                 continue;
             }
-            let about = |c: &clap::Command| c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about =
+                |c: &clap::Command| c.get_about().map(|a| a.to_string()).unwrap_or_default();
             if c.has_subcommands() {
                 for s in c.get_subcommands() {
                     rows.push((format!("{} {}", c.get_name(), s.get_name()), about(s)));
@@ -1486,12 +1495,16 @@ mod tests {
             merge: true,
         };
         assert_eq!(
-            ok("hotplug add 140000000 128M --merge --nid=1 --driver-managed 'System RAM (virtio_mem)'"),
+            ok(
+                "hotplug add 140000000 128M --merge --nid=1 --driver-managed 'System RAM (virtio_mem)'"
+            ),
             want1
         );
         // Options anywhere: before, between and after the positionals.
         assert_eq!(
-            ok("hotplug add --nid 1 140000000 --merge 128M --driver-managed='System RAM (virtio_mem)'"),
+            ok(
+                "hotplug add --nid 1 140000000 --merge 128M --driver-managed='System RAM (virtio_mem)'"
+            ),
             want1
         );
     }
@@ -1705,8 +1718,15 @@ mod tests {
         let root = line_command();
         let mut n = 0;
         let mut check = |c: &clap::Command| {
-            let after = c.get_after_help().map(|s| s.to_string()).unwrap_or_default();
-            assert!(after.starts_with("Example:"), "{} has no example", c.get_name());
+            let after = c
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Example:"),
+                "{} has no example",
+                c.get_name()
+            );
             for ex in after.lines().skip(1) {
                 let ex = ex.trim();
                 if !CLI_ONLY.contains(&c.get_name()) {
@@ -1724,7 +1744,10 @@ mod tests {
         }
         assert!(n > 30);
         let all = help_text(None);
-        assert!(all.contains("hotplug remove") && all.contains("dax kmem"), "{all}");
+        assert!(
+            all.contains("hotplug remove") && all.contains("dax kmem"),
+            "{all}"
+        );
         assert!(!all.contains("completions"), "{all}");
         for l in all.lines() {
             assert!(l.chars().count() <= 100, "{l}");

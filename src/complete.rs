@@ -180,17 +180,16 @@ fn words_for(words: &[String], word: &str, quoted: bool, live: &Live) -> Vec<Str
             }
             v
         }
-        _ => {
-            cur.get_positionals()
-                .nth(n)
-                .map(|a| {
-                    a.get_possible_values()
-                        .iter()
-                        .map(|p| p.get_name().to_string())
-                        .collect()
-                })
-                .unwrap_or_default()
-        }
+        _ => cur
+            .get_positionals()
+            .nth(n)
+            .map(|a| {
+                a.get_possible_values()
+                    .iter()
+                    .map(|p| p.get_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -213,11 +212,17 @@ mod tests {
         // Command-line-only commands are not offered in a line.
         assert!(!candidates("re", 2, &l).1.contains(&"repl".to_string()));
         let (_, v) = candidates("hotplug add a0000000 128M --", 28, &l);
-        assert!(v.contains(&"--nid".to_string()) && v.contains(&"--merge".to_string()), "{v:?}");
+        assert!(
+            v.contains(&"--nid".to_string()) && v.contains(&"--merge".to_string()),
+            "{v:?}"
+        );
         let (_, v) = candidates("memory online memory20 --zone ", 30, &l);
         assert_eq!(v, ["movable", "normal"]);
         let (_, v) = candidates("kernel 5.", 9, &l);
-        assert!(v.contains(&"5.0".to_string()) && v.contains(&"5.1".to_string()), "{v:?}");
+        assert!(
+            v.contains(&"5.0".to_string()) && v.contains(&"5.1".to_string()),
+            "{v:?}"
+        );
         let (_, v) = candidates("explain hotplug ", 16, &l);
         assert_eq!(v, ["add", "remove"]);
         let (_, v) = candidates("help dax k", 10, &l);
@@ -234,14 +239,25 @@ mod tests {
         );
         // Where an address is expected, never a resource name.
         let (_, v) = candidates("hotplug add ", 12, &l);
-        assert!(!v.is_empty() && v.iter().all(|c| c.chars().next().unwrap().is_ascii_hexdigit()), "{v:?}");
+        assert!(
+            !v.is_empty()
+                && v.iter()
+                    .all(|c| c.chars().next().unwrap().is_ascii_hexdigit()),
+            "{v:?}"
+        );
         let (_, v) = candidates("request c1000000 4K ", 20, &l);
         assert!(v.is_empty(), "{v:?}");
         let (st, v) = candidates("show Pers", 9, &l);
-        assert_eq!((st, v), (5, vec!["\"Persistent Memory (legacy)\"".to_string()]));
+        assert_eq!(
+            (st, v),
+            (5, vec!["\"Persistent Memory (legacy)\"".to_string()])
+        );
         let (st, v) = candidates("show \"Pers", 10, &l);
         assert_eq!((st, v), (6, vec!["Persistent Memory (legacy)".to_string()]));
         let (_, v) = candidates("memory online memory", 20, &l);
-        assert!(v.iter().all(|b| b.starts_with("memory")) && !v.is_empty(), "{v:?}");
+        assert!(
+            v.iter().all(|b| b.starts_with("memory")) && !v.is_empty(),
+            "{v:?}"
+        );
     }
 }

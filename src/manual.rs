@@ -104,9 +104,7 @@ fn tail_sections(roff: &mut Roff, examples: &[String], subpages: &[String]) {
         ],
     );
     let mut see: Vec<String> = subpages.iter().map(|p| format!("{p}(1)")).collect();
-    see.extend(
-        ["lsmem(1)", "chmem(8)", "daxctl(1)", "ndctl(1)", "proc(5)"].map(String::from),
-    );
+    see.extend(["lsmem(1)", "chmem(8)", "daxctl(1)", "ndctl(1)", "proc(5)"].map(String::from));
     section(roff, "SEE ALSO", &[&see.join(", ")]);
 }
 
@@ -151,7 +149,9 @@ pub fn render(cli: &clap::Command, page: &str, out: &mut dyn Write) -> std::io::
     let mut roff = Roff::new();
     tail_sections(&mut roff, &examples, &subpages);
     roff.to_writer(out)?;
-    man.render_version_section(out)?;
+    if cmd.get_version().is_some() {
+        man.render_version_section(out)?;
+    }
     Ok(())
 }
 

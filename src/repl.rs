@@ -554,7 +554,10 @@ mod tests {
         );
         assert!(out.contains("now simulating Linux 5.0"), "{out}");
         assert!(err.contains("request c1000800 4K bar: -EBUSY"), "{err}");
-        assert!(err.contains("line 8: unrecognized subcommand 'bogus'"), "{err}");
+        assert!(
+            err.contains("line 8: unrecognized subcommand 'bogus'"),
+            "{err}"
+        );
     }
 
     #[test]

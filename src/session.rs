@@ -157,6 +157,8 @@ impl StepOutcome {
                 }
                 Some(s)
             }
+            // A syntax error quotes its own excerpt of the line.
+            Outcome::Failed(e @ SessionError::Syntax(_)) => Some(e.to_string()),
             Outcome::Failed(e) => Some(format!("{}: {e}", self.command)),
         }
     }

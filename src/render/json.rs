@@ -44,11 +44,12 @@ fn node_fields(tree: &Tree, id: NodeId) -> Vec<(&'static str, Value)> {
         Err(_) => json!(format!("{size:#x}")),
     };
     let raw = tree.name_of(id);
-    let mut m = Vec::new();
-    m.push(("start", json!(hex(r.start))));
-    m.push(("end", json!(hex(r.end))));
-    m.push(("size", size));
-    m.push(("name", json!(tree.name_lossy(id))));
+    let mut m = vec![
+        ("start", json!(hex(r.start))),
+        ("end", json!(hex(r.end))),
+        ("size", size),
+        ("name", json!(tree.name_lossy(id))),
+    ];
     if std::str::from_utf8(raw).is_err() {
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         m.push(("name_hex", json!(hex)));
