@@ -947,6 +947,9 @@ pub enum Cmd {
         version: KernelVersion,
     },
     /// Run a kernel operation and show the decision path
+    ///
+    /// Every word after `explain` belongs to COMMAND, so on the command line put the global
+    /// options (--diff, --format, …) before `explain`.
     #[command(after_help = "Example:\n  explain hotplug add a0000000 128M")]
     Explain {
         /// The command to run.
@@ -1405,13 +1408,7 @@ pub fn help_from(root: &clap::Command, topic: Option<&str>, line: bool) -> Strin
     for w in t.split_whitespace() {
         match cur.find_subcommand(w) {
             Some(sc) => cur = sc,
-            None => {
-                let names: Vec<&str> = cur.get_subcommands().map(|c| c.get_name()).collect();
-                return format!(
-                    "no command `{t}`; `help` lists them ({})\n",
-                    names.join(", ")
-                );
-            }
+            None => return format!("no command `{t}`; `help` lists them\n"),
         }
     }
     let mut cur = cur.clone();
