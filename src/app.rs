@@ -1,9 +1,9 @@
 //! The binary edge: clap arguments → config → run → exit code (issues 2, 4).
 //!
-//! `Cli` (clap) is turned into a plain [`Config`] once; nothing below that point sees clap.
-//! Command words after the options are a plain word list (`show --flags`, `check`,
-//! `hotplug add a0000000 128M`), not clap subcommands, so the REPL, `-e` and `--script` share
-//! one command language ([`crate::command`]). anyhow lives here and in `main.rs` only.
+//! `Cli` (clap) is turned into a plain [`Config`] once. Its subcommands are the command
+//! language's [`Cmd`] (one definition shared with the REPL, `-e` and `--script`, see
+//! [`crate::command`]); its options are `global`, so they may also follow the command words
+//! (`hotplug add a0000000 128M --diff none`). anyhow lives here and in `main.rs` only.
 //!
 //! Output rules (cli.md): data on stdout, errors and warnings on stderr; no color unless
 //! `--color` says so or stdout is a terminal (and `NO_COLOR`/`TERM=dumb` allow it), so piped
@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, ValueEnum};
 
 use crate::check::check;
-use crate::command::{parse_args, parse_size};
+use crate::command::{Cmd, CommandError, Offer, parse_size};
 use crate::examples;
 use crate::kernel::KernelVersion;
 use crate::kernel::machine::{self, Machine};
@@ -27,7 +27,9 @@ use crate::parse::{Dump, parse_dump};
 use crate::render::{
     Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
 };
-use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands_keeping};
+use crate::repl::{
+    DiffMode, Present, SourceLine, StepRecord, explain_text, present, run_commands_keeping,
+};
 use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
 
@@ -97,11 +99,10 @@ impl From<DiffChoice> for DiffMode {
 
 /// Simulate the Linux kernel's /proc/iomem resource tree and memory hotplug, version by version.
 ///
-/// Commands (after the options, or with -e / --script, or in the REPL): hotplug add|remove,
-/// memory online|offline, request, release, insert, adjust, dax kmem|devdax, intersects,
-/// free-region, show, find, blocks, diff, undo, redo, reset, kernel, explain, save; and on
-/// the command line only: repl, check, capture [-o FILE], completions SHELL, man.
-/// `iomem-sim help` lists them.
+/// One command on the command line (`iomem-sim hotplug add a0000000 128M`), several with -e or
+/// --script, or a session with `repl`. `iomem-sim help` lists the commands, `iomem-sim help
+/// CMD` or `iomem-sim CMD --help` shows one. Without a command: show the tree (on a terminal
+/// with no input named: the REPL).
 ///
 /// --live starts from this machine (its /proc/iomem, memory blocks, dax devices, CPU address
 /// width and kernel release); `capture -o FILE` saves all of that in one file that `-i FILE`
@@ -110,15 +111,24 @@ impl From<DiffChoice> for DiffMode {
 /// Exit status: 0 ok; 1 a command was refused by the simulated kernel (the tree is left as it
 /// was) or `check` found anomalies; 2 bad input, bad command syntax, I/O or usage error.
 #[derive(Debug, Parser)]
-#[command(name = "iomem-sim", version, about, long_about, max_term_width = 100)]
+#[command(
+    name = "iomem-sim",
+    version,
+    about,
+    long_about,
+    max_term_width = 100,
+    disable_help_subcommand = true,
+    next_help_heading = "Global options"
+)]
 pub struct Cli {
     /// A /proc/iomem or /proc/ioports dump ("-" for stdin; /proc/iomem itself works).
     /// Without it, a dump piped on stdin is read, else the built-in example.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", global = true, value_hint = clap::ValueHint::FilePath)]
     pub input: Option<PathBuf>,
 
     /// Start from a built-in tree ("list" lists them).
-    #[arg(long, value_name = "NAME", conflicts_with = "input")]
+    #[arg(long, value_name = "NAME", conflicts_with = "input", global = true,
+          value_parser = Offer { parser: clap::builder::NonEmptyStringValueParser::new(), values: example_names, strict: false })]
     pub example: Option<String>,
 
     /// Start from this machine: /proc/iomem, /sys/devices/system/memory, /sys/bus/dax,
@@ -134,24 +144,27 @@ pub struct Cli {
     /// Kernel behaviour to mimic (5.0, 5.1, 5.8, 6.1, 6.12, …; default: the newest modelled).
     /// Several (`5.0,5.1,6.1`) or a range (`5.0..6.12`, every modelled boundary in it) run
     /// side by side; `list` lists the modelled boundaries.
-    #[arg(short, long, value_name = "VERSION", value_parser = parse_version)]
+    #[arg(short, long, value_name = "VERSION", value_parser = kernel_arg_parser(), global = true)]
     pub kernel: Option<crate::compare::KernelArg>,
 
     /// Memory block size (/sys/devices/system/memory/block_size_bytes).
-    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size)]
+    #[arg(long, value_name = "SIZE", default_value = "128M", value_parser = parse_block_size,
+          global = true)]
     pub block_size: u64,
 
     /// memhp_default_state: offline, online, online_movable, online_kernel.
-    #[arg(long, value_name = "POLICY", default_value = "offline", value_parser = parse_online)]
+    #[arg(long, value_name = "POLICY", default_value = "offline", global = true,
+          value_parser = Offer { parser: parse_online, values: || vec!["offline", "online", "online_kernel", "online_movable"],
+                            strict: false })]
     pub auto_online: OnlineType,
 
     /// The CPU's physical address width: the iomem root ends at 2^N - 1.
     #[arg(long, value_name = "N", default_value_t = 46,
-          value_parser = clap::value_parser!(u32).range(20..=64))]
+          value_parser = clap::value_parser!(u32).range(20..=64), global = true)]
     pub phys_bits: u32,
 
     /// 5-level paging: mhp_range_allowed allows up to 2^52 - 1 instead of 2^46 - 1.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub la57: bool,
 
     /// memory_hotplug.online_policy (5.16+): contig-zones, or auto-movable (`online` picks
@@ -173,42 +186,37 @@ pub struct Cli {
     pub numa_node: Vec<crate::kernel::nvdimm::NumaNode>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Tree)]
+    #[arg(long, value_enum, default_value_t = Format::Tree, global = true)]
     pub format: Format,
 
     /// How a change is shown (default: side for --format tree; none for --format iomem, which
     /// prints the resulting tree).
-    #[arg(long, value_enum, value_name = "STYLE")]
+    #[arg(long, value_enum, value_name = "STYLE", global = true)]
     pub diff: Option<DiffChoice>,
 
     /// When to color the output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", global = true)]
     pub color: ColorChoice,
 
     /// Run one command (repeatable, in order, before the command words).
-    #[arg(short = 'e', long = "exec", value_name = "CMD")]
+    #[arg(short = 'e', long = "exec", value_name = "CMD", global = true)]
     pub exec: Vec<String>,
 
     /// Run the commands in FILE, one per line (`#` comments, blank lines ignored).
-    #[arg(short = 'f', long = "script", value_name = "FILE")]
+    #[arg(short = 'f', long = "script", value_name = "FILE", global = true,
+          value_hint = clap::ValueHint::FilePath)]
     pub script: Option<PathBuf>,
 
     /// Do not stop at the first refused or failing command.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub keep_going: bool,
 
     /// Print the kernel's decision path for every command.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub explain: bool,
 
-    /// One command, e.g. `hotplug add a0000000 128M`, `show --flags`, `check`, `repl`,
-    /// `completions bash`, `man` (put options before it). Default: show.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
 }
 
 fn parse_version(s: &str) -> Result<crate::compare::KernelArg, String> {
@@ -217,6 +225,21 @@ fn parse_version(s: &str) -> Result<crate::compare::KernelArg, String> {
             "expected a kernel version like 5.0, 5.1 or 6.1, several (5.0,5.1), a range (5.0..6.12) or `list`, not {s:?}"
         )
     })
+}
+
+/// `--kernel` values: what [`parse_version`] accepts, the modelled versions offered to completion.
+fn kernel_arg_parser() -> Offer<crate::command::ParseFn<crate::compare::KernelArg>> {
+    Offer {
+        parser: parse_version,
+        values: crate::command::kernel_values,
+        strict: false,
+    }
+}
+
+fn example_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = examples::names().collect();
+    v.push("list");
+    v
 }
 
 fn parse_block_size(s: &str) -> Result<u64, String> {
@@ -250,7 +273,7 @@ pub enum Source {
 /// What the command words ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// No words, `show` or `show --flags`: print the (resulting) tree in `--format`.
+    /// No command, `show` or `show --flags`: print the (resulting) tree in `--format`.
     Show { flags: bool },
     /// `check`: the anomaly report.
     Check,
@@ -258,14 +281,18 @@ pub enum Action {
     Repl,
     /// `completions SHELL`.
     Completions(clap_complete::Shell),
-    /// `man`.
-    Man,
+    /// `man [PAGE]` or `man --dir DIR`.
+    Man {
+        page: Option<String>,
+        dir: Option<PathBuf>,
+    },
+    /// `help [COMMAND]` on the command line: the command line's own help texts.
+    Help(Option<String>),
     /// `capture [-o FILE]`: write the live state as a bundle ([`crate::capture`]).
     Capture(Option<PathBuf>),
     /// One command of the command language.
-    Run(Vec<String>),
+    Run(crate::command::Command),
 }
-
 /// Everything the program needs, free of clap types.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -278,7 +305,9 @@ pub struct Config {
     pub script: Option<PathBuf>,
     pub keep_going: bool,
     pub explain: bool,
-    pub command: Vec<String>,
+    pub command: Option<Cmd>,
+    /// The command-line words after the program name (quoted), for error messages.
+    pub argv_line: String,
     /// stdin and stdout are both terminals (the REPL is interactive; no words → REPL).
     pub interactive: bool,
     /// No `--input`/`--example` was given.
@@ -315,12 +344,12 @@ impl Config {
             cli.input.is_none() && cli.example.is_none() && !cli.live && cli.sysfs_root.is_none();
         let kernel_given = cli.kernel.is_some();
         // `repl` reads its commands from stdin, so stdin cannot also be the dump.
-        let wants_repl = cli.command.first().is_some_and(|w| w == "repl");
+        let wants_repl = matches!(cli.command, Some(Cmd::Repl));
         // `capture` reads the machine (--live implied) unless a dump or example was named,
         // which `capture` then refuses.
         let capture_here = cli.input.is_none()
             && cli.example.is_none()
-            && cli.command.first().is_some_and(|w| w == "capture");
+            && matches!(cli.command, Some(Cmd::Capture { .. }));
         let source = match (cli.input, cli.example) {
             _ if cli.sysfs_root.is_some() => Source::Root(cli.sysfs_root.unwrap_or_default()),
             // `capture` reads the machine: --live is implied.
@@ -364,6 +393,11 @@ impl Config {
             keep_going: cli.keep_going,
             explain: cli.explain,
             command: cli.command,
+            argv_line: std::env::args()
+                .skip(1)
+                .map(|a| shlex::try_quote(&a).map_or(a.clone(), |q| q.into_owned()))
+                .collect::<Vec<_>>()
+                .join(" "),
             interactive: stdin_tty && stdout_tty,
             default_source,
             kernel_given,
@@ -372,31 +406,26 @@ impl Config {
     }
 }
 
-/// Classify the command words. Session commands are parsed later by the command language
-/// (errors there point at the wrong word).
-pub fn parse_action(words: &[String]) -> Result<Action> {
-    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    Ok(match w.as_slice() {
-        [] | ["show"] => Action::Show { flags: false },
-        ["show", "--flags"] => Action::Show { flags: true },
-        ["check"] => Action::Check,
-        ["repl"] => Action::Repl,
-        ["man"] => Action::Man,
-        ["capture"] => Action::Capture(None),
-        ["capture", "-o" | "--output", f] => Action::Capture(Some(PathBuf::from(f))),
-        ["capture", ..] => bail!("usage: iomem-sim [--sysfs-root DIR] capture [-o FILE]"),
-        ["completions", shell] => {
-            match <clap_complete::Shell as ValueEnum>::from_str(shell, true) {
-                Ok(s) => Action::Completions(s),
-                Err(_) => bail!(
-                    "completions: unknown shell `{shell}` (bash, zsh, fish, elvish, powershell)"
-                ),
-            }
-        }
-        ["completions", ..] => {
-            bail!("usage: iomem-sim completions <bash|zsh|fish|elvish|powershell>")
-        }
-        _ => Action::Run(words.to_vec()),
+/// Classify the command. Session commands become a [`crate::command::Command`]; span errors
+/// point at the word in `line`.
+pub fn parse_action(cmd: Option<&Cmd>, line: &str) -> Result<Action, CommandError> {
+    Ok(match cmd {
+        None => Action::Show { flags: false },
+        Some(Cmd::Show {
+            target,
+            name: None,
+            flags,
+        }) if target.is_empty() => Action::Show { flags: *flags },
+        Some(Cmd::Check) => Action::Check,
+        Some(Cmd::Repl) => Action::Repl,
+        Some(Cmd::Completions { shell }) => Action::Completions(*shell),
+        Some(Cmd::Man { page, dir }) => Action::Man {
+            page: page.clone(),
+            dir: dir.clone(),
+        },
+        Some(Cmd::Capture { output }) => Action::Capture(output.clone()),
+        Some(Cmd::Help { topic }) => Action::Help((!topic.is_empty()).then(|| topic.join(" "))),
+        Some(c) => Action::Run(c.clone().into_command(line)?),
     })
 }
 
@@ -663,37 +692,40 @@ fn names_stdin(path: &std::path::Path) -> bool {
     s == "-" || s == "/dev/stdin" || s == "/dev/fd/0" || s == "/proc/self/fd/0"
 }
 
-/// The lines of `--script FILE` (`-`: stdin), numbered for error messages by the command
-/// parser itself. Read bounded ([`crate::input`]): a line over 1 MiB is an error, reading
-/// stops at the first line that is not UTF-8 text (or holds a NUL byte: binary data, not a
-/// script); LF, CRLF and lone-CR line ends all end a line (a note says so for lone CRs).
-fn script_lines(path: &std::path::Path) -> Result<(Vec<String>, Option<String>)> {
-    let what = if path.as_os_str() == "-" {
-        "script from stdin".to_string()
+/// The lines of `--script FILE` (`-`: stdin), each named `FILE:LINE` for error messages.
+/// Read bounded ([`crate::input`]): a line over 1 MiB is an error, reading stops at the first
+/// line holding a NUL byte (binary data, not a script); LF, CRLF and lone-CR line ends all
+/// end a line (a note says so for lone CRs). A line that is not UTF-8 is an error on that
+/// line only ([`SourceLine::parse`]).
+fn script_lines(path: &std::path::Path) -> Result<(Vec<SourceLine>, Option<String>)> {
+    let (what, name) = if path.as_os_str() == "-" {
+        ("script from stdin".to_string(), "stdin".to_string())
     } else {
-        format!("script {}", path.display())
+        (
+            format!("script {}", path.display()),
+            path.display().to_string(),
+        )
     };
-    let is_text = |l: &[u8]| std::str::from_utf8(l).is_ok() && !l.contains(&0);
+    let not_binary = |l: &[u8]| !l.contains(&0);
     let text = if path.as_os_str() == "-" {
-        crate::input::read_bounded(std::io::stdin().lock(), is_text)
+        crate::input::read_bounded(std::io::stdin().lock(), not_binary)
     } else {
         let f = std::fs::File::open(path).with_context(|| format!("reading {what}"))?;
-        crate::input::read_bounded(f, is_text)
+        crate::input::read_bounded(f, not_binary)
     }
     .with_context(|| format!("reading {what}"))?;
+    if text.stopped_early {
+        let n = text
+            .bytes
+            .split(|&b| b == b'\n')
+            .position(|l| l.contains(&0));
+        bail!(
+            "{what}: line {} holds a NUL byte: not a script (a binary file?)",
+            n.map_or(0, |n| n + 1)
+        );
+    }
     let note = crate::input::lone_cr_note(&text).map(|n| format!("{what}: {n}"));
-    let mut lines = Vec::new();
-    for (i, l) in text.bytes.split(|&b| b == b'\n').enumerate() {
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        match std::str::from_utf8(l) {
-            Ok(s) if !s.contains('\0') => lines.push(s.to_string()),
-            _ => bail!("{what}: line {} is not UTF-8 text (a binary file?)", i + 1),
-        }
-    }
-    if text.bytes.ends_with(b"\n") {
-        lines.pop();
-    }
-    Ok((lines, note))
+    Ok((SourceLine::lines_of(&name, &text.bytes), note))
 }
 
 /// Run with a resolved config; returns the exit status or an error (exit 2).
@@ -713,15 +745,40 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             writeln!(std::io::stderr(), "{} {w}", pal.warn("warning:"))?;
         }
     }
-    let mut action = parse_action(&cfg.command)?;
-    match action {
+    let mut action = match parse_action(cfg.command.as_ref(), &cfg.argv_line) {
+        Ok(a) => a,
+        Err(e) => return report_syntax_error(&mut out, cfg, &pal, &e),
+    };
+    match &action {
         Action::Completions(shell) => {
-            clap_complete::generate(shell, &mut Cli::command(), "iomem-sim", &mut out);
+            out.write_all(completion_script(*shell).as_bytes())?;
             out.flush()?;
             return Ok(Exit::Ok);
         }
-        Action::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+        Action::Man { page, dir } => {
+            match dir {
+                Some(d) => {
+                    for f in crate::manual::write_all(&Cli::command(), d)? {
+                        writeln!(out, "{}", d.join(f).display())?;
+                    }
+                }
+                None => crate::manual::render(
+                    &Cli::command(),
+                    page.as_deref().unwrap_or("iomem-sim"),
+                    &mut out,
+                )?,
+            }
+            out.flush()?;
+            return Ok(Exit::Ok);
+        }
+        Action::Help(topic) => {
+            let mut cli = Cli::command();
+            cli.build();
+            let text = match topic {
+                Some(t) => crate::command::help_from(&cli, Some(t), false),
+                None => cli.render_long_help().to_string(),
+            };
+            out.write_all(text.as_bytes())?;
             out.flush()?;
             return Ok(Exit::Ok);
         }
@@ -729,7 +786,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     }
     // Nothing to do on a terminal with nothing named: start the REPL (cli.md "Invocation").
     if action == (Action::Show { flags: false })
-        && cfg.command.is_empty()
+        && cfg.command.is_none()
         && cfg.exec.is_empty()
         && cfg.script.is_none()
         && cfg.interactive
@@ -742,7 +799,15 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             "`repl` reads commands from stdin, so the dump cannot come from stdin too: use --input FILE"
         );
     }
-    let mut lines: Vec<String> = cfg.exec.clone();
+    let mut lines: Vec<SourceLine> = cfg
+        .exec
+        .iter()
+        .enumerate()
+        .map(|(i, e)| SourceLine {
+            origin: Some(format!("-e {}", i + 1)),
+            ..SourceLine::plain(e)
+        })
+        .collect();
     let mut script_note = None;
     let mut source = cfg.source.clone();
     if let Some(p) = &cfg.script {
@@ -783,16 +848,8 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             writeln!(err, "{} {n}", pal.dim("note:"))?;
         }
     }
-    if let Action::Run(words) = &action {
-        // One command from the words; a syntax error is reported like a script line's.
-        match parse_args(words) {
-            Ok(cmd) => lines.push(cmd.to_string()),
-            Err(e) => {
-                let mut err = std::io::stderr().lock();
-                writeln!(err, "{} {e}", pal.error("error:"))?;
-                return Ok(Exit::Error);
-            }
-        }
+    if let Action::Run(cmd) = &action {
+        lines.push(SourceLine::plain(&cmd.to_string()));
     }
     let present_opts = Present {
         palette: pal,
@@ -813,11 +870,13 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             Some(m) => m,
             None => Machine::boot(dump.tree, cfg.machine.clone()),
         };
-        return run_compare(&mut out, cfg, &pal, &machine, vs, &lines, &action);
+        let texts: Vec<String> = lines.iter().map(|l| l.text.clone()).collect();
+        return run_compare(&mut out, cfg, &pal, &machine, vs, &texts, &action);
     }
     if lines.is_empty() && !matches!(action, Action::Repl) {
         // Nothing simulated: print the dump as read (the root as the text implies it).
-        return show_or_check(&mut out, cfg, &pal, &dump.tree, &action, &[]);
+        let kernel = cfg.machine.version.to_string();
+        return show_or_check(&mut out, cfg, &kernel, &pal, &dump.tree, &action, &[]);
     }
     let machine = match start.machine {
         Some(m) => m,
@@ -837,7 +896,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         let data_only = cfg.format != Format::Tree;
         // Several commands read like a session transcript: each output under its command.
         let echo = lines.len() > 1 && !data_only;
-        let mut emit = |o: &StepOutcome| {
+        let mut emit = |o: &StepOutcome, origin: Option<&str>| {
             if io_error.is_some() {
                 return;
             }
@@ -846,7 +905,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             } else {
                 Ok(())
             }
-            .and_then(|()| emit_outcome(&mut out, o, &present_opts, data_only));
+            .and_then(|()| emit_outcome(&mut out, o, origin, &present_opts, data_only));
             if let Err(e) = r {
                 io_error = Some(e);
             }
@@ -879,12 +938,13 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let tree = session.tree().clone();
     match action {
         Action::Show { .. } | Action::Check => {
-            let e = show_or_check(&mut out, cfg, &pal, &tree, &action, &records)?;
+            let kernel = session.version().to_string();
+            let e = show_or_check(&mut out, cfg, &kernel, &pal, &tree, &action, &records)?;
             exit = Exit::from_code((exit as i32).max(e as i32));
         }
         _ => match cfg.format {
             Format::Iomem => out.write_all(&render_iomem(&tree))?,
-            Format::Json => write_json(&mut out, cfg, &tree, &records)?,
+            Format::Json => write_json(&mut out, &session.version().to_string(), &tree, &records)?,
             Format::Tree => {}
         },
     }
@@ -960,6 +1020,7 @@ fn run_capture(out: &mut dyn Write, cfg: &Config, path: Option<&std::path::Path>
 fn emit_outcome(
     out: &mut dyn Write,
     o: &StepOutcome,
+    origin: Option<&str>,
     p: &Present,
     data_only: bool,
 ) -> std::io::Result<()> {
@@ -991,31 +1052,105 @@ fn emit_outcome(
         match o.outcome {
             Outcome::Failed(_) => write!(err, "{} {se}", p.palette.error("error:"))?,
             // A refusal, or the kernel's log lines of a step that ran (`kernel: …`).
-            _ => write!(err, "{se}")?,
+            _ => match origin {
+                Some(at) if !matches!(o.outcome, Outcome::Ok) => write!(err, "{at}: {se}")?,
+                _ => write!(err, "{se}")?,
+            },
         }
     }
     Ok(())
 }
 
+/// The version of the one JSON envelope every `--format json` output is (docs/json.md).
+pub const JSON_SCHEMA: u32 = 1;
+
+/// The JSON envelope: schema, kernel in force, the command (the last one run, or `show` /
+/// `check`), its outcome and errno, every change, each step, a query's answer, the tree.
+pub fn envelope(
+    kernel: Option<&str>,
+    command: &str,
+    records: &[StepRecord],
+    answer: Option<serde_json::Value>,
+    tree: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let rank = |o: &str| match o {
+        "ok" => 0,
+        "refused" => 1,
+        _ => 2,
+    };
+    let outcome = records
+        .iter()
+        .map(|r| r.outcome)
+        .max_by_key(|o| rank(o))
+        .unwrap_or("ok");
+    let failed = records.iter().find(|r| r.outcome != "ok");
+    let changes: Vec<&crate::diff::ChangeSummary> =
+        records.iter().flat_map(|r| r.changes.iter()).collect();
+    let answer = answer.or_else(|| records.last().and_then(|r| r.answer.clone()));
+    serde_json::json!({
+        "schema": JSON_SCHEMA,
+        "kernel": kernel,
+        "command": records.last().map_or(command, |r| r.command.as_str()),
+        "outcome": outcome,
+        "errno": failed.and_then(|r| r.errno.clone()),
+        "errno_value": failed.and_then(|r| r.errno_value),
+        "message": failed.and_then(|r| r.message.clone()),
+        "changes": changes,
+        "answer": answer,
+        "steps": records,
+        "tree": tree,
+    })
+}
+
 fn write_json(
     out: &mut dyn Write,
-    cfg: &Config,
+    kernel: &str,
     tree: &Tree,
     records: &[StepRecord],
 ) -> Result<()> {
-    let v = serde_json::json!({
-        "kernel": cfg.machine.version.to_string(),
-        "steps": records,
-        "tree": render_json(tree),
-    });
+    let v = envelope(Some(kernel), "show", records, None, Some(render_json(tree)));
     writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     Ok(())
+}
+
+/// A command that does not parse: on stderr, or (`--format json`) as the envelope on stdout
+/// too. Exit 2.
+fn report_syntax_error(
+    out: &mut dyn Write,
+    cfg: &Config,
+    pal: &Palette,
+    e: &CommandError,
+) -> Result<Exit> {
+    if cfg.format == Format::Json {
+        writeln!(out, "{}", syntax_error_json(&cfg.argv_line, &e.to_string()))?;
+    }
+    eprintln!("{} {e}", pal.error("error:"));
+    Ok(Exit::Error)
+}
+
+/// The envelope of a command line that did not parse.
+pub fn syntax_error_json(line: &str, message: &str) -> String {
+    let v = serde_json::json!({
+        "schema": JSON_SCHEMA,
+        "kernel": null,
+        "command": line,
+        "outcome": "error",
+        "errno": null,
+        "errno_value": null,
+        "message": message,
+        "changes": [],
+        "answer": null,
+        "steps": [],
+        "tree": null,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// `show [--flags]` / `check` of `tree` (after any commands).
 fn show_or_check(
     out: &mut dyn Write,
     cfg: &Config,
+    kernel: &str,
     pal: &Palette,
     tree: &Tree,
     action: &Action,
@@ -1037,7 +1172,20 @@ fn show_or_check(
                             })
                         })
                         .collect();
-                    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+                    let answer = serde_json::json!({
+                        "resources": tree.len(),
+                        "count": v.len(),
+                        "anomalies": v,
+                    });
+                    let mut env = envelope(
+                        Some(kernel),
+                        "check",
+                        records,
+                        Some(answer),
+                        Some(render_json(tree)),
+                    );
+                    env["command"] = serde_json::json!("check");
+                    writeln!(out, "{}", serde_json::to_string_pretty(&env)?)?;
                 }
                 _ => {
                     for a in &found {
@@ -1067,8 +1215,19 @@ fn show_or_check(
             let flags = matches!(action, Action::Show { flags: true });
             match cfg.format {
                 Format::Iomem => out.write_all(&render_iomem(tree))?,
-                Format::Json if !records.is_empty() => write_json(out, cfg, tree, records)?,
-                Format::Json => out.write_all(render_json_text(tree).as_bytes())?,
+                Format::Json if !records.is_empty() => write_json(out, kernel, tree, records)?,
+                Format::Json => {
+                    // Deep untrusted dumps: the tree is printed iteratively, inside the envelope.
+                    let env = envelope(Some(kernel), "show", records, None, None);
+                    let head = serde_json::to_string_pretty(&env)?;
+                    let head = head
+                        .strip_suffix("\n  \"tree\": null\n}")
+                        .unwrap_or(&head)
+                        .to_string();
+                    let tree_text = render_json_text(tree);
+                    let tree_text = tree_text.trim_end().replace('\n', "\n  ");
+                    writeln!(out, "{head}\n  \"tree\": {tree_text}\n}}")?;
+                }
                 Format::Tree => {
                     let opts = TreeOptions {
                         flags,
@@ -1127,6 +1286,28 @@ fn stdout_is_open() -> bool {
     flags.is_none_or(|f| f & 3 != 2)
 }
 
+/// The completion script for `shell`, from the same clap definition as the parser.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "iomem-sim", &mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    // clap_complete 4.6 names the bash case arms of a program whose name has a `-` with
+    // `iomem__subcmd__sim__…` but sets `cmd=iomem__sim__…`, so no subcommand ever matched
+    // (`iomem-sim hotplug a<TAB>` gave nothing). Spell them one way.
+    match shell {
+        clap_complete::Shell::Bash => text.replace("iomem__subcmd__sim", "iomem__sim"),
+        _ => text,
+    }
+}
+
+/// Does the (unparsed) command line ask for `--format json`?
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json")
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -1156,7 +1337,14 @@ pub fn main() -> ExitCode {
             };
         }
         Err(e) => {
-            // clap prints usage errors (exit 2) itself, on stderr.
+            // clap prints help/version (exit 0) and usage errors (exit 2) itself; under
+            // `--format json` a usage error is also the JSON envelope on stdout.
+            if e.use_stderr() && wants_json(std::env::args().skip(1)) {
+                let line: Vec<String> = std::env::args().skip(1).collect();
+                let msg = e.render().to_string();
+                let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+                println!("{}", syntax_error_json(&line.join(" "), msg.trim_end()));
+            }
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
@@ -1181,28 +1369,38 @@ pub fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn action(args: &str) -> Result<Action, CommandError> {
+        let argv = std::iter::once("iomem-sim").chain(args.split_whitespace());
+        let cli = Cli::try_parse_from(argv).unwrap();
+        parse_action(cli.command.as_ref(), args)
     }
 
     #[test]
     fn actions() {
-        assert_eq!(parse_action(&[]).unwrap(), Action::Show { flags: false });
+        assert_eq!(action("").unwrap(), Action::Show { flags: false });
         assert_eq!(
-            parse_action(&words("show --flags")).unwrap(),
+            action("show --flags").unwrap(),
             Action::Show { flags: true }
         );
-        assert_eq!(parse_action(&words("check")).unwrap(), Action::Check);
-        assert_eq!(parse_action(&words("repl")).unwrap(), Action::Repl);
+        assert_eq!(action("check").unwrap(), Action::Check);
+        assert_eq!(action("repl").unwrap(), Action::Repl);
         assert_eq!(
-            parse_action(&words("completions zsh")).unwrap(),
+            action("completions zsh").unwrap(),
             Action::Completions(clap_complete::Shell::Zsh)
         );
-        assert!(parse_action(&words("completions tcsh")).is_err());
+        assert!(Cli::try_parse_from(["iomem-sim", "completions", "tcsh"]).is_err());
         assert_eq!(
-            parse_action(&words("hotplug add a0000000 128M")).unwrap(),
-            Action::Run(words("hotplug add a0000000 128M"))
+            action("hotplug add a0000000 128M").unwrap(),
+            Action::Run(crate::command::parse_command("hotplug add a0000000 128M").unwrap())
         );
+        // Global options after the command words.
+        let cli = Cli::try_parse_from(
+            "iomem-sim hotplug add a0000000 128M --diff none -k 5.0".split(' '),
+        )
+        .unwrap();
+        assert_eq!(cli.diff, Some(DiffChoice::None));
+        assert_eq!(cli.kernel.map(|k| k.to_string()).as_deref(), Some("5.0"));
+        assert!(action("hotplug add a0000000 12Q").is_err());
     }
 
     #[test]
@@ -1259,7 +1457,7 @@ mod tests {
         assert_eq!(cli.diff, Some(DiffChoice::Unified));
         assert_eq!(cli.exec, ["undo", "redo"]);
         assert!(cli.keep_going && cli.explain);
-        assert_eq!(cli.command, words("show --flags"));
+        assert!(matches!(cli.command, Some(Cmd::Show { flags: true, .. })));
         assert_eq!(hint_for("x-ioports.txt"), Some(RootKind::Ioport));
         for bad in [
             ["iomem-sim", "--block-size", "100M"],

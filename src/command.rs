@@ -1,10 +1,15 @@
-//! The command language shared by the command line, `-e`, `--script` and the REPL (issues 3, 4;
+//! The command language shared by the command line, `-e`, `--script` and the REPL (issue 9;
 //! contract: docs/cli.md "The command language").
 //!
-//! One grammar, one parser: a line is split into words shell-style (single and double quotes,
-//! backslash escapes, `#` starts a comment at the beginning of a word), the leading words pick
-//! the command, the rest are positionals and `--options` (anywhere after the command words,
-//! `--opt VALUE` or `--opt=VALUE`).
+//! **One grammar, defined once with clap** ([`Cmd`], a `#[derive(Subcommand)]` enum). The
+//! command line embeds it as the subcommands of [`crate::app::Cli`] (`iomem-sim hotplug add
+//! a0000000 128M`); a REPL, script or `-e` line is split shell-style by the `shlex` crate and
+//! parsed by [`LineGrammar`] (the same enum under a `multicall` root). So `--help` works on
+//! every command, `help CMD` prints the same text, options may stand anywhere after the command
+//! words, clap suggests the closest word for a typo, and the shell completions and man pages
+//! ([`crate::manual`]) are generated from the same definition. clap's structs are turned into
+//! [`Command`] (what the session executes; its `Display` is the canonical text, which parses
+//! back to the same `Command`).
 //!
 //! Numbers, decided once for every command:
 //! * **Addresses** are hexadecimal with or without `0x`, as `/proc/iomem` prints them
@@ -13,15 +18,35 @@
 //!   optional `iB`/`B`: `128M`, `128MiB`, `1g`), or hexadecimal bytes with `0x` (`0x8000000`),
 //!   or `0`. A bare number without unit or `0x` (`4096`) is **refused**: in this tool addresses
 //!   are hex without prefix, so `1000` would mean 4096 bytes to one reader and 1000 to another.
-//! * Wherever `START SIZE` is taken, one word `START-END` (inclusive, as `/proc/iomem` prints it)
-//!   may stand instead.
+//! * Wherever `START SIZE` is taken (a `SPAN` in the usage), one word `START-END` (inclusive,
+//!   as `/proc/iomem` prints it) may stand instead.
 //! * Block numbers (`memory21`), NUMA node ids, step numbers are decimal, as sysfs prints them.
 //!
-//! Errors ([`CommandError`]) name the word (index and text) that is wrong and what was expected;
-//! their `Display` shows the line with a caret under that word.
+//! Single-word values are checked by clap value parsers ([`parse_addr`], [`parse_size`], …);
+//! spans and memory targets, whose word count varies, are read after clap by [`SpanWords`].
+//! Either way an error names the word and what was expected ([`CommandError`]).
+//!
+//! # Adding a command
+//! 1. Add a variant to [`Command`] (what the session executes), its arm in `Display` (the
+//!    canonical text: use [`Canon`] so a word starting with `-` gets a `--` before it) and, if
+//!    it changes the machine, in [`Command::is_kernel_op`]; execute it in `session.rs`.
+//! 2. Add a variant to [`Cmd`] with a doc comment (first line: the `help` summary, ≤ 60
+//!    columns; the rest: the long help) and an `after_help = "Example:\n  …"` (the example is
+//!    parsed by a unit test and printed in the man page). Arguments are a struct deriving
+//!    `clap::Args`: typed single values with a `value_parser`, spans as [`SpanArg`]. A command
+//!    with its own sub-words is `#[command(subcommand)]` over another `Subcommand` enum; a tool
+//!    that parses its own argv (`ndctl …`) takes `#[arg(trailing_var_arg = true,
+//!    allow_hyphen_values = true)] args: Vec<String>` and hands them to its own clap parser.
+//! 3. Convert it in [`Cmd::into_command`].
+//! 4. Add its canonical text to `every_form_parses_and_round_trips_through_display` below.
+//!
+//! Completions (bash/zsh/fish, and the REPL's in [`crate::complete`]) and the man pages follow
+//! by themselves; give an argument `value_parser` possible values (or a `value_name` the REPL
+//! completer knows: `SPAN`, `ADDR`, `TARGET`, `DEV`, `NAME`) to complete its values.
 
 use crate::kernel::KernelVersion;
 use crate::tree::Desc;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::fmt;
 
 /// A physical range given as `START SIZE` or `START-END`.
@@ -258,15 +283,89 @@ impl Command {
 }
 
 fn quote(s: &str) -> String {
-    // A bare word starting with `-` would read back as an option.
+    // Bare when shlex reads it back as the same single word; else double quotes, whose `\\`
+    // and `\"` escapes shlex undoes.
     if !s.is_empty()
-        && !s.starts_with('-')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:()/+,@".contains(&b))
     {
         s.to_string()
     } else {
         format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// A canonical-text builder: command words, positionals, options. A free word that starts
+/// with `-` would read back as an option, so then the options come first and `--` stands
+/// right before the free words (`insert --expand f0000 64K -- -odd`).
+pub struct Canon<'a> {
+    words: &'a str,
+    /// (text, is it a free-form word that may start with `-`).
+    pos: Vec<(String, bool)>,
+    opts: Vec<String>,
+}
+
+impl<'a> Canon<'a> {
+    pub fn new(words: &'a str) -> Canon<'a> {
+        Canon {
+            words,
+            pos: Vec::new(),
+            opts: Vec::new(),
+        }
+    }
+    /// A positional that is already canonical (an address, a span, a number).
+    pub fn lit(mut self, s: impl fmt::Display) -> Self {
+        self.pos.push((s.to_string(), false));
+        self
+    }
+    /// A free-form positional (a name, a path): quoted as needed.
+    pub fn word(mut self, s: &str) -> Self {
+        self.pos.push((s.to_string(), true));
+        self
+    }
+    pub fn flag(mut self, name: &str, on: bool) -> Self {
+        if on {
+            self.opts.push(format!("--{name}"));
+        }
+        self
+    }
+    /// `--name VALUE` (`--name=VALUE` when the value starts with `-`).
+    pub fn opt(mut self, name: &str, value: Option<impl fmt::Display>) -> Self {
+        if let Some(v) = value {
+            let v = v.to_string();
+            let sep = if v.starts_with('-') { "=" } else { " " };
+            self.opts.push(format!("--{name}{sep}{}", quote(&v)));
+        }
+        self
+    }
+}
+
+impl fmt::Display for Canon<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.words)?;
+        let show = |(s, free): &(String, bool)| if *free { quote(s) } else { s.clone() };
+        if self.pos.iter().any(|(s, free)| *free && s.starts_with('-')) {
+            // clap reads `--` only right before the free words (the last positionals).
+            for o in &self.opts {
+                write!(f, " {o}")?;
+            }
+            let mut ended = false;
+            for p in &self.pos {
+                if p.1 && !ended {
+                    write!(f, " --")?;
+                    ended = true;
+                }
+                write!(f, " {}", show(p))?;
+            }
+        } else {
+            for p in &self.pos {
+                write!(f, " {}", show(p))?;
+            }
+            for o in &self.opts {
+                write!(f, " {o}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -279,90 +378,77 @@ impl fmt::Display for Command {
                 nid,
                 driver_managed,
                 merge,
-            } => {
-                write!(f, "hotplug add {span}")?;
-                if *nid != 0 {
-                    write!(f, " --nid {nid}")?;
-                }
-                if let Some(n) = driver_managed {
-                    write!(f, " --driver-managed {}", quote(n))?;
-                }
-                if *merge {
-                    write!(f, " --merge")?;
-                }
-                Ok(())
-            }
+            } => Canon::new("hotplug add")
+                .lit(span)
+                .opt("nid", (*nid != 0).then_some(nid))
+                .opt("driver-managed", driver_managed.as_ref())
+                .flag("merge", *merge)
+                .fmt(f),
             Command::HotplugRemove { span } => write!(f, "hotplug remove {span}"),
-            Command::MemoryOnline { target, zone } => {
-                write!(f, "memory online {target}")?;
-                match zone {
-                    Some(Zone::Normal) => write!(f, " --zone normal"),
-                    Some(Zone::Movable) => write!(f, " --zone movable"),
-                    None => Ok(()),
-                }
-            }
+            Command::MemoryOnline { target, zone } => Canon::new("memory online")
+                .lit(target)
+                .opt(
+                    "zone",
+                    zone.map(|z| match z {
+                        Zone::Normal => "normal",
+                        Zone::Movable => "movable",
+                    }),
+                )
+                .fmt(f),
             Command::MemoryOffline { target } => write!(f, "memory offline {target}"),
-            Command::Request { span, name } => write!(f, "request {span} {}", quote(name)),
+            Command::Request { span, name } => Canon::new("request").lit(span).word(name).fmt(f),
             Command::Release { span } => write!(f, "release {span}"),
-            Command::RequestResource { span, name, flags } => {
-                write!(f, "request-resource {span} {}", quote(name))?;
-                if let Some(fl) = flags {
-                    write!(f, " --flags {fl:#x}")?;
-                }
-                Ok(())
-            }
+            Command::RequestResource { span, name, flags } => Canon::new("request-resource")
+                .lit(span)
+                .word(name)
+                .opt("flags", flags.map(|fl| format!("{fl:#x}")))
+                .fmt(f),
             Command::Insert {
                 span,
                 name,
                 expand,
                 flags,
-            } => {
-                write!(f, "insert {span} {}", quote(name))?;
-                if *expand {
-                    write!(f, " --expand")?;
-                }
-                if let Some(fl) = flags {
-                    write!(f, " --flags {fl:#x}")?;
-                }
-                Ok(())
-            }
+            } => Canon::new("insert")
+                .lit(span)
+                .word(name)
+                .flag("expand", *expand)
+                .opt("flags", flags.map(|fl| format!("{fl:#x}")))
+                .fmt(f),
             Command::RemoveResource { span } => write!(f, "remove-resource {span}"),
             Command::ReleaseResource { span } => write!(f, "release-resource {span}"),
             Command::Adjust { span, new } => write!(f, "adjust {span} {new}"),
-            Command::Intersects { span, flags, desc } => {
-                write!(f, "intersects {span}")?;
-                if let Some(fl) = flags {
-                    write!(f, " --flags {}", quote(fl))?;
-                }
-                if let Some(d) = desc {
-                    write!(f, " --desc {}", d.kernel_name())?;
-                }
-                Ok(())
-            }
+            Command::Intersects { span, flags, desc } => Canon::new("intersects")
+                .lit(span)
+                .opt("flags", flags.as_ref())
+                .opt("desc", desc.map(|d| d.kernel_name()))
+                .fmt(f),
             Command::FreeRegion {
                 size,
                 name,
                 bottom_up,
                 align,
-            } => {
-                write!(f, "free-region {} {}", fmt_size_word(*size), quote(name))?;
-                if *bottom_up {
-                    write!(f, " --bottom-up")?;
-                }
-                if let Some(a) = align {
-                    write!(f, " --align {}", fmt_size_word(*a))?;
-                }
-                Ok(())
-            }
-            Command::DaxKmem { dev } => write!(f, "dax kmem {}", quote(dev)),
-            Command::DaxDevdax { dev } => write!(f, "dax devdax {}", quote(dev)),
+            } => Canon::new("free-region")
+                .lit(fmt_size_word(*size))
+                .word(name)
+                .flag("bottom-up", *bottom_up)
+                .opt("align", align.map(fmt_size_word))
+                .fmt(f),
+            Command::DaxKmem { dev } => Canon::new("dax kmem").word(dev).fmt(f),
+            Command::DaxDevdax { dev } => Canon::new("dax devdax").word(dev).fmt(f),
             Command::Show { target: None } => write!(f, "show"),
             Command::Show {
                 target: Some(ShowTarget::Addr(a)),
             } => write!(f, "show {a:x}"),
             Command::Show {
                 target: Some(ShowTarget::Name(n)),
-            } => write!(f, "show {}", quote(n)),
+            } => {
+                // A name that reads as an address (`beef`) needs `--name`.
+                if parse_addr(n).is_some() {
+                    Canon::new("show").opt("name", Some(n)).fmt(f)
+                } else {
+                    Canon::new("show").word(n).fmt(f)
+                }
+            }
             Command::Find { addr } => write!(f, "find {addr:x}"),
             Command::Blocks(o) if o == &Default::default() => write!(f, "blocks"),
             Command::Blocks(o) => write!(f, "blocks {o}"),
@@ -375,9 +461,16 @@ impl fmt::Display for Command {
             Command::Reset => write!(f, "reset"),
             Command::Kernel { version } => write!(f, "kernel {version}"),
             Command::Explain(c) => write!(f, "explain {c}"),
-            Command::Save { path } => write!(f, "save {}", quote(path)),
+            Command::Save { path } => Canon::new("save").word(path).fmt(f),
             Command::Help { topic: None } => write!(f, "help"),
-            Command::Help { topic: Some(t) } => write!(f, "help {}", quote(t)),
+            // `help hotplug add`: plain words read back joined by one space.
+            Command::Help { topic: Some(t) }
+                if t.split(' ')
+                    .all(|w| !w.is_empty() && !w.starts_with('-') && quote(w) == w) =>
+            {
+                write!(f, "help {t}")
+            }
+            Command::Help { topic: Some(t) } => Canon::new("help").word(t).fmt(f),
             Command::Quit => write!(f, "quit"),
         }
     }
@@ -385,144 +478,100 @@ impl fmt::Display for Command {
 
 // ------------------------------------------------------------------------------------ errors
 
-/// A command line that does not parse: which word, and what was expected there.
+/// A command line that does not parse: what was wrong, and the word at fault when known.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct CommandError {
     /// The whole line as given.
     pub line: String,
-    /// Index of the offending word (== number of words when a word is missing).
-    pub index: usize,
-    /// The offending word as written (empty when a word is missing).
-    pub word: String,
-    /// Byte offset and length of the word in `line` (for the caret).
-    pub offset: usize,
-    pub len: usize,
-    /// What was wrong / expected, e.g. `expected a size like 128M, 1G or 0x8000000`.
-    pub expected: String,
+    /// The offending word as written (`None` when a word is missing or clap did not say).
+    pub word: Option<String>,
+    /// What was wrong / expected (clap's message for grammar errors, several lines).
+    pub message: String,
+}
+
+/// At most this many characters of the line are quoted around the fault.
+pub const EXCERPT: usize = 80;
+
+impl CommandError {
+    pub fn new(line: &str, word: Option<&str>, message: impl Into<String>) -> CommandError {
+        CommandError {
+            line: line.to_string(),
+            word: word.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    /// The line (at most [`EXCERPT`] characters around the word at fault) and a caret line
+    /// under that word, or `None` when the word is not found in the line.
+    pub fn excerpt(&self) -> Option<(String, String)> {
+        let w = self.word.as_deref().filter(|w| !w.is_empty())?;
+        let at = self.line.find(w)?;
+        let chars: Vec<char> = self.line.chars().collect();
+        let pos = self.line[..at].chars().count();
+        let len = w.chars().count().clamp(1, EXCERPT);
+        // A window of EXCERPT characters with the word in it, a little context before.
+        let from = pos.saturating_sub(EXCERPT.saturating_sub(len) / 3);
+        let to = (from + EXCERPT).min(chars.len());
+        let from = to.saturating_sub(EXCERPT).min(from);
+        let mut text: String = chars[from..to].iter().collect();
+        let mut pad = pos - from;
+        if from > 0 {
+            text.insert(0, '…');
+            pad += 1;
+        }
+        if to < chars.len() {
+            text.push('…');
+        }
+        let caret = format!("{}{}", " ".repeat(pad), "^".repeat(len.min(to - pos)));
+        Some((text, caret))
+    }
 }
 
 impl fmt::Display for CommandError {
     /// ```text
-    /// hotplug add a0000000 12Q: expected a size ...
+    /// hotplug add: SIZE: expected a size like 128M, 1G, 4K or 0x8000000 (`12Q`)
     ///   hotplug add a0000000 12Q
     ///                        ^^^
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.word.is_empty() {
-            writeln!(f, "{} (word {})", self.expected, self.index + 1)?;
-        } else {
-            writeln!(
-                f,
-                "{} (word {}: {:?})",
-                self.expected,
-                self.index + 1,
-                crate::validate::shorten(&self.word)
-            )?;
+        // The excerpt goes under the first line; clap's tips and usage follow.
+        let msg = self.message.trim_end();
+        let (first, rest) = msg.split_once('\n').unwrap_or((msg, ""));
+        write!(f, "{first}")?;
+        if let Some((text, caret)) = self.excerpt() {
+            write!(f, "\n  {text}\n  {caret}")?;
         }
-        // Caret line: count chars, not bytes, so a multibyte name does not shift it.
-        let pad = self
-            .line
-            .get(..self.offset.min(self.line.len()))
-            .map_or(0, |s| s.chars().count());
-        let width = self
-            .line
-            .get(self.offset.min(self.line.len())..(self.offset + self.len).min(self.line.len()))
-            .map_or(0, |s| s.chars().count())
-            .max(1);
-        // A long line is shown as a window around the word (validate::excerpt).
-        let (shown, pad) = crate::validate::excerpt(&self.line, pad);
-        let width = width.min(shown.chars().count().saturating_sub(pad).max(1));
-        writeln!(f, "  {shown}")?;
-        write!(f, "  {}{}", " ".repeat(pad), "^".repeat(width))
+        if !rest.is_empty() {
+            write!(f, "\n{rest}")?;
+        }
+        Ok(())
     }
 }
 
-// --------------------------------------------------------------------------------- tokenizer
-
-/// A word of the line with its byte span in the line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
-    pub text: String,
-    pub offset: usize,
-    pub len: usize,
-    /// Was any part quoted (then it is never an option or a comment).
-    pub quoted: bool,
-}
-
-/// Split shell-style: whitespace separates, `'…'` literal, `"…"` with `\"` `\\` escapes,
-/// backslash escapes outside quotes, `#` at the start of an unquoted word comments out the rest.
-/// An unterminated quote is an error at the word it opens.
-pub fn split_words(line: &str) -> Result<Vec<Word>, CommandError> {
-    let mut words = Vec::new();
-    let mut it = line.char_indices().peekable();
-    loop {
-        while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let Some(&(start, first)) = it.peek() else {
-            break;
-        };
-        if first == '#' {
-            break;
-        }
-        let mut text = String::new();
-        let mut quoted = false;
-        let mut end = start;
-        while let Some(&(i, c)) = it.peek() {
-            if c.is_whitespace() {
-                break;
+impl CommandError {
+    /// A clap error as ours: its text without the `error: ` prefix, the word it names.
+    fn from_clap(line: &str, e: &clap::Error) -> CommandError {
+        use clap::error::{ContextKind, ContextValue};
+        let text = e.render().to_string();
+        let text = text.strip_prefix("error: ").unwrap_or(&text).to_string();
+        let word = [
+            ContextKind::InvalidValue,
+            ContextKind::InvalidSubcommand,
+            ContextKind::InvalidArg,
+        ]
+        .into_iter()
+        .find_map(|k| match e.get(k) {
+            Some(ContextValue::String(s)) if !s.starts_with('<') && !s.starts_with('[') => {
+                Some(s.clone())
             }
-            it.next();
-            end = i + c.len_utf8();
-            match c {
-                '\'' | '"' => {
-                    quoted = true;
-                    let mut closed = false;
-                    while let Some((j, d)) = it.next() {
-                        end = j + d.len_utf8();
-                        if d == c {
-                            closed = true;
-                            break;
-                        }
-                        if d == '\\'
-                            && c == '"'
-                            && let Some(&(k, e)) = it.peek()
-                            && (e == '"' || e == '\\')
-                        {
-                            it.next();
-                            end = k + e.len_utf8();
-                            text.push(e);
-                            continue;
-                        }
-                        text.push(d);
-                    }
-                    if !closed {
-                        return Err(CommandError {
-                            line: line.to_string(),
-                            index: words.len(),
-                            word: line[start..].to_string(),
-                            offset: start,
-                            len: line.len() - start,
-                            expected: format!("unterminated {c} quote"),
-                        });
-                    }
-                }
-                '\\' => {
-                    if let Some((j, d)) = it.next() {
-                        end = j + d.len_utf8();
-                        text.push(d);
-                        quoted = true;
-                    }
-                }
-                _ => text.push(c),
-            }
-        }
-        words.push(Word {
-            text,
-            offset: start,
-            len: end - start,
-            quoted,
+            _ => None,
         });
+        CommandError {
+            line: line.to_string(),
+            word,
+            message: text,
+        }
     }
-    Ok(words)
 }
 
 // ----------------------------------------------------------------------------------- numbers
@@ -588,883 +637,997 @@ pub fn parse_size(s: &str) -> Result<u64, &'static str> {
         .ok_or("size does not fit in 64 bits")
 }
 
-// ------------------------------------------------------------------------------------ parser
+// ----------------------------------------------------------------------------------- grammar
 
-struct P<'a> {
-    line: &'a str,
-    words: Vec<Word>,
-    /// Indexes of positional words (not options, not option values), after the command words.
-    pos: Vec<usize>,
-    next: usize,
-    /// Options seen: (name, index of the option word, value word index).
-    opts: Vec<(String, usize, Option<usize>)>,
+/// clap value parser: a hex address.
+pub fn addr_arg(s: &str) -> Result<u64, String> {
+    parse_addr(s).ok_or_else(|| "expected a hex address like a0000000 or 0xa0000000".to_string())
 }
 
-/// Option names each command accepts, and whether they take a value.
-fn options_of(cmd: &str) -> &'static [(&'static str, bool)] {
-    match cmd {
-        "hotplug add" => &[("nid", true), ("driver-managed", true), ("merge", false)],
-        "memory online" => &[("zone", true)],
-        "insert" => &[("expand", false), ("flags", true)],
-        "request-resource" => &[("flags", true)],
-        "blocks" => &[("sysfs", false)],
-        "intersects" => &[("flags", true), ("desc", true)],
-        "free-region" => &[("bottom-up", false), ("align", true)],
-        _ => &[],
-    }
+/// clap value parser: a size with a unit.
+pub fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s).map_err(str::to_string)
 }
 
-impl<'a> P<'a> {
-    fn err_at(&self, index: usize, expected: impl Into<String>) -> CommandError {
-        match self.words.get(index) {
-            Some(w) => CommandError {
-                line: self.line.to_string(),
-                index,
-                word: w.text.clone(),
-                offset: w.offset,
-                len: w.len,
-                expected: expected.into(),
-            },
-            None => CommandError {
-                line: self.line.to_string(),
-                index: self.words.len(),
-                word: String::new(),
-                offset: self.line.trim_end().len() + 1,
-                len: 1,
-                expected: expected.into(),
-            },
-        }
-    }
+fn align_arg(s: &str) -> Result<u64, String> {
+    parse_size(s)
+        .ok()
+        .filter(|a| a.is_power_of_two())
+        .ok_or_else(|| "expected a power-of-two size like 256M".to_string())
+}
 
-    /// Separate options from positionals for the words from `from` on.
-    fn classify(&mut self, cmd: &str, from: usize) -> Result<(), CommandError> {
-        let known = options_of(cmd);
-        let mut i = from;
-        while i < self.words.len() {
-            let w = &self.words[i];
-            if !w.quoted && w.text.starts_with("--") && w.text.len() > 2 {
-                let body = &w.text[2..];
-                let (name, inline) = match body.split_once('=') {
-                    Some((n, v)) => (n.to_string(), Some(v.to_string())),
-                    None => (body.to_string(), None),
-                };
-                let Some(&(_, takes)) = known.iter().find(|(n, _)| *n == name) else {
-                    let list = if known.is_empty() {
-                        format!("`{cmd}` takes no options")
-                    } else {
-                        let names: Vec<String> =
-                            known.iter().map(|(n, _)| format!("--{n}")).collect();
-                        format!("unknown option for `{cmd}`; it takes {}", names.join(", "))
-                    };
-                    return Err(self.err_at(i, list));
-                };
-                if self.opts.iter().any(|(n, _, _)| *n == name) {
-                    return Err(self.err_at(i, format!("--{name} given twice")));
-                }
-                if takes {
-                    if let Some(v) = inline {
-                        // `--nid=1`: the value is part of this word; record it by replacing
-                        // the word text (the caret still points at the whole word).
-                        self.words[i].text = v;
-                        self.opts.push((name, i, Some(i)));
-                    } else if i + 1 < self.words.len() {
-                        self.opts.push((name, i, Some(i + 1)));
-                        i += 1;
-                    } else {
-                        return Err(self.err_at(i + 1, format!("--{name} needs a value")));
-                    }
-                } else {
-                    if inline.is_some() {
-                        return Err(self.err_at(i, format!("--{name} takes no value")));
-                    }
-                    self.opts.push((name, i, None));
-                }
-            } else {
-                self.pos.push(i);
-            }
-            i += 1;
-        }
-        Ok(())
-    }
+fn version_arg(s: &str) -> Result<KernelVersion, String> {
+    s.parse::<KernelVersion>().map_err(|e| e.to_string())
+}
 
-    fn opt(&self, name: &str) -> Option<(usize, Option<usize>)> {
-        self.opts
+fn desc_arg(s: &str) -> Result<Desc, String> {
+    Desc::from_kernel_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Desc::ALL.iter().map(|d| d.kernel_name()).collect();
+        format!("expected an IORES_DESC_* name: {}", names.join(", "))
+    })
+}
+
+/// Kernel versions offered by completion and help: the version boundaries of the modelled
+/// rules (src/kernel/*), and the newest. Any X.Y is accepted.
+/// The modelled versions (every boundary of [`crate::kernel::boundaries`] and the newest),
+/// offered to completion and help.
+pub fn kernel_values() -> Vec<&'static str> {
+    static V: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let mut v: Vec<crate::kernel::KernelVersion> = crate::kernel::boundaries::BOUNDARIES
             .iter()
-            .find(|(n, _, _)| n == name)
-            .map(|&(_, i, v)| (i, v))
-    }
-    fn opt_value(&self, name: &str) -> Option<(usize, &str)> {
-        let (_, v) = self.opt(name)?;
-        let v = v?;
-        Some((v, self.words[v].text.as_str()))
-    }
-    fn flag(&self, name: &str) -> bool {
-        self.opt(name).is_some()
-    }
+            .map(|b| b.since_version())
+            .chain([crate::kernel::KernelVersion::NEWEST])
+            .collect();
+        v.sort();
+        v.dedup();
+        v.into_iter()
+            .map(|k| &*Box::leak(k.to_string().into_boxed_str()))
+            .collect()
+    })
+    .clone()
+}
 
-    /// Index of the next positional word, or the "missing" index.
-    fn peek_index(&self) -> usize {
-        self.pos.get(self.next).copied().unwrap_or(self.words.len())
-    }
-    fn take(&mut self, what: &str) -> Result<(usize, String), CommandError> {
-        match self.pos.get(self.next) {
-            Some(&i) => {
-                self.next += 1;
-                Ok((i, self.words[i].text.clone()))
-            }
-            None => Err(self.err_at(self.words.len(), format!("missing {what}"))),
-        }
-    }
-    fn has_more(&self) -> bool {
-        self.next < self.pos.len()
-    }
-    fn done(&self, hint: &str) -> Result<(), CommandError> {
-        match self.pos.get(self.next) {
-            None => Ok(()),
-            Some(&i) => Err(self.err_at(i, format!("unexpected word{hint}"))),
-        }
-    }
+/// A value parser `P` that also offers `values` to completion and help, while `P` decides
+/// what is accepted (kernel versions beyond the list, policies, …).
+#[derive(Clone)]
+pub struct Offer<P> {
+    pub parser: P,
+    pub values: fn() -> Vec<&'static str>,
+    /// Accept only `values` (clap's "invalid value … tip: a similar value exists").
+    pub strict: bool,
+}
 
-    fn addr(&mut self, what: &str) -> Result<u64, CommandError> {
-        let (i, w) = self.take(what)?;
-        parse_addr(&w).ok_or_else(|| {
-            self.err_at(
-                i,
-                format!("expected {what}: a hex address like a0000000 or 0xa0000000"),
-            )
-        })
-    }
-    fn size(&mut self, what: &str) -> Result<u64, CommandError> {
-        let (i, w) = self.take(what)?;
-        parse_size(&w).map_err(|e| self.err_at(i, format!("{what}: {e}")))
-    }
-    /// `START SIZE` or `START-END`.
-    fn span(&mut self) -> Result<Span, CommandError> {
-        let i = self.peek_index();
-        let (_, w) = self.take("START SIZE (or START-END)")?;
-        if let Some((a, b)) = w.split_once('-') {
-            let (Some(s), Some(e)) = (parse_addr(a), parse_addr(b)) else {
-                return Err(self.err_at(
-                    i,
-                    "expected a range START-END in hex, like a0000000-a7ffffff",
-                ));
-            };
-            if e < s {
-                return Err(self.err_at(i, "range END is below START"));
-            }
-            let size = (e - s).checked_add(1).ok_or_else(|| {
-                self.err_at(i, "range covers all 2^64 addresses: size does not fit")
-            })?;
-            return Ok(Span { start: s, size });
+impl<P> clap::builder::TypedValueParser for Offer<P>
+where
+    P: clap::builder::TypedValueParser,
+{
+    type Value = P::Value;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        if self.strict {
+            // Built here, not with the grammar: the values may come from the grammar itself.
+            clap::builder::PossibleValuesParser::new((self.values)()).parse_ref(cmd, arg, value)?;
         }
-        let start = parse_addr(&w).ok_or_else(|| {
-            self.err_at(
-                i,
-                "expected START: a hex address like a0000000 (or a range a0000000-a7ffffff)",
+        self.parser.parse_ref(cmd, arg, value)
+    }
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.values)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// A plain value-parsing function, as [`Offer`] wraps it.
+pub type ParseFn<T> = fn(&str) -> Result<T, String>;
+
+pub fn kernel_parser() -> Offer<ParseFn<KernelVersion>> {
+    Offer {
+        parser: version_arg,
+        values: || kernel_values(),
+        strict: false,
+    }
+}
+
+fn desc_parser() -> Offer<ParseFn<Desc>> {
+    Offer {
+        parser: desc_arg,
+        values: || Desc::ALL.iter().map(|d| d.kernel_name()).collect(),
+        strict: false,
+    }
+}
+
+const SPAN_HELP: &str = "START SIZE (a0000000 128M) or START-END (a0000000-a7ffffff)";
+
+/// `START SIZE` or `START-END`, read after clap by [`SpanWords`].
+#[derive(Debug, Clone, Args)]
+pub struct SpanArg {
+    #[arg(value_name = "SPAN", required = true, help = SPAN_HELP)]
+    pub span: Vec<String>,
+}
+
+/// `SPAN NAME`.
+#[derive(Debug, Clone, Args)]
+pub struct SpanName {
+    #[arg(value_name = "SPAN", required = true, help = SPAN_HELP)]
+    pub span: Vec<String>,
+    /// The resource name (quote it when it has spaces: "my dev").
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `memoryN`, `START [SIZE]` or `START-END`.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArg {
+    /// memoryN (a block, as in /sys/devices/system/memory), START [SIZE] or START-END; without
+    /// SIZE, the one block containing START.
+    #[arg(value_name = "TARGET", required = true)]
+    pub target: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ZoneArg {
+    /// ZONE_NORMAL (writes online_kernel).
+    #[value(alias = "kernel")]
+    Normal,
+    /// ZONE_MOVABLE (writes online_movable).
+    Movable,
+}
+
+/// Hot-add or hot-remove memory.
+#[derive(Debug, Clone, Subcommand)]
+pub enum HotplugCmd {
+    /// Hot-add memory: add_memory() / add_memory_driver_managed()
+    ///
+    /// What a driver (ACPI memory device, virtio-mem, dax kmem) does to add RAM:
+    /// register_memory_resource() claims the range as "System RAM" (or the driver-managed
+    /// name), then the memory blocks are created (offline, unless --auto-online says).
+    #[command(after_help = "Example:\n  hotplug add a0000000 128M")]
+    Add {
+        #[command(flatten)]
+        span: SpanArg,
+        /// NUMA node id.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        nid: u32,
+        /// Name the resource NAME: add_memory_driver_managed() (e.g. "System RAM (kmem)").
+        #[arg(long, value_name = "NAME")]
+        driver_managed: Option<String>,
+        /// MHP_MERGE_RESOURCE: merge with an adjacent System RAM resource (virtio-mem).
+        #[arg(long)]
+        merge: bool,
+    },
+    /// Hot-remove memory: remove_memory() (its blocks must be offline)
+    #[command(after_help = "Example:\n  hotplug remove 100000000 128M")]
+    Remove {
+        #[command(flatten)]
+        span: SpanArg,
+    },
+}
+
+/// Online or offline memory blocks.
+#[derive(Debug, Clone, Subcommand)]
+pub enum MemoryCmd {
+    /// Online blocks: write online* to memoryN/state
+    ///
+    /// Writes online (or online_kernel / online_movable with --zone) to
+    /// /sys/devices/system/memory/memoryN/state of each block in TARGET.
+    #[command(
+        after_help = "Example:\n  memory online memory20\n  memory online a0000000 256M --zone movable"
+    )]
+    Online {
+        #[command(flatten)]
+        target: TargetArg,
+        /// Which zone: normal (online_kernel) or movable (online_movable).
+        #[arg(long, value_enum, ignore_case = true, value_name = "ZONE")]
+        zone: Option<ZoneArg>,
+    },
+    /// Offline blocks: write offline to memoryN/state
+    #[command(after_help = "Example:\n  memory offline a0000000 128M")]
+    Offline {
+        #[command(flatten)]
+        target: TargetArg,
+    },
+}
+
+/// Hand dax devices to kmem and back.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DaxCmd {
+    /// Hand a dax device to kmem (drivers/dax/kmem.c probe)
+    ///
+    /// What `daxctl reconfigure-device --mode=system-ram DEV` does: dev_dax_kmem_probe() adds
+    /// the device's range as driver-managed "System RAM (kmem)".
+    #[command(after_help = "Example:\n  dax kmem dax0.0")]
+    Kmem {
+        /// The dax device (dax0.0).
+        #[arg(value_name = "DEV")]
+        dev: String,
+    },
+    /// Give it back to device-dax (kmem unbind)
+    #[command(after_help = "Example:\n  dax devdax dax0.0")]
+    Devdax {
+        /// The dax device (dax0.0).
+        #[arg(value_name = "DEV")]
+        dev: String,
+    },
+}
+
+/// Every command, on the command line and in a line.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Cmd {
+    /// Hot-add or hot-remove memory
+    #[command(subcommand)]
+    Hotplug(HotplugCmd),
+    /// Online or offline memory blocks
+    #[command(subcommand)]
+    Memory(MemoryCmd),
+    /// Claim a busy region: request_mem_region()
+    ///
+    /// request_mem_region() → __request_region(): descends into non-BUSY conflicting
+    /// resources and nests the new one there; a BUSY conflict refuses with -EBUSY.
+    #[command(after_help = "Example:\n  request c1000000 4K \"my dev\"")]
+    Request(SpanName),
+    /// Release a busy region: release_mem_region()
+    #[command(after_help = "Example:\n  release c1000000 4K")]
+    Release(SpanArg),
+    /// request_resource_conflict() on the root (top level only)
+    ///
+    /// Without --flags, the resource gets the flags the dump parser infers for its name.
+    #[command(after_help = "Example:\n  request-resource 100000000 1G extra --flags MEM")]
+    RequestResource {
+        #[command(flatten)]
+        span: SpanName,
+        /// IORESOURCE_* flags: hex (0x200, 0x80000200) or names joined by | (MEM, MEM|BUSY).
+        #[arg(long, value_name = "FLAGS", value_parser = flags_arg)]
+        flags: Option<u32>,
+    },
+    /// insert_resource(): adopt the children it covers
+    ///
+    /// With --expand: insert_resource_expand_to_fit() (grows to cover what it overlaps).
+    /// Without --flags, the flags the dump parser infers for NAME (so "Persistent Memory"
+    /// is not BUSY, as the driver that inserts it makes it).
+    #[command(
+        after_help = "Example:\n  insert f0000 64K Reserved\n  insert 100000000 512M \"Persistent Memory\" --flags MEM"
+    )]
+    Insert {
+        #[command(flatten)]
+        span: SpanName,
+        /// insert_resource_expand_to_fit().
+        #[arg(long)]
+        expand: bool,
+        /// IORESOURCE_* flags: hex (0x200, 0x80000200) or names joined by | (MEM, MEM|BUSY).
+        #[arg(long, value_name = "FLAGS", value_parser = flags_arg)]
+        flags: Option<u32>,
+    },
+    /// remove_resource(): the resource goes, its children move up
+    #[command(after_help = "Example:\n  remove-resource f0000-fffff")]
+    RemoveResource(SpanArg),
+    /// release_resource(): the resource goes with its children
+    #[command(after_help = "Example:\n  release-resource a0000000-afffffff")]
+    ReleaseResource(SpanArg),
+    /// adjust_resource(): move or resize a resource
+    ///
+    /// SPAN is the resource as it is, then its new START SIZE (each may be START-END); it must
+    /// stay within its parent and cover its children.
+    #[command(after_help = "Example:\n  adjust c1000000 4K c1000000 8K")]
+    Adjust(SpanArg),
+    /// region_intersects(): INTERSECTS, DISJOINT or MIXED
+    #[command(after_help = "Example:\n  intersects a0000000 128M --flags SYSTEM_RAM")]
+    Intersects {
+        #[command(flatten)]
+        span: SpanArg,
+        /// IORESOURCE_* flags to match: SYSTEM_RAM, MEM|BUSY, 0x200.
+        #[arg(long, value_name = "FLAGS")]
+        flags: Option<String>,
+        /// IORES_DESC_* to match.
+        #[arg(long, value_name = "DESC", value_parser = desc_parser())]
+        desc: Option<Desc>,
+    },
+    /// Find free room: request_free_mem_region()
+    ///
+    /// Top down, as request_free_mem_region() does; --bottom-up: alloc_free_mem_region().
+    #[command(after_help = "Example:\n  free-region 1G \"device private\"")]
+    FreeRegion {
+        /// The size to allocate.
+        #[arg(value_name = "SIZE", value_parser = size_arg)]
+        size: u64,
+        /// The resource name.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// alloc_free_mem_region(): search from the bottom.
+        #[arg(long)]
+        bottom_up: bool,
+        /// The align argument of alloc_free_mem_region() (with --bottom-up).
+        #[arg(long, value_name = "SIZE", value_parser = align_arg, requires = "bottom_up")]
+        align: Option<u64>,
+    },
+    /// dax devices to kmem and back
+    #[command(subcommand)]
+    Dax(DaxCmd),
+    /// Print the tree, or what contains ADDR, or NAME
+    #[command(after_help = "Example:\n  show \"Persistent Memory (legacy)\"\n  show a0000000")]
+    Show {
+        /// A hex address, or a resource name (several words are one name).
+        #[arg(value_name = "ADDR|NAME")]
+        target: Vec<String>,
+        /// A resource name that would read as an address (show --name beef).
+        #[arg(long, value_name = "NAME", conflicts_with = "target")]
+        name: Option<String>,
+        /// Show each resource's flags (command line only).
+        #[arg(long)]
+        flags: bool,
+    },
+    /// Which resources contain ADDR, from the top
+    #[command(after_help = "Example:\n  find a0001000")]
+    Find {
+        /// A hex address.
+        #[arg(value_name = "ADDR", value_parser = addr_arg)]
+        addr: u64,
+    },
+    /// Memory blocks, as lsmem prints them
+    ///
+    /// Takes lsmem's options: -o/--output COLS (RANGE, SIZE, STATE, REMOVABLE, BLOCK, NODE,
+    /// ZONES; +COL adds), -S/--split COLS, -a/--all, -b/--bytes, -n/--noheadings, -J/--json,
+    /// -r/--raw, -P/--pairs, --output-all, --summary[=never|always|only]. Default columns:
+    /// RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE. --sysfs instead prints each block's sysfs
+    /// values (state, valid_zones, removable, node) exactly as sysfs does.
+    #[command(
+        after_help = "Example:\n  blocks\n  blocks -o RANGE,STATE,ZONES -b\n  blocks --sysfs",
+        disable_help_flag = true
+    )]
+    Blocks {
+        /// lsmem's options, or --sysfs.
+        #[arg(
+            value_name = "LSMEM_OPTIONS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        options: Vec<String>,
+    },
+    /// Load kernel modules: nd_e820, nfit, nd_pmem, dax_pmem, device_dax, kmem
+    ///
+    /// Drivers bind when bus and driver are both there, as in the kernel: nd_e820 makes a
+    /// region of every "Persistent Memory (legacy)", nfit of every "Persistent Memory".
+    #[command(
+        after_help = "Example:\n  modprobe nd_e820\n  modprobe -a dax_pmem device_dax kmem",
+        disable_help_flag = true
+    )]
+    Modprobe {
+        /// modprobe's own arguments.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+    },
+    /// libnvdimm namespaces, as ndctl configures them
+    ///
+    /// create-namespace [-f] [-e NS] -m raw|fsdax|devdax [--map dev|mem] [-a ALIGN] [-s SIZE],
+    /// disable-namespace NS, enable-namespace NS, destroy-namespace -f NS, list [-R -N -u].
+    #[command(
+        after_help = "Example:\n  ndctl create-namespace -f -e namespace0.0 -m devdax",
+        disable_help_flag = true
+    )]
+    Ndctl {
+        /// ndctl's own arguments.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+    },
+    /// device-dax to System RAM (kmem) and back, in daxctl's own sequence
+    ///
+    /// reconfigure-device -m system-ram|devdax [--no-online] [--no-movable] [-f] DEV,
+    /// online-memory DEV [--no-movable], offline-memory DEV, list [-u].
+    #[command(
+        after_help = "Example:\n  daxctl reconfigure-device --mode=system-ram dax0.0",
+        disable_help_flag = true
+    )]
+    Daxctl {
+        /// daxctl's own arguments.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+    },
+    /// A sysfs write as typed: echo WORD > /sys/…
+    ///
+    /// /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id},
+    /// /sys/devices/system/memory/memoryN/state (online, offline, online_movable,
+    /// online_kernel), /sys/devices/system/memory/probe. Quote it on a shell command line.
+    #[command(
+        after_help = "Example:\n  echo online_movable > /sys/devices/system/memory/memory35/state",
+        disable_help_flag = true
+    )]
+    Echo {
+        /// WORD > PATH.
+        #[arg(
+            value_name = "ARGS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        args: Vec<String>,
+    },
+    /// What changed since the start (or since STEP)
+    #[command(after_help = "Example:\n  diff 1")]
+    Diff {
+        /// Step number (0 = the start).
+        #[arg(value_name = "STEP")]
+        step: Option<usize>,
+    },
+    /// Undo the last step
+    #[command(after_help = "Example:\n  undo")]
+    Undo,
+    /// Redo the step undone last
+    #[command(after_help = "Example:\n  redo")]
+    Redo,
+    /// Back to the starting tree (a step: undo undoes it)
+    #[command(after_help = "Example:\n  reset")]
+    Reset,
+    /// Simulate another kernel version from now on
+    ///
+    /// Several (kernel 5.0,5.1) or a range (kernel 5.0..6.12) run each later command in all
+    /// of them, side by side; kernel list lists the modelled boundaries.
+    #[command(after_help = "Example:\n  kernel 5.0\n  kernel 5.0,5.1,6.1")]
+    Kernel {
+        /// X.Y (the series today) or X.Y.0 (the original release).
+        #[arg(value_name = "VERSION", value_parser = kernel_parser())]
+        version: KernelVersion,
+    },
+    /// Run a kernel operation and show the decision path
+    ///
+    /// Every word after `explain` belongs to COMMAND, so on the command line put the global
+    /// options (--diff, --format, …) before `explain`.
+    #[command(after_help = "Example:\n  explain hotplug add a0000000 128M")]
+    Explain {
+        /// The command to run.
+        #[arg(
+            value_name = "COMMAND",
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        command: Vec<String>,
+    },
+    /// Write the tree as /proc/iomem text to FILE
+    ///
+    /// Atomically: a temporary file beside FILE, then rename.
+    #[command(after_help = "Example:\n  save after.iomem")]
+    Save {
+        #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        path: String,
+    },
+    /// The list of commands, or one command's help
+    #[command(alias = "?", after_help = "Example:\n  help hotplug add")]
+    Help {
+        /// A command (its words: hotplug add).
+        #[arg(value_name = "COMMAND")]
+        topic: Vec<String>,
+    },
+    /// Leave the REPL (also: exit, Ctrl-D)
+    #[command(alias = "exit", alias = "q", after_help = "Example:\n  quit")]
+    Quit,
+    /// Write this machine's state as one bundle file (command line only)
+    ///
+    /// Everything --live reads (/proc/iomem, memory blocks, dax devices, cpuinfo, the kernel
+    /// release and command line), for `-i FILE` on any machine (docs/capture.md).
+    #[command(after_help = "Example:\n  sudo iomem-sim capture -o this-machine.capture")]
+    Capture {
+        /// Write to FILE (default: stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Report anomalies in the tree (command line only)
+    #[command(after_help = "Example:\n  iomem-sim -i /proc/iomem check")]
+    Check,
+    /// Start the interactive session (command line only)
+    #[command(after_help = "Example:\n  iomem-sim -k 5.0 repl")]
+    Repl,
+    /// Print a shell completion script (command line only)
+    #[command(
+        after_help = "Example:\n  iomem-sim completions bash > ~/.local/share/bash-completion/completions/iomem-sim"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page, or write all of them (command line only)
+    #[command(
+        after_help = "Example:\n  iomem-sim man hotplug-add | man -l -\n  iomem-sim man --dir ~/.local/share/man/man1"
+    )]
+    Man {
+        /// The page: iomem-sim (default) or a command (hotplug-add, show, …).
+        #[arg(value_name = "PAGE", value_parser = Offer {
+            parser: clap::builder::NonEmptyStringValueParser::new(),
+            values: crate::manual::page_names,
+            strict: true,
+        })]
+        page: Option<String>,
+        /// Write every page into DIR (iomem-sim.1, iomem-sim-hotplug-add.1, …).
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, conflicts_with = "page")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// Commands that only the command line runs (they are about the process, not a session).
+pub const CLI_ONLY: &[&str] = &["check", "repl", "completions", "man", "capture"];
+
+/// The grammar of one line (REPL, script, `-e`): [`Cmd`] under a `multicall` root, so the
+/// first word is the command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "iomem-sim",
+    multicall = true,
+    disable_help_subcommand = true,
+    override_usage = "COMMAND [ARGS] (`help` lists the commands)",
+    max_term_width = 100
+)]
+pub struct LineGrammar {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// The line grammar as clap builds it (names, usage, help; for `help` and completion).
+pub fn line_command() -> clap::Command {
+    let mut c = LineGrammar::command();
+    c.build();
+    c
+}
+
+/// Reads `START SIZE | START-END` spans and memory targets from a command's positional words.
+pub struct SpanWords<'a> {
+    line: &'a str,
+    cmd: &'static str,
+    words: &'a [String],
+    next: usize,
+}
+
+impl<'a> SpanWords<'a> {
+    pub fn new(line: &'a str, cmd: &'static str, words: &'a [String]) -> SpanWords<'a> {
+        SpanWords {
+            line,
+            cmd,
+            words,
+            next: 0,
+        }
+    }
+    fn err(&self, word: Option<&str>, what: impl fmt::Display) -> CommandError {
+        let msg = match word {
+            Some(w) if w.chars().count() <= 24 => format!("{}: {what} (`{w}`)", self.cmd),
+            _ => format!("{}: {what}", self.cmd),
+        };
+        CommandError::new(self.line, word, msg)
+    }
+    fn take(&mut self, what: &str) -> Result<&'a str, CommandError> {
+        let w = self
+            .words
+            .get(self.next)
+            .ok_or_else(|| self.err(None, format!("missing {what}")))?;
+        self.next += 1;
+        Ok(w)
+    }
+    fn range(&self, w: &str) -> Result<Option<(u64, u64)>, CommandError> {
+        let Some((a, b)) = w.split_once('-') else {
+            return Ok(None);
+        };
+        let (Some(s), Some(e)) = (parse_addr(a), parse_addr(b)) else {
+            return Err(self.err(
+                Some(w),
+                "expected a range START-END in hex, like a0000000-a7ffffff",
+            ));
+        };
+        if e < s {
+            return Err(self.err(Some(w), "range END is below START"));
+        }
+        let size = (e - s)
+            .checked_add(1)
+            .ok_or_else(|| self.err(Some(w), "range covers all 2^64 addresses: too big"))?;
+        Ok(Some((s, size)))
+    }
+    pub fn span(&mut self) -> Result<Span, CommandError> {
+        let w = self.take("START SIZE (or START-END)")?;
+        if let Some((start, size)) = self.range(w)? {
+            return Ok(Span { start, size });
+        }
+        let start = parse_addr(w).ok_or_else(|| {
+            self.err(
+                Some(w),
+                "START: expected a hex address like a0000000 (or a range a0000000-a7ffffff)",
             )
         })?;
-        let size = self.size("SIZE")?;
+        let s = self.take("SIZE")?;
+        let size = parse_size(s).map_err(|e| self.err(Some(s), format!("SIZE: {e}")))?;
         Ok(Span { start, size })
     }
-    fn name(&mut self, what: &str) -> Result<String, CommandError> {
-        Ok(self.take(what)?.1)
+    pub fn target(&mut self) -> Result<MemTarget, CommandError> {
+        let w = self.take("memoryN, START [SIZE] or START-END")?;
+        if let Some((a, b)) = w.split_once('-')
+            && let (Some(a), Some(b)) = (a.strip_prefix("memory"), b.strip_prefix("memory"))
+        {
+            // `memory24576-memory24583`, as lsmem's BLOCK column reads `24576-24583`.
+            let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+                return Err(self.err(
+                    Some(w),
+                    "expected memoryA-memoryB with decimal block numbers, like memory32-memory33",
+                ));
+            };
+            if b < a {
+                return Err(self.err(Some(w), "the last block is below the first"));
+            }
+            return Ok(MemTarget::Blocks(a, b));
+        }
+        if let Some(n) = w.strip_prefix("memory") {
+            return n.parse::<u64>().map(MemTarget::Block).map_err(|_| {
+                self.err(
+                    Some(w),
+                    "expected memoryN with a decimal block number, like memory21",
+                )
+            });
+        }
+        if let Some((start, size)) = self.range(w)? {
+            return Ok(MemTarget::Range {
+                start,
+                size: Some(size),
+            });
+        }
+        let start = parse_addr(w)
+            .ok_or_else(|| self.err(Some(w), "expected memoryN, START (hex) or START-END"))?;
+        let size = match self.words.get(self.next) {
+            Some(s) => {
+                self.next += 1;
+                Some(parse_size(s).map_err(|e| self.err(Some(s), format!("SIZE: {e}")))?)
+            }
+            None => None,
+        };
+        Ok(MemTarget::Range { start, size })
+    }
+    pub fn done(&self) -> Result<(), CommandError> {
+        match self.words.get(self.next) {
+            None => Ok(()),
+            Some(w) => Err(self.err(
+                Some(w),
+                "unexpected word (names with spaces must be quoted: \"my dev\")",
+            )),
+        }
     }
 }
 
-const COMMAND_WORDS: &[&str] = &[
-    "hotplug",
-    "memory",
-    "request",
-    "release",
-    "request-resource",
-    "insert",
-    "remove-resource",
-    "release-resource",
-    "adjust",
-    "intersects",
-    "free-region",
-    "dax",
-    "show",
-    "find",
-    "blocks",
-    "modprobe",
-    "ndctl",
-    "daxctl",
-    "echo",
-    "diff",
-    "undo",
-    "redo",
-    "reset",
-    "kernel",
-    "explain",
-    "save",
-    "help",
-    "quit",
-];
-
-/// The first words of every command (for completion and "did you mean").
-pub fn command_words() -> &'static [&'static str] {
-    COMMAND_WORDS
+/// A tool's command line (`ndctl create-namespace …`), parsed by the tool's own clap grammar
+/// ([`crate::tools::parse_argv`]).
+fn tool(line: &str, name: &str, args: Vec<String>) -> Result<Command, CommandError> {
+    let mut argv = vec![name.to_string()];
+    argv.extend(args);
+    crate::tools::parse_argv(&argv)
+        .map(Command::Tool)
+        .map_err(|e| CommandError::new(line, Some(name), e.0))
 }
+
+/// `--flags`: hex or `|`-joined IORESOURCE_* names ([`crate::kernel::region::parse_flags`]).
+fn flags_arg(s: &str) -> Result<u32, String> {
+    crate::kernel::region::parse_flags(s).ok_or_else(|| {
+        "expected hex (0x200, 0x80000200) or names joined by | (MEM, MEM|BUSY, SYSTEM_RAM)"
+            .to_string()
+    })
+}
+
+fn one_span(line: &str, cmd: &'static str, a: &SpanArg) -> Result<Span, CommandError> {
+    let mut w = SpanWords::new(line, cmd, &a.span);
+    let s = w.span()?;
+    w.done()?;
+    Ok(s)
+}
+
+impl Cmd {
+    /// The command the session executes. `line` is the text the words came from (for errors).
+    pub fn into_command(self, line: &str) -> Result<Command, CommandError> {
+        Ok(match self {
+            Cmd::Hotplug(HotplugCmd::Add {
+                span,
+                nid,
+                driver_managed,
+                merge,
+            }) => Command::HotplugAdd {
+                span: one_span(line, "hotplug add", &span)?,
+                nid,
+                driver_managed,
+                merge,
+            },
+            Cmd::Hotplug(HotplugCmd::Remove { span }) => Command::HotplugRemove {
+                span: one_span(line, "hotplug remove", &span)?,
+            },
+            Cmd::Memory(MemoryCmd::Online { target, zone }) => {
+                let mut w = SpanWords::new(line, "memory online", &target.target);
+                let target = w.target()?;
+                w.done()?;
+                Command::MemoryOnline {
+                    target,
+                    zone: zone.map(|z| match z {
+                        ZoneArg::Normal => Zone::Normal,
+                        ZoneArg::Movable => Zone::Movable,
+                    }),
+                }
+            }
+            Cmd::Memory(MemoryCmd::Offline { target }) => {
+                let mut w = SpanWords::new(line, "memory offline", &target.target);
+                let target = w.target()?;
+                w.done()?;
+                Command::MemoryOffline { target }
+            }
+            Cmd::Request(a) => Command::Request {
+                span: one_span(line, "request", &SpanArg { span: a.span })?,
+                name: a.name,
+            },
+            Cmd::Release(a) => Command::Release {
+                span: one_span(line, "release", &a)?,
+            },
+            Cmd::RequestResource { span, flags } => Command::RequestResource {
+                span: one_span(line, "request-resource", &SpanArg { span: span.span })?,
+                name: span.name,
+                flags,
+            },
+            Cmd::Insert {
+                span,
+                expand,
+                flags,
+            } => Command::Insert {
+                span: one_span(line, "insert", &SpanArg { span: span.span })?,
+                name: span.name,
+                expand,
+                flags,
+            },
+            Cmd::RemoveResource(a) => Command::RemoveResource {
+                span: one_span(line, "remove-resource", &a)?,
+            },
+            Cmd::ReleaseResource(a) => Command::ReleaseResource {
+                span: one_span(line, "release-resource", &a)?,
+            },
+            Cmd::Adjust(a) => {
+                let mut w = SpanWords::new(line, "adjust", &a.span);
+                let span = w.span()?;
+                let new = w.span()?;
+                w.done()?;
+                Command::Adjust { span, new }
+            }
+            Cmd::Intersects { span, flags, desc } => Command::Intersects {
+                span: one_span(line, "intersects", &span)?,
+                flags,
+                desc,
+            },
+            Cmd::FreeRegion {
+                size,
+                name,
+                bottom_up,
+                align,
+            } => Command::FreeRegion {
+                size,
+                name,
+                bottom_up,
+                align,
+            },
+            Cmd::Dax(DaxCmd::Kmem { dev }) => Command::DaxKmem { dev },
+            Cmd::Dax(DaxCmd::Devdax { dev }) => Command::DaxDevdax { dev },
+            Cmd::Show { flags: true, .. } => {
+                return Err(CommandError::new(
+                    line,
+                    Some("--flags"),
+                    "show --flags works on the command line only (iomem-sim show --flags)",
+                ));
+            }
+            Cmd::Show { target, name, .. } => Command::Show {
+                target: match (name, target.as_slice()) {
+                    (Some(n), _) => Some(ShowTarget::Name(n)),
+                    (None, []) => None,
+                    (None, [w]) if parse_addr(w).is_some() => parse_addr(w).map(ShowTarget::Addr),
+                    // `show System RAM` works unquoted: the words are one name.
+                    (None, words) => Some(ShowTarget::Name(words.join(" "))),
+                },
+            },
+            Cmd::Find { addr } => Command::Find { addr },
+            Cmd::Blocks { options } if options == ["--sysfs"] => Command::BlocksSysfs,
+            Cmd::Blocks { options } => {
+                // lsmem's own option rules (short options bundled, `-o +COL`, …).
+                let ws: Vec<&str> = options.iter().map(String::as_str).collect();
+                if ws.iter().any(|w| *w == "-h" || *w == "--help") {
+                    return Ok(Command::Help {
+                        topic: Some("blocks".into()),
+                    });
+                }
+                crate::render::lsmem::LsmemOptions::parse(&ws)
+                    .map(Command::Blocks)
+                    .map_err(|e| {
+                        CommandError::new(
+                            line,
+                            ws.get(e.index).copied(),
+                            format!("blocks: {}", e.expected),
+                        )
+                    })?
+            }
+            Cmd::Modprobe { args } => tool(line, "modprobe", args)?,
+            Cmd::Ndctl { args } => tool(line, "ndctl", args)?,
+            Cmd::Daxctl { args } => tool(line, "daxctl", args)?,
+            Cmd::Echo { args } => tool(line, "echo", args)?,
+            Cmd::Diff { step } => Command::Diff { step },
+            Cmd::Undo => Command::Undo,
+            Cmd::Redo => Command::Redo,
+            Cmd::Reset => Command::Reset,
+            Cmd::Kernel { version } => Command::Kernel { version },
+            Cmd::Explain { command } => {
+                if command.first().is_some_and(|w| w == "explain") {
+                    return Err(CommandError::new(
+                        line,
+                        None,
+                        "explain cannot explain itself",
+                    ));
+                }
+                let inner = parse_words_in(line, &command)?;
+                if !inner.is_kernel_op() && !matches!(inner, Command::Intersects { .. }) {
+                    // Only kernel operations have a decision path to show.
+                    return Err(CommandError::new(
+                        line,
+                        command.first().map(String::as_str),
+                        "explain takes a kernel operation (hotplug, memory, request, …)",
+                    ));
+                }
+                Command::Explain(Box::new(inner))
+            }
+            Cmd::Save { path } => Command::Save { path },
+            Cmd::Help { topic } => Command::Help {
+                topic: (!topic.is_empty()).then(|| topic.join(" ")),
+            },
+            Cmd::Quit => Command::Quit,
+            Cmd::Check
+            | Cmd::Repl
+            | Cmd::Completions { .. }
+            | Cmd::Man { .. }
+            | Cmd::Capture { .. } => {
+                let w = line.split_whitespace().next().unwrap_or("");
+                return Err(CommandError::new(
+                    line,
+                    Some(w),
+                    format!("`{w}` works on the command line only (iomem-sim {w})"),
+                ));
+            }
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------- parsing
 
 /// Parse one line of the command language. Blank lines and comments are an error here
 /// ("missing command"); scripts use [`parse_script_line`].
 pub fn parse_command(line: &str) -> Result<Command, CommandError> {
-    let words = split_words(line)?;
-    crate::validate::checked(line, parse_words_at(line, words, 0))
+    parse_script_line(line)?
+        .ok_or_else(|| CommandError::new(line, None, "missing command (try `help`)"))
 }
 
 /// Like [`parse_command`] but `Ok(None)` for a blank line or a `#` comment.
 pub fn parse_script_line(line: &str) -> Result<Option<Command>, CommandError> {
-    let words = split_words(line)?;
+    if line.contains('\0') {
+        return Err(CommandError::new(line, None, "a NUL byte in the line"));
+    }
+    let Some(words) = shlex::split(line) else {
+        return Err(CommandError::new(
+            line,
+            None,
+            "unterminated quote (or a backslash at the end of the line)",
+        ));
+    };
     if words.is_empty() {
         return Ok(None);
     }
-    crate::validate::checked(line, parse_words_at(line, words, 0)).map(Some)
+    crate::validate::checked(line, parse_words_in(line, &words)).map(Some)
 }
 
-/// Parse already-split words (the trailing command words of the command line). The words are
-/// joined with quoting so that error carets still point at the right word.
-pub fn parse_args(args: &[String]) -> Result<Command, CommandError> {
-    let line = args
-        .iter()
-        .map(|a| quote_arg(a))
-        .collect::<Vec<_>>()
-        .join(" ");
-    parse_command(&line)
+/// Parse already-split words (the command words of the command line).
+pub fn parse_words(words: &[String]) -> Result<Command, CommandError> {
+    let line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+    crate::validate::checked(&line, parse_words_in(&line, words))
 }
 
-fn quote_arg(a: &str) -> String {
-    if !a.is_empty() && !a.chars().any(|c| c.is_whitespace() || "'\"\\#".contains(c)) {
-        a.to_string()
-    } else {
-        format!("'{}'", a.replace('\'', "'\\''"))
+/// The command words at the front of `words` (`hotplug add` of `hotplug add a0000000 128M`).
+pub fn command_path(words: &[String]) -> Vec<String> {
+    let root = line_command();
+    let mut cur = &root;
+    let mut path = Vec::new();
+    for w in words {
+        match cur.find_subcommand(w) {
+            Some(sc) => {
+                path.push(sc.get_name().to_string());
+                cur = sc;
+            }
+            None => break,
+        }
+    }
+    path
+}
+
+fn parse_words_in(line: &str, words: &[String]) -> Result<Command, CommandError> {
+    if matches!(words.first().map(String::as_str), Some("-h" | "--help")) {
+        return Ok(Command::Help { topic: None });
+    }
+    let parsed = line_command()
+        .try_get_matches_from(words)
+        .and_then(|m| LineGrammar::from_arg_matches(&m));
+    match parsed {
+        Ok(g) => g.cmd.into_command(line),
+        // `hotplug add --help` is `help hotplug add`: one text.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            let path = command_path(words);
+            Ok(Command::Help {
+                topic: (!path.is_empty()).then(|| path.join(" ")),
+            })
+        }
+        Err(e) => Err(CommandError::from_clap(line, &e)),
     }
 }
 
-fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command, CommandError> {
-    let mut p = P {
-        line,
-        words,
-        pos: Vec::new(),
-        next: 0,
-        opts: Vec::new(),
-    };
-    let Some(w0) = p.words.get(first).map(|w| w.text.clone()) else {
-        return Err(p.err_at(first, "missing command (try `help`)".to_string()));
-    };
-    // The user's tools (issue 15): their own clap parsers take the rest of the line.
-    if crate::tools::TOOLS.contains(&w0.as_str()) {
-        let argv: Vec<String> = p.words[first..].iter().map(|w| w.text.clone()).collect();
-        return crate::tools::parse_argv(&argv)
-            .map(Command::Tool)
-            .map_err(|e| p.err_at(first, e.0));
-    }
-    let sub = p.words.get(first + 1).map(|w| w.text.clone());
-    let two = |p: &P, allowed: &[&str]| -> Result<String, CommandError> {
-        match &sub {
-            Some(s) if allowed.contains(&s.as_str()) => Ok(format!("{w0} {s}")),
-            _ => Err(p.err_at(
-                first + 1,
-                format!("expected one of: {}", allowed.join(", ")).replacen(
-                    "expected",
-                    &format!("`{w0}` expects"),
-                    1,
-                ),
-            )),
-        }
-    };
-    let cmd: String = match w0.as_str() {
-        "hotplug" => two(&p, &["add", "remove"])?,
-        "memory" => two(&p, &["online", "offline"])?,
-        "dax" => two(&p, &["kmem", "devdax"])?,
-        "exit" | "q" => "quit".into(),
-        "?" => "help".into(),
-        "explain" => {
-            if p.words.len() <= first + 1 {
-                return Err(p.err_at(first + 1, "missing COMMAND to explain"));
-            }
-            if p.words[first + 1].text == "explain" {
-                return Err(p.err_at(first + 1, "explain cannot explain itself"));
-            }
-            let inner = parse_words_at(line, p.words, first + 1)?;
-            if !inner.is_kernel_op() && !matches!(inner, Command::Intersects { .. }) {
-                // Only kernel operations have a decision path to show.
-                return Err(CommandError {
-                    expected: "explain takes a kernel operation (hotplug, memory, request, …)"
-                        .into(),
-                    ..parse_error_at_word(line, first + 1)?
-                });
-            }
-            return Ok(Command::Explain(Box::new(inner)));
-        }
-        w if COMMAND_WORDS.contains(&w) => w.to_string(),
-        _ => {
-            let hint = suggest(&w0)
-                .map(|s| format!("; did you mean `{s}`?"))
-                .unwrap_or_default();
-            return Err(p.err_at(first, format!("unknown command `{w0}`{hint} (try `help`)")));
-        }
-    };
-    let nwords = cmd.split(' ').count();
-    if cmd == "blocks"
-        && p.words.len() == first + nwords + 1
-        && p.words[first + nwords].text == "--sysfs"
-    {
-        return Ok(Command::BlocksSysfs);
-    }
-    if cmd == "blocks" {
-        // lsmem's options, short ones included (`-o RANGE,ZONES -b`): parsed by lsmem's rules.
-        let from = first + nwords;
-        let ws: Vec<&str> = p.words[from..].iter().map(|w| w.text.as_str()).collect();
-        return crate::render::lsmem::LsmemOptions::parse(&ws)
-            .map(Command::Blocks)
-            .map_err(|e| p.err_at(from + e.index, e.expected));
-    }
-    p.classify(&cmd, first + nwords)?;
-    let names_hint = "; names with spaces must be quoted: \"my dev\"";
-    let c = match cmd.as_str() {
-        "hotplug add" => {
-            let span = p.span()?;
-            p.done("")?;
-            let nid = match p.opt_value("nid") {
-                None => 0,
-                Some((i, v)) => v
-                    .parse::<u32>()
-                    .map_err(|_| p.err_at(i, "expected a NUMA node id (decimal)"))?,
-            };
-            Command::HotplugAdd {
-                span,
-                nid,
-                driver_managed: p.opt_value("driver-managed").map(|(_, v)| v.to_string()),
-                merge: p.flag("merge"),
-            }
-        }
-        "hotplug remove" => {
-            let span = p.span()?;
-            p.done("")?;
-            Command::HotplugRemove { span }
-        }
-        "memory online" | "memory offline" => {
-            let target = mem_target(&mut p)?;
-            p.done("")?;
-            if cmd == "memory offline" {
-                Command::MemoryOffline { target }
-            } else {
-                let zone = match p.opt_value("zone") {
-                    None => None,
-                    // Case-insensitive: lsmem and chmem print `Normal`, `Movable`.
-                    Some((i, z)) => match z.to_ascii_lowercase().as_str() {
-                        "normal" | "kernel" => Some(Zone::Normal),
-                        "movable" => Some(Zone::Movable),
-                        _ => return Err(p.err_at(i, "expected --zone normal|movable")),
-                    },
-                };
-                Command::MemoryOnline { target, zone }
-            }
-        }
-        "request" | "request-resource" | "insert" => {
-            let span = p.span()?;
-            let name = p.name("NAME")?;
-            p.done(names_hint)?;
-            let flags = match p.opt_value("flags") {
-                None => None,
-                Some((i, v)) => Some(crate::kernel::region::parse_flags(v).ok_or_else(|| {
-                    p.err_at(
-                        i,
-                        "--flags: expected hex (0x200, 0x80000200) or names joined by | (MEM, MEM|BUSY, SYSTEM_RAM)",
-                    )
-                })?),
-            };
-            match cmd.as_str() {
-                "request" => Command::Request { span, name },
-                "request-resource" => Command::RequestResource { span, name, flags },
-                _ => Command::Insert {
-                    span,
-                    name,
-                    expand: p.flag("expand"),
-                    flags,
-                },
-            }
-        }
-        "release" | "remove-resource" | "release-resource" => {
-            let span = p.span()?;
-            p.done("")?;
-            match cmd.as_str() {
-                "release" => Command::Release { span },
-                "remove-resource" => Command::RemoveResource { span },
-                _ => Command::ReleaseResource { span },
-            }
-        }
-        "adjust" => {
-            let span = p.span()?;
-            let new = p.span()?;
-            p.done("")?;
-            Command::Adjust { span, new }
-        }
-        "intersects" => {
-            let span = p.span()?;
-            p.done("")?;
-            let desc = match p.opt_value("desc") {
-                None => None,
-                Some((i, v)) => Some(Desc::from_kernel_name(v).ok_or_else(|| {
-                    let names: Vec<&str> = Desc::ALL.iter().map(|d| d.kernel_name()).collect();
-                    p.err_at(
-                        i,
-                        format!("expected an IORES_DESC_* name: {}", names.join(", ")),
-                    )
-                })?),
-            };
-            Command::Intersects {
-                span,
-                flags: p.opt_value("flags").map(|(_, v)| v.to_string()),
-                desc,
-            }
-        }
-        "free-region" => {
-            let size = p.size("SIZE")?;
-            let name = p.name("NAME")?;
-            p.done(names_hint)?;
-            let align = match p.opt_value("align") {
-                None => None,
-                Some((i, v)) => Some(
-                    parse_size(v)
-                        .ok()
-                        .filter(|a| a.is_power_of_two())
-                        .ok_or_else(|| {
-                            p.err_at(i, "--align: expected a power-of-two size like 256M")
-                        })?,
-                ),
-            };
-            Command::FreeRegion {
-                size,
-                name,
-                bottom_up: p.flag("bottom-up"),
-                align,
-            }
-        }
-        "dax kmem" | "dax devdax" => {
-            let dev = p.name("DEV (a dax device like dax0.0)")?;
-            p.done("")?;
-            if cmd == "dax kmem" {
-                Command::DaxKmem { dev }
-            } else {
-                Command::DaxDevdax { dev }
-            }
-        }
-        "show" => {
-            if !p.has_more() {
-                Command::Show { target: None }
-            } else if p.pos.len() - p.next == 1
-                && let Some(a) = parse_addr(&p.words[p.peek_index()].text)
-                && !p.words[p.peek_index()].quoted
-            {
-                Command::Show {
-                    target: Some(ShowTarget::Addr(a)),
-                }
-            } else {
-                // `show System RAM` works unquoted: the remaining words are one name.
-                let rest: Vec<String> = p.pos[p.next..]
-                    .iter()
-                    .map(|&i| p.words[i].text.clone())
-                    .collect();
-                Command::Show {
-                    target: Some(ShowTarget::Name(rest.join(" "))),
-                }
-            }
-        }
-        "find" => {
-            let addr = p.addr("ADDR")?;
-            p.done("")?;
-            Command::Find { addr }
-        }
-        "diff" => {
-            let step = if p.has_more() {
-                let (i, w) = p.take("STEP")?;
-                Some(
-                    w.parse::<usize>()
-                        .map_err(|_| p.err_at(i, "expected a step number (0 = the start)"))?,
-                )
-            } else {
-                None
-            };
-            p.done("")?;
-            Command::Diff { step }
-        }
-        "kernel" => {
-            let (i, w) = p.take("VERSION (e.g. 5.1)")?;
-            let version = w
-                .parse::<KernelVersion>()
-                .map_err(|e| p.err_at(i, e.to_string()))?;
-            p.done("")?;
-            Command::Kernel { version }
-        }
-        "save" => {
-            let path = p.name("FILE")?;
-            p.done("; quote a file name with spaces")?;
-            Command::Save { path }
-        }
-        "help" => {
-            let rest: Vec<String> = p.pos[p.next..]
-                .iter()
-                .map(|&i| p.words[i].text.clone())
-                .collect();
-            Command::Help {
-                topic: (!rest.is_empty()).then(|| rest.join(" ")),
-            }
-        }
-        other => {
-            p.done("")?;
-            match other {
-                "blocks" => Command::Blocks(Default::default()),
-                "undo" => Command::Undo,
-                "redo" => Command::Redo,
-                "reset" => Command::Reset,
-                _ => Command::Quit,
-            }
-        }
-    };
-    Ok(c)
-}
-
-fn parse_error_at_word(line: &str, index: usize) -> Result<CommandError, CommandError> {
-    let words = split_words(line)?;
-    let w = words.get(index);
-    Ok(CommandError {
-        line: line.to_string(),
-        index,
-        word: w.map(|w| w.text.clone()).unwrap_or_default(),
-        offset: w.map_or(line.len(), |w| w.offset),
-        len: w.map_or(1, |w| w.len),
-        expected: String::new(),
-    })
-}
-
-fn mem_target(p: &mut P) -> Result<MemTarget, CommandError> {
-    let i = p.peek_index();
-    let (_, w) = p.take("START [SIZE] or memoryN")?;
-    if let Some((a, b)) = w.split_once('-')
-        && let (Some(a), Some(b)) = (a.strip_prefix("memory"), b.strip_prefix("memory"))
-    {
-        // `memory24576-memory24583`, as lsmem's BLOCK column reads `24576-24583`.
-        let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) else {
-            return Err(p.err_at(
-                i,
-                "expected memoryA-memoryB with decimal block numbers, like memory32-memory33",
-            ));
-        };
-        if b < a {
-            return Err(p.err_at(i, "the last block is below the first"));
-        }
-        return Ok(MemTarget::Blocks(a, b));
-    }
-    if let Some(n) = w.strip_prefix("memory") {
-        return n.parse::<u64>().map(MemTarget::Block).map_err(|_| {
-            p.err_at(
-                i,
-                "expected memoryN with a decimal block number, like memory21",
-            )
-        });
-    }
-    if let Some((a, b)) = w.split_once('-') {
-        let (Some(s), Some(e)) = (parse_addr(a), parse_addr(b)) else {
-            return Err(p.err_at(i, "expected a range START-END in hex"));
-        };
-        if e < s {
-            return Err(p.err_at(i, "range END is below START"));
-        }
-        if e - s == u64::MAX {
-            return Err(p.err_at(
-                i,
-                "range covers all 2^64 addresses: its size does not fit in 64 bits",
-            ));
-        }
-        return Ok(MemTarget::Range {
-            start: s,
-            size: Some(e - s + 1),
-        });
-    }
-    let start = parse_addr(&w)
-        .ok_or_else(|| p.err_at(i, "expected START (hex address), START-END or memoryN"))?;
-    let size = if p.has_more() {
-        Some(p.size("SIZE")?)
-    } else {
-        None
-    };
-    Ok(MemTarget::Range { start, size })
-}
-
-/// The closest command word within edit distance 2.
-fn suggest(w: &str) -> Option<&'static str> {
-    COMMAND_WORDS
-        .iter()
-        .map(|c| (edit_distance(w, c), *c))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().take(64).collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let v = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-            cur.push(v);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+/// The first words of every line command (for completion).
+pub fn command_words() -> Vec<String> {
+    line_command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .filter(|n| !CLI_ONLY.contains(&n.as_str()))
+        .collect()
 }
 
 // -------------------------------------------------------------------------------------- help
 
-/// Help for one command: used by `help` and by the REPL.
-#[derive(Clone, Copy, Debug)]
-pub struct CommandHelp {
-    /// The command words (`hotplug add`).
-    pub name: &'static str,
-    pub usage: &'static str,
-    /// What it does and which kernel function it mirrors.
-    pub about: &'static str,
-    pub example: &'static str,
-}
-
-pub const HELP: &[CommandHelp] = &[
-    CommandHelp {
-        name: "hotplug add",
-        usage: "hotplug add START SIZE [--nid N] [--driver-managed NAME] [--merge]",
-        about: "hot-add memory: add_memory() / add_memory_driver_managed() (--merge = MHP_MERGE_RESOURCE)",
-        example: "hotplug add a0000000 128M",
-    },
-    CommandHelp {
-        name: "hotplug remove",
-        usage: "hotplug remove START SIZE",
-        about: "hot-remove memory: remove_memory() (its blocks must be offline)",
-        example: "hotplug remove 100000000 128M",
-    },
-    CommandHelp {
-        name: "memory online",
-        usage: "memory online START [SIZE] [--zone normal|movable] | memory online memoryN[-memoryM]",
-        about: "online memory blocks: write online/online_kernel/online_movable to /sys/devices/system/memory/memoryN/state",
-        example: "memory online memory20",
-    },
-    CommandHelp {
-        name: "memory offline",
-        usage: "memory offline START [SIZE] | memory offline memoryN[-memoryM]",
-        about: "offline memory blocks: write offline to memoryN/state",
-        example: "memory offline a0000000 128M",
-    },
-    CommandHelp {
-        name: "request",
-        usage: "request START SIZE NAME",
-        about: "claim a busy region: request_mem_region() -> __request_region() (descends into non-BUSY conflicts)",
-        example: "request c1000000 4K \"my dev\"",
-    },
-    CommandHelp {
-        name: "release",
-        usage: "release START SIZE",
-        about: "release a busy region: release_mem_region() -> __release_region()",
-        example: "release c1000000 4K",
-    },
-    CommandHelp {
-        name: "request-resource",
-        usage: "request-resource START SIZE NAME",
-        about: "request_resource_conflict() on the root: top level only, never descends",
-        example: "request-resource 100000000 1G extra",
-    },
-    CommandHelp {
-        name: "insert",
-        usage: "insert START SIZE NAME [--expand]",
-        about: "insert_resource() (adopts the children it covers) / insert_resource_expand_to_fit()",
-        example: "insert f0000 64K Reserved",
-    },
-    CommandHelp {
-        name: "remove-resource",
-        usage: "remove-resource START SIZE",
-        about: "remove_resource(): the resource goes, its children move up",
-        example: "remove-resource f0000-fffff",
-    },
-    CommandHelp {
-        name: "release-resource",
-        usage: "release-resource START SIZE",
-        about: "release_resource(): the resource goes with its children",
-        example: "release-resource a0000000-afffffff",
-    },
-    CommandHelp {
-        name: "adjust",
-        usage: "adjust START SIZE NEW_START NEW_SIZE",
-        about: "adjust_resource(): move/resize a resource within its parent and around its children",
-        example: "adjust c1000000 4K c1000000 8K",
-    },
-    CommandHelp {
-        name: "intersects",
-        usage: "intersects START SIZE [--flags F] [--desc D]",
-        about: "region_intersects() query: INTERSECTS, DISJOINT or MIXED (changes nothing)",
-        example: "intersects a0000000 128M --flags SYSTEM_RAM",
-    },
-    CommandHelp {
-        name: "free-region",
-        usage: "free-region SIZE NAME [--bottom-up [--align A]]",
-        about: "request_free_mem_region() (top down) / alloc_free_mem_region() (--bottom-up)",
-        example: "free-region 1G \"device private\"",
-    },
-    CommandHelp {
-        name: "dax kmem",
-        usage: "dax kmem DEV",
-        about: "hand a dax device to kmem (daxctl reconfigure-device --mode=system-ram; drivers/dax/kmem.c probe)",
-        example: "dax kmem dax0.0",
-    },
-    CommandHelp {
-        name: "dax devdax",
-        usage: "dax devdax DEV",
-        about: "give it back to device-dax (kmem unbind / remove)",
-        example: "dax devdax dax0.0",
-    },
-    CommandHelp {
-        name: "show",
-        usage: "show [ADDR|NAME]",
-        about: "print the tree, or the resources containing ADDR, or those named NAME",
-        example: "show \"Persistent Memory (legacy)\"",
-    },
-    CommandHelp {
-        name: "find",
-        usage: "find ADDR",
-        about: "which resources contain ADDR, as a path from the top",
-        example: "find a0001000",
-    },
-    CommandHelp {
-        name: "blocks",
-        usage: "blocks [--sysfs] [-o COLS] [-S COLS] [-a] [-b] [-n] [-J|-r|-P] [--summary[=never|always|only]]",
-        about: "memory blocks as lsmem prints them (default -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE); --sysfs: each block's sysfs values exactly",
-        example: "blocks",
-    },
-    CommandHelp {
-        name: "modprobe",
-        usage: "modprobe [-a] MODULE...",
-        about: "load nd_e820, nfit, nd_pmem, dax_pmem, device_dax, kmem; drivers bind as in the kernel",
-        example: "modprobe -a nd_e820 nd_pmem",
-    },
-    CommandHelp {
-        name: "ndctl",
-        usage: "ndctl create-namespace [-f] [-e NS] -m raw|fsdax|devdax [--map dev|mem] [-a ALIGN] [-s SIZE] | disable-namespace NS | enable-namespace NS | destroy-namespace -f NS | list [-RNu]",
-        about: "libnvdimm namespaces as ndctl configures them (info block per nd_pfn_init)",
-        example: "ndctl create-namespace -f -e namespace0.0 -m devdax",
-    },
-    CommandHelp {
-        name: "daxctl",
-        usage: "daxctl reconfigure-device -m system-ram|devdax [--no-online] [--no-movable] [-f] DEV | online-memory DEV [--no-movable] | offline-memory DEV | list [-u]",
-        about: "device-dax to System RAM (kmem) and back, in daxctl's own sequence",
-        example: "daxctl reconfigure-device --mode=system-ram dax0.0",
-    },
-    CommandHelp {
-        name: "echo",
-        usage: "echo WORD > /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id} | …/memory/memoryN/state | …/memory/probe",
-        about: "a sysfs write as the user types it (quote it on a shell command line)",
-        example: "echo online_movable > /sys/devices/system/memory/memory35/state",
-    },
-    CommandHelp {
-        name: "diff",
-        usage: "diff [STEP]",
-        about: "what changed since the start (or since step STEP)",
-        example: "diff 1",
-    },
-    CommandHelp {
-        name: "undo",
-        usage: "undo",
-        about: "undo the last step",
-        example: "undo",
-    },
-    CommandHelp {
-        name: "redo",
-        usage: "redo",
-        about: "redo the step undone last",
-        example: "redo",
-    },
-    CommandHelp {
-        name: "reset",
-        usage: "reset",
-        about: "back to the starting tree (recorded as a step: undo brings the work back)",
-        example: "reset",
-    },
-    CommandHelp {
-        name: "kernel",
-        usage: "kernel VERSION | kernel A,B,… | kernel A..B | kernel list",
-        about: "switch the simulated kernel from now on; several run each command in all, side by side",
-        example: "kernel 5.0",
-    },
-    CommandHelp {
-        name: "explain",
-        usage: "explain COMMAND...",
-        about: "run COMMAND and show the kernel's decision path",
-        example: "explain hotplug add a0000000 128M",
-    },
-    CommandHelp {
-        name: "save",
-        usage: "save FILE",
-        about: "write the current tree as /proc/iomem text (atomically: temp file, then rename)",
-        example: "save after.iomem",
-    },
-    CommandHelp {
-        name: "help",
-        usage: "help [COMMAND]",
-        about: "this list, or one command's help",
-        example: "help hotplug add",
-    },
-    CommandHelp {
-        name: "quit",
-        usage: "quit",
-        about: "leave the REPL (also: exit, Ctrl-D)",
-        example: "quit",
-    },
-];
-
-/// Help for a topic: exact command words, or every command starting with the first word
-/// (`help hotplug` lists `hotplug add` and `hotplug remove`).
-pub fn help_for(topic: &str) -> Vec<&'static CommandHelp> {
-    let topic = topic.trim();
-    if let Some(h) = HELP.iter().find(|h| h.name == topic) {
-        return vec![h];
-    }
-    let first = topic.split_whitespace().next().unwrap_or("");
-    HELP.iter()
-        .filter(|h| h.name.split(' ').next() == Some(first))
-        .collect()
-}
-
-/// The text `help` prints: one line per command, or the details of one topic.
+/// The text `help` prints: every line command with its summary, or one command's long help
+/// (what `CMD --help` prints).
 pub fn help_text(topic: Option<&str>) -> String {
-    let mut s = String::new();
-    match topic {
-        None => {
-            s.push_str("Commands (addresses are hex; sizes 128M, 1G, 0x8000000; START-END works for START SIZE):\n");
-            for h in HELP {
-                s.push_str(&format!("  {:<70} {}\n", h.usage, first_clause(h.about)));
-            }
-            s.push_str("`help COMMAND` shows one command with an example.\n");
-        }
-        Some(t) => {
-            let hs = help_for(t);
-            if hs.is_empty() {
-                s.push_str(&format!("no command `{t}`; `help` lists them\n"));
-            }
-            for h in hs {
-                s.push_str(&format!(
-                    "{}\n    {}\n    example: {}\n",
-                    h.usage, h.about, h.example
-                ));
-            }
-        }
-    }
-    s
+    help_from(&line_command(), topic, true)
 }
 
-fn first_clause(s: &str) -> &str {
-    s.split(':').next().unwrap_or(s)
+/// `help` over any built clap tree (the line grammar, or the command line's `Cli`).
+pub fn help_from(root: &clap::Command, topic: Option<&str>, line: bool) -> String {
+    let Some(t) = topic.map(str::trim).filter(|t| !t.is_empty()) else {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for c in root.get_subcommands() {
+            if line && CLI_ONLY.contains(&c.get_name()) {
+                continue;
+            }
+            let about =
+                |c: &clap::Command| c.get_about().map(|a| a.to_string()).unwrap_or_default();
+            if c.has_subcommands() {
+                for s in c.get_subcommands() {
+                    rows.push((format!("{} {}", c.get_name(), s.get_name()), about(s)));
+                }
+            } else {
+                rows.push((c.get_name().to_string(), about(c)));
+            }
+        }
+        let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let mut s = String::from(
+            "Commands (addresses hex; sizes 128M, 1G, 0x8000000; START-END for START SIZE):\n",
+        );
+        for (n, a) in rows {
+            s.push_str(&format!("  {n:w$}  {a}\n"));
+        }
+        s.push_str("`help COMMAND` (or COMMAND --help) shows one command with an example.\n");
+        return s;
+    };
+    let mut cur = root;
+    for w in t.split_whitespace() {
+        match cur.find_subcommand(w) {
+            Some(sc) => cur = sc,
+            None => return format!("no command `{t}`; `help` lists them\n"),
+        }
+    }
+    let mut cur = cur.clone();
+    cur.render_long_help().to_string()
 }
 
 #[cfg(test)]
@@ -1484,6 +1647,11 @@ mod tests {
         }
     }
     const M128: u64 = 128 << 20;
+
+    #[test]
+    fn grammar_is_consistent() {
+        LineGrammar::command().debug_assert();
+    }
 
     #[test]
     fn sizes() {
@@ -1529,40 +1697,28 @@ mod tests {
         assert_eq!(ok("  hotplug   add 0xa0000000 0x8000000  "), want);
         assert_eq!(ok("hotplug add a0000000-a7ffffff"), want);
         assert_eq!(ok("hotplug add a0000000 128M # the seed story"), want);
-        let c = ok(
-            "hotplug add 140000000 128M --merge --nid=1 --driver-managed 'System RAM (virtio_mem)'",
-        );
+        let want1 = Command::HotplugAdd {
+            span: Span {
+                start: 0x140000000,
+                size: M128,
+            },
+            nid: 1,
+            driver_managed: Some("System RAM (virtio_mem)".into()),
+            merge: true,
+        };
         assert_eq!(
-            c,
-            Command::HotplugAdd {
-                span: Span {
-                    start: 0x140000000,
-                    size: M128
-                },
-                nid: 1,
-                driver_managed: Some("System RAM (virtio_mem)".into()),
-                merge: true,
-            }
+            ok(
+                "hotplug add 140000000 128M --merge --nid=1 --driver-managed 'System RAM (virtio_mem)'"
+            ),
+            want1
         );
-        // Options may come before positionals too.
-        assert_eq!(ok("hotplug add --nid 1 140000000 128M"), {
-            let Command::HotplugAdd {
-                span,
-                driver_managed,
-                merge,
-                ..
-            } = c
-            else {
-                unreachable!()
-            };
-            let _ = (driver_managed, merge);
-            Command::HotplugAdd {
-                span,
-                nid: 1,
-                driver_managed: None,
-                merge: false,
-            }
-        });
+        // Options anywhere: before, between and after the positionals.
+        assert_eq!(
+            ok(
+                "hotplug add --nid 1 140000000 --merge 128M --driver-managed='System RAM (virtio_mem)'"
+            ),
+            want1
+        );
     }
 
     #[test]
@@ -1570,43 +1726,46 @@ mod tests {
         let lines = [
             "hotplug add a0000000 128M",
             "hotplug add a0000000 128M --nid 2 --driver-managed \"System RAM (kmem)\" --merge",
+            "hotplug add a0000000 128M --driver-managed=-odd",
             "hotplug remove 110000000 128M",
             "memory online a0000000",
             "memory online a0000000 256M --zone movable",
             "memory online memory20 --zone normal",
+            "memory online memory20 --zone Movable",
             "memory offline memory20",
             "memory offline a0000000-a7ffffff",
             "request c1000000 4K \"my dev\"",
+            "request c1000000 4K -- -dash",
+            "free-region 1G --bottom-up -- -x",
             "release c1000000 4K",
             "request-resource 100000000 1G extra",
             "insert f0000 64K Reserved --expand",
+            "insert --expand f0000 64K -- --odd",
             "remove-resource f0000-fffff",
             "release-resource a0000000 256M",
             "adjust c1000000 4K c1000000-c1001fff",
             "intersects a0000000 128M --flags SYSTEM_RAM --desc PERSISTENT_MEMORY_LEGACY",
-            "free-region 1G \"device private\" --bottom-up",
+            "intersects a0000000 128M --flags=-1",
+            "free-region 1G \"device private\" --bottom-up --align 256M",
             "dax kmem dax0.0",
             "dax devdax dax0.0",
+            "dax kmem -- --reset,mmo.2",
             "show",
             "show a0000000",
             "show System RAM",
+            "show --name beef",
             "show \"Persistent Memory (legacy)\"",
             "find a0001000",
             "blocks",
-            "blocks --sysfs",
-            "insert 100000000 512M \"Persistent Memory\" --flags MEM",
-            "request-resource 100000000 512M foo --flags 0x80000200",
-            "modprobe -a nd_e820 nd_pmem",
-            "ndctl create-namespace -f -e namespace0.0 -m devdax",
-            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
-            "echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id",
             "diff",
             "diff 2",
             "undo",
             "redo",
             "reset",
             "kernel 5.0",
+            "kernel 6.1.0",
             "explain hotplug add a0000000 128M",
+            "explain dax kmem -- -x",
             "save \"out dir/after.iomem\"",
             "help",
             "help hotplug add",
@@ -1618,6 +1777,7 @@ mod tests {
             assert_eq!(c, again, "{l:?} → {c} did not round-trip");
         }
         assert_eq!(ok("exit"), Command::Quit);
+        assert_eq!(ok("?"), Command::Help { topic: None });
         assert_eq!(
             ok("show System RAM"),
             Command::Show {
@@ -1625,10 +1785,16 @@ mod tests {
             }
         );
         assert_eq!(
-            ok("memory online memory21"),
+            ok("show --name beef"),
+            Command::Show {
+                target: Some(ShowTarget::Name("beef".into()))
+            }
+        );
+        assert_eq!(
+            ok("memory online memory21 --zone MOVABLE"),
             Command::MemoryOnline {
                 target: MemTarget::Block(21),
-                zone: None
+                zone: Some(Zone::Movable)
             }
         );
         assert_eq!(
@@ -1655,13 +1821,20 @@ mod tests {
             ok("explain hotplug add a0000000-a7ffffff"),
             Command::Explain(Box::new(ok("hotplug add a0000000 128M")))
         );
+        // `CMD --help` is `help CMD`.
+        assert_eq!(
+            ok("hotplug add --help"),
+            Command::Help {
+                topic: Some("hotplug add".into())
+            }
+        );
     }
 
     #[test]
     fn errors_name_the_word() {
         let e = err("hotplug add a0000000 12Q");
-        assert_eq!((e.index, e.word.as_str()), (3, "12Q"));
-        assert!(e.expected.contains("size"), "{}", e.expected);
+        assert_eq!(e.word.as_deref(), Some("12Q"));
+        assert!(e.message.contains("size"), "{}", e.message);
         let shown = e.to_string();
         let caret = format!(
             "  hotplug add a0000000 12Q\n  {}^^^",
@@ -1670,140 +1843,131 @@ mod tests {
         assert!(shown.ends_with(&caret), "{shown}");
 
         let e = err("hotplug add a0000000");
-        assert_eq!((e.index, e.word.as_str()), (3, ""));
-        assert!(e.expected.contains("missing SIZE"), "{}", e.expected);
-
+        assert!(e.message.contains("missing SIZE"), "{}", e.message);
         let e = err("hotplug add zz 128M");
-        assert_eq!((e.index, e.word.as_str()), (2, "zz"));
-
+        assert_eq!(e.word.as_deref(), Some("zz"));
         let e = err("hotplug ad a0000000 128M");
-        assert_eq!(e.index, 1);
-        assert!(e.expected.contains("add, remove"), "{}", e.expected);
-
+        assert_eq!(e.word.as_deref(), Some("ad"));
+        assert!(e.message.contains("'add'"), "{}", e.message);
         let e = err("hotplg add a0000000 128M");
-        assert_eq!(e.index, 0);
-        assert!(
-            e.expected.contains("did you mean `hotplug`"),
-            "{}",
-            e.expected
-        );
-
+        assert!(e.message.contains("'hotplug'"), "{}", e.message);
         let e = err("hotplug add a0000000 128M --node 1");
-        assert_eq!((e.index, e.word.as_str()), (4, "--node"));
-        assert!(e.expected.contains("--nid"), "{}", e.expected);
-
+        assert_eq!(e.word.as_deref(), Some("--node"));
+        assert!(e.message.contains("--nid"), "{}", e.message);
         let e = err("hotplug add a0000000 128M --nid");
-        assert!(e.expected.contains("needs a value"));
+        assert!(e.message.contains("value is required"), "{}", e.message);
         let e = err("hotplug add a0000000 128M --nid x");
-        assert_eq!((e.index, e.word.as_str()), (5, "x"));
-
+        assert_eq!(e.word.as_deref(), Some("x"));
         let e = err("request c1000000 4K my dev");
-        assert_eq!((e.index, e.word.as_str()), (4, "dev"));
-        assert!(e.expected.contains("quoted"));
-
+        assert_eq!(e.word.as_deref(), Some("my"));
+        assert!(e.message.contains("quoted"), "{}", e.message);
         let e = err("request c1000000 4K \"my dev");
-        assert!(e.expected.contains("unterminated"));
-
+        assert!(e.message.contains("unterminated"));
         let e = err("hotplug remove a7ffffff-a0000000");
-        assert!(e.expected.contains("below START"));
-
+        assert!(e.message.contains("below START"));
         let e = err("memory online memoryX");
-        assert_eq!(e.word, "memoryX");
+        assert_eq!(e.word.as_deref(), Some("memoryX"));
         let e = err("memory online memory20 --zone dma");
-        assert_eq!(e.word, "dma");
-
+        assert_eq!(e.word.as_deref(), Some("dma"));
         let e = err("kernel five");
-        assert_eq!(e.word, "five");
+        assert_eq!(e.word.as_deref(), Some("five"));
         let e = err("diff x");
-        assert_eq!(e.word, "x");
+        assert_eq!(e.word.as_deref(), Some("x"));
         let e = err("undo 2");
-        assert_eq!(e.word, "2");
+        assert_eq!(e.word.as_deref(), Some("2"));
         let e = err("explain show");
-        assert_eq!(e.index, 1);
+        assert!(e.message.contains("kernel operation"), "{}", e.message);
         let e = err("explain");
-        assert!(e.expected.contains("missing"));
+        assert!(e.message.contains("required"), "{}", e.message);
         let e = err("intersects 0 4K --desc WHAT");
-        assert_eq!(e.word, "WHAT");
+        assert_eq!(e.word.as_deref(), Some("WHAT"));
         let e = err("insert 0 4K x --expand=yes");
-        assert!(e.expected.contains("takes no value"));
-        let e = err("blocks --all --frob");
-        assert_eq!(e.word, "--frob");
-        assert!(e.expected.contains("lsmem's -o/--output"), "{}", e.expected);
-        let e = err("undo --all");
-        assert!(e.expected.contains("takes no options"));
-        assert_eq!(
-            ok("memory online memory32-memory33 --zone Movable"),
-            Command::MemoryOnline {
-                target: MemTarget::Blocks(32, 33),
-                zone: Some(Zone::Movable)
-            }
-        );
-        assert_eq!(
-            ok("blocks -o range,zones -b").to_string(),
-            "blocks -o RANGE,ZONES -b"
-        );
-        let e = err("memory offline memory33-memory32");
-        assert!(e.expected.contains("below"), "{}", e.expected);
+        assert!(e.message.contains("--expand"), "{}", e.message);
         let e = err("");
-        assert!(e.expected.contains("missing command"));
+        assert!(e.message.contains("missing command"));
         let e = err("hotplug add 0-ffffffffffffffff");
-        assert!(e.expected.contains("2^64"));
+        assert!(e.message.contains("2^64"));
         let e = err("hotplug add a0000000 4096");
-        assert!(e.expected.contains("ambiguous"));
+        assert!(e.message.contains("ambiguous"));
+        let e = err("repl");
+        assert!(e.message.contains("command line only"), "{}", e.message);
+        let e = err("dax kmem --reset,mmo.2");
+        assert_eq!(e.word.as_deref(), Some("--reset,mmo.2"));
     }
 
     #[test]
-    fn caret_counts_characters_not_bytes() {
-        let e = err("request 0 4K \"é\" extra");
-        assert_eq!(e.word, "extra");
-        let shown = e.to_string();
-        let mut lines = shown.lines().rev();
-        let caret = lines.next().unwrap();
-        let line = lines.next().unwrap();
-        assert_eq!(
-            caret.find('^'),
-            Some(line.chars().position(|c| c == 'x').unwrap() - 1)
+    fn excerpt_is_at_most_80_characters_and_counts_characters() {
+        let long = format!(
+            "hotplug add --driver-managed \"{}\" a0000000 12Q --nid 1 {}",
+            "é".repeat(300),
+            "# ".repeat(100)
         );
+        let e = err(&long);
+        assert_eq!(e.word.as_deref(), Some("12Q"));
+        let (text, caret) = e.excerpt().expect("word found");
+        assert!(text.chars().count() <= EXCERPT + 2, "{text}");
+        assert!(text.starts_with('…') && text.ends_with('…'), "{text}");
+        let at = text.chars().position(|c| c == 'Q').unwrap() - 2;
+        assert_eq!(caret.find('^'), Some(at), "{text}\n{caret}");
     }
 
     #[test]
-    fn script_lines_and_args() {
+    fn script_lines_and_words() {
         assert_eq!(parse_script_line("   # comment"), Ok(None));
         assert_eq!(parse_script_line(""), Ok(None));
         assert_eq!(parse_script_line("undo"), Ok(Some(Command::Undo)));
-        let args: Vec<String> = ["request", "c1000000", "4K", "my dev"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(
-            parse_args(&args),
-            Ok(Command::Request {
-                span: Span {
-                    start: 0xc1000000,
-                    size: 4096
-                },
-                name: "my dev".into()
-            })
-        );
-        let args: Vec<String> = ["request", "c1000000", "4K", "it's #1"]
+        let words: Vec<String> = ["request", "c1000000", "4K", "it's #1"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         assert!(
-            matches!(parse_args(&args), Ok(Command::Request { name, .. }) if name == "it's #1")
+            matches!(parse_words(&words), Ok(Command::Request { name, .. }) if name == "it's #1")
         );
     }
 
     #[test]
-    fn help_covers_every_command_word_and_examples_parse() {
-        for w in COMMAND_WORDS {
-            assert!(!help_for(w).is_empty(), "no help for {w}");
+    fn every_command_has_help_and_its_examples_parse() {
+        let root = line_command();
+        let mut n = 0;
+        let mut check = |c: &clap::Command| {
+            let after = c
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Example:"),
+                "{} has no example",
+                c.get_name()
+            );
+            for ex in after.lines().skip(1) {
+                let ex = ex.trim();
+                if !CLI_ONLY.contains(&c.get_name()) {
+                    ok(ex);
+                }
+                n += 1;
+            }
+        };
+        for c in root.get_subcommands() {
+            if c.has_subcommands() {
+                c.get_subcommands().for_each(&mut check);
+            } else {
+                check(c);
+            }
         }
-        for h in HELP {
-            ok(h.example);
+        assert!(n > 30);
+        let all = help_text(None);
+        assert!(
+            all.contains("hotplug remove") && all.contains("dax kmem"),
+            "{all}"
+        );
+        assert!(!all.contains("completions"), "{all}");
+        for l in all.lines() {
+            assert!(l.chars().count() <= 100, "{l}");
         }
-        assert!(help_text(Some("hotplug")).contains("hotplug remove"));
-        assert!(help_text(None).contains("dax kmem DEV"));
+        let one = help_text(Some("reset"));
+        assert!(one.contains("(a step: undo undoes it)"), "{one}");
+        assert!(help_text(Some("hotplug add")).contains("--driver-managed"));
+        assert!(help_text(Some("nope")).contains("no command"));
     }
 
     #[test]

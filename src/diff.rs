@@ -114,14 +114,22 @@ impl TreeDiff {
 pub struct ChangeSummary {
     /// `added`, `removed`, or the [`What`] words joined with `+` (`resized+flags`).
     pub change: String,
+    #[serde(serialize_with = "crate::render::json::ser_hex::u64")]
     pub start: u64,
+    #[serde(serialize_with = "crate::render::json::ser_hex::u64")]
     pub end: u64,
     pub name: String,
     /// Depth in the tree it is in (after, or before for removed).
     pub depth: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::render::json::ser_hex::opt"
+    )]
     pub old_start: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::render::json::ser_hex::opt"
+    )]
     pub old_end: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_name: Option<String>,

@@ -7,7 +7,7 @@
 //! read line by line with no prompt, so `printf 'hotplug add a0000000 128M\nundo\n' |
 //! iomem-sim repl` replays a session and prints a transcript.
 
-use crate::command::{Command, command_words, parse_script_line};
+use crate::command::{Command, CommandError, parse_script_line};
 use crate::diff::diff;
 use crate::render::diff::{DiffPalette as Palette, render_side, render_unified};
 use crate::session::{Outcome, Output, Session, StepOutcome, iomem_text};
@@ -182,6 +182,9 @@ pub fn tree_text(t: &Tree, focus: &[NodeId]) -> String {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct StepRecord {
     pub command: String,
+    /// Where the line came from (`FILE:LINE`, `-e N`), when not the command words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// `ok`, `refused` (by the simulated kernel), `error` (syntax, I/O, session).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,6 +200,9 @@ pub struct StepRecord {
     /// A tool's own output (ndctl/daxctl JSON and messages).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// A query's answer as data (`find`, `intersects`, `blocks`); docs/json.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<serde_json::Value>,
     pub trace: Vec<String>,
     pub log: Vec<String>,
 }
@@ -211,6 +217,7 @@ impl StepRecord {
         };
         StepRecord {
             command: o.command.clone(),
+            origin: None,
             outcome: match (&o.outcome, o.exit_code()) {
                 (crate::session::Outcome::Partial(_), _) => "partial",
                 (_, 0) if !o.left_behind.is_empty() => "ok-left-behind",
@@ -224,6 +231,20 @@ impl StepRecord {
             errno_value: o.errno().map(|e| -e.value()),
             message: o.message(),
             changes,
+            answer: match &o.output {
+                Output::Path { addr, path } => Some(serde_json::json!({
+                    "addr": crate::render::json::hex(*addr),
+                    "path": path
+                        .iter()
+                        .map(|r| serde_json::json!({
+                            "start": crate::render::json::hex(r.start),
+                            "end": crate::render::json::hex(r.end),
+                            "name": r.name,
+                        }))
+                        .collect::<Vec<_>>(),
+                })),
+                _ => o.answer.clone(),
+            },
             trace: o
                 .trace
                 .steps
@@ -232,6 +253,70 @@ impl StepRecord {
                 .collect(),
             log: o.trace.log.clone(),
         }
+    }
+}
+
+/// A line to run and where it came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    /// `FILE:LINE` (a script), `-e N`, or `None` (the command words, an API caller).
+    pub origin: Option<String>,
+    pub text: String,
+    /// The bytes were not UTF-8 (`text` is their lossy reading): an error on this line.
+    pub bad_utf8: bool,
+}
+
+impl SourceLine {
+    pub fn plain(text: &str) -> SourceLine {
+        SourceLine {
+            origin: None,
+            text: text.to_string(),
+            bad_utf8: false,
+        }
+    }
+
+    /// The lines of a file's bytes, each named `NAME:N`; a line that is not UTF-8 is kept
+    /// (as an error on that line), so the lines around it still run.
+    pub fn lines_of(name: &str, bytes: &[u8]) -> Vec<SourceLine> {
+        let mut v: Vec<SourceLine> = bytes
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .map(|(i, l)| {
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                let (text, bad_utf8) = match std::str::from_utf8(l) {
+                    Ok(t) => (t.to_string(), false),
+                    Err(_) => (String::from_utf8_lossy(l).into_owned(), true),
+                };
+                SourceLine {
+                    origin: Some(format!("{name}:{}", i + 1)),
+                    text,
+                    bad_utf8,
+                }
+            })
+            .collect();
+        if bytes.ends_with(b"\n") || bytes.is_empty() {
+            v.pop();
+        }
+        v
+    }
+
+    /// Parse this line: `Ok(None)` for a blank line or a comment; errors carry the origin.
+    pub fn parse(&self) -> Result<Option<Command>, CommandError> {
+        let r = if self.bad_utf8 {
+            Err(CommandError::new(
+                &self.text,
+                None,
+                "not UTF-8 text (the line is skipped)",
+            ))
+        } else {
+            parse_script_line(&self.text)
+        };
+        r.map_err(|mut e| {
+            if let Some(o) = &self.origin {
+                e.message = format!("{o}: {}", e.message);
+            }
+            e
+        })
     }
 }
 
@@ -244,36 +329,39 @@ pub fn run_commands(
     keep_going: bool,
     mut emit: impl FnMut(&StepOutcome),
 ) -> (i32, Vec<StepRecord>) {
-    run_commands_keeping(session, lines, keep_going, true, &mut emit)
+    let lines: Vec<SourceLine> = lines.iter().map(|l| SourceLine::plain(l)).collect();
+    run_commands_keeping(session, &lines, keep_going, true, &mut |o, _| emit(o))
 }
 
 /// [`run_commands`], keeping every step's record only when `keep_all` (the JSON output needs
 /// them); otherwise only the last one, so a script of millions of commands runs in memory
-/// bounded by the session's kept steps.
+/// bounded by the session's kept steps. `emit` also gets the line's origin.
 pub fn run_commands_keeping(
     session: &mut Session,
-    lines: &[String],
+    lines: &[SourceLine],
     keep_going: bool,
     keep_all: bool,
-    mut emit: impl FnMut(&StepOutcome),
+    emit: &mut dyn FnMut(&StepOutcome, Option<&str>),
 ) -> (i32, Vec<StepRecord>) {
     let mut worst = 0;
     let mut records = Vec::new();
     for l in lines {
-        let o = match parse_script_line(l) {
+        let o = match l.parse() {
             Ok(None) => continue,
             Ok(Some(cmd)) => session.execute(&cmd),
             Err(e) => {
-                let mut o = StepOutcome::syntax_error(l.trim().to_string(), e);
+                let mut o = StepOutcome::syntax_error(l.text.trim().to_string(), e);
                 o.explain = false;
                 o
             }
         };
-        emit(&o);
+        emit(&o, l.origin.as_deref());
         if !keep_all {
             records.clear();
         }
-        records.push(StepRecord::of(&o));
+        let mut r = StepRecord::of(&o);
+        r.origin = l.origin.clone();
+        records.push(r);
         let code = o.exit_code();
         worst = worst.max(code);
         if matches!(o.outcome, Outcome::Quit) || (code != 0 && !keep_going) {
@@ -285,8 +373,8 @@ pub fn run_commands_keeping(
 
 /// Run commands from `input` (one per line, `#` comments) against `session`, writing a
 /// transcript: each command echoed after `> ` (so a piped run reads like a session), then its
-/// output; errors go to `err`. Syntax errors and refusals do not stop the loop (it is a REPL).
-/// Returns the worst exit status seen (0, 1 or 2).
+/// output; errors go to `err`, named by line number. Syntax errors, refusals and lines that
+/// are not UTF-8 do not stop the loop (it is a REPL). Returns the worst exit status seen.
 pub fn run_lines(
     session: &mut Session,
     input: &mut dyn BufRead,
@@ -308,14 +396,21 @@ pub fn run_lines_from(
     side: &mut crate::compare::ReplCompare,
 ) -> std::io::Result<i32> {
     let mut worst = 0;
-    let mut line = String::new();
+    let mut buf = Vec::new();
+    let mut n = 0usize;
     loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
             break;
         }
-        let l = line.trim_end_matches(['\n', '\r']);
-        if let Some((so, se, code)) = side.handle(session, l, &p.palette, p.diff) {
+        n += 1;
+        let mut lines = SourceLine::lines_of("line", &buf);
+        let Some(mut line) = lines.pop() else {
+            continue;
+        };
+        line.origin = Some(format!("line {n}"));
+        let l = line.text.clone();
+        if let Some((so, se, code)) = side.handle(session, &l, &p.palette, p.diff) {
             if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
                 writeln!(out, "> {l}")?;
             }
@@ -324,7 +419,7 @@ pub fn run_lines_from(
             worst = worst.max(code);
             continue;
         }
-        match parse_script_line(l) {
+        match line.parse() {
             Ok(None) => continue,
             Ok(Some(cmd)) => {
                 writeln!(out, "> {l}")?;
@@ -349,71 +444,21 @@ pub fn run_lines_from(
 
 // ------------------------------------------------------------------------- interactive
 
-/// Completion candidates drawn from the command table and the current tree.
+/// Completion from the clap tree and the live session ([`crate::complete`]).
 #[derive(Default)]
 pub struct ReplHelper {
-    names: Vec<String>,
-    addrs: Vec<String>,
+    live: crate::complete::Live,
 }
 
 impl ReplHelper {
-    /// Refresh names and addresses from the tree (after every command).
-    pub fn update(&mut self, t: &Tree) {
-        let mut names: Vec<String> = t
-            .descendants(Tree::ROOT)
-            .map(|id| t.name_lossy(id).into_owned())
-            .collect();
-        names.sort();
-        names.dedup();
-        self.names = names;
-        let mut addrs: Vec<String> = t
-            .descendants(Tree::ROOT)
-            .flat_map(|id| {
-                let r = t.get(id);
-                [
-                    format!("{:x}", r.start),
-                    format!("{:x}-{:x}", r.start, r.end),
-                ]
-            })
-            .collect();
-        addrs.sort();
-        addrs.dedup();
-        self.addrs = addrs;
+    /// Refresh the live values (after every command).
+    pub fn update(&mut self, m: &crate::kernel::machine::Machine) {
+        self.live = crate::complete::Live::of(m);
     }
 
     /// Candidates for the word ending at `pos`: (start of the word, replacements).
     pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
-        let head = line.get(..pos).unwrap_or(line);
-        let start = head
-            .rfind(|c: char| c.is_whitespace() || c == '"')
-            .map_or(0, |i| i + 1);
-        let word = &head[start..];
-        let before: Vec<&str> = head[..start].split_whitespace().collect();
-        let quoted = head[..start].ends_with('"');
-        let mut v: Vec<String> = Vec::new();
-        match before.as_slice() {
-            [] => v.extend(command_words().iter().map(|s| s.to_string())),
-            ["hotplug"] => v.extend(["add", "remove"].map(String::from)),
-            ["memory"] => v.extend(["online", "offline"].map(String::from)),
-            ["dax"] => v.extend(["kmem", "devdax"].map(String::from)),
-            ["help"] | ["explain"] => v.extend(command_words().iter().map(|s| s.to_string())),
-            _ => {
-                if word.starts_with(|c: char| c.is_ascii_hexdigit()) && !quoted {
-                    v.extend(self.addrs.iter().cloned());
-                }
-                for n in &self.names {
-                    if quoted || !n.contains(' ') {
-                        v.push(n.clone());
-                    } else {
-                        v.push(format!("\"{n}\""));
-                    }
-                }
-            }
-        }
-        v.retain(|c| c.starts_with(word) || c.trim_start_matches('"').starts_with(word));
-        v.sort();
-        v.dedup();
-        (start, v)
+        crate::complete::candidates(line, pos, &self.live)
     }
 }
 
@@ -475,10 +520,14 @@ pub fn run_from(
             &mut side,
         )?);
     }
+    // List the candidates (bash-like) rather than cycling through them.
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .build();
     let mut ed: rustyline::Editor<ReplHelper, rustyline::history::DefaultHistory> =
-        rustyline::Editor::new()?;
+        rustyline::Editor::with_config(config)?;
     let mut helper = ReplHelper::default();
-    helper.update(session.tree());
+    helper.update(&session.machine);
     ed.set_helper(Some(helper));
     let hist = history_path();
     if let Some(h) = &hist {
@@ -509,7 +558,7 @@ pub fn run_from(
                         print!("{so}");
                         eprint!("{se}");
                         if let Some(h) = ed.helper_mut() {
-                            h.update(session.tree());
+                            h.update(&session.machine);
                         }
                         if matches!(o.outcome, Outcome::Quit) || matches!(cmd, Command::Quit) {
                             break;
@@ -569,7 +618,10 @@ mod tests {
         );
         assert!(out.contains("now simulating Linux 5.0"), "{out}");
         assert!(err.contains("request c1000800 4K bar: -EBUSY"), "{err}");
-        assert!(err.contains("unknown command"), "{err}");
+        assert!(
+            err.contains("line 8: unrecognized subcommand 'bogus'"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -599,24 +651,6 @@ mod tests {
         assert_eq!((code, recs.len()), (2, 1));
         let json = serde_json::to_string(&recs[0]).unwrap();
         assert!(json.contains("\"outcome\":\"error\""), "{json}");
-    }
-
-    #[test]
-    fn completion_words_names_addresses() {
-        let mut h = ReplHelper::default();
-        h.update(&t0());
-        assert_eq!(h.candidates("hot", 3), (0, vec!["hotplug".to_string()]));
-        assert_eq!(h.candidates("hotplug a", 9).1, ["add"]);
-        let (st, v) = h.candidates("show Pers", 9);
-        assert_eq!(st, 5);
-        assert_eq!(v, ["\"Persistent Memory (legacy)\""]);
-        let (_, v) = h.candidates("hotplug add a00000", 18);
-        assert!(
-            v.contains(&"a0000000".to_string()) && v.contains(&"a0000000-afffffff".to_string()),
-            "{v:?}"
-        );
-        let (st, v) = h.candidates("show \"Pers", 10);
-        assert_eq!((st, v), (6, vec!["Persistent Memory (legacy)".to_string()]));
     }
 
     #[test]

@@ -117,6 +117,8 @@ pub struct StepOutcome {
     /// What the kernel left behind although the command succeeded (e.g. kmem unbound while
     /// its memory is online: `daxX.Y` and `System RAM (kmem)` stay until reboot).
     pub left_behind: Vec<String>,
+    /// A query's answer as data (`intersects`, `blocks`), for `--format json`.
+    pub answer: Option<serde_json::Value>,
 }
 
 impl StepOutcome {
@@ -130,6 +132,7 @@ impl StepOutcome {
             output: Output::None,
             notes: String::new(),
             left_behind: Vec::new(),
+            answer: None,
         }
     }
     /// A line that did not parse, as an outcome (exit 2).
@@ -201,6 +204,8 @@ impl StepOutcome {
                 }
                 Some(s)
             }
+            // A syntax error quotes its own excerpt of the line.
+            Outcome::Failed(e @ SessionError::Syntax(_)) => Some(e.to_string()),
             Outcome::Failed(e) => Some(format!(
                 "{}: {}",
                 crate::validate::shorten(&self.command),
@@ -415,7 +420,10 @@ impl Session {
                     *desc,
                     &mut out.trace,
                 ) {
-                    Ok(t) => out.output = Output::Text(t),
+                    Ok((t, a)) => {
+                        out.output = Output::Text(t);
+                        out.answer = Some(a);
+                    }
                     Err(e) => out.outcome = Outcome::Failed(e),
                 }
             }
@@ -435,7 +443,9 @@ impl Session {
                 };
             }
             Command::Blocks(o) => {
-                out.output = Output::Text(crate::render::lsmem::render_lsmem_with(&self.machine, o))
+                out.output =
+                    Output::Text(crate::render::lsmem::render_lsmem_with(&self.machine, o));
+                out.answer = Some(blocks_json(&self.machine));
             }
             Command::BlocksSysfs => {
                 out.output = Output::Text(crate::render::blocks::render_memory_blocks_txt(
@@ -901,7 +911,7 @@ fn intersects(
     flags: Option<&str>,
     desc: Option<Desc>,
     trace: &mut Trace,
-) -> Result<String, SessionError> {
+) -> Result<(String, serde_json::Value), SessionError> {
     let fl = match flags {
         None => IORESOURCE_SYSTEM_RAM,
         Some(f) => region::parse_flags(f).ok_or_else(|| SessionError::BadFlags(f.to_string()))?,
@@ -914,7 +924,7 @@ fn intersects(
     } else {
         "top level only: before v6.12 and its stable backports"
     };
-    Ok(format!(
+    let text = format!(
         "{} ({}): region_intersects({:#x}, {:#x}, {}, {}) on Linux {v} ({algo})",
         r.kernel_name(),
         r.value(),
@@ -922,8 +932,45 @@ fn intersects(
         span.size,
         describe(fl),
         desc.kernel_name(),
-    ))
+    );
+    let answer = serde_json::json!({
+        "result": r.kernel_name(),
+        "value": r.value(),
+        "start": hex(span.start),
+        "size": hex(span.size),
+        "flags": describe(fl),
+        "desc": desc.kernel_name(),
+        "algorithm": algo,
+    });
+    Ok((text, answer))
 }
+
+/// `blocks` as data: one object per memory block, as sysfs names and prints its attributes.
+fn blocks_json(m: &Machine) -> serde_json::Value {
+    let blocks: Vec<serde_json::Value> = m
+        .blocks
+        .iter()
+        .map(|b| {
+            let (start, end) = m.block_range(b.id);
+            serde_json::json!({
+                "block": format!("memory{}", b.id),
+                "start": hex(start),
+                "end": hex(end),
+                "state": b.state.as_str(),
+                "zone": b.zone.map(|z| z.name()),
+                "valid_zones": m.blocks.valid_zones(b),
+                "node": b.nid,
+                "removable": b.removable,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "block_size": hex(m.config.block_size),
+        "blocks": blocks,
+    })
+}
+
+use crate::render::json::hex;
 
 /// `/proc/iomem` text of a tree.
 pub fn iomem_text(t: &Tree) -> Vec<u8> {

@@ -23,7 +23,7 @@
 //! One entry point, [`check`], called from the command parser (a one-line hook, so a
 //! rewritten parser calls the same function).
 
-use crate::command::{Command, CommandError, MemTarget, Span, split_words};
+use crate::command::{Command, CommandError, MemTarget, Span};
 
 /// A command the command layer refuses: which word to point at (its text as parsed) and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -163,32 +163,12 @@ pub fn checked(line: &str, parsed: Result<Command, CommandError>) -> Result<Comm
     let Err(inv) = check(&cmd) else {
         return Ok(cmd);
     };
-    let words = split_words(line).unwrap_or_default();
-    let hit = inv.word.as_deref().and_then(|w| {
-        words
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, x)| x.text.eq_ignore_ascii_case(w))
-    });
-    Err(match hit {
-        Some((index, w)) => CommandError {
-            line: line.to_string(),
-            index,
-            word: w.text.clone(),
-            offset: w.offset,
-            len: w.len,
-            expected: inv.message,
-        },
-        None => CommandError {
-            line: line.to_string(),
-            index: 0,
-            word: String::new(),
-            offset: 0,
-            len: line.trim_end().len(),
-            expected: inv.message,
-        },
-    })
+    // The error points at the offending word when the line has it (the size, the name).
+    let word = inv
+        .word
+        .as_deref()
+        .filter(|w| line.to_ascii_lowercase().contains(&w.to_ascii_lowercase()));
+    Err(CommandError::new(line, word, inv.message))
 }
 
 /// Characters of a command line kept on each side of the spot an error points at (as dump

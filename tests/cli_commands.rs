@@ -233,7 +233,11 @@ fn json_results_have_command_outcome_errno_changes() {
     let ch = steps[2]["changes"].as_array().unwrap();
     assert_eq!(ch.len(), 1, "{ch:?}");
     assert_eq!(ch[0]["change"], "added");
-    assert_eq!(v["kernel"], "5.0", "the kernel the run started with");
+    // Issue 9: "kernel" is the version in force at the end (the run switched to 5.1).
+    assert_eq!(v["kernel"], "5.1", "the kernel in force");
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["outcome"], "refused");
+    assert_eq!(v["errno"], "-EEXIST");
     assert!(v["tree"]["resources"].is_array());
 }
 

@@ -72,9 +72,12 @@ fn json_output() {
     let o = run(&["--format", "json"], &[], None);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
-    let pmem = &v["resources"][8];
+    // Issue 9: the one envelope, addresses as "0x…" strings.
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["command"], "show");
+    let pmem = &v["tree"]["resources"][8];
     assert_eq!(pmem["name"], "Persistent Memory (legacy)");
-    assert_eq!(pmem["start"], "a0000000");
+    assert_eq!(pmem["start"], "0xa0000000");
     assert_eq!(pmem["size"], 0x1000_0000);
     assert_eq!(pmem["flags"], "MEM");
     assert_eq!(pmem["desc"], "PERSISTENT_MEMORY_LEGACY");
@@ -182,7 +185,7 @@ fn bad_input_exits_2_with_a_caret() {
 fn usage_errors_exit_2() {
     let o = run(&["frobnicate"], &[], None);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown command `frobnicate`"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unrecognized subcommand 'frobnicate'"));
     let o = run(&["--format", "yaml"], &[], None);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let o = run(&["--help"], &[], None);

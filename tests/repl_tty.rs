@@ -87,3 +87,27 @@ fn no_command_on_a_terminal_starts_the_repl() {
     p.send_line("quit").expect("quit");
     p.exp_eof().expect("quit ends the session");
 }
+
+/// Issue 9: Tab walks the clap tree (`hotplug` → its sub-words) and lists the candidates
+/// (rustyline's List mode); where an address is expected it offers the live tree's resource
+/// boundaries and no resource name; `memory online memory` completes block names.
+#[test]
+fn terminal_completion_lists_candidates_from_the_grammar_and_the_tree() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut p = repl(state.path());
+    p.exp_string("iomem[5.1]> ").expect("prompt");
+    // Two candidates: the first Tab completes nothing more, the second lists them.
+    type_keys(&mut p, "hotplug ", "type");
+    type_keys(&mut p, "\t\t", "tab tab");
+    p.exp_regex("add +remove").expect("both sub-words listed");
+    // `a` + Tab completes `add` (one candidate); then an address prefix with one boundary.
+    type_keys(&mut p, "a\t", "tab");
+    type_keys(&mut p, " a0000000-a\t", "tab");
+    // The only resource range starting with a0000000- is the legacy pmem's.
+    type_keys(&mut p, "\r", "enter");
+    p.exp_string("a0000000-afffffff : System RAM")
+        .expect("the completed range a0000000-afffffff was hot-added");
+    p.exp_string("iomem[5.1]> ").expect("prompt after the add");
+    p.send_line("quit").expect("quit");
+    p.exp_eof().expect("quit ends the session");
+}

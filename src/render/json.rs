@@ -1,13 +1,13 @@
 //! `--format json`: the tree for scripts.
 //!
 //! ```json
-//! { "kind": "iomem", "root_end": "ffffffffffffffff", "zeroed": false,
-//!   "resources": [ { "start": "00000000", "end": "00000fff", "size": 4096,
+//! { "kind": "iomem", "root_end": "0xffffffffffffffff", "zeroed": false,
+//!   "resources": [ { "start": "0x0", "end": "0xfff", "size": 4096,
 //!                    "name": "Reserved", "flags": "MEM|BUSY", "desc": "RESERVED",
 //!                    "confidence": "high", "line": 1, "children": [] }, … ] }
 //! ```
-//! Addresses are hex strings as `/proc/iomem` prints them (JSON numbers lose precision above
-//! 2^53); `size` is a number, or a hex string for the one size that does not fit in 64 bits.
+//! Addresses are `"0x…"` hex strings, the one address format of every JSON output (JSON
+//! numbers lose precision above 2^53; see docs/json.md); `size` is a number, or a hex string for the one size that does not fit in 64 bits.
 //! A name that is not UTF-8 is given lossily in `name` and exactly in `name_hex`.
 //!
 //! Both functions are iterative: the depth of a dump is input-controlled.
@@ -17,21 +17,39 @@ use serde_json::{Map, Value, json};
 use super::size_of;
 use crate::tree::{Confidence, NodeId, RootKind, Tree, flags};
 
+/// An address (or size) as every JSON output writes it: `"0xa0000000"`.
+pub fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+/// serde helpers writing `u64` fields with [`hex`].
+pub mod ser_hex {
+    pub fn u64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::hex(*v))
+    }
+    pub fn opt<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&super::hex(*v)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 /// Fields in display order (a `Map` would sort them).
 fn node_fields(tree: &Tree, id: NodeId) -> Vec<(&'static str, Value)> {
     let r = tree.get(id);
-    let w = tree.hex_width();
     let size = size_of(tree, id);
     let size = match u64::try_from(size) {
         Ok(s) => json!(s),
-        Err(_) => json!(format!("{size:x}")),
+        Err(_) => json!(format!("{size:#x}")),
     };
     let raw = tree.name_of(id);
-    let mut m = Vec::new();
-    m.push(("start", json!(format!("{:0w$x}", r.start))));
-    m.push(("end", json!(format!("{:0w$x}", r.end))));
-    m.push(("size", size));
-    m.push(("name", json!(tree.name_lossy(id))));
+    let mut m = vec![
+        ("start", json!(hex(r.start))),
+        ("end", json!(hex(r.end))),
+        ("size", size),
+        ("name", json!(tree.name_lossy(id))),
+    ];
     if std::str::from_utf8(raw).is_err() {
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         m.push(("name_hex", json!(hex)));
@@ -58,7 +76,7 @@ fn header(tree: &Tree) -> Vec<(&'static str, Value)> {
     };
     vec![
         ("kind", json!(kind)),
-        ("root_end", json!(format!("{:x}", tree.get(Tree::ROOT).end))),
+        ("root_end", json!(hex(tree.get(Tree::ROOT).end))),
         ("zeroed", json!(tree.zeroed)),
     ]
 }
