@@ -1080,7 +1080,7 @@ pub enum Cmd {
     ///
     /// Several (kernel 5.0,5.1) or a range (kernel 5.0..6.12) run each later command in all
     /// of them, side by side; kernel list lists the modelled boundaries.
-    #[command(after_help = "Example:\n  kernel 5.0\n  kernel 5.0,5.1,6.1")]
+    #[command(after_help = "Example:\n  kernel 5.0")]
     Kernel {
         /// X.Y (the series today) or X.Y.0 (the original release).
         #[arg(value_name = "VERSION", value_parser = kernel_parser())]

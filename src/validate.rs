@@ -228,7 +228,7 @@ mod tests {
 
     fn refused(line: &str) -> String {
         match parse_command(line) {
-            Err(e) => e.expected,
+            Err(e) => e.message,
             Ok(c) => panic!("{line}: accepted as {c}"),
         }
     }
