@@ -10,6 +10,7 @@ pub mod dax;
 pub mod hotplug;
 pub mod machine;
 pub mod memory;
+pub mod placement;
 pub mod region;
 pub mod resource;
 pub mod version;
