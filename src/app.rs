@@ -64,6 +64,9 @@ pub enum Format {
     Iomem,
     /// The tree (and each command's result) as JSON, for scripts.
     Json,
+    /// The address-space map as an SVG picture (a before/after pair when the last command
+    /// changed the tree).
+    Svg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -484,7 +487,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             .diff
             .unwrap_or(match cfg.format {
                 Format::Tree => DiffChoice::Side,
-                Format::Iomem | Format::Json => DiffChoice::None,
+                Format::Iomem | Format::Json | Format::Svg => DiffChoice::None,
             })
             .into(),
         explain_all: cfg.explain,
@@ -544,6 +547,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         _ => match cfg.format {
             Format::Iomem => out.write_all(&render_iomem(&tree))?,
             Format::Json => write_json(&mut out, cfg, &tree, &records)?,
+            Format::Svg => write_svg(&mut out, &session)?,
             Format::Tree => {}
         },
     }
@@ -579,10 +583,26 @@ fn emit_outcome(
         // A refusal reads exactly as cli.md shows it (`CMD: -EEXIST (func: reason)`); other
         // failures get the usual `error:` prefix.
         match o.outcome {
-            Outcome::Refused(_) => write!(err, "{se}")?,
+            Outcome::Refused(_) | Outcome::Nothing(_) => write!(err, "{se}")?,
             _ => write!(err, "{} {se}", p.palette.error("error:"))?,
         }
     }
+    Ok(())
+}
+
+/// `--format svg` after commands: the map of the resulting tree, paired with the tree before
+/// the last step when that step changed it.
+fn write_svg(out: &mut dyn Write, session: &Session) -> Result<()> {
+    let after = session.tree();
+    let before = session
+        .last_change()
+        .filter(|(_, b, a)| !b.same_as(a))
+        .map(|(cmd, b, _)| (b, cmd));
+    let title = match before {
+        Some((_, cmd)) => format!("iomem-sim -k {}: {cmd}", session.version()),
+        None => format!("iomem-sim -k {}: address space map", session.version()),
+    };
+    out.write_all(crate::render::svg::render_svg(after, before, &title).as_bytes())?;
     Ok(())
 }
 
@@ -658,6 +678,10 @@ fn show_or_check(
                 Format::Iomem => out.write_all(&render_iomem(tree))?,
                 Format::Json if !records.is_empty() => write_json(out, cfg, tree, records)?,
                 Format::Json => out.write_all(render_json_text(tree).as_bytes())?,
+                Format::Svg => out.write_all(
+                    crate::render::svg::render_svg(tree, None, "iomem-sim: address space map")
+                        .as_bytes(),
+                )?,
                 Format::Tree => {
                     let opts = TreeOptions {
                         flags,

@@ -198,6 +198,18 @@ pub enum Command {
     },
     /// `blocks`.
     Blocks,
+    /// `map [--width N]`: the address space as a picture (`render::map`).
+    Map {
+        width: Option<usize>,
+    },
+    /// `where SIZE [--for hotplug|memmap] [--node N] [--count K]`: where SIZE would be accepted
+    /// (`kernel::placement`).
+    Where {
+        size: u64,
+        purpose: crate::kernel::placement::Purpose,
+        node: u32,
+        count: Option<usize>,
+    },
     /// `diff [STEP]` (0 or none = against the start).
     Diff {
         step: Option<usize>,
@@ -342,6 +354,26 @@ impl fmt::Display for Command {
             } => write!(f, "show {}", quote(n)),
             Command::Find { addr } => write!(f, "find {addr:x}"),
             Command::Blocks => write!(f, "blocks"),
+            Command::Map { width: None } => write!(f, "map"),
+            Command::Map { width: Some(w) } => write!(f, "map --width {w}"),
+            Command::Where {
+                size,
+                purpose,
+                node,
+                count,
+            } => {
+                write!(f, "where {}", fmt_size_word(*size))?;
+                if *purpose != crate::kernel::placement::Purpose::Hotplug {
+                    write!(f, " --for {}", purpose.word())?;
+                }
+                if *node != 0 {
+                    write!(f, " --node {node}")?;
+                }
+                if let Some(k) = count {
+                    write!(f, " --count {k}")?;
+                }
+                Ok(())
+            }
             Command::Diff { step: None } => write!(f, "diff"),
             Command::Diff { step: Some(n) } => write!(f, "diff {n}"),
             Command::Undo => write!(f, "undo"),
@@ -579,6 +611,8 @@ fn options_of(cmd: &str) -> &'static [(&'static str, bool)] {
         "insert" => &[("expand", false)],
         "intersects" => &[("flags", true), ("desc", true)],
         "free-region" => &[("bottom-up", false), ("align", true)],
+        "map" => &[("width", true)],
+        "where" => &[("for", true), ("node", true), ("count", true)],
         _ => &[],
     }
 }
@@ -756,6 +790,8 @@ const COMMAND_WORDS: &[&str] = &[
     "show",
     "find",
     "blocks",
+    "map",
+    "where",
     "diff",
     "undo",
     "redo",
@@ -1009,6 +1045,62 @@ fn parse_words_at(line: &str, words: Vec<Word>, first: usize) -> Result<Command,
             p.done("")?;
             Command::Find { addr }
         }
+        "map" => {
+            p.done("")?;
+            let width = match p.opt_value("width") {
+                None => None,
+                Some((i, v)) => Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|w| {
+                            (crate::render::map::MIN_WIDTH..=crate::render::map::MAX_WIDTH)
+                                .contains(w)
+                        })
+                        .ok_or_else(|| {
+                            p.err_at(
+                                i,
+                                format!(
+                                    "--width: expected a number of columns from {} to {}",
+                                    crate::render::map::MIN_WIDTH,
+                                    crate::render::map::MAX_WIDTH
+                                ),
+                            )
+                        })?,
+                ),
+            };
+            Command::Map { width }
+        }
+        "where" => {
+            let size = p.size("SIZE")?;
+            p.done("")?;
+            use crate::kernel::placement::Purpose;
+            let purpose = match p.opt_value("for") {
+                None | Some((_, "hotplug")) => Purpose::Hotplug,
+                Some((_, "memmap")) => Purpose::Memmap,
+                Some((i, _)) => return Err(p.err_at(i, "expected --for hotplug|memmap")),
+            };
+            let node = match p.opt_value("node") {
+                None => 0,
+                Some((i, v)) => v
+                    .parse::<u32>()
+                    .map_err(|_| p.err_at(i, "expected a NUMA node id (decimal)"))?,
+            };
+            let count = match p.opt_value("count") {
+                None => None,
+                Some((i, v)) => Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&k| k > 0)
+                        .ok_or_else(|| p.err_at(i, "--count: expected a positive number"))?,
+                ),
+            };
+            Command::Where {
+                size,
+                purpose,
+                node,
+                count,
+            }
+        }
         "diff" => {
             let step = if p.has_more() {
                 let (i, w) = p.take("STEP")?;
@@ -1254,6 +1346,18 @@ pub const HELP: &[CommandHelp] = &[
         example: "blocks",
     },
     CommandHelp {
+        name: "map",
+        usage: "map [--width N]",
+        about: "the address space as a picture: one line per top-level stretch, sizes on a log scale, a legend; marks what the last step changed (--format svg: an SVG)",
+        example: "map --width 100",
+    },
+    CommandHelp {
+        name: "where",
+        usage: "where SIZE [--for hotplug|memmap] [--node N] [--count K]",
+        about: "where SIZE would be accepted, best first, with the command to run: hotplug (add_memory's checks, each candidate trial-run) or a memmap=SIZE!START boot option carved out of boot System RAM; exit 1 if nowhere",
+        example: "where 1G",
+    },
+    CommandHelp {
         name: "diff",
         usage: "diff [STEP]",
         about: "what changed since the start (or since step STEP)",
@@ -1479,6 +1583,10 @@ mod tests {
             "show \"Persistent Memory (legacy)\"",
             "find a0001000",
             "blocks",
+            "map",
+            "map --width 120",
+            "where 4G",
+            "where 1G --for memmap --node 1 --count 3",
             "diff",
             "diff 2",
             "undo",

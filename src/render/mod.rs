@@ -6,7 +6,9 @@
 pub mod blocks;
 pub mod diff;
 pub mod json;
+pub mod map;
 pub mod palette;
+pub mod svg;
 pub mod tree;
 
 pub use json::{render_json, render_json_text};
