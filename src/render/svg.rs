@@ -18,7 +18,7 @@ use svg::Document;
 use svg::node::element::{Group, Line, Path, Rectangle, Text, Title};
 
 /// Top of the address axis, in px.
-pub const AXIS_TOP: f64 = 48.0;
+pub const AXIS_TOP: f64 = 62.0;
 const COL_W: f64 = 70.0;
 const COL_GAP: f64 = 30.0;
 const LEFT: f64 = 16.0;
@@ -81,7 +81,7 @@ pub fn render_svg(after: &Tree, before: Option<(&Tree, &str)>, title: &str) -> S
             g = g.add(
                 Text::new(which)
                     .set("x", x)
-                    .set("y", AXIS_TOP - 8.0)
+                    .set("y", AXIS_TOP - 5.0)
                     .set("font-family", "sans-serif")
                     .set("font-size", 12),
             );
