@@ -66,6 +66,9 @@ pub enum Format {
     Iomem,
     /// The tree (and each command's result) as JSON, for scripts.
     Json,
+    /// The address-space map as an SVG picture (a before/after pair when the last command
+    /// changed the tree).
+    Svg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -857,7 +860,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             .diff
             .unwrap_or(match cfg.format {
                 Format::Tree => DiffChoice::Side,
-                Format::Iomem | Format::Json => DiffChoice::None,
+                Format::Iomem | Format::Json | Format::Svg => DiffChoice::None,
             })
             .into(),
         explain_all: cfg.explain,
@@ -945,6 +948,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         _ => match cfg.format {
             Format::Iomem => out.write_all(&render_iomem(&tree))?,
             Format::Json => write_json(&mut out, &session.version().to_string(), &tree, &records)?,
+            Format::Svg => write_svg(&mut out, &session)?,
             Format::Tree => {}
         },
     }
@@ -970,6 +974,7 @@ fn run_compare(
         Format::Tree => crate::compare::Format::Text,
         Format::Json => crate::compare::Format::Json,
         Format::Iomem => crate::compare::Format::Iomem,
+        Format::Svg => bail!("--format svg draws one tree: give one --kernel"),
     };
     let (so, se, code) = crate::compare::run(
         start,
@@ -1052,6 +1057,7 @@ fn emit_outcome(
         match o.outcome {
             Outcome::Failed(_) => write!(err, "{} {se}", p.palette.error("error:"))?,
             // A refusal, or the kernel's log lines of a step that ran (`kernel: …`).
+            Outcome::Nothing(_) => write!(err, "{se}")?,
             _ => match origin {
                 Some(at) if !matches!(o.outcome, Outcome::Ok) => write!(err, "{at}: {se}")?,
                 _ => write!(err, "{se}")?,
@@ -1100,6 +1106,22 @@ pub fn envelope(
         "steps": records,
         "tree": tree,
     })
+}
+
+/// `--format svg` after commands: the map of the resulting tree, paired with the tree before
+/// the last step when that step changed it.
+fn write_svg(out: &mut dyn Write, session: &Session) -> Result<()> {
+    let after = session.tree();
+    let before = session
+        .last_change()
+        .filter(|(_, b, a)| !b.same_as(a))
+        .map(|(cmd, b, _)| (b, cmd));
+    let title = match before {
+        Some((_, cmd)) => format!("iomem-sim -k {}: {cmd}", session.version()),
+        None => format!("iomem-sim -k {}: address space map", session.version()),
+    };
+    out.write_all(crate::render::svg::render_svg(after, before, &title).as_bytes())?;
+    Ok(())
 }
 
 fn write_json(
@@ -1228,6 +1250,10 @@ fn show_or_check(
                     let tree_text = tree_text.trim_end().replace('\n', "\n  ");
                     writeln!(out, "{head}\n  \"tree\": {tree_text}\n}}")?;
                 }
+                Format::Svg => out.write_all(
+                    crate::render::svg::render_svg(tree, None, "iomem-sim: address space map")
+                        .as_bytes(),
+                )?,
                 Format::Tree => {
                     let opts = TreeOptions {
                         flags,

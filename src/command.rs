@@ -234,6 +234,18 @@ pub enum Command {
     BlocksSysfs,
     /// `modprobe …`, `ndctl …`, `daxctl …`, `echo WORD > /sys/…` (issue 15, [`crate::tools`]).
     Tool(crate::tools::ToolCommand),
+    /// `map [--width N]`: the address space as a picture (`render::map`).
+    Map {
+        width: Option<usize>,
+    },
+    /// `where SIZE [--for hotplug|memmap] [--node N] [--count K]`: where SIZE would be accepted
+    /// (`kernel::placement`).
+    Where {
+        size: u64,
+        purpose: crate::kernel::placement::Purpose,
+        node: u32,
+        count: Option<usize>,
+    },
     /// `diff [STEP]` (0 or none = against the start).
     Diff {
         step: Option<usize>,
@@ -454,6 +466,22 @@ impl fmt::Display for Command {
             Command::Blocks(o) => write!(f, "blocks {o}"),
             Command::BlocksSysfs => write!(f, "blocks --sysfs"),
             Command::Tool(t) => write!(f, "{t}"),
+            Command::Map { width } => Canon::new("map").opt("width", *width).fmt(f),
+            Command::Where {
+                size,
+                purpose,
+                node,
+                count,
+            } => Canon::new("where")
+                .lit(fmt_size_word(*size))
+                .opt(
+                    "for",
+                    (*purpose != crate::kernel::placement::Purpose::Hotplug)
+                        .then(|| purpose.word()),
+                )
+                .opt("node", (*node != 0).then_some(*node))
+                .opt("count", *count)
+                .fmt(f),
             Command::Diff { step: None } => write!(f, "diff"),
             Command::Diff { step: Some(n) } => write!(f, "diff {n}"),
             Command::Undo => write!(f, "undo"),
@@ -1060,6 +1088,37 @@ pub enum Cmd {
         )]
         args: Vec<String>,
     },
+    /// The address space as a picture
+    ///
+    /// One line per top-level stretch (System RAM, reserved, persistent memory, kmem, PCI,
+    /// firmware, holes), sizes on a log scale, a legend; marks what the last step changed.
+    /// With --format svg: the same picture as an SVG.
+    #[command(after_help = "Example:\n  map --width 100")]
+    Map {
+        /// Columns of the picture.
+        #[arg(long, value_name = "N", value_parser = map_width_arg)]
+        width: Option<usize>,
+    },
+    /// Where SIZE would be accepted, best first
+    ///
+    /// --for hotplug (default): add_memory()'s checks, each candidate trial-run, with the
+    /// command to run. --for memmap: a memmap=SIZE!START boot option carved out of boot
+    /// System RAM. Exit status 1 when SIZE fits nowhere (what blocks it is said).
+    #[command(after_help = "Example:\n  where 1G\n  where 1G --for memmap --count 3")]
+    Where {
+        /// The size to place.
+        #[arg(value_name = "SIZE", value_parser = size_arg)]
+        size: u64,
+        /// hotplug or memmap.
+        #[arg(long = "for", value_name = "PURPOSE", value_enum, default_value_t = crate::kernel::placement::Purpose::Hotplug)]
+        purpose: crate::kernel::placement::Purpose,
+        /// NUMA node id.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        node: u32,
+        /// How many candidates (default 5).
+        #[arg(long, value_name = "K", value_parser = count_arg)]
+        count: Option<usize>,
+    },
     /// What changed since the start (or since STEP)
     #[command(after_help = "Example:\n  diff 1")]
     Diff {
@@ -1315,6 +1374,23 @@ fn tool(line: &str, name: &str, args: Vec<String>) -> Result<Command, CommandErr
         .map_err(|e| CommandError::new(line, Some(name), e.0))
 }
 
+/// `where --count`: a positive number.
+fn count_arg(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|&k| k > 0)
+        .ok_or_else(|| "expected a positive number".to_string())
+}
+
+/// `map --width`: columns the picture can be drawn in.
+fn map_width_arg(s: &str) -> Result<usize, String> {
+    use crate::render::map::{MAX_WIDTH, MIN_WIDTH};
+    s.parse::<usize>()
+        .ok()
+        .filter(|w| (MIN_WIDTH..=MAX_WIDTH).contains(w))
+        .ok_or_else(|| format!("expected a number of columns from {MIN_WIDTH} to {MAX_WIDTH}"))
+}
+
 /// `--flags`: hex or `|`-joined IORESOURCE_* names ([`crate::kernel::region::parse_flags`]).
 fn flags_arg(s: &str) -> Result<u32, String> {
     crate::kernel::region::parse_flags(s).ok_or_else(|| {
@@ -1459,6 +1535,18 @@ impl Cmd {
             Cmd::Ndctl { args } => tool(line, "ndctl", args)?,
             Cmd::Daxctl { args } => tool(line, "daxctl", args)?,
             Cmd::Echo { args } => tool(line, "echo", args)?,
+            Cmd::Map { width } => Command::Map { width },
+            Cmd::Where {
+                size,
+                purpose,
+                node,
+                count,
+            } => Command::Where {
+                size,
+                purpose,
+                node,
+                count,
+            },
             Cmd::Diff { step } => Command::Diff { step },
             Cmd::Undo => Command::Undo,
             Cmd::Redo => Command::Redo,

@@ -120,6 +120,8 @@ impl Cell {
                 format!("{}: {}", e.func, e.reason),
             ),
             Outcome::Failed(e) => ("error".to_string(), None, e.to_string()),
+            // `where` found no place: an answer, not a kernel refusal.
+            Outcome::Nothing(why) => ("none".to_string(), None, why.clone()),
             Outcome::Ok | Outcome::Quit => {
                 let detail = match &o.output {
                     Output::Text(t) => t.lines().collect::<Vec<_>>().join("; "),

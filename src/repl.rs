@@ -86,6 +86,7 @@ fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
             }
         }
         Output::Tree { tree, focus } => out.push_str(&tree_text(tree, focus)),
+        Output::Map(view) => out.push_str(&crate::render::map::render_map(view, &p.palette)),
         Output::Path { addr, path } => {
             if path.is_empty() {
                 out.push_str(&format!("{addr:x}: no resource contains it\n"));

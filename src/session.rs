@@ -81,6 +81,8 @@ pub enum Output {
     Diff { before: Tree, after: Tree },
     /// Plain text (help, blocks, intersects, notes).
     Text(String),
+    /// `map`: rendered by the presentation layer, which knows the palette.
+    Map(Box<crate::render::map::MapView>),
 }
 
 /// Result of one command.
@@ -97,6 +99,8 @@ pub enum Outcome {
     Failed(SessionError),
     /// `quit`.
     Quit,
+    /// A query found nothing (`where` with no candidate): exit status 1, the tree unchanged.
+    Nothing(String),
 }
 
 /// Everything [`Session::execute`] returns.
@@ -145,7 +149,7 @@ impl StepOutcome {
     pub fn exit_code(&self) -> i32 {
         match self.outcome {
             Outcome::Ok | Outcome::Quit => 0,
-            Outcome::Refused(_) | Outcome::Partial(_) => 1,
+            Outcome::Refused(_) | Outcome::Partial(_) | Outcome::Nothing(_) => 1,
             Outcome::Failed(_) => 2,
         }
     }
@@ -210,6 +214,10 @@ impl StepOutcome {
                 "{}: {}",
                 crate::validate::shorten(&self.command),
                 crate::validate::shorten_lines(&e.to_string())
+            )),
+            Outcome::Nothing(why) => Some(format!(
+                "{}: {why}",
+                crate::validate::shorten(&self.command)
             )),
         }
     }
@@ -452,6 +460,41 @@ impl Session {
                     &self.machine,
                 ))
             }
+            Command::Map { width } => {
+                let before = self
+                    .last_change()
+                    .map(|(cmd, before, _)| (before.clone(), cmd.to_string()));
+                out.output = Output::Map(Box::new(crate::render::map::MapView {
+                    tree: self.machine.tree.clone(),
+                    before,
+                    width: width.unwrap_or(crate::render::map::DEFAULT_WIDTH),
+                }));
+            }
+            Command::Where {
+                size,
+                purpose,
+                node,
+                count,
+            } => {
+                use crate::kernel::placement::{Purpose, answer_text, where_hotplug, where_memmap};
+                let ans = match purpose {
+                    Purpose::Hotplug => where_hotplug(&self.machine, *size, *node),
+                    Purpose::Memmap => where_memmap(&self.machine, *size),
+                };
+                out.output = Output::Text(answer_text(
+                    &self.machine,
+                    *purpose,
+                    *size,
+                    count.unwrap_or(5),
+                    &ans,
+                ));
+                if ans.candidates.is_empty() {
+                    out.outcome = Outcome::Nothing(format!(
+                        "no place for {} (see above)",
+                        crate::render::fmt_size(*size)
+                    ));
+                }
+            }
             Command::Diff { step } => {
                 let base = self.tree_after(step.unwrap_or(0));
                 match base {
@@ -541,6 +584,17 @@ impl Session {
         out
     }
 
+    /// The last applied step's command and the trees before and after it (what `map` marks).
+    pub fn last_change(&self) -> Option<(&str, &Tree, &Tree)> {
+        let k = self.cursor.checked_sub(1)?;
+        let step = self.steps.get(k)?;
+        Some((
+            step.text.as_str(),
+            &self.before_step(k).tree,
+            &step.after.tree,
+        ))
+    }
+
     /// The structural diff from the start to now.
     pub fn diff_from_start(&self) -> TreeDiff {
         diff(&self.start.tree, &self.machine.tree)
@@ -608,6 +662,7 @@ fn needs_addresses(c: &Command) -> bool {
                 // range is 0-0 and `blocks` would invent memory0.
                 | Command::Blocks(_)
                 | Command::Find { .. }
+                | Command::Where { .. }
                 | Command::Show {
                     target: Some(ShowTarget::Addr(_))
                 }

@@ -13,6 +13,7 @@ pub mod machine;
 pub mod memory;
 pub mod nvdimm;
 pub mod online_policy;
+pub mod placement;
 pub mod region;
 pub mod resource;
 pub mod version;

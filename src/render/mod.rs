@@ -7,7 +7,9 @@ pub mod blocks;
 pub mod diff;
 pub mod json;
 pub mod lsmem;
+pub mod map;
 pub mod palette;
+pub mod svg;
 pub mod tree;
 
 pub use json::{render_json, render_json_text};

@@ -24,6 +24,14 @@ pub enum Style {
     Added,
     Removed,
     Changed,
+    /// Address-space classes of `map` (System RAM is [`Style::Ram`], holes [`Style::Dim`]).
+    Kmem,
+    Pmem,
+    SoftReserved,
+    Reserved,
+    Pci,
+    Firmware,
+    Device,
 }
 
 /// Plain or colored styling.
@@ -66,6 +74,13 @@ impl Palette {
             Style::Added => s.green(),
             Style::Removed => s.red(),
             Style::Changed => s.yellow(),
+            Style::Kmem => s.bright_green(),
+            Style::Pmem => s.magenta(),
+            Style::SoftReserved => s.bright_magenta(),
+            Style::Reserved => s.bright_black(),
+            Style::Pci => s.blue(),
+            Style::Firmware => s.yellow(),
+            Style::Device => s.cyan(),
         };
         c.to_string()
     }
