@@ -769,3 +769,49 @@ fn merge_requires_busy_system_ram() {
         assert!(tr.steps[0].text.ends_with("WARN_ON_ONCE, nothing done"));
     }
 }
+
+// ---------------------------------------------------------------- mutants left by the first run
+
+/// `res->flags |= IORESOURCE_BUSY | flags;` — a caller passing BUSY itself (memory hotplug
+/// passes `IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY`) still gets a BUSY node (an `^` would
+/// cancel it).
+#[test]
+fn request_region_caller_flags_including_busy_stay_busy() {
+    let mut t = siblings();
+    let r = __request_region(&mut t, Tree::ROOT, 0x5000, 0x1000, b"r", RAM, &mut Trace::new())
+        .unwrap();
+    assert_eq!(t.get(r).flags, RAM);
+    assert!(t.get(r).is_busy());
+}
+
+/// `if (WARN_ON_ONCE((start < parent->start) || (end > parent->end))) return;` — starting at
+/// exactly the root's start (0) is inside.
+#[test]
+fn rmra_at_address_zero() {
+    let mut t = build(&[(0, 0x0, 0xffff, "System RAM", RAM, Desc::None)]);
+    let r = release_mem_region_adjustable(&mut t, 0, 0x1000, v("6.12"), &mut Trace::new());
+    assert!(matches!(r, Adjusted::StartMoved(_)), "{r:?}");
+    assert_eq!(text(&t), "00001000-0000ffff : System RAM\n");
+}
+
+/// A dump whose siblings are out of order (the parser keeps them as printed, marked
+/// unsorted): `__release_region`'s loop (`p = &res->sibling;`) walks every sibling, so a
+/// later-listed, lower-addressed resource is still found.
+#[test]
+fn release_walks_every_sibling_of_an_unsorted_parent() {
+    let rows = [
+        (0, 0x3000, 0x3fff, "B", MEMB, Desc::None),
+        (0, 0x1000, 0x1fff, "A", RAM, Desc::None),
+    ];
+    let mut t = build(&rows);
+    assert!(t.is_unsorted(Tree::ROOT));
+    __release_region(&mut t, Tree::ROOT, 0x1000, 0x1000, v("6.12"), &mut Trace::new()).unwrap();
+    assert!(t.find_name("A").is_none());
+    // release_mem_region_adjustable, though, stops at the first sibling starting at or after
+    // the range's end (`if (res->start >= end) break;`): B, listed first, ends the walk.
+    let mut t = build(&rows);
+    let before = text(&t);
+    let r = release_mem_region_adjustable(&mut t, 0x1000, 0x1000, v("6.12"), &mut Trace::new());
+    assert_eq!(r, Adjusted::Nothing);
+    assert_eq!(text(&t), before);
+}
