@@ -49,11 +49,12 @@ fn kmem_range(mc: &Machine) -> Option<(u64, u64)> {
     Some((mc.tree.get(id).start, mc.tree.get(id).end))
 }
 
-/// The real 6.1/5.10/6.12 capture B: `110a00000-12fffffff : dax0.0` becomes `118000000-12fffffff
-/// : dax0.0` > `118000000-12fffffff : System RAM (kmem)` — `r->start = ALIGN(range->start,
-/// memory_block_size_bytes()); r->end = ALIGN_DOWN(range->end + 1, memory_block_size_bytes())
-/// - 1;` (v5.10+) and v5.1–v5.9's `kmem_start = ALIGN(res->start, ...); kmem_size -=
-/// kmem_start - res->start; kmem_size &= ~(memory_block_size_bytes() - 1);` agree.
+/// The real 6.1/5.10/6.12 capture B: `110a00000-12fffffff : dax0.0` becomes
+/// `118000000-12fffffff : dax0.0` > `118000000-12fffffff : System RAM (kmem)`. v5.10+:
+/// `r->start = ALIGN(range->start, memory_block_size_bytes()); r->end =
+/// ALIGN_DOWN(range->end + 1, memory_block_size_bytes()) - 1;` and v5.1–v5.9: `kmem_start =
+/// ALIGN(res->start, ...); kmem_size -= kmem_start - res->start; kmem_size &=
+/// ~(memory_block_size_bytes() - 1);` agree.
 #[test]
 fn kmem_unaligned_start_rounds_up_every_era() {
     for ver in ["5.1", "5.9", "5.10", "6.1", "6.12"] {
@@ -128,16 +129,29 @@ fn kmem_range_without_a_whole_block_is_refused() {
 #[test]
 fn kmem_invalid_node_both_sides_of_5_10() {
     for (ver, line) in [
-        ("6.1", "kmem dax0.0: rejecting DAX region with invalid node: -1"),
-        ("5.10", "kmem dax0.0: rejecting DAX region with invalid node: -1"),
+        (
+            "6.1",
+            "kmem dax0.0: rejecting DAX region with invalid node: -1",
+        ),
+        (
+            "5.10",
+            "kmem dax0.0: rejecting DAX region with invalid node: -1",
+        ),
         (
             "5.9",
             "kmem dax0.0: rejecting DAX region [mem 0x110a00000-0x12fffffff] with invalid node: -1",
         ),
     ] {
         let mut mc = pmem_machine(ver);
-        mc.add_dax_device("dax0.0", 0x110a00000, 0x12fffffff, -1, true, &mut Trace::new())
-            .unwrap();
+        mc.add_dax_device(
+            "dax0.0",
+            0x110a00000,
+            0x12fffffff,
+            -1,
+            true,
+            &mut Trace::new(),
+        )
+        .unwrap();
         let before = text(&mc.tree);
         let mut tr = Trace::new();
         let e = mc.dax_kmem("dax0.0", &mut tr).unwrap_err();
@@ -200,10 +214,19 @@ fn kmem_could_not_reserve_region_text_by_version() {
     ] {
         let mut mc = pmem_machine(ver);
         // Not claimed by device_dax (bind_devdax false), and something else BUSY there.
-        mc.add_dax_device("dax0.0", 0x110a00000, 0x12fffffff, 0, false, &mut Trace::new())
-            .unwrap();
+        mc.add_dax_device(
+            "dax0.0",
+            0x110a00000,
+            0x12fffffff,
+            0,
+            false,
+            &mut Trace::new(),
+        )
+        .unwrap();
         let pm = mc.tree.find_range(0x100000000, 0x13fffffff).unwrap();
-        let x = mc.tree.alloc(0x120000000, 0x120000fff, b"other", MEMB, Desc::None);
+        let x = mc
+            .tree
+            .alloc(0x120000000, 0x120000fff, b"other", MEMB, Desc::None);
         mc.tree.link_sorted(pm, x);
         let before = text(&mc.tree);
         let mut tr = Trace::new();
@@ -232,7 +255,11 @@ fn kmem_memory_add_failed() {
     let mut tr = Trace::new();
     let e = mc.dax_kmem("dax0.0", &mut tr).unwrap_err();
     assert_eq!(e.errno, Errno::EEXIST);
-    assert!(tr.log.contains(&"kmem dax0.0: mapping0: 0x118000000-0x12fffffff memory add failed".to_string()));
+    assert!(
+        tr.log.contains(
+            &"kmem dax0.0: mapping0: 0x118000000-0x12fffffff memory add failed".to_string()
+        )
+    );
     assert_eq!(text(&mc.tree), before);
     assert_eq!(mc.dax["dax0.0"].driver, DaxDriver::DeviceDax);
 }
@@ -277,8 +304,13 @@ fn devdax_with_online_memory_keeps_the_range() {
     ] {
         let mut mc = with_dax(ver, 0x110a00000, 0x12fffffff);
         mc.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
-        mc.online_memory(0x118000000, BS, OnlineType::OnlineMovable, &mut Trace::new())
-            .unwrap();
+        mc.online_memory(
+            0x118000000,
+            BS,
+            OnlineType::OnlineMovable,
+            &mut Trace::new(),
+        )
+        .unwrap();
         let mut tr = Trace::new();
         mc.dax_devdax("dax0.0", &mut tr).unwrap();
         assert!(tr.log.iter().any(|l| l == line), "{ver}: {:?}", tr.log);
@@ -293,19 +325,31 @@ fn devdax_with_online_memory_keeps_the_range() {
 /// `remove_resource` (v6.3 and the 5.10/5.15/6.1 stable series).
 #[test]
 fn devdax_release_vs_remove_resource_by_version() {
-    for (ver, func) in [("6.2", "release_resource"), ("6.3", "remove_resource"), ("5.10.0", "release_resource"), ("5.10", "remove_resource")] {
+    for (ver, func) in [
+        ("6.2", "release_resource"),
+        ("6.3", "remove_resource"),
+        ("5.10.0", "release_resource"),
+        ("5.10", "remove_resource"),
+    ] {
         let mut mc = with_dax(ver, 0x110a00000, 0x12fffffff);
         let devdax = text(&mc.tree);
         mc.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
         let mut tr = Trace::new();
         mc.dax_devdax("dax0.0", &mut tr).unwrap();
         assert!(
-            tr.steps.iter().any(|s| s.text.starts_with(&format!("{func}(dax0.0 [0x118000000-0x12fffffff])"))),
+            tr.steps.iter().any(|s| s
+                .text
+                .starts_with(&format!("{func}(dax0.0 [0x118000000-0x12fffffff])"))),
             "{ver}: {:?}",
             tr.steps
         );
         assert_eq!(text(&mc.tree), devdax, "{ver}");
-        assert!(mc.blocks.range(0x118000000 / BS, 0x130000000 / BS).next().is_none());
+        assert!(
+            mc.blocks
+                .range(0x118000000 / BS, 0x130000000 / BS)
+                .next()
+                .is_none()
+        );
     }
 }
 
@@ -326,14 +370,31 @@ fn devdax_requires_kmem() {
 fn add_dax_device_claim_edges() {
     let mut mc = pmem_machine("6.1");
     let before = text(&mc.tree);
-    mc.add_dax_device("dax0.0", 0x100000000, 0x13fffffff, 0, true, &mut Trace::new())
-        .unwrap();
+    mc.add_dax_device(
+        "dax0.0",
+        0x100000000,
+        0x13fffffff,
+        0,
+        true,
+        &mut Trace::new(),
+    )
+    .unwrap();
     let d = mc.tree.find_name("dax0.0").unwrap();
-    assert_eq!((mc.tree.get(d).start, mc.tree.get(d).end), (0x100000000, 0x13fffffff));
+    assert_eq!(
+        (mc.tree.get(d).start, mc.tree.get(d).end),
+        (0x100000000, 0x13fffffff)
+    );
     assert_eq!(mc.tree.get(d).flags, MEMB);
     // Same name again: -EEXIST.
     let e = mc
-        .add_dax_device("dax0.0", 0x100000000, 0x10fffffff, 0, true, &mut Trace::new())
+        .add_dax_device(
+            "dax0.0",
+            0x100000000,
+            0x10fffffff,
+            0,
+            true,
+            &mut Trace::new(),
+        )
         .unwrap_err();
     assert_eq!(e.errno, Errno::EEXIST);
     mc.remove_dax_device("dax0.0", &mut Trace::new()).unwrap();
@@ -341,7 +402,9 @@ fn add_dax_device_claim_edges() {
     // One byte into the busy System RAM below 4 GiB... the PMEM is at top level next to PCI;
     // use a busy claim inside it instead.
     let pm = mc.tree.find_range(0x100000000, 0x13fffffff).unwrap();
-    let x = mc.tree.alloc(0x120000000, 0x120000fff, b"other", MEMB, Desc::None);
+    let x = mc
+        .tree
+        .alloc(0x120000000, 0x120000fff, b"other", MEMB, Desc::None);
     mc.tree.link_sorted(pm, x);
     let before = text(&mc.tree);
     let mut tr = Trace::new();
@@ -356,13 +419,34 @@ fn add_dax_device_claim_edges() {
     assert_eq!(text(&mc.tree), before);
     assert!(!mc.dax.contains_key("dax0.1"));
     // Ending exactly one byte before it fits.
-    mc.add_dax_device("dax0.1", 0x110000000, 0x11fffffff, 0, true, &mut Trace::new())
-        .unwrap();
+    mc.add_dax_device(
+        "dax0.1",
+        0x110000000,
+        0x11fffffff,
+        0,
+        true,
+        &mut Trace::new(),
+    )
+    .unwrap();
     // A one-byte device (`end == start`) is a range; `end < start` is not.
-    mc.add_dax_device("dax1.0", 0x130000000, 0x130000000, 0, false, &mut Trace::new())
-        .unwrap();
+    mc.add_dax_device(
+        "dax1.0",
+        0x130000000,
+        0x130000000,
+        0,
+        false,
+        &mut Trace::new(),
+    )
+    .unwrap();
     let e = mc
-        .add_dax_device("dax2.0", 0x130000001, 0x130000000, 0, false, &mut Trace::new())
+        .add_dax_device(
+            "dax2.0",
+            0x130000001,
+            0x130000000,
+            0,
+            false,
+            &mut Trace::new(),
+        )
         .unwrap_err();
     assert_eq!(e.errno, Errno::EINVAL);
 }
@@ -395,18 +479,29 @@ fn remove_dax_device_edges() {
     mc.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
     let before = text(&mc.tree);
     assert_eq!(
-        mc.remove_dax_device("dax0.0", &mut Trace::new()).unwrap_err().errno,
+        mc.remove_dax_device("dax0.0", &mut Trace::new())
+            .unwrap_err()
+            .errno,
         Errno::EBUSY
     );
     assert_eq!(text(&mc.tree), before);
     assert_eq!(
-        mc.remove_dax_device("dax9.9", &mut Trace::new()).unwrap_err().errno,
+        mc.remove_dax_device("dax9.9", &mut Trace::new())
+            .unwrap_err()
+            .errno,
         Errno::ENODEV
     );
     let mut mc = pmem_machine("6.1");
     let before = text(&mc.tree);
-    mc.add_dax_device("dax0.0", 0x100000000, 0x107ffffff, 0, false, &mut Trace::new())
-        .unwrap();
+    mc.add_dax_device(
+        "dax0.0",
+        0x100000000,
+        0x107ffffff,
+        0,
+        false,
+        &mut Trace::new(),
+    )
+    .unwrap();
     assert_eq!(text(&mc.tree), before);
     mc.remove_dax_device("dax0.0", &mut Trace::new()).unwrap();
     assert!(mc.dax.is_empty());
@@ -418,9 +513,30 @@ fn remove_dax_device_edges() {
 fn discover_dax_from_the_tree() {
     let t = build(&[
         (0, 0x100000000, 0x10fffffff, "dax0.0", MEMB, Desc::None),
-        (0, 0x118000000, 0x12fffffff, "dax1.0", IORESOURCE_SYSTEM_RAM, Desc::None),
-        (1, 0x118000000, 0x12fffffff, "System RAM (kmem)", RAM, Desc::None),
-        (0, 0x130000000, 0x137ffffff, "dax2.0", IORESOURCE_SYSTEM_RAM, Desc::None),
+        (
+            0,
+            0x118000000,
+            0x12fffffff,
+            "dax1.0",
+            IORESOURCE_SYSTEM_RAM,
+            Desc::None,
+        ),
+        (
+            1,
+            0x118000000,
+            0x12fffffff,
+            "System RAM (kmem)",
+            RAM,
+            Desc::None,
+        ),
+        (
+            0,
+            0x130000000,
+            0x137ffffff,
+            "dax2.0",
+            IORESOURCE_SYSTEM_RAM,
+            Desc::None,
+        ),
         (0, 0x138000000, 0x13fffffff, "dax3", MEMB, Desc::None),
     ]);
     let mc = Machine::boot(t, Config::default());
@@ -431,7 +547,10 @@ fn discover_dax_from_the_tree() {
     assert_eq!(mc.dax["dax1.0"].kmem_ranges, [(0x118000000, 0x12fffffff)]);
     assert_eq!(mc.dax["dax2.0"].driver, DaxDriver::None);
     assert_eq!(mc.dax["dax2.0"].kmem_ranges, [(0x130000000, 0x137ffffff)]);
-    assert_eq!((mc.dax["dax1.0"].start, mc.dax["dax1.0"].end), (0x118000000, 0x12fffffff));
+    assert_eq!(
+        (mc.dax["dax1.0"].start, mc.dax["dax1.0"].end),
+        (0x118000000, 0x12fffffff)
+    );
 }
 
 /// `string_get_size(size, 1, STRING_UNITS_2, ...)`: three significant digits.

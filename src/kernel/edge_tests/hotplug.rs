@@ -44,14 +44,30 @@ fn add_dm(mc: &mut Machine, start: u64, size: u64, merge: bool) -> KResult<()> {
 #[test]
 fn check_range_each_condition_alone() {
     let mc = m("6.12");
-    assert!(mc.check_hotplug_memory_range(G4, BS, &mut Trace::new()).is_ok());
-    assert!(mc.check_hotplug_memory_range(0, 2 * BS, &mut Trace::new()).is_ok());
-    for (s, n) in [(G4, 0), (G4 + 1, BS), (G4 - 1, BS), (G4, BS + 1), (G4, BS - 1)] {
+    assert!(
+        mc.check_hotplug_memory_range(G4, BS, &mut Trace::new())
+            .is_ok()
+    );
+    assert!(
+        mc.check_hotplug_memory_range(0, 2 * BS, &mut Trace::new())
+            .is_ok()
+    );
+    for (s, n) in [
+        (G4, 0),
+        (G4 + 1, BS),
+        (G4 - 1, BS),
+        (G4, BS + 1),
+        (G4, BS - 1),
+    ] {
         let mut tr = Trace::new();
         let e = mc.check_hotplug_memory_range(s, n, &mut tr).unwrap_err();
-        assert_eq!((e.errno, e.func), (Errno::EINVAL, "check_hotplug_memory_range"));
-        let line = format!("Block size [0x8000000] unaligned hotplug range: start {s:#x}, size {n:#x}");
-        assert_eq!(tr.log, [line.clone()], "[{s:x}+{n:x}]");
+        assert_eq!(
+            (e.errno, e.func),
+            (Errno::EINVAL, "check_hotplug_memory_range")
+        );
+        let line =
+            format!("Block size [0x8000000] unaligned hotplug range: start {s:#x}, size {n:#x}");
+        assert_eq!(tr.log, std::slice::from_ref(&line), "[{s:x}+{n:x}]");
         assert_eq!(e.log, Some(line));
     }
 }
@@ -84,13 +100,25 @@ fn mhp_range_allowed_last_pluggable_byte() {
     );
     // `start < end`: size 0, and a size that wraps past 2^64.
     assert!(mc.mhp_range_allowed(G4, 0, &mut Trace::new()).is_err());
-    assert!(mc.mhp_range_allowed(G4, u64::MAX - G4 + 1, &mut Trace::new()).is_err());
+    assert!(
+        mc.mhp_range_allowed(G4, u64::MAX - G4 + 1, &mut Trace::new())
+            .is_err()
+    );
     // la57: `MAX_PHYSMEM_BITS` 52.
     let mut mc = m("6.12");
     mc.config.la57 = true;
-    assert!(mc.mhp_range_allowed(last, 2 * BS, &mut Trace::new()).is_ok());
-    assert!(mc.mhp_range_allowed((1 << 52) - BS, BS, &mut Trace::new()).is_ok());
-    assert!(mc.mhp_range_allowed((1 << 52) - BS, BS + 1, &mut Trace::new()).is_err());
+    assert!(
+        mc.mhp_range_allowed(last, 2 * BS, &mut Trace::new())
+            .is_ok()
+    );
+    assert!(
+        mc.mhp_range_allowed((1 << 52) - BS, BS, &mut Trace::new())
+            .is_ok()
+    );
+    assert!(
+        mc.mhp_range_allowed((1 << 52) - BS, BS + 1, &mut Trace::new())
+            .is_err()
+    );
 }
 
 /// End to end: `register_memory_resource` calls `mhp_range_allowed` from v5.12 (it does not
@@ -111,7 +139,10 @@ fn add_memory_at_the_top_of_physmem_both_sides_of_5_12() {
     assert_eq!(e.errno, Errno::E2BIG);
     let mut mc = m("5.11");
     let e = add(&mut mc, PHYSMEM_END + 1, BS, &mut Trace::new()).unwrap_err();
-    assert_eq!((e.errno, e.func), (Errno::EEXIST, "register_memory_resource"));
+    assert_eq!(
+        (e.errno, e.func),
+        (Errno::EEXIST, "register_memory_resource")
+    );
     assert_eq!(
         e.log.as_deref(),
         Some("Unable to reserve System RAM region: 0000400000000000->0000400008000000")
@@ -129,12 +160,18 @@ fn driver_managed_flag_by_name() {
     add(&mut mc, G4 + BS, BS, &mut Trace::new()).unwrap();
     let dm = mc.tree.find_range(G4, G4 + BS - 1).unwrap();
     let plain = mc.tree.find_range(G4 + BS, G4 + 2 * BS - 1).unwrap();
-    assert_eq!(mc.tree.get(dm).flags, RAM | IORESOURCE_SYSRAM_DRIVER_MANAGED);
+    assert_eq!(
+        mc.tree.get(dm).flags,
+        RAM | IORESOURCE_SYSRAM_DRIVER_MANAGED
+    );
     assert_eq!(mc.tree.get(plain).flags, RAM);
     // add_memory_driver_managed does not exist in v5.7.
     let mut mc = m("5.7");
     let e = add_dm(&mut mc, G4, BS, false).unwrap_err();
-    assert_eq!((e.errno, e.func), (Errno::EINVAL, "add_memory_driver_managed"));
+    assert_eq!(
+        (e.errno, e.func),
+        (Errno::EINVAL, "add_memory_driver_managed")
+    );
 }
 
 /// ≤ v5.0 `res = request_resource_conflict(&iomem_resource, res)` (top level only) vs v5.1+
@@ -168,11 +205,18 @@ fn register_eras_both_sides_of_5_1() {
 fn add_creates_exactly_the_covered_blocks_offline() {
     let mut mc = m("6.12");
     add(&mut mc, G4, 2 * BS, &mut Trace::new()).unwrap();
-    let ids: Vec<u64> = mc.blocks.range(G4 / BS - 1, G4 / BS + 3).map(|b| b.id).collect();
+    let ids: Vec<u64> = mc
+        .blocks
+        .range(G4 / BS - 1, G4 / BS + 3)
+        .map(|b| b.id)
+        .collect();
     assert_eq!(ids, [32, 33]);
     for id in [32, 33] {
         let b = mc.blocks.get(id).unwrap();
-        assert_eq!((b.state, b.zone, b.nid, b.boot), (BlockState::Offline, None, 0, false));
+        assert_eq!(
+            (b.state, b.zone, b.nid, b.boot),
+            (BlockState::Offline, None, 0, false)
+        );
     }
 }
 
@@ -189,7 +233,10 @@ fn add_over_an_existing_last_block_is_eexist() {
     let mut tr = Trace::new();
     let e = add(&mut mc, G4, 2 * BS, &mut tr).unwrap_err();
     assert_eq!((e.errno, e.func), (Errno::EEXIST, "add_memory_resource"));
-    assert_eq!(e.reason, "memory33 already exists (its sections are present)");
+    assert_eq!(
+        e.reason,
+        "memory33 already exists (its sections are present)"
+    );
     assert_eq!(text(&mc.tree), before);
     assert!(!mc.blocks.contains(32));
     assert!(tr.steps.iter().any(|s| s.func == "release_memory_resource"));
@@ -255,7 +302,9 @@ fn auto_online_type_both_sides_of_5_8() {
         let b = mc.blocks.get(32).unwrap();
         assert_eq!((b.state, b.zone), (BlockState::Online, Some(zone)), "{ver}");
         assert_eq!(
-            tr.steps.iter().any(|s| s.text.contains("is a bool before v5.8")),
+            tr.steps
+                .iter()
+                .any(|s| s.text.contains("is a bool before v5.8")),
             ver == "5.7"
         );
     }
@@ -279,10 +328,15 @@ fn remove_drops_firmware_memmap_entry_and_resource() {
     assert!(mc.firmware_memmap.is_empty());
     assert_eq!(text(&mc.tree), before);
     assert!(!mc.blocks.contains(32) && !mc.blocks.contains(33));
-    assert!(tr.steps.iter().any(|s| s.func == "firmware_map_remove"
-        && s.text == "[0x100000000-0x10fffffff] System RAM"));
-    assert!(tr.steps.iter().any(|s| s.func == "remove_memory_block_devices"
-        && s.text == "memory32..memory33: 2 block(s) removed"));
+    assert!(tr.steps.iter().any(
+        |s| s.func == "firmware_map_remove" && s.text == "[0x100000000-0x10fffffff] System RAM"
+    ));
+    assert!(
+        tr.steps
+            .iter()
+            .any(|s| s.func == "remove_memory_block_devices"
+                && s.text == "memory32..memory33: 2 block(s) removed")
+    );
     assert!(tr.log.is_empty());
 }
 
@@ -336,23 +390,30 @@ fn remove_refused_by_an_online_last_block() {
     let before = text(&mc.tree);
     let mut tr = Trace::new();
     let e = mc.remove_memory(G4, 2 * BS, &mut tr).unwrap_err();
-    assert_eq!((e.errno, e.func), (Errno::EBUSY, "check_memblock_offlined_cb"));
+    assert_eq!(
+        (e.errno, e.func),
+        (Errno::EBUSY, "check_memblock_offlined_cb")
+    );
     assert_eq!(e.reason, "memory33 is online");
     assert_eq!(
         tr.log,
-        ["removing memory fails, because memory [0x0000000108000000-0x000000010fffffff] is onlined"]
+        [
+            "removing memory fails, because memory [0x0000000108000000-0x000000010fffffff] is onlined"
+        ]
     );
     assert_eq!(text(&mc.tree), before);
     assert!(mc.blocks.contains(32) && mc.firmware_memmap.contains_key(&G4));
     // v5.2 and older BUG() here: same refusal, the reason says so (boundary 5.3).
     let mut mc = m("5.2");
     add(&mut mc, G4, BS, &mut Trace::new()).unwrap();
-    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new()).unwrap();
+    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new())
+        .unwrap();
     let e = mc.remove_memory(G4, BS, &mut Trace::new()).unwrap_err();
     assert!(e.reason.contains("BUG()"), "{}", e.reason);
     let mut mc = m("5.3");
     add(&mut mc, G4, BS, &mut Trace::new()).unwrap();
-    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new()).unwrap();
+    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new())
+        .unwrap();
     let e = mc.remove_memory(G4, BS, &mut Trace::new()).unwrap_err();
     assert_eq!(e.reason, "memory32 is online");
 }
@@ -366,7 +427,10 @@ fn remove_unaligned_is_refused() {
     let mut tr = Trace::new();
     let e = mc.remove_memory(G4, BS - 1, &mut tr).unwrap_err();
     assert_eq!(e.errno, Errno::EINVAL);
-    assert!(e.reason.ends_with("(the kernel would BUG(): remove_memory asserts alignment)"));
+    assert!(
+        e.reason
+            .ends_with("(the kernel would BUG(): remove_memory asserts alignment)")
+    );
     assert_eq!(
         tr.log,
         ["Block size [0x8000000] unaligned hotplug range: start 0x100000000, size 0x7ffffff"]
@@ -379,17 +443,24 @@ fn remove_unaligned_is_refused() {
 #[test]
 fn offline_and_remove_edges() {
     let mut mc = m("5.7");
-    assert!(mc.offline_and_remove_memory(G4, BS, &mut Trace::new()).is_err());
+    assert!(
+        mc.offline_and_remove_memory(G4, BS, &mut Trace::new())
+            .is_err()
+    );
     let mut mc = m("5.8");
     let before = text(&mc.tree);
     add(&mut mc, G4, BS, &mut Trace::new()).unwrap();
-    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new()).unwrap();
+    mc.online_memory(G4, BS, OnlineType::Online, &mut Trace::new())
+        .unwrap();
     for (s, n) in [(G4, 0), (G4 + 1, BS), (G4, BS + 1)] {
-        let e = mc.offline_and_remove_memory(s, n, &mut Trace::new()).unwrap_err();
+        let e = mc
+            .offline_and_remove_memory(s, n, &mut Trace::new())
+            .unwrap_err();
         assert_eq!(e.errno, Errno::EINVAL);
         assert!(mc.blocks.contains(32));
     }
-    mc.offline_and_remove_memory(G4, BS, &mut Trace::new()).unwrap();
+    mc.offline_and_remove_memory(G4, BS, &mut Trace::new())
+        .unwrap();
     assert_eq!(text(&mc.tree), before);
     assert!(!mc.blocks.contains(32));
 }

@@ -46,7 +46,11 @@ fn zone_intersection_edges() {
         assert_eq!(bs.default_zone(0, id, id), Zone::Normal, "{id}");
     }
     // A range reaching the span by one block on either side intersects.
-    assert_eq!(bs.default_zone(0, 45, 44), Zone::Normal, "inverted range: empty");
+    assert_eq!(
+        bs.default_zone(0, 45, 44),
+        Zone::Normal,
+        "inverted range: empty"
+    );
     assert_eq!(bs.default_zone(0, 36, 40), Zone::Movable);
     assert_eq!(bs.default_zone(0, 44, 50), Zone::Movable);
     // Another node's zones do not count.
@@ -83,13 +87,22 @@ fn default_kernel_zone_lowest_first() {
     // zone_for_pfn_range: online_kernel → kernel zone, online_movable → Movable, online →
     // default zone.
     offline(&mut bs, 20);
-    assert_eq!(bs.zone_for_online(0, 20, OnlineType::OnlineKernel), Zone::Dma32);
-    assert_eq!(bs.zone_for_online(0, 20, OnlineType::OnlineMovable), Zone::Movable);
+    assert_eq!(
+        bs.zone_for_online(0, 20, OnlineType::OnlineKernel),
+        Zone::Dma32
+    );
+    assert_eq!(
+        bs.zone_for_online(0, 20, OnlineType::OnlineMovable),
+        Zone::Movable
+    );
     assert_eq!(bs.zone_for_online(0, 20, OnlineType::Online), Zone::Dma32);
     online(&mut bs, [60, 62], Zone::Movable);
     offline(&mut bs, 61);
     assert_eq!(bs.zone_for_online(0, 61, OnlineType::Online), Zone::Movable);
-    assert_eq!(bs.zone_for_online(0, 61, OnlineType::OnlineKernel), Zone::Normal);
+    assert_eq!(
+        bs.zone_for_online(0, 61, OnlineType::OnlineKernel),
+        Zone::Normal
+    );
 }
 
 /// `valid_zones_show`: online → `mem->zone->name` or `"none"` (spans zones); offline → the
@@ -104,9 +117,15 @@ fn valid_zones_text() {
     assert_eq!(bs.valid_zones(&b), "Normal Movable");
     let b = offline(&mut bs, 41);
     assert_eq!(bs.valid_zones(&b), "Movable Normal");
-    assert_eq!(bs.valid_zones(&blk(32, BlockState::Online, Some(Zone::Normal))), "Normal");
+    assert_eq!(
+        bs.valid_zones(&blk(32, BlockState::Online, Some(Zone::Normal))),
+        "Normal"
+    );
     assert_eq!(bs.valid_zones(&blk(7, BlockState::Online, None)), "none");
-    assert_eq!(bs.valid_zones(&blk(7, BlockState::GoingOffline, Some(Zone::Dma32))), "DMA32");
+    assert_eq!(
+        bs.valid_zones(&blk(7, BlockState::GoingOffline, Some(Zone::Dma32))),
+        "DMA32"
+    );
 }
 
 /// The online-zone index follows every change: offlining an edge block shrinks the span
@@ -148,7 +167,7 @@ fn range_inclusive_and_inverted() {
     assert_eq!(ids(4, 4), Vec::<u64>::new());
     assert_eq!(ids(3, 2), Vec::<u64>::new());
     assert_eq!(ids(5, u64::MAX), [5]);
-    assert_eq!(bs.iter().rev().next().map(|b| b.id), Some(5));
+    assert_eq!(bs.iter().next_back().map(|b| b.id), Some(5));
 }
 
 /// `phys_index_show`: `sysfs_emit(buf, "%08lx\n", phys_index)`; the sysfs names of the types
@@ -156,7 +175,10 @@ fn range_inclusive_and_inverted() {
 #[test]
 fn sysfs_spellings() {
     assert_eq!(blk(32, BlockState::Offline, None).phys_index(), "00000020");
-    assert_eq!(blk(0x123456789, BlockState::Offline, None).phys_index(), "123456789");
+    assert_eq!(
+        blk(0x123456789, BlockState::Offline, None).phys_index(),
+        "123456789"
+    );
     for (s, t) in [
         ("offline", OnlineType::Offline),
         ("online", OnlineType::Online),

@@ -49,7 +49,10 @@ fn request_resource_one_byte_overlap_at_start_conflicts() {
     let mut t = siblings();
     let before = text(&t);
     let new = t.alloc(0x1fff, 0x2fff, b"new", MEMB, Desc::None);
-    assert_eq!(__request_resource(&mut t, Tree::ROOT, new), Some(id(&t, "A")));
+    assert_eq!(
+        __request_resource(&mut t, Tree::ROOT, new),
+        Some(id(&t, "A"))
+    );
     assert_eq!(text(&t), before);
     assert!(!t.is_linked(new));
 }
@@ -60,7 +63,10 @@ fn request_resource_one_byte_overlap_at_end_conflicts() {
     let mut t = siblings();
     let before = text(&t);
     let new = t.alloc(0x2000, 0x3000, b"new", MEMB, Desc::None);
-    assert_eq!(__request_resource(&mut t, Tree::ROOT, new), Some(id(&t, "B")));
+    assert_eq!(
+        __request_resource(&mut t, Tree::ROOT, new),
+        Some(id(&t, "B"))
+    );
     assert_eq!(text(&t), before);
 }
 
@@ -69,7 +75,10 @@ fn request_resource_one_byte_overlap_at_end_conflicts() {
 fn request_resource_equal_range_conflicts() {
     let mut t = siblings();
     let new = t.alloc(0x1000, 0x1fff, b"new", MEMB, Desc::None);
-    assert_eq!(__request_resource(&mut t, Tree::ROOT, new), Some(id(&t, "A")));
+    assert_eq!(
+        __request_resource(&mut t, Tree::ROOT, new),
+        Some(id(&t, "A"))
+    );
 }
 
 /// `if (start < root->start) return root; if (end > root->end) return root;`: a range
@@ -95,7 +104,10 @@ fn request_resource_root_bounds_are_inclusive() {
 fn request_resource_end_before_start_and_single_byte() {
     let mut t = Tree::new(RootKind::Ioport, 0xffff);
     let bad = t.alloc(0x101, 0x100, b"bad", IORESOURCE_IO, Desc::None);
-    assert_eq!(__request_resource(&mut t, Tree::ROOT, bad), Some(Tree::ROOT));
+    assert_eq!(
+        __request_resource(&mut t, Tree::ROOT, bad),
+        Some(Tree::ROOT)
+    );
     let one = t.alloc(0x100, 0x100, b"one", IORESOURCE_IO, Desc::None);
     assert_eq!(__request_resource(&mut t, Tree::ROOT, one), None);
     let last = t.alloc(0xffff, 0xffff, b"last", IORESOURCE_IO, Desc::None);
@@ -140,7 +152,9 @@ fn insert_resource_descends_into_parent_sharing_start_or_end() {
         insert_resource(&mut t, Tree::ROOT, new, &mut tr).unwrap();
         assert_eq!(t.parent(new), Some(p), "[{s:x}-{e:x}]");
         assert!(
-            tr.steps[0].text.contains("contains the new range → descend"),
+            tr.steps[0]
+                .text
+                .contains("contains the new range → descend"),
             "{:?}",
             tr.steps
         );
@@ -159,7 +173,13 @@ fn insert_resource_identical_busy_range_is_adopted() {
     assert_eq!(t.parent(c2), Some(new));
     assert_eq!(t.parent(new), Some(id(&t, "P")));
     assert!(tr.steps.iter().any(|s| s.text.contains("identical range")));
-    assert!(tr.steps.last().unwrap().text.ends_with("adopting 1 node(s)"));
+    assert!(
+        tr.steps
+            .last()
+            .unwrap()
+            .text
+            .ends_with("adopting 1 node(s)")
+    );
 }
 
 /// The run loop: `if (next->start < new->start || next->end > new->end) return next;` and
@@ -174,7 +194,13 @@ fn insert_resource_adopts_exactly_covered_run() {
     assert_eq!(t.parent(id(&t, "C1")), Some(new));
     assert_eq!(t.parent(id(&t, "C2")), Some(new));
     assert_eq!(t.parent(id(&t, "C3")), Some(id(&t, "P")));
-    assert!(tr.steps.last().unwrap().text.ends_with("adopting 2 node(s)"));
+    assert!(
+        tr.steps
+            .last()
+            .unwrap()
+            .text
+            .ends_with("adopting 2 node(s)")
+    );
     let kids: Vec<_> = t.children(id(&t, "P")).collect();
     assert_eq!(kids, [new, id(&t, "C3")]);
 }
@@ -225,7 +251,10 @@ fn insert_resource_outside_root() {
     assert!(e.reason.starts_with("outside \"A\""), "{}", e.reason);
     assert_eq!(e.errno, Errno::EBUSY);
     assert!(tr.steps[0].text.ends_with("→ conflict"));
-    assert_eq!(insert_resource_conflict(&mut t, a, new, &mut Trace::new()), Some(a));
+    assert_eq!(
+        insert_resource_conflict(&mut t, a, new, &mut Trace::new()),
+        Some(a)
+    );
 }
 
 /// `insert_resource_expand_to_fit`: `if (!new->parent) return;` skipped when already
@@ -235,18 +264,33 @@ fn expand_to_fit_gives_up_at_root_and_keeps_linked() {
     let mut t = Tree::new(RootKind::Iomem, 0xffff);
     let big = t.alloc(0xf000, 0x10000, b"big", MEMB, Desc::None);
     let mut tr = Trace::new();
-    assert!(!insert_resource_expand_to_fit(&mut t, Tree::ROOT, big, &mut tr));
+    assert!(!insert_resource_expand_to_fit(
+        &mut t,
+        Tree::ROOT,
+        big,
+        &mut tr
+    ));
     assert!(!t.is_linked(big));
     assert!(tr.log.is_empty());
     let mut t = siblings();
     let a = id(&t, "A");
     let before = text(&t);
-    assert!(insert_resource_expand_to_fit(&mut t, Tree::ROOT, a, &mut Trace::new()));
+    assert!(insert_resource_expand_to_fit(
+        &mut t,
+        Tree::ROOT,
+        a,
+        &mut Trace::new()
+    ));
     assert_eq!(text(&t), before);
     // Expand over B by one byte: `new->start = min(new->start, conflict->start)` etc.
     let x = t.alloc(0x2000, 0x3000, b"x", MEMB, Desc::None);
     let mut tr = Trace::new();
-    assert!(insert_resource_expand_to_fit(&mut t, Tree::ROOT, x, &mut tr));
+    assert!(insert_resource_expand_to_fit(
+        &mut t,
+        Tree::ROOT,
+        x,
+        &mut tr
+    ));
     assert_eq!((t.get(x).start, t.get(x).end), (0x2000, 0x3fff));
     assert_eq!(tr.log, ["Expanded resource x due to conflict with B"]);
 }
@@ -269,8 +313,16 @@ fn request_region_flags_and_desc_from_final_parent() {
         ),
         (0, 0x2000, 0x2fff, "S", IORESOURCE_SYSTEM_RAM, Desc::None),
     ]);
-    let a = __request_region(&mut t, Tree::ROOT, 0x1000, 0x1000, b"a", 0, &mut Trace::new())
-        .unwrap();
+    let a = __request_region(
+        &mut t,
+        Tree::ROOT,
+        0x1000,
+        0x1000,
+        b"a",
+        0,
+        &mut Trace::new(),
+    )
+    .unwrap();
     assert_eq!(t.get(a).flags, IORESOURCE_MEM | IORESOURCE_BUSY);
     assert_eq!(t.get(a).desc, Desc::Reserved);
     let b = __request_region(
@@ -314,7 +366,10 @@ fn request_region_zero_size_is_refused_naming_the_root() {
     let mut t = Tree::new_iomem(46);
     let mut tr = Trace::new();
     let e = request_region(&mut t, 0x1000, 0, b"z", 0, &mut tr).unwrap_err();
-    assert_eq!(e.reason, "size 0 gives end < start: rejected by the iomem root");
+    assert_eq!(
+        e.reason,
+        "size 0 gives end < start: rejected by the iomem root"
+    );
     assert_eq!(tr.steps[0].func, "request_mem_region");
     assert_eq!(t.len(), 0);
 }
@@ -355,14 +410,32 @@ fn request_region_descends_non_busy_refuses_busy() {
 fn request_region_muxed_needs_both_sides() {
     let mut t = Tree::new(RootKind::Ioport, 0xffff);
     request_region(&mut t, 0x2e, 2, b"plain", 0, &mut Trace::new()).unwrap();
-    let r = __request_region(&mut t, Tree::ROOT, 0x2f, 1, b"m", IORESOURCE_MUXED, &mut Trace::new());
+    let r = __request_region(
+        &mut t,
+        Tree::ROOT,
+        0x2f,
+        1,
+        b"m",
+        IORESOURCE_MUXED,
+        &mut Trace::new(),
+    );
     assert!(matches!(r, Err(RegionRefusal::Busy(_))));
     let mut t = Tree::new(RootKind::Ioport, 0xffff);
     request_region(&mut t, 0x2e, 2, b"a", IORESOURCE_MUXED, &mut Trace::new()).unwrap();
     let mut tr = Trace::new();
     let e = request_region(&mut t, 0x2e, 1, b"b", IORESOURCE_MUXED, &mut tr).unwrap_err();
-    assert!(e.reason.starts_with("MUXED \"a\" [2e-2f] is held"), "{}", e.reason);
-    assert!(tr.steps.last().unwrap().text.contains("is MUXED like the request"));
+    assert!(
+        e.reason.starts_with("MUXED \"a\" [2e-2f] is held"),
+        "{}",
+        e.reason
+    );
+    assert!(
+        tr.steps
+            .last()
+            .unwrap()
+            .text
+            .contains("is MUXED like the request")
+    );
 }
 
 /// `if (conflict->desc == IORES_DESC_DEVICE_PRIVATE_MEMORY) pr_warn("Unaddressable device %s
@@ -376,7 +449,11 @@ fn request_region_device_private_conflict_warns() {
     let mut tr = Trace::new();
     request_region(&mut t, 0x10000, 0x1000, b"x", 0, &mut tr).unwrap_err();
     assert_eq!(tr.log.len(), 1);
-    assert!(tr.log[0].starts_with("Unaddressable device hmm [mem "), "{}", tr.log[0]);
+    assert!(
+        tr.log[0].starts_with("Unaddressable device hmm [mem "),
+        "{}",
+        tr.log[0]
+    );
     let mut tr = Trace::new();
     request_region(&mut t, 0x20000, 0x1000, b"x", 0, &mut tr).unwrap_err();
     assert!(tr.log.is_empty());
@@ -389,7 +466,12 @@ fn request_region_device_private_conflict_warns() {
 /// BUSY node frees nothing; the exact range frees it.
 #[test]
 fn release_region_needs_the_exact_busy_range() {
-    for (s, n) in [(0x1000, 0xfff), (0x1001, 0xfff), (0x1000, 0x1001), (0xfff, 0x1001)] {
+    for (s, n) in [
+        (0x1000, 0xfff),
+        (0x1001, 0xfff),
+        (0x1000, 0x1001),
+        (0xfff, 0x1001),
+    ] {
         let mut t = siblings();
         let before = text(&t);
         let mut tr = Trace::new();
@@ -410,7 +492,13 @@ fn release_region_needs_the_exact_busy_range() {
     __release_region(&mut t, Tree::ROOT, 0x1000, 0x1000, v("6.1"), &mut tr).unwrap();
     assert!(t.find_name("A").is_none());
     assert!(tr.log.is_empty());
-    assert!(tr.steps.last().unwrap().text.ends_with("matches exactly → released with its subtree"));
+    assert!(
+        tr.steps
+            .last()
+            .unwrap()
+            .text
+            .ends_with("matches exactly → released with its subtree")
+    );
 }
 
 /// `if (!(res->flags & IORESOURCE_BUSY)) { p = &res->child; continue; }` — through the
@@ -422,9 +510,21 @@ fn release_region_descends_non_busy_container() {
     __release_region(&mut t, Tree::ROOT, 0x11000, 0x1000, v("5.10"), &mut tr).unwrap();
     assert!(t.find_name("C1").is_none());
     assert!(t.find_name("C2").is_some());
-    assert!(tr.steps[0].text.ends_with("contains the range and is not BUSY → descend"));
+    assert!(
+        tr.steps[0]
+            .text
+            .ends_with("contains the range and is not BUSY → descend")
+    );
     // The last child, at P's end region, by exact range.
-    __release_region(&mut t, Tree::ROOT, 0x13000, 0x1000, v("5.10"), &mut Trace::new()).unwrap();
+    __release_region(
+        &mut t,
+        Tree::ROOT,
+        0x13000,
+        0x1000,
+        v("5.10"),
+        &mut Trace::new(),
+    )
+    .unwrap();
     assert!(t.find_name("C3").is_none());
 }
 
@@ -477,7 +577,10 @@ fn adjust_resource_sibling_edges() {
     assert!(e.reason.starts_with("new range reaches the next sibling"));
     let e = adjust_resource(&mut t, c2, 0x11fff, 0x1001).unwrap_err();
     assert_eq!(e.conflict.unwrap().name, "C1");
-    assert!(e.reason.starts_with("new range reaches the previous sibling"));
+    assert!(
+        e.reason
+            .starts_with("new range reaches the previous sibling")
+    );
     assert_eq!((t.get(c2).start, t.get(c2).end), (0x12000, 0x12fff));
 }
 
@@ -506,8 +609,22 @@ fn ram_tree() -> Tree {
     // A hot-added, BUSY System RAM block at 4 GiB, 1 GiB, plus a non-BUSY MEM container.
     build(&[
         (0, 0x100000000, 0x13fffffff, "System RAM", RAM, Desc::None),
-        (0, 0x200000000, 0x23fffffff, "dax0.0", IORESOURCE_MEM | IORESOURCE_SYSRAM, Desc::None),
-        (1, 0x200000000, 0x20fffffff, "System RAM (kmem)", RAM, Desc::None),
+        (
+            0,
+            0x200000000,
+            0x23fffffff,
+            "dax0.0",
+            IORESOURCE_MEM | IORESOURCE_SYSRAM,
+            Desc::None,
+        ),
+        (
+            1,
+            0x200000000,
+            0x20fffffff,
+            "System RAM (kmem)",
+            RAM,
+            Desc::None,
+        ),
     ])
 }
 
@@ -521,10 +638,16 @@ fn rmra_outcomes_edges() {
     let ram = t.find_range(0x100000000, 0x13fffffff).unwrap();
     let r = release_mem_region_adjustable(&mut t, 0x100000000, 0x8000000, k, &mut Trace::new());
     assert_eq!(r, Adjusted::StartMoved(ram));
-    assert_eq!((t.get(ram).start, t.get(ram).end), (0x108000000, 0x13fffffff));
+    assert_eq!(
+        (t.get(ram).start, t.get(ram).end),
+        (0x108000000, 0x13fffffff)
+    );
     let r = release_mem_region_adjustable(&mut t, 0x138000000, 0x8000000, k, &mut Trace::new());
     assert_eq!(r, Adjusted::EndMoved(ram));
-    assert_eq!((t.get(ram).start, t.get(ram).end), (0x108000000, 0x137ffffff));
+    assert_eq!(
+        (t.get(ram).start, t.get(ram).end),
+        (0x108000000, 0x137ffffff)
+    );
     let mut tr = Trace::new();
     let r = release_mem_region_adjustable(&mut t, 0x110000000, 0x1000, k, &mut tr);
     let Adjusted::Split(lo, hi) = r else {
@@ -600,8 +723,12 @@ fn rmra_root_bounds() {
     let mut tr = Trace::new();
     let got = release_mem_region_adjustable(&mut t, 0xfffff000, 0x1001, v("6.12"), &mut tr);
     assert_eq!(got, Adjusted::Nothing);
-    assert_eq!(tr.steps[0].text, "range outside the iomem root → WARN, nothing done");
-    let got = release_mem_region_adjustable(&mut t, 0xfffff000, 0x1000, v("6.12"), &mut Trace::new());
+    assert_eq!(
+        tr.steps[0].text,
+        "range outside the iomem root → WARN, nothing done"
+    );
+    let got =
+        release_mem_region_adjustable(&mut t, 0xfffff000, 0x1000, v("6.12"), &mut Trace::new());
     assert_eq!(got, Adjusted::Removed(r));
 }
 
@@ -609,7 +736,11 @@ fn rmra_root_bounds() {
 /// part blocks moving the start, the end, and the split.
 #[test]
 fn rmra_child_in_the_way_blocks_each_adjustment() {
-    for (s, n) in [(0x100000000, 0x8000000), (0x138000000, 0x8000000), (0x120000000, 0x1000000)] {
+    for (s, n) in [
+        (0x100000000, 0x8000000),
+        (0x138000000, 0x8000000),
+        (0x120000000, 0x1000000),
+    ] {
         let mut t = build(&[
             (0, 0x100000000, 0x13fffffff, "System RAM", RAM, Desc::None),
             (1, 0x100000000, 0x13fffffff, "child", RAM, Desc::None),
@@ -620,7 +751,11 @@ fn rmra_child_in_the_way_blocks_each_adjustment() {
         let mut tr = Trace::new();
         let r = release_mem_region_adjustable(&mut t, s, n, v("6.12"), &mut tr);
         assert_eq!(r, Adjusted::Nothing, "[{s:x}+{n:x}]");
-        assert!(tr.steps[0].text.contains("__adjust_resource failed"), "{:?}", tr.steps);
+        assert!(
+            tr.steps[0].text.contains("__adjust_resource failed"),
+            "{:?}",
+            tr.steps
+        );
         assert_eq!(text(&t), before);
     }
 }
@@ -651,14 +786,29 @@ fn rmra_sysram_bailout_version_boundaries() {
     }
     // The bail-out is taken before the MEM test: a MEM container without SYSRAM.
     let mut t = build(&[
-        (0, 0x100000000, 0x13fffffff, "pmem", IORESOURCE_MEM, Desc::None),
-        (1, 0x100000000, 0x10fffffff, "System RAM (kmem)", RAM, Desc::None),
+        (
+            0,
+            0x100000000,
+            0x13fffffff,
+            "pmem",
+            IORESOURCE_MEM,
+            Desc::None,
+        ),
+        (
+            1,
+            0x100000000,
+            0x10fffffff,
+            "System RAM (kmem)",
+            RAM,
+            Desc::None,
+        ),
     ]);
     let mut tr = Trace::new();
     let r = release_mem_region_adjustable(&mut t, 0x100000000, 0x10000000, v("5.9"), &mut tr);
     assert_eq!(r, Adjusted::Nothing);
     assert!(tr.steps[0].text.contains("lacks IORESOURCE_SYSRAM"));
-    let r = release_mem_region_adjustable(&mut t, 0x100000000, 0x10000000, v("6.3"), &mut Trace::new());
+    let r =
+        release_mem_region_adjustable(&mut t, 0x100000000, 0x10000000, v("6.3"), &mut Trace::new());
     assert!(matches!(r, Adjusted::Removed(_)));
 }
 
@@ -669,9 +819,30 @@ const MRG: u32 = RAM | IORESOURCE_SYSRAM_MERGEABLE;
 /// Three hot-added blocks, the outer two already merged-in (MERGEABLE), the middle one new.
 fn three(mid_start: u64) -> Tree {
     build(&[
-        (0, 0x100000000, 0x107ffffff, "System RAM (virtio_mem)", MRG, Desc::None),
-        (0, mid_start, 0x10fffffff, "System RAM (virtio_mem)", RAM, Desc::None),
-        (0, 0x110000000, 0x117ffffff, "System RAM (virtio_mem)", MRG, Desc::None),
+        (
+            0,
+            0x100000000,
+            0x107ffffff,
+            "System RAM (virtio_mem)",
+            MRG,
+            Desc::None,
+        ),
+        (
+            0,
+            mid_start,
+            0x10fffffff,
+            "System RAM (virtio_mem)",
+            RAM,
+            Desc::None,
+        ),
+        (
+            0,
+            0x110000000,
+            0x117ffffff,
+            "System RAM (virtio_mem)",
+            MRG,
+            Desc::None,
+        ),
     ])
 }
 
@@ -692,12 +863,18 @@ fn merge_with_both_neighbours() {
     assert!(tr.steps[1].text.starts_with("the previous sibling"));
 }
 
+/// Spoils one condition of `res` (first id) or its next sibling (second id).
+type Spoil = Box<dyn Fn(&mut Tree, NodeId, NodeId)>;
+
 /// Each conjunct alone false keeps the blocks apart (kills `&&`→`||` and `true`).
 #[test]
 fn merge_refused_when_any_single_condition_fails() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Tree, NodeId, NodeId)>)> = vec![
+    let cases: Vec<(&str, Spoil)> = vec![
         ("flags", Box::new(|t, _, n| t.get_mut(n).flags = RAM)),
-        ("desc", Box::new(|t, _, n| t.get_mut(n).desc = Desc::Reserved)),
+        (
+            "desc",
+            Box::new(|t, _, n| t.get_mut(n).desc = Desc::Reserved),
+        ),
         (
             "name object",
             Box::new(|t, _, n| t.get_mut(n).name = t.intern(b"System RAM (virtio_mem)")),
@@ -734,9 +911,15 @@ fn merge_refused_when_any_single_condition_fails() {
     // `r1->end + 1 == r2->start`: a one-byte gap.
     let mut t = three(0x108000001);
     let mid = t.find_range(0x108000001, 0x10fffffff).unwrap();
-    assert_eq!(merge_system_ram_resource(&mut t, mid, &mut Trace::new()), mid);
+    assert_eq!(
+        merge_system_ram_resource(&mut t, mid, &mut Trace::new()),
+        mid
+    );
     assert_eq!(t.len(), 2, "merged with the next one only");
-    assert_eq!((t.get(mid).start, t.get(mid).end), (0x108000001, 0x117ffffff));
+    assert_eq!(
+        (t.get(mid).start, t.get(mid).end),
+        (0x108000001, 0x117ffffff)
+    );
 }
 
 /// The previous neighbour alone: `if (cur && system_ram_resources_mergeable(cur, res))`.
@@ -747,8 +930,14 @@ fn merge_into_previous_only() {
     t.get_mut(next).flags = RAM; // boot memory: no MERGEABLE
     let mid = t.find_range(0x108000000, 0x10fffffff).unwrap();
     let prev = t.find_range(0x100000000, 0x107ffffff).unwrap();
-    assert_eq!(merge_system_ram_resource(&mut t, mid, &mut Trace::new()), prev);
-    assert_eq!((t.get(prev).start, t.get(prev).end), (0x100000000, 0x10fffffff));
+    assert_eq!(
+        merge_system_ram_resource(&mut t, mid, &mut Trace::new()),
+        prev
+    );
+    assert_eq!(
+        (t.get(prev).start, t.get(prev).end),
+        (0x100000000, 0x10fffffff)
+    );
     assert!(t.is_linked(next) && !t.is_linked(mid));
 }
 
@@ -778,8 +967,16 @@ fn merge_requires_busy_system_ram() {
 #[test]
 fn request_region_caller_flags_including_busy_stay_busy() {
     let mut t = siblings();
-    let r = __request_region(&mut t, Tree::ROOT, 0x5000, 0x1000, b"r", RAM, &mut Trace::new())
-        .unwrap();
+    let r = __request_region(
+        &mut t,
+        Tree::ROOT,
+        0x5000,
+        0x1000,
+        b"r",
+        RAM,
+        &mut Trace::new(),
+    )
+    .unwrap();
     assert_eq!(t.get(r).flags, RAM);
     assert!(t.get(r).is_busy());
 }
@@ -805,7 +1002,15 @@ fn release_walks_every_sibling_of_an_unsorted_parent() {
     ];
     let mut t = build(&rows);
     assert!(t.is_unsorted(Tree::ROOT));
-    __release_region(&mut t, Tree::ROOT, 0x1000, 0x1000, v("6.12"), &mut Trace::new()).unwrap();
+    __release_region(
+        &mut t,
+        Tree::ROOT,
+        0x1000,
+        0x1000,
+        v("6.12"),
+        &mut Trace::new(),
+    )
+    .unwrap();
     assert!(t.find_name("A").is_none());
     // release_mem_region_adjustable, though, stops at the first sibling starting at or after
     // the range's end (`if (res->start >= end) break;`): B, listed first, ends the walk.
