@@ -239,8 +239,12 @@ impl Machine {
             }
             Err(refusal) => {
                 dev.driver = DaxDriver::None;
+                // drivers/dax/device.c (5.10, 6.1, 6.12): `dev_warn(dev, "mapping%d: %#llx-%#llx
+                // could not reserve range\n", ...)`; dev_warn prefixes `dev_driver_string(dev)`
+                // — the driver being probed, "device_dax" — and the device name, as kmem's
+                // lines carry "kmem daxX.Y: ".
                 let log = format!(
-                    "{}: mapping0: {:#x}-{:#x} could not reserve range",
+                    "device_dax {}: mapping0: {:#x}-{:#x} could not reserve range",
                     dev.name, dev.start, dev.end
                 );
                 Err(fail(
@@ -353,8 +357,9 @@ impl Machine {
         }
         dev.driver = DaxDriver::None;
         if dev.nid < 0 {
-            // v5.10+ (kmem.c, read in 5.10, 6.1, 6.12): dev_warn(dev, "rejecting DAX region
-            // with invalid node: %d\n", numa_node); earlier kernels printed the range (%pR).
+            // v5.10+ (drivers/dax/kmem.c in the 5.10, 6.1 and 6.12 sources): `dev_warn(dev,
+            // "rejecting DAX region with invalid node: %d\n", numa_node);` — no range since
+            // the multi-range rework; v5.1–v5.9 printed the region with `%pR`.
             let log = if v.at_least(5, 10) {
                 format!(
                     "kmem {name}: rejecting DAX region with invalid node: {}",

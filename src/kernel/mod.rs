@@ -18,6 +18,9 @@ pub mod region;
 pub mod resource;
 pub mod version;
 
+#[cfg(test)]
+mod edge_tests;
+
 pub use version::KernelVersion;
 
 use crate::tree::{NodeId, Tree};

@@ -1,0 +1,1 @@
+//! Edge tests for `src/kernel/region.rs`.
