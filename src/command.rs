@@ -1271,7 +1271,7 @@ pub const HELP: &[CommandHelp] = &[
     CommandHelp {
         name: "undo",
         usage: "undo",
-        about: "undo the last step",
+        about: "undo the last step (the history holds the last 1000 steps; older ones stay applied)",
         example: "undo",
     },
     CommandHelp {

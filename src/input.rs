@@ -18,6 +18,11 @@ use std::io::Read;
 /// are short) or command, small enough that a line-less device cannot eat memory.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// The largest dump or script read (256 MiB). A real `/proc/iomem` is a few KiB to a few
+/// hundred KiB; the parsed tree costs ~180 bytes per resource (benches/RESULTS.md), so this
+/// bounds a run's memory to about 1.1 GiB whatever is piped in (issue 14 item 8).
+pub const MAX_INPUT: usize = 256 << 20;
+
 /// A bounded read.
 #[derive(Debug, Default)]
 pub struct Text {
@@ -36,6 +41,12 @@ pub enum InputError {
          /proc/iomem dump or a command script"
     )]
     LineTooLong { line: u64 },
+    #[error(
+        "more than {} MiB: refused (a real /proc/iomem is a few hundred KiB at most; the \
+         simulator keeps the whole tree in memory)",
+        MAX_INPUT >> 20
+    )]
+    TooBig,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -57,6 +68,9 @@ pub fn read_bounded(mut r: impl Read, mut ok: impl FnMut(&[u8]) -> bool) -> Resu
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         };
+        if t.bytes.len() + n > MAX_INPUT {
+            return Err(InputError::TooBig);
+        }
         for &b in &chunk[..n] {
             if pending_cr {
                 pending_cr = false;

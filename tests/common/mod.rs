@@ -33,12 +33,17 @@ pub fn bin(env: &[(&str, &str)]) -> Command {
     c
 }
 
-/// Run with `args`, feeding `stdin` (None = an empty, non-terminal stdin).
+/// Run with `args`, feeding `stdin` (None = stdin is /dev/null: non-terminal and empty, as
+/// cron and CI runners start commands; an empty *pipe* is an error, issue 14 item 2).
 pub fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     use std::io::Write;
     let mut c = bin(env);
     c.args(args)
-        .stdin(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn iomem-sim");
