@@ -107,7 +107,13 @@ pub fn read_bounded(mut r: impl Read, mut ok: impl FnMut(&[u8]) -> bool) -> Resu
         }
     }
     if pending_cr {
-        t.bytes.push(b'\r');
+        if t.lone_cr > 0 && !seen_lf {
+            // The last line of a CR-only file.
+            t.lone_cr += 1;
+            t.bytes.push(b'\n');
+        } else {
+            t.bytes.push(b'\r');
+        }
     }
     if t.bytes.len() - line_start > MAX_LINE {
         return Err(InputError::LineTooLong { line: lineno });
@@ -143,8 +149,10 @@ mod tests {
     #[test]
     fn lone_cr_ends_a_line() {
         let t = all(b"a\rb\rc\r");
-        assert_eq!(t.bytes, b"a\nb\nc\r");
-        assert_eq!(t.lone_cr, 2);
+        assert_eq!(t.bytes, b"a\nb\nc\n");
+        assert_eq!(t.lone_cr, 3);
+        // One line ending in CR is not a CR-only file: the parser strips the CR (CRLF rule).
+        assert_eq!(all(b"a\r").bytes, b"a\r");
     }
 
     #[test]
