@@ -24,9 +24,7 @@ use crate::kernel::KernelVersion;
 use crate::kernel::machine::{self, Machine};
 use crate::kernel::memory::OnlineType;
 use crate::parse::{Dump, parse_dump};
-use crate::render::{
-    Palette, TreeOptions, render_json, render_json_text, render_tree,
-};
+use crate::render::{Palette, TreeOptions, render_json, render_json_text, render_tree};
 use crate::repl::{DiffMode, Present, StepRecord, explain_text, present, run_commands_keeping};
 use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
@@ -387,8 +385,15 @@ pub fn load(source: &Source) -> Result<Dump> {
                 // What `save` writes for a tree emptied by release-resource: /proc/iomem with
                 // no resource prints nothing. An empty *file* is that tree (issue 14 item 3);
                 // an empty pipe is an error (nothing was piped in).
-                let kind = name.as_deref().and_then(hint_for).unwrap_or(RootKind::Iomem);
-                let end = if kind == RootKind::Ioport { 0xffff } else { u64::MAX };
+                let kind = name
+                    .as_deref()
+                    .and_then(hint_for)
+                    .unwrap_or(RootKind::Iomem);
+                let end = if kind == RootKind::Ioport {
+                    0xffff
+                } else {
+                    u64::MAX
+                };
                 return Ok(Dump {
                     tree: Tree::new(kind, end),
                     warnings: Vec::new(),

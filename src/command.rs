@@ -337,6 +337,10 @@ impl fmt::Display for Command {
             Command::Show {
                 target: Some(ShowTarget::Addr(a)),
             } => write!(f, "show {a:x}"),
+            // A name that reads as an address (`"110"`) keeps its quotes (fuzz finding 7).
+            Command::Show {
+                target: Some(ShowTarget::Name(n)),
+            } if parse_addr(n).is_some() => write!(f, "show \"{n}\""),
             Command::Show {
                 target: Some(ShowTarget::Name(n)),
             } => write!(f, "show {}", quote(n)),

@@ -53,7 +53,10 @@ pub enum InputError {
 
 /// Read `r` to its end, or to just after the first line `ok` refuses, or fail at a line
 /// longer than [`MAX_LINE`]. `ok` sees a line without its LF (a CR before the LF is kept).
-pub fn read_bounded(mut r: impl Read, mut ok: impl FnMut(&[u8]) -> bool) -> Result<Text, InputError> {
+pub fn read_bounded(
+    mut r: impl Read,
+    mut ok: impl FnMut(&[u8]) -> bool,
+) -> Result<Text, InputError> {
     let mut t = Text::default();
     let mut chunk = vec![0u8; 64 * 1024];
     let mut line_start = 0usize;

@@ -86,9 +86,10 @@ impl Guard {
             .unwrap_or_default()
             .into_raw();
         TMP.store(name, Ordering::SeqCst);
-        let mut old = [(libc::SIGINT, unsafe { std::mem::zeroed() }), (libc::SIGTERM, unsafe {
-            std::mem::zeroed()
-        })];
+        let mut old = [
+            (libc::SIGINT, unsafe { std::mem::zeroed() }),
+            (libc::SIGTERM, unsafe { std::mem::zeroed() }),
+        ];
         for (sig, prev) in old.iter_mut() {
             // SAFETY: a zeroed sigaction with a handler and an empty mask is valid.
             unsafe {
@@ -199,11 +200,20 @@ mod tests {
         let link = d.path().join("link");
         std::os::unix::fs::symlink("real/t.iomem", &link).unwrap();
         save_atomic(&link, b"new\n").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
         let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(std::fs::read_dir(&sub).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(&sub).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]

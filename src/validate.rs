@@ -133,17 +133,19 @@ pub fn check(cmd: &Command) -> Result<(), Invalid> {
         | Command::ReleaseResource { span }
         | Command::Intersects { span, .. } => no_wrap(*span),
         Command::MemoryOnline {
-            target: MemTarget::Range {
-                start,
-                size: Some(size),
-            },
+            target:
+                MemTarget::Range {
+                    start,
+                    size: Some(size),
+                },
             ..
         }
         | Command::MemoryOffline {
-            target: MemTarget::Range {
-                start,
-                size: Some(size),
-            },
+            target:
+                MemTarget::Range {
+                    start,
+                    size: Some(size),
+                },
         } => no_wrap(Span {
             start: *start,
             size: *size,
@@ -156,10 +158,7 @@ pub fn check(cmd: &Command) -> Result<(), Invalid> {
 /// [`check`] as the command parser's hook: a refusal becomes a [`CommandError`] with its caret
 /// under the offending word of `line` (the last word spelling that value), else under the
 /// whole line.
-pub fn checked(
-    line: &str,
-    parsed: Result<Command, CommandError>,
-) -> Result<Command, CommandError> {
+pub fn checked(line: &str, parsed: Result<Command, CommandError>) -> Result<Command, CommandError> {
     let cmd = parsed?;
     let Err(inv) = check(&cmd) else {
         return Ok(cmd);
@@ -273,7 +272,10 @@ mod tests {
         assert_eq!(w.chars().count(), 2 * super::CONTEXT + 2);
         assert_eq!(w.chars().nth(caret), Some('x'));
         assert_eq!(super::excerpt("abc", 1), ("abc".to_string(), 1));
-        assert_eq!(super::shorten(&long).chars().count(), 2 * super::CONTEXT + 1);
+        assert_eq!(
+            super::shorten(&long).chars().count(),
+            2 * super::CONTEXT + 1
+        );
     }
 
     #[test]

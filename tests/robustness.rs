@@ -63,7 +63,10 @@ fn item1_save_through_a_symlink_replaces_the_target_and_keeps_its_mode() {
         "the symlink was replaced by a regular file"
     );
     let text = std::fs::read_to_string(&target).unwrap();
-    assert!(text.contains("Persistent Memory (legacy)"), "target kept the old text: {text}");
+    assert!(
+        text.contains("Persistent Memory (legacy)"),
+        "target kept the old text: {text}"
+    );
     let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "a 0600 file became {mode:o}");
     let names: Vec<_> = std::fs::read_dir(d.path().join("real")).unwrap().collect();
@@ -81,7 +84,10 @@ fn item1_save_refuses_fifos_and_directories() {
             .unwrap()
             .success()
     );
-    for (path, kind) in [(fifo.clone(), "a FIFO"), (d.path().to_path_buf(), "a directory")] {
+    for (path, kind) in [
+        (fifo.clone(), "a FIFO"),
+        (d.path().to_path_buf(), "a directory"),
+    ] {
         let o = bin()
             .args(["--example", "t0", "-e"])
             .arg(format!("save {}", path.display()))
@@ -89,10 +95,16 @@ fn item1_save_refuses_fifos_and_directories() {
             .unwrap();
         let (code, _, err) = out(&o);
         assert_eq!(code, Some(2), "{err}");
-        assert!(err.contains(kind) && err.contains("regular files only"), "{err}");
+        assert!(
+            err.contains(kind) && err.contains("regular files only"),
+            "{err}"
+        );
     }
     let ft = std::fs::symlink_metadata(&fifo).unwrap().file_type();
-    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&ft), "the FIFO was replaced");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&ft),
+        "the FIFO was replaced"
+    );
 }
 
 // ---------------------------------------------------------------------- 2. empty stdin
@@ -106,7 +118,10 @@ fn item2_an_empty_pipe_is_an_error_dev_null_the_example() {
         .unwrap();
     let (code, outp, err) = out(&o);
     assert_eq!(code, Some(2), "{outp}{err}");
-    assert!(err.contains("stdin is empty: nothing was piped in"), "{err}");
+    assert!(
+        err.contains("stdin is empty: nothing was piped in"),
+        "{err}"
+    );
     assert!(outp.is_empty(), "{outp}");
 
     // An empty regular file on stdin: the same.
@@ -136,7 +151,10 @@ fn item3_trees_that_cannot_be_saved_are_refused_at_the_command_layer() {
         ("adjust a0000000 256M a0000000 0", "inverted"),
         ("adjust a0000000 256M ffffffffffffffff 0x2", "past the top"),
         ("request a0000000 0 x", "inverted"),
-        ("request 10000000 1M \"x\n10000000-1fffffff : FAKE\"", "control character"),
+        (
+            "request 10000000 1M \"x\n10000000-1fffffff : FAKE\"",
+            "control character",
+        ),
     ] {
         let o = bin()
             .args(["--example", "t0", "--format", "iomem", "-e", cmd])
@@ -158,7 +176,12 @@ fn item3_a_tree_emptied_by_release_resource_saves_and_loads() {
     let o = bin()
         .arg("-i")
         .arg(&dump)
-        .args(["-e", "release-resource 0 4K", "-e", "release-resource 1000-9ffff"])
+        .args([
+            "-e",
+            "release-resource 0 4K",
+            "-e",
+            "release-resource 1000-9ffff",
+        ])
         .arg("-e")
         .arg(format!("save {}", saved.display()))
         .output()
@@ -173,7 +196,10 @@ fn item3_a_tree_emptied_by_release_resource_saves_and_loads() {
     let (code, outp, err) = out(&o);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(outp, "");
-    assert!(err.contains("is empty: read as a tree with no resources"), "{err}");
+    assert!(
+        err.contains("is empty: read as a tree with no resources"),
+        "{err}"
+    );
 }
 
 // --------------------------------------------------------------------- 4. lone CR line ends
@@ -193,7 +219,11 @@ fn item4_lone_cr_ends_a_line_in_dumps_and_scripts() {
 
     let d = tempfile::tempdir().unwrap();
     let script = d.path().join("s.txt");
-    std::fs::write(&script, "request a0000000 1M one\rrequest a0100000 1M two\r").unwrap();
+    std::fs::write(
+        &script,
+        "request a0000000 1M one\rrequest a0100000 1M two\r",
+    )
+    .unwrap();
     let o = bin()
         .args(["--example", "t0", "--format", "iomem", "-f"])
         .arg(&script)
@@ -201,7 +231,10 @@ fn item4_lone_cr_ends_a_line_in_dumps_and_scripts() {
         .unwrap();
     let (code, outp, err) = out(&o);
     assert_eq!(code, Some(0), "{err}");
-    assert!(outp.contains(" : one\n") && outp.contains(" : two\n"), "{outp}");
+    assert!(
+        outp.contains(" : one\n") && outp.contains(" : two\n"),
+        "{outp}"
+    );
 }
 
 // ------------------------------------------------------------------- 5. ioports dumps
@@ -215,7 +248,13 @@ fn item5_memory_commands_on_an_ioports_dump_need_iomem() {
         "blocks",
         "memory online memory1",
     ] {
-        let o = bin().arg("-i").arg(&ports).arg("-e").arg(cmd).output().unwrap();
+        let o = bin()
+            .arg("-i")
+            .arg(&ports)
+            .arg("-e")
+            .arg(cmd)
+            .output()
+            .unwrap();
         let (code, _, err) = out(&o);
         assert_eq!(code, Some(2), "{cmd}: {err}");
         assert!(err.contains("needs a /proc/iomem dump"), "{cmd}: {err}");
@@ -267,12 +306,24 @@ fn item6_removing_never_added_memory_prints_the_kernels_warn() {
 #[test]
 fn item6_nid_and_simulator_limits() {
     let o = bin()
-        .args(["--example", "t0", "hotplug", "add", "640000000", "128M", "--nid", "4294967295"])
+        .args([
+            "--example",
+            "t0",
+            "hotplug",
+            "add",
+            "640000000",
+            "128M",
+            "--nid",
+            "4294967295",
+        ])
         .output()
         .unwrap();
     let (code, _, err) = out(&o);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("4294967295") && !err.contains("2147483647 is not"), "{err}");
+    assert!(
+        err.contains("4294967295") && !err.contains("2147483647 is not"),
+        "{err}"
+    );
 
     // 1 PiB = 2^23 blocks of 128 MiB: past MAX_BLOCKS, the simulator's bound, not -ENOMEM.
     let o = bin()
@@ -282,7 +333,10 @@ fn item6_nid_and_simulator_limits() {
         .unwrap();
     let (code, _, err) = out(&o);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("simulator limit") && !err.contains("-ENOMEM"), "{err}");
+    assert!(
+        err.contains("simulator limit") && !err.contains("-ENOMEM"),
+        "{err}"
+    );
 }
 
 // ------------------------------------------------------- 7. endless and binary inputs
@@ -303,7 +357,11 @@ fn item7_devices_without_end_fail_fast() {
         let (code, _, err) = out(&o);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains("line 1"), "{args:?}: {err}");
-        assert!(t.elapsed() < Duration::from_secs(5), "{args:?} took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{args:?} took {:?}",
+            t.elapsed()
+        );
     }
 }
 
@@ -369,7 +427,10 @@ fn item9_closed_or_full_stdout_is_an_error_a_broken_pipe_is_quiet() {
             .unwrap();
         let (code, _, err) = out(&o);
         assert_eq!(code, Some(2), "{args:?}: {err}");
-        assert!(err.contains("writing stdout: No space left on device"), "{err}");
+        assert!(
+            err.contains("writing stdout: No space left on device"),
+            "{err}"
+        );
     }
 
     // `| head`: read a little, close the pipe; the run ends quietly.
@@ -388,11 +449,20 @@ fn item9_closed_or_full_stdout_is_an_error_a_broken_pipe_is_quiet() {
         .spawn()
         .unwrap();
     let mut first = [0u8; 64];
-    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(0));
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 // ---------------------------------------------------------------------- 10. undo history
@@ -416,7 +486,10 @@ fn item10_undo_past_the_history_says_so() {
         .unwrap();
     let (code, _, err) = out(&o);
     assert_eq!(code, Some(2));
-    assert!(err.contains("the history holds the last 1000 steps"), "{err}");
+    assert!(
+        err.contains("the history holds the last 1000 steps"),
+        "{err}"
+    );
     assert!(!err.contains("nothing to undo"), "{err}");
     let o = std::process::Command::new(bin_path())
         .args(["help", "undo"])
@@ -469,7 +542,10 @@ fn item12_script_from_stdin_and_clear_messages() {
         .unwrap();
     let (code, _, err) = out(&o);
     assert_eq!(code, Some(2));
-    assert!(!err.contains("below START") && err.contains("2^64"), "{err}");
+    assert!(
+        !err.contains("below START") && err.contains("2^64"),
+        "{err}"
+    );
 }
 
 // ------------------------------------------------------------- 14. the kernel's own words
@@ -477,7 +553,17 @@ fn item12_script_from_stdin_and_clear_messages() {
 #[test]
 fn item14_kernel_log_lines_are_printed_without_explain() {
     let o = bin()
-        .args(["--example", "t0", "--diff", "none", "insert", "0", "0x2000", "x", "--expand"])
+        .args([
+            "--example",
+            "t0",
+            "--diff",
+            "none",
+            "insert",
+            "0",
+            "0x2000",
+            "x",
+            "--expand",
+        ])
         .output()
         .unwrap();
     let (code, _, err) = out(&o);
@@ -491,11 +577,22 @@ fn item14_kernel_log_lines_are_printed_without_explain() {
     // __release_region: printk(KERN_WARNING "Trying to free nonexistent resource <%pa-%pa>\n")
     // for a range that is no busy resource (here: part of System RAM).
     let o = bin()
-        .args(["--example", "t0", "--diff", "none", "release", "100000", "4K"])
+        .args([
+            "--example",
+            "t0",
+            "--diff",
+            "none",
+            "release",
+            "100000",
+            "4K",
+        ])
         .output()
         .unwrap();
     let (_, _, err) = out(&o);
-    assert!(err.contains("kernel: Trying to free nonexistent resource <"), "{err}");
+    assert!(
+        err.contains("kernel: Trying to free nonexistent resource <"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -516,4 +613,13 @@ fn item14_stdin_helpers_do_not_leak_into_other_tests() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", out(&o).2);
     assert_eq!(out(&o).1, "00001000-0009ffff : System RAM\n");
+}
+
+// ------------------------------------------------- 13. fuzz findings (fuzz/fuzz_targets)
+
+#[test]
+fn item13_command_fuzz_finding_a_name_that_reads_as_an_address_keeps_its_quotes() {
+    use iomem_sim::command::parse_command;
+    let cmd = parse_command("show \"110\"").unwrap();
+    assert_eq!(parse_command(&cmd.to_string()).unwrap(), cmd, "{cmd}");
 }
