@@ -24,14 +24,18 @@ use crate::kernel::KernelVersion;
 use crate::kernel::machine::{self, Machine};
 use crate::kernel::memory::OnlineType;
 use crate::parse::{Dump, parse_dump};
-use crate::render::{
-    Palette, TreeOptions, render_iomem, render_json, render_json_text, render_tree,
-};
+use crate::render::{Palette, TreeOptions, render_json, render_json_text, render_tree};
 use crate::repl::{
     DiffMode, Present, SourceLine, StepRecord, explain_text, present, run_commands_keeping,
 };
 use crate::session::{Outcome, Output, Session, StepOutcome};
 use crate::tree::{RootKind, Tree};
+
+/// The tree view (`--format tree`) shows at most this many resources; above it the run is
+/// refused with a pointer to `--format iomem`, which streams (issue 14 item 8). The tree view
+/// costs ~320 bytes per resource (column widths are computed over all rows), so this bounds
+/// it to ~320 MiB.
+pub const TREE_VIEW_MAX: usize = 1_000_000;
 
 /// Exit status (cli.md): 0 ok; 1 a meaningful "no" (anomalies found, a command refused by the
 /// simulated kernel); 2 bad input, bad syntax, I/O or usage error.
@@ -946,7 +950,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             exit = Exit::from_code((exit as i32).max(e as i32));
         }
         _ => match cfg.format {
-            Format::Iomem => out.write_all(&render_iomem(&tree))?,
+            Format::Iomem => crate::render::write_iomem(&tree, &mut out)?,
             Format::Json => write_json(&mut out, &session.version().to_string(), &tree, &records)?,
             Format::Svg => write_svg(&mut out, &session)?,
             Format::Tree => {}
@@ -1236,7 +1240,7 @@ fn show_or_check(
         _ => {
             let flags = matches!(action, Action::Show { flags: true });
             match cfg.format {
-                Format::Iomem => out.write_all(&render_iomem(tree))?,
+                Format::Iomem => crate::render::write_iomem(tree, out)?,
                 Format::Json if !records.is_empty() => write_json(out, kernel, tree, records)?,
                 Format::Json => {
                     // Deep untrusted dumps: the tree is printed iteratively, inside the envelope.
@@ -1254,6 +1258,11 @@ fn show_or_check(
                     crate::render::svg::render_svg(tree, None, "iomem-sim: address space map")
                         .as_bytes(),
                 )?,
+                Format::Tree if tree.len() > TREE_VIEW_MAX => bail!(
+                    "the tree view shows at most {TREE_VIEW_MAX} resources and this tree has {}: \
+                     use --format iomem (streamed) or --format json",
+                    tree.len()
+                ),
                 Format::Tree => {
                     let opts = TreeOptions {
                         flags,

@@ -1127,6 +1127,8 @@ pub enum Cmd {
         step: Option<usize>,
     },
     /// Undo the last step
+    ///
+    /// The history holds the last 1000 steps: older steps stay applied and cannot be undone.
     #[command(after_help = "Example:\n  undo")]
     Undo,
     /// Redo the step undone last

@@ -46,6 +46,29 @@ pub fn render_iomem_below(tree: &Tree, top: NodeId) -> Vec<u8> {
     out
 }
 
+/// [`render_iomem`] written to `w` in 64 KiB pieces: the text of a big tree is never held
+/// whole (issue 14 item 8).
+pub fn write_iomem(tree: &Tree, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let width = tree.hex_width();
+    let mut out = Vec::with_capacity(64 * 1024 + 256);
+    for (id, depth) in tree.walk(Tree::ROOT) {
+        let r = tree.get(id);
+        let indent = 2 * depth.min(MAX_IORES_LEVEL);
+        out.resize(out.len() + indent, b' ');
+        push_hex(&mut out, r.start, width);
+        out.push(b'-');
+        push_hex(&mut out, r.end, width);
+        out.extend_from_slice(b" : ");
+        out.extend_from_slice(tree.name_of(id));
+        out.push(b'\n');
+        if out.len() >= 64 * 1024 {
+            w.write_all(&out)?;
+            out.clear();
+        }
+    }
+    w.write_all(&out)
+}
+
 /// `%0*llx`: lowercase hex, zero-padded to at least `width` digits.
 pub fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

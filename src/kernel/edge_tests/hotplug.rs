@@ -368,7 +368,11 @@ fn unable_to_release_log_only_on_failure_before_5_10() {
     let mut tr = Trace::new();
     mc.remove_memory(G4, BS, &mut tr).unwrap();
     assert_eq!(tr.log.len(), 2, "{:?}", tr.log);
-    assert!(tr.log[0].contains("WARN_ON_ONCE(!valid_section(ms))"), "{:?}", tr.log);
+    assert!(
+        tr.log[0].contains("WARN_ON_ONCE(!valid_section(ms))"),
+        "{:?}",
+        tr.log
+    );
     assert_eq!(
         tr.log[1],
         "Unable to release resource <0x0000000100000000-0x0000000107ffffff> (-22)"
