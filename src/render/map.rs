@@ -454,14 +454,14 @@ pub fn render_map(view: &MapView, pal: &Palette) -> String {
     let mut out = String::new();
     let ntop = tree.child_count(Tree::ROOT);
     out.push_str(&pal.heading(&format!(
-        "map: {ntop} top-level resource(s) in {} rows, iomem root {}-{} ({})",
+        "map: {ntop} top-level resources, {} rows; root {}-{} ({})",
         rows.len(),
         hex(u128::from(root.start), w),
         hex(u128::from(root.end), w),
         fmt_size_wide(u128::from(root.end - root.start) + 1)
     )));
     out.push('\n');
-    out.push_str(&pal.dim("bar: one step per doubling of the size (4 KiB = 1 step); ~~ = a hole collapsed, not to scale"));
+    out.push_str(&pal.dim("bar: one step per doubling of the size (4 KiB = 1); ~~ = a collapsed hole"));
     out.push('\n');
     // Changes of the last step.
     let mut changed: Vec<(u128, u128)> = Vec::new();
