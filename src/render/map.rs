@@ -461,7 +461,9 @@ pub fn render_map(view: &MapView, pal: &Palette) -> String {
         fmt_size_wide(u128::from(root.end - root.start) + 1)
     )));
     out.push('\n');
-    out.push_str(&pal.dim("bar: one step per doubling of the size (4 KiB = 1); ~~ = a collapsed hole"));
+    out.push_str(
+        &pal.dim("bar: one step per doubling of the size (4 KiB = 1); ~~ = a collapsed hole"),
+    );
     out.push('\n');
     // Changes of the last step.
     let mut changed: Vec<(u128, u128)> = Vec::new();
