@@ -126,6 +126,30 @@ pub struct StepOutcome {
 }
 
 impl StepOutcome {
+    /// `CMD: -ERRNO (func: reason)`, the errno line with what became of the machine, and the
+    /// kernel's log lines (the step's, then the error's own if it is not among them).
+    fn kernel_failure(&self, e: &KernelError, after: &str) -> String {
+        let mut s = format!(
+            "{}: -{} ({}: {})\n  errno -{} = {}; {after}",
+            crate::validate::shorten(&self.command),
+            e.errno.name(),
+            e.func,
+            e.reason,
+            e.errno.name(),
+            -e.errno.value()
+        );
+        let mut logs: Vec<&str> = self.trace.log.iter().map(String::as_str).collect();
+        if let Some(l) = &e.log
+            && !logs.contains(&l.as_str())
+        {
+            logs.push(l);
+        }
+        for l in logs {
+            s.push_str(&format!("\n  kernel: {l}"));
+        }
+        s
+    }
+
     fn new(command: String) -> StepOutcome {
         StepOutcome {
             command,
@@ -166,48 +190,11 @@ impl StepOutcome {
     pub fn message(&self) -> Option<String> {
         match &self.outcome {
             Outcome::Ok | Outcome::Quit => None,
-            Outcome::Refused(e) => {
-                let mut s = format!(
-                    "{}: -{} ({}: {})\n  errno -{} = {}; the tree is unchanged",
-                    crate::validate::shorten(&self.command),
-                    e.errno.name(),
-                    e.func,
-                    e.reason,
-                    e.errno.name(),
-                    -e.errno.value()
-                );
-                let mut logs: Vec<&str> = self.trace.log.iter().map(String::as_str).collect();
-                if let Some(l) = &e.log
-                    && !logs.contains(&l.as_str())
-                {
-                    logs.push(l);
-                }
-                for l in logs {
-                    s.push_str(&format!("\n  kernel: {l}"));
-                }
-                Some(s)
-            }
-            Outcome::Partial(e) => {
-                let mut s = format!(
-                    "{}: -{} ({}: {})\n  errno -{} = {}; the steps before the failure stay done (recorded as a step: `undo` reverts them)",
-                    crate::validate::shorten(&self.command),
-                    e.errno.name(),
-                    e.func,
-                    e.reason,
-                    e.errno.name(),
-                    -e.errno.value()
-                );
-                let mut logs: Vec<&str> = self.trace.log.iter().map(String::as_str).collect();
-                if let Some(l) = &e.log
-                    && !logs.contains(&l.as_str())
-                {
-                    logs.push(l);
-                }
-                for l in logs {
-                    s.push_str(&format!("\n  kernel: {l}"));
-                }
-                Some(s)
-            }
+            Outcome::Refused(e) => Some(self.kernel_failure(e, "the tree is unchanged")),
+            Outcome::Partial(e) => Some(self.kernel_failure(
+                e,
+                "the steps before the failure stay done (recorded as a step: `undo` reverts them)",
+            )),
             // A syntax error quotes its own excerpt of the line.
             Outcome::Failed(e @ SessionError::Syntax(_)) => Some(e.to_string()),
             Outcome::Failed(e) => Some(format!(
