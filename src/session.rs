@@ -475,6 +475,28 @@ impl Session {
                     count.unwrap_or(5),
                     &ans,
                 ));
+                // The answer as data, addresses as "0x…" strings like every JSON address.
+                let res = |r: &Option<ResRef>| {
+                    r.as_ref().map(|r| {
+                        serde_json::json!({"start": hex(r.start), "end": hex(r.end), "name": r.name})
+                    })
+                };
+                out.answer = Some(serde_json::json!({
+                    "for": purpose.word(),
+                    "size": hex(*size),
+                    "candidates": ans.candidates.iter().take(count.unwrap_or(5)).map(|c| serde_json::json!({
+                        "start": hex(c.start),
+                        "last_start": hex(c.last_start),
+                        "size": hex(c.size),
+                        "nests_under": res(&c.parent),
+                        "reason": c.reason,
+                        "command": c.command,
+                    })).collect::<Vec<_>>(),
+                    "blockers": ans.blockers,
+                    "largest": ans.largest.as_ref().map(|(s, l, p)| serde_json::json!({
+                        "start": hex(*s), "size": hex(*l), "under": res(p),
+                    })),
+                }));
                 if ans.candidates.is_empty() {
                     out.outcome = Outcome::Nothing(format!(
                         "no place for {} (see above)",

@@ -285,3 +285,38 @@ fn where_answers_with_the_command_and_exit_status() {
     let o = run(&["where", "1G", "--for", "swap"], &[], None);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `where --format json` answers in data. The legacy pmem range is a candidate from 5.1 on
+/// (`register_memory_resource` → `__request_region` descends into the non-BUSY
+/// "Persistent Memory (legacy)") and not on 5.0 (`request_resource_conflict` sees it as a
+/// top-level conflict: -EEXIST).
+#[test]
+fn where_json_answer_follows_the_2019_patch() {
+    let under_pmem = |k: &str| -> bool {
+        let o = run(
+            &[
+                "--format", "json", "-k", k, "where", "128M", "--count", "10",
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{k}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let cands = v["answer"]["candidates"]
+            .as_array()
+            .expect("candidates")
+            .clone();
+        assert!(!cands.is_empty(), "{k}");
+        for c in &cands {
+            assert!(
+                c["start"].as_str().is_some_and(|s| s.starts_with("0x")),
+                "{c}"
+            );
+        }
+        cands
+            .iter()
+            .any(|c| c["nests_under"]["name"] == "Persistent Memory (legacy)")
+    };
+    assert!(!under_pmem("5.0"));
+    assert!(under_pmem("5.1"));
+}
