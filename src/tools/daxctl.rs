@@ -277,6 +277,63 @@ fn words_error(errno: Errno, words: String, k: Option<&KernelError>) -> KernelEr
 /// A failed on/offlining: errno, daxctl's words, the kernel's refusal.
 type XlineError = (Errno, String, Option<Box<KernelError>>);
 
+/// `daxctl online-memory` / `offline-memory` (`verb` = "online" / "offline"): daxctl's words
+/// around `op`, which does the blocks: `Ok(false)` when every block already was in that state.
+fn memory_op(
+    m: &mut Machine,
+    r: &mut ToolRun,
+    device: &str,
+    verb: &str,
+    op: impl FnOnce(&mut Machine) -> Result<bool, XlineError>,
+) {
+    let fin = |r: &mut ToolRun, n: usize| {
+        r.say(format!(
+            "{verb}d memory for {n} device{}",
+            if n == 1 { "" } else { "s" }
+        ))
+    };
+    // daxctl's gerund: "onlining", "offlining".
+    let doing = format!("{}ing", verb.strip_suffix('e').unwrap_or(verb));
+    let failed = |errno: Errno, words: String| {
+        let words = if words.is_empty() {
+            String::new()
+        } else {
+            format!("{words}\n")
+        };
+        format!(
+            "{words}error {doing} memory: {}\n{verb}d memory for 0 devices",
+            strerror(errno)
+        )
+    };
+    let Some(d) = m.dax.get(device).cloned() else {
+        r.error = Some(words_error(
+            Errno::ENXIO,
+            failed(Errno::ENXIO, String::new()),
+            None,
+        ));
+        return;
+    };
+    if !has_memory(&d) {
+        let w = format!("{device}: memory operations are not applicable in devdax mode");
+        r.error = Some(words_error(Errno::ENXIO, failed(Errno::ENXIO, w), None));
+        return;
+    }
+    match op(m) {
+        Ok(true) => fin(r, 1),
+        Ok(false) => {
+            let (total, _) = memblocks(m, &d);
+            r.say(format!(
+                "{device}: all memory sections ({total}) already {verb}"
+            ));
+            fin(r, 0);
+        }
+        Err((errno, w, k)) => {
+            r.partial = true;
+            r.error = Some(words_error(errno, failed(errno, w), k.as_deref()));
+        }
+    }
+}
+
 /// `dev_online_memory`: online every offline block of the device.
 fn online(
     m: &mut Machine,
@@ -383,107 +440,11 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
                 r.say(j.render());
             }
         }
-        Daxctl::Online { device, no_movable } => {
-            let fin = |r: &mut ToolRun, n: usize| {
-                r.say(format!(
-                    "onlined memory for {n} device{}",
-                    if n == 1 { "" } else { "s" }
-                ))
-            };
-            let Some(d) = m.dax.get(device).cloned() else {
-                r.error = Some(words_error(
-                    Errno::ENXIO,
-                    format!(
-                        "error onlining memory: {}\nonlined memory for 0 devices",
-                        strerror(Errno::ENXIO)
-                    ),
-                    None,
-                ));
-                return r;
-            };
-            if !has_memory(&d) {
-                r.error = Some(words_error(
-                    Errno::ENXIO,
-                    format!(
-                        "{device}: memory operations are not applicable in devdax mode\nerror onlining memory: {}\nonlined memory for 0 devices",
-                        strerror(Errno::ENXIO)
-                    ),
-                    None,
-                ));
-                return r;
-            }
-            match online(m, device, *no_movable, trace) {
-                Ok(true) => fin(&mut r, 1),
-                Ok(false) => {
-                    let (total, _) = memblocks(m, &d);
-                    r.say(format!(
-                        "{device}: all memory sections ({total}) already online"
-                    ));
-                    fin(&mut r, 0);
-                }
-                Err((errno, w, k)) => {
-                    r.partial = true;
-                    r.error = Some(words_error(
-                        errno,
-                        format!(
-                            "{w}\nerror onlining memory: {}\nonlined memory for 0 devices",
-                            strerror(errno)
-                        ),
-                        k.as_deref(),
-                    ));
-                }
-            }
-        }
+        Daxctl::Online { device, no_movable } => memory_op(m, &mut r, device, "online", |m| {
+            online(m, device, *no_movable, trace)
+        }),
         Daxctl::Offline { device } => {
-            let fin = |r: &mut ToolRun, n: usize| {
-                r.say(format!(
-                    "offlined memory for {n} device{}",
-                    if n == 1 { "" } else { "s" }
-                ))
-            };
-            let Some(d) = m.dax.get(device).cloned() else {
-                r.error = Some(words_error(
-                    Errno::ENXIO,
-                    format!(
-                        "error offlining memory: {}\nofflined memory for 0 devices",
-                        strerror(Errno::ENXIO)
-                    ),
-                    None,
-                ));
-                return r;
-            };
-            if !has_memory(&d) {
-                r.error = Some(words_error(
-                    Errno::ENXIO,
-                    format!(
-                        "{device}: memory operations are not applicable in devdax mode\nerror offlining memory: {}\nofflined memory for 0 devices",
-                        strerror(Errno::ENXIO)
-                    ),
-                    None,
-                ));
-                return r;
-            }
-            match offline(m, device, trace) {
-                Ok(true) => fin(&mut r, 1),
-                Ok(false) => {
-                    let (total, _) = memblocks(m, &d);
-                    r.say(format!(
-                        "{device}: all memory sections ({total}) already offline"
-                    ));
-                    fin(&mut r, 0);
-                }
-                Err((errno, w, k)) => {
-                    r.partial = true;
-                    r.error = Some(words_error(
-                        errno,
-                        format!(
-                            "{w}\nerror offlining memory: {}\nofflined memory for 0 devices",
-                            strerror(errno)
-                        ),
-                        k.as_deref(),
-                    ));
-                }
-            }
+            memory_op(m, &mut r, device, "offline", |m| offline(m, device, trace))
         }
         Daxctl::Reconfigure {
             device,
