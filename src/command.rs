@@ -887,6 +887,19 @@ pub enum DaxCmd {
     },
 }
 
+/// The words after a tool's name (`modprobe`, `ndctl`, `daxctl`, `echo`), handed whole to the
+/// tool's own grammar ([`crate::tools::parse_argv`]).
+#[derive(Debug, Clone, Args)]
+pub struct ToolArgs {
+    /// The tool's own arguments, as typed on the real machine.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+}
+
 /// Every command, on the command line and in a line.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Cmd {
@@ -1027,15 +1040,7 @@ pub enum Cmd {
         after_help = "Example:\n  modprobe nd_e820\n  modprobe -a dax_pmem device_dax kmem",
         disable_help_flag = true
     )]
-    Modprobe {
-        /// modprobe's own arguments.
-        #[arg(
-            value_name = "ARGS",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        args: Vec<String>,
-    },
+    Modprobe(ToolArgs),
     /// libnvdimm namespaces, as ndctl configures them
     ///
     /// create-namespace [-f] [-e NS] -m raw|fsdax|devdax [--map dev|mem] [-a ALIGN] [-s SIZE],
@@ -1044,15 +1049,7 @@ pub enum Cmd {
         after_help = "Example:\n  ndctl create-namespace -f -e namespace0.0 -m devdax",
         disable_help_flag = true
     )]
-    Ndctl {
-        /// ndctl's own arguments.
-        #[arg(
-            value_name = "ARGS",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        args: Vec<String>,
-    },
+    Ndctl(ToolArgs),
     /// device-dax to System RAM (kmem) and back, in daxctl's own sequence
     ///
     /// reconfigure-device -m system-ram|devdax [--no-online] [--no-movable] [-f] DEV,
@@ -1061,15 +1058,7 @@ pub enum Cmd {
         after_help = "Example:\n  daxctl reconfigure-device --mode=system-ram dax0.0",
         disable_help_flag = true
     )]
-    Daxctl {
-        /// daxctl's own arguments.
-        #[arg(
-            value_name = "ARGS",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        args: Vec<String>,
-    },
+    Daxctl(ToolArgs),
     /// A sysfs write as typed: echo WORD > /sys/…
     ///
     /// /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id},
@@ -1079,15 +1068,7 @@ pub enum Cmd {
         after_help = "Example:\n  echo online_movable > /sys/devices/system/memory/memory35/state",
         disable_help_flag = true
     )]
-    Echo {
-        /// WORD > PATH.
-        #[arg(
-            value_name = "ARGS",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        args: Vec<String>,
-    },
+    Echo(ToolArgs),
     /// The address space as a picture
     ///
     /// One line per top-level stretch (System RAM, reserved, persistent memory, kmem, PCI,
@@ -1533,10 +1514,10 @@ impl Cmd {
                         )
                     })?
             }
-            Cmd::Modprobe { args } => tool(line, "modprobe", args)?,
-            Cmd::Ndctl { args } => tool(line, "ndctl", args)?,
-            Cmd::Daxctl { args } => tool(line, "daxctl", args)?,
-            Cmd::Echo { args } => tool(line, "echo", args)?,
+            Cmd::Modprobe(a) => tool(line, "modprobe", a.args)?,
+            Cmd::Ndctl(a) => tool(line, "ndctl", a.args)?,
+            Cmd::Daxctl(a) => tool(line, "daxctl", a.args)?,
+            Cmd::Echo(a) => tool(line, "echo", a.args)?,
             Cmd::Map { width } => Command::Map { width },
             Cmd::Where {
                 size,

@@ -228,6 +228,14 @@ fn memblocks(m: &Machine, d: &DaxDevice) -> (usize, usize) {
     (total, online)
 }
 
+/// The ids of the memory blocks kmem added for the device (what daxctl walks to on/offline).
+fn kmem_block_ids(m: &Machine, d: &DaxDevice) -> Vec<u64> {
+    d.kmem_ranges
+        .iter()
+        .flat_map(|&(s, e)| m.blocks.range(m.block_id(s), m.block_id(e)).map(|b| b.id))
+        .collect()
+}
+
 /// System-ram mode, as daxctl sees it: the device has memory (kmem bound, or kmem's ranges
 /// left behind).
 fn has_memory(d: &DaxDevice) -> bool {
@@ -354,16 +362,7 @@ fn online(
         OnlineType::OnlineMovable
     };
     let bs = m.config.block_size;
-    let ids: Vec<u64> = d
-        .kmem_ranges
-        .iter()
-        .flat_map(|&(s, e)| {
-            m.blocks
-                .range(m.block_id(s), m.block_id(e))
-                .map(|b| b.id)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let ids = kmem_block_ids(m, &d);
     for id in ids {
         if m.blocks
             .get(id)
@@ -396,16 +395,7 @@ fn offline(m: &mut Machine, dev: &str, trace: &mut Trace) -> Result<bool, XlineE
         return Ok(false);
     }
     let bs = m.config.block_size;
-    let ids: Vec<u64> = d
-        .kmem_ranges
-        .iter()
-        .flat_map(|&(s, e)| {
-            m.blocks
-                .range(m.block_id(s), m.block_id(e))
-                .map(|b| b.id)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let ids = kmem_block_ids(m, &d);
     for id in ids {
         if m.blocks
             .get(id)
