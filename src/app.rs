@@ -1116,10 +1116,8 @@ pub fn envelope(
 /// the last step when that step changed it.
 fn write_svg(out: &mut dyn Write, session: &Session) -> Result<()> {
     let after = session.tree();
-    let before = session
-        .last_change()
-        .filter(|(_, b, a)| !b.same_as(a))
-        .map(|(cmd, b, _)| (b, cmd));
+    let last = session.last_change().filter(|(_, b)| !b.same_as(after));
+    let before = last.as_ref().map(|(cmd, b)| (b, *cmd));
     let title = match before {
         Some((_, cmd)) => format!("iomem-sim -k {}: {cmd}", session.version()),
         None => format!("iomem-sim -k {}: address space map", session.version()),

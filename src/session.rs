@@ -13,6 +13,7 @@
 
 use crate::command::{Command, MemTarget, ShowTarget, Span, Zone as ZoneArg};
 use crate::diff::{TreeDiff, diff};
+use crate::kernel::machine::MachineUndo;
 use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, region, resource};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
@@ -210,21 +211,45 @@ impl StepOutcome {
     }
 }
 
+/// How a step is undone (or, once undone, redone).
+#[derive(Clone, Debug)]
+enum StepUndo {
+    /// The tree's journal and the rest of the machine as it was: the step's own size.
+    Journal(MachineUndo),
+    /// The whole other machine (`reset`, which replaces everything at once).
+    Whole(Box<Machine>),
+}
+
+impl StepUndo {
+    /// Apply to `m`; returns the record that goes the other way.
+    fn apply(self, m: &mut Machine) -> StepUndo {
+        match self {
+            StepUndo::Journal(u) => StepUndo::Journal(m.undo(u)),
+            StepUndo::Whole(mut other) => {
+                std::mem::swap(m, &mut *other);
+                StepUndo::Whole(other)
+            }
+        }
+    }
+}
+
 /// One step of the timeline.
 #[derive(Clone, Debug)]
 pub struct Step {
     /// The command's canonical text.
     pub text: String,
-    /// The machine after the step. The machine before it is the previous step's `after` (or
-    /// the start): one machine per step, so a long script costs memory linear in its length.
-    pub after: Machine,
     pub trace: Trace,
+    /// While the step is applied: the record that undoes it; once undone: the one that redoes
+    /// it. A step holds what it changed, not a machine (issue 12).
+    undo: Option<StepUndo>,
 }
 
 /// A simulation session.
 #[derive(Clone, Debug)]
 pub struct Session {
-    start: Machine,
+    /// The starting machine, once it cannot be rebuilt from the kept steps (the first step
+    /// was forgotten). Until then it is the current machine with every kept step undone.
+    start: Option<Box<Machine>>,
     /// The current machine.
     pub machine: Machine,
     /// The most recent steps (at most [`MAX_KEPT_STEPS`]); `steps[0]` is step `dropped + 1`.
@@ -233,19 +258,17 @@ pub struct Session {
     cursor: usize,
     /// Steps forgotten to bound memory (a script of millions of commands), oldest first.
     dropped: usize,
-    /// The machine before `steps[0]` (the start while nothing was dropped).
-    base: Machine,
 }
 
-/// How many steps `undo`/`diff STEP` can reach back. Each kept step holds one machine, so this
-/// bounds a session's memory by `MAX_KEPT_STEPS` × the tree's size, however many commands run.
+/// How many steps `undo`/`diff STEP` can reach back. Each kept step holds its undo record (its
+/// change and the machine's small non-tree state), so memory is bounded however many commands
+/// run.
 pub const MAX_KEPT_STEPS: usize = 1000;
 
 impl Session {
     pub fn new(machine: Machine) -> Session {
         Session {
-            start: machine.clone(),
-            base: machine.clone(),
+            start: None,
             machine,
             steps: std::collections::VecDeque::new(),
             cursor: 0,
@@ -255,9 +278,13 @@ impl Session {
     pub fn tree(&self) -> &Tree {
         &self.machine.tree
     }
-    /// The starting machine.
-    pub fn start(&self) -> &Machine {
-        &self.start
+    /// The starting machine (rebuilt by undoing the kept steps on a copy while none was
+    /// forgotten).
+    pub fn start(&self) -> std::borrow::Cow<'_, Machine> {
+        match &self.start {
+            Some(m) => std::borrow::Cow::Borrowed(m),
+            None => std::borrow::Cow::Owned(self.rewound(0)),
+        }
     }
     /// Steps currently applied (the kept ones: at most [`MAX_KEPT_STEPS`]).
     pub fn steps(&self) -> impl DoubleEndedIterator<Item = &Step> + '_ {
@@ -271,41 +298,80 @@ impl Session {
         self.machine.config.version
     }
 
-    fn record(&mut self, text: String, mut after: Machine, trace: Trace) {
-        // Between commands no `Name` is held: names no node uses any more can go.
-        after.tree.compact_names();
-        self.machine = after.clone();
+    /// A copy of the machine as it was before kept step `k` (0-based): the current one with
+    /// the applied steps from `k` on undone. Costs one machine copy plus those steps' changes.
+    fn rewound(&self, k: usize) -> Machine {
+        let mut m = self.machine.clone();
+        for i in (k..self.cursor).rev() {
+            if let Some(u) = &self.steps[i].undo {
+                let _ = u.clone().apply(&mut m);
+            }
+        }
+        m
+    }
+
+    /// Begin a step on the current machine: what `end_step` turns into its undo record.
+    fn begin(&mut self) -> Box<crate::kernel::machine::MachineRest> {
+        self.machine.begin_step()
+    }
+
+    /// Undo what was done since `begin` (a refused command: the machine exactly as it was).
+    fn abandon(&mut self, rest: Box<crate::kernel::machine::MachineRest>) {
+        let u = self.machine.end_step(rest);
+        let _ = self.machine.undo(u);
+    }
+
+    /// Keep what was done since `begin` as a step.
+    fn commit(&mut self, text: String, rest: Box<crate::kernel::machine::MachineRest>, trace: Trace) {
+        // Between commands no `Name` is held: names no node uses any more can go (journaled:
+        // undo needs them back).
+        self.machine.tree.compact_names();
+        let u = self.machine.end_step(rest);
+        self.push_step(text, StepUndo::Journal(u), trace);
+    }
+
+    fn push_step(&mut self, text: String, undo: StepUndo, trace: Trace) {
         self.steps.truncate(self.cursor);
-        self.steps.push_back(Step { text, after, trace });
-        if self.steps.len() > MAX_KEPT_STEPS
-            && let Some(oldest) = self.steps.pop_front()
-        {
-            self.base = oldest.after;
+        self.steps.push_back(Step {
+            text,
+            trace,
+            undo: Some(undo),
+        });
+        if self.steps.len() > MAX_KEPT_STEPS {
+            if self.start.is_none() {
+                // The oldest step is about to go: keep the start it leads back to.
+                self.start = Some(Box::new(self.rewound(0)));
+            }
+            self.steps.pop_front();
             self.dropped += 1;
         }
         self.cursor = self.steps.len();
     }
 
-    /// The machine before kept step `k` (0-based): the base, or the state after step `k - 1`.
-    fn before_step(&self, k: usize) -> &Machine {
-        match k.checked_sub(1).and_then(|i| self.steps.get(i)) {
-            Some(prev) => &prev.after,
-            None => &self.base,
+    /// Undo (`forward = false`) or redo the step at `k`, in place.
+    fn flip(&mut self, k: usize) {
+        if let Some(u) = self.steps[k].undo.take() {
+            self.steps[k].undo = Some(u.apply(&mut self.machine));
         }
     }
 
     /// The tree after step `n` (numbered from 1 over the whole session; 0 = the start).
-    fn tree_after(&self, n: usize) -> Result<&Tree, SessionError> {
+    fn tree_after(&self, n: usize) -> Result<std::borrow::Cow<'_, Tree>, SessionError> {
+        use std::borrow::Cow;
         let applied = self.dropped + self.cursor;
-        if n == 0 {
-            return Ok(&self.start.tree);
-        }
         if n > applied {
             return Err(SessionError::NoSuchStep(n, applied));
         }
+        if n == applied {
+            return Ok(Cow::Borrowed(&self.machine.tree));
+        }
+        if n == 0
+            && let Some(s) = &self.start
+        {
+            return Ok(Cow::Borrowed(&s.tree));
+        }
         match n.checked_sub(self.dropped) {
-            Some(0) => Ok(&self.base.tree),
-            Some(local) => Ok(&self.steps[local - 1].after.tree),
+            Some(local) => Ok(Cow::Owned(self.rewound(local).tree)),
             None => Err(SessionError::StepForgotten(n, self.dropped)),
         }
     }
@@ -313,9 +379,10 @@ impl Session {
     /// A tool command: its kernel operations on a clone; kept when all succeeded, or when a
     /// step failed after earlier ones changed the machine ([`Outcome::Partial`]).
     fn run_tool(&mut self, t: &crate::tools::ToolCommand, out: &mut StepOutcome) {
-        let mut m = self.machine.clone();
+        let before = self.machine.tree.clone();
+        let rest = self.begin();
         let mut trace = Trace::new();
-        let r = crate::tools::run(&mut m, t, &mut trace);
+        let r = crate::tools::run(&mut self.machine, t, &mut trace);
         out.notes = r.output;
         out.left_behind = r.left_behind;
         let keep = match r.error {
@@ -330,16 +397,17 @@ impl Session {
             }
         };
         if keep {
-            let before = self.machine.tree.clone();
-            let changed = !before.same_as(&m.tree);
+            let changed = !before.same_as(&self.machine.tree);
             if changed {
                 out.output = Output::Diff {
                     before,
-                    after: m.tree.clone(),
+                    after: self.machine.tree.clone(),
                 };
             }
             out.changed = changed;
-            self.record(out.command.clone(), m, trace.clone());
+            self.commit(out.command.clone(), rest, trace.clone());
+        } else {
+            self.abandon(rest);
         }
         out.trace = trace;
     }
@@ -376,34 +444,38 @@ impl Session {
             }
             Command::Tool(t) => self.run_tool(t, &mut out),
             c if c.is_kernel_op() => {
-                let mut m = self.machine.clone();
+                let before = self.machine.tree.clone();
+                let rest = self.begin();
                 let mut trace = Trace::new();
-                let r = kernel_op(&mut m, c, &mut trace);
+                let r = kernel_op(&mut self.machine, c, &mut trace);
                 match r {
                     Ok(note) => {
-                        out.left_behind = left_behind(&self.machine, &m, c);
-                        let before = self.machine.tree.clone();
-                        let changed = !before.same_as(&m.tree);
+                        out.left_behind = left_behind(&rest, &self.machine, c);
+                        let changed = !before.same_as(&self.machine.tree);
                         out.output = if changed {
                             Output::Diff {
                                 before,
-                                after: m.tree.clone(),
+                                after: self.machine.tree.clone(),
                             }
                         } else {
                             note.map_or(Output::None, Output::Text)
                         };
                         out.changed = changed;
-                        self.record(out.command.clone(), m, trace.clone());
+                        self.commit(out.command.clone(), rest, trace.clone());
                     }
                     // The simulator's own bound (MAX_BLOCKS) is raised inside the kernel model
                     // as a KernelError; it is not the kernel's answer, so it is not a refusal.
                     Err(e) if e.reason.contains("simulator's limit") => {
+                        self.abandon(rest);
                         out.outcome = Outcome::Failed(SessionError::SimulatorLimit(format!(
                             "{}: {}",
                             e.func, e.reason
                         )))
                     }
-                    Err(e) => out.outcome = Outcome::Refused(e),
+                    Err(e) => {
+                        self.abandon(rest);
+                        out.outcome = Outcome::Refused(e)
+                    }
                 }
                 out.trace = trace;
             }
@@ -450,7 +522,7 @@ impl Session {
             Command::Map { width } => {
                 let before = self
                     .last_change()
-                    .map(|(cmd, before, _)| (before.clone(), cmd.to_string()));
+                    .map(|(cmd, before)| (before, cmd.to_string()));
                 out.output = Output::Map(Box::new(crate::render::map::MapView {
                     tree: self.machine.tree.clone(),
                     before,
@@ -509,7 +581,7 @@ impl Session {
                 match base {
                     Ok(b) => {
                         out.output = Output::Diff {
-                            before: b.clone(),
+                            before: b.into_owned(),
                             after: self.machine.tree.clone(),
                         }
                     }
@@ -523,12 +595,12 @@ impl Session {
                     out.outcome = Outcome::Failed(SessionError::NothingToUndo);
                 } else {
                     self.cursor -= 1;
-                    let restored = self.before_step(self.cursor).clone();
-                    let before = std::mem::replace(&mut self.machine, restored);
+                    let before = self.machine.tree.clone();
+                    self.flip(self.cursor);
                     out.command = format!("undo {}", self.steps[self.cursor].text);
                     out.changed = true;
                     out.output = Output::Diff {
-                        before: before.tree,
+                        before,
                         after: self.machine.tree.clone(),
                     };
                 }
@@ -537,23 +609,24 @@ impl Session {
                 if self.cursor == self.steps.len() {
                     out.outcome = Outcome::Failed(SessionError::NothingToRedo);
                 } else {
-                    let s = &self.steps[self.cursor];
+                    let before = self.machine.tree.clone();
+                    self.flip(self.cursor);
+                    out.command = format!("redo {}", self.steps[self.cursor].text);
                     self.cursor += 1;
-                    let before = std::mem::replace(&mut self.machine, s.after.clone());
-                    out.command = format!("redo {}", s.text);
                     out.changed = true;
                     out.output = Output::Diff {
-                        before: before.tree,
+                        before,
                         after: self.machine.tree.clone(),
                     };
                 }
             }
             Command::Reset => {
                 let before = self.machine.tree.clone();
-                let mut m = self.start.clone();
+                let mut m = self.start().into_owned();
                 // Reset the tree, keep the kernel the user chose last.
                 m.set_version(self.machine.config.version);
-                self.record("reset".into(), m, Trace::new());
+                let old = std::mem::replace(&mut self.machine, m);
+                self.push_step("reset".into(), StepUndo::Whole(Box::new(old)), Trace::new());
                 out.changed = !before.same_as(&self.machine.tree);
                 out.output = Output::Diff {
                     before,
@@ -561,9 +634,9 @@ impl Session {
                 };
             }
             Command::Kernel { version } => {
-                let mut m = self.machine.clone();
-                m.set_version(*version);
-                self.record(format!("kernel {version}"), m, Trace::new());
+                let rest = self.begin();
+                self.machine.set_version(*version);
+                self.commit(format!("kernel {version}"), rest, Trace::new());
                 let mut text = format!("now simulating Linux {version}");
                 // A version outside the modelled boundaries is accepted, with the behaviour
                 // it gets named (issue 9).
@@ -593,20 +666,17 @@ impl Session {
         out
     }
 
-    /// The last applied step's command and the trees before and after it (what `map` marks).
-    pub fn last_change(&self) -> Option<(&str, &Tree, &Tree)> {
+    /// The last applied step's command and the tree before it (what `map` marks; the tree
+    /// after it is [`Session::tree`]).
+    pub fn last_change(&self) -> Option<(&str, Tree)> {
         let k = self.cursor.checked_sub(1)?;
         let step = self.steps.get(k)?;
-        Some((
-            step.text.as_str(),
-            &self.before_step(k).tree,
-            &step.after.tree,
-        ))
+        Some((step.text.as_str(), self.rewound(k).tree))
     }
 
-    /// The structural diff from the start to now.
+    /// Diff of the start and the current tree.
     pub fn diff_from_start(&self) -> TreeDiff {
-        diff(&self.start.tree, &self.machine.tree)
+        diff(&self.start().tree, &self.machine.tree)
     }
 
     fn show(&self, target: Option<&ShowTarget>) -> Result<Output, SessionError> {
@@ -909,12 +979,15 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
 
 /// What a successful command left behind: kmem ranges a `dax devdax` could not remove
 /// (memory online) stay, with `daxX.Y` and `System RAM (kmem)`.
-fn left_behind(before: &Machine, after: &Machine, c: &Command) -> Vec<String> {
+fn left_behind(
+    before: &crate::kernel::machine::MachineRest,
+    after: &Machine,
+    c: &Command,
+) -> Vec<String> {
     let Command::DaxDevdax { dev } = c else {
         return Vec::new();
     };
-    let was = before
-        .dax
+    let was = Machine::dax_before(before)
         .get(dev)
         .map(|d| d.kmem_ranges.clone())
         .unwrap_or_default();

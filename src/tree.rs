@@ -210,13 +210,17 @@ pub struct Tree {
     free_slots: Vec<u32>,
     /// Names interned by operations ([`Tree::intern_shared`]), so that requesting the same name
     /// again does not grow the name arena.
-    shared_names: std::collections::HashMap<Box<[u8]>, Name>,
+    shared_names: BTreeMap<Box<[u8]>, Name>,
     /// Size of the name arena after the last [`Tree::compact_names`].
     names_compacted: usize,
     seq: u64,
     kind: RootKind,
     /// Every address in the source dump was zero (read without CAP_SYS_ADMIN).
     pub zeroed: bool,
+    /// While a session step runs: the inverse of every change made so far, oldest first
+    /// ([`Tree::begin_journal`]). `None` outside steps (the parser, benches), where nothing is
+    /// recorded.
+    journal: Option<Vec<TreeUndo>>,
 }
 
 impl Tree {
@@ -227,11 +231,12 @@ impl Tree {
             nodes: Vec::new(),
             names: Vec::new(),
             free_slots: Vec::new(),
-            shared_names: std::collections::HashMap::new(),
+            shared_names: BTreeMap::new(),
             names_compacted: 0,
             seq: 0,
             kind,
             zeroed: false,
+            journal: None,
         };
         let (name, fl) = match kind {
             RootKind::Iomem => ("PCI mem", flags::IORESOURCE_MEM),
@@ -282,8 +287,14 @@ impl Tree {
     pub fn get(&self, id: NodeId) -> &Resource {
         &self.nodes[id.0 as usize]
     }
+    /// The node to change. Under a journal its fields (not its child list, which only this
+    /// module changes) are recorded first, so the step can be undone.
     pub fn get_mut(&mut self, id: NodeId) -> &mut Resource {
-        &mut self.nodes[id.0 as usize]
+        let node = &mut self.nodes[id.0 as usize];
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::Fields(id, Box::new(Fields::of(node))));
+        }
+        node
     }
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
         self.get(id).parent
@@ -298,6 +309,9 @@ impl Tree {
     /// Add name bytes to the arena.
     pub fn intern(&mut self, bytes: &[u8]) -> Name {
         let off = self.names.len() as u32;
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::NamesLen(self.names.len()));
+        }
         self.names.extend_from_slice(bytes);
         Name {
             off,
@@ -349,12 +363,19 @@ impl Tree {
         };
         match self.free_slots.pop() {
             Some(slot) => {
-                self.nodes[slot as usize] = node;
+                let old = std::mem::replace(&mut self.nodes[slot as usize], node);
+                if let Some(j) = &mut self.journal {
+                    j.push(TreeUndo::FreeSlotPopped(slot));
+                    j.push(TreeUndo::Slot(NodeId(slot), Box::new(old)));
+                }
                 NodeId(slot)
             }
             None => {
                 let id = NodeId(self.nodes.len() as u32);
                 self.nodes.push(node);
+                if let Some(j) = &mut self.journal {
+                    j.push(TreeUndo::Pushed);
+                }
                 id
             }
         }
@@ -370,10 +391,12 @@ impl Tree {
         }
         let below: Vec<NodeId> = self.descendants(id).collect();
         for n in below.into_iter().chain(std::iter::once(id)) {
-            let r = self.get_mut(n);
-            r.freed = true;
-            r.children.clear();
+            self.get_mut(n).freed = true;
+            self.kids_replace(n, Kids::new());
             self.free_slots.push(n.0);
+            if let Some(j) = &mut self.journal {
+                j.push(TreeUndo::FreeSlotPushed);
+            }
         }
     }
 
@@ -384,6 +407,19 @@ impl Tree {
     pub fn compact_names(&mut self) {
         if self.names.len() < 2 * self.names_compacted + 4096 {
             return;
+        }
+        if self.journal.is_some() {
+            // Under a journal the old arena is kept whole (with every node's old name) in
+            // one record: compaction runs once per doubling, so this stays amortised O(1).
+            let old = NamesState {
+                names: self.names.clone(),
+                shared: self.shared_names.clone(),
+                compacted: self.names_compacted,
+                of_nodes: self.nodes.iter().map(|r| r.name).collect(),
+            };
+            if let Some(j) = &mut self.journal {
+                j.push(TreeUndo::Names(Box::new(old)));
+            }
         }
         let mut remap: std::collections::HashMap<Name, Name> = std::collections::HashMap::new();
         let mut names = Vec::with_capacity(self.names.len() / 2);
@@ -420,6 +456,9 @@ impl Tree {
         }
         let n = self.intern(bytes);
         self.shared_names.insert(bytes.into(), n);
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::SharedName(bytes.into()));
+        }
         n
     }
 
@@ -510,7 +549,7 @@ impl Tree {
         self.get_mut(new).parent = Some(p);
         if fits && prev_key.is_none_or(|k| k < key) {
             self.get_mut(new).key = key;
-            self.get_mut(p).children.insert(key, new);
+            self.kids_insert(p, key, new);
             if key0 != start {
                 self.get_mut(p).unsorted = true;
             }
@@ -548,7 +587,7 @@ impl Tree {
         for c in old {
             self.get_mut(c).parent = None;
         }
-        self.get_mut(p).children.clear();
+        self.kids_replace(p, Kids::new());
         self.fill_children(p, order);
     }
 
@@ -589,9 +628,8 @@ impl Tree {
             node.parent = Some(p);
             entries.push((key, c));
         }
-        let node = self.get_mut(p);
-        node.children = Kids::from_sorted(entries);
-        node.unsorted = unsorted;
+        self.kids_replace(p, Kids::from_sorted(entries));
+        self.get_mut(p).unsorted = unsorted;
     }
 
     /// Number of arena slots (linked, unlinked and released nodes, the root included): ids
@@ -607,7 +645,7 @@ impl Tree {
             return false;
         };
         let key = self.get(id).key;
-        self.get_mut(p).children.remove(&key);
+        self.kids_remove(p, key);
         self.get_mut(id).parent = None;
         true
     }
@@ -630,7 +668,7 @@ impl Tree {
                 order.push(c);
             }
         }
-        self.get_mut(id).children.clear();
+        self.kids_replace(id, Kids::new());
         for &k in &kids {
             self.get_mut(k).parent = None;
         }
@@ -756,6 +794,304 @@ impl Tree {
     }
 }
 
+// ------------------------------------------------------------------- the undo journal
+
+/// A node's fields apart from its child list: what [`Tree::get_mut`] records before a change.
+#[derive(Clone, Debug)]
+struct Fields {
+    start: u64,
+    end: u64,
+    name: Name,
+    flags: u32,
+    desc: Desc,
+    confidence: Confidence,
+    line: Option<u32>,
+    parent: Option<NodeId>,
+    key: ChildKey,
+    unsorted: bool,
+    freed: bool,
+}
+
+impl Fields {
+    fn of(r: &Resource) -> Fields {
+        Fields {
+            start: r.start,
+            end: r.end,
+            name: r.name,
+            flags: r.flags,
+            desc: r.desc,
+            confidence: r.confidence,
+            line: r.line,
+            parent: r.parent,
+            key: r.key,
+            unsorted: r.unsorted,
+            freed: r.freed,
+        }
+    }
+    fn put(self, r: &mut Resource) {
+        let Fields {
+            start,
+            end,
+            name,
+            flags,
+            desc,
+            confidence,
+            line,
+            parent,
+            key,
+            unsorted,
+            freed,
+        } = self;
+        (r.start, r.end, r.name, r.flags, r.desc) = (start, end, name, flags, desc);
+        (r.confidence, r.line, r.parent, r.key) = (confidence, line, parent, key);
+        (r.unsorted, r.freed) = (unsorted, freed);
+    }
+}
+
+/// The name arena as it was before [`Tree::compact_names`] moved it.
+#[derive(Clone, Debug)]
+struct NamesState {
+    names: Vec<u8>,
+    shared: BTreeMap<Box<[u8]>, Name>,
+    compacted: usize,
+    of_nodes: Vec<Name>,
+}
+
+/// The inverse of one change to the tree. A journal is a list of them; undoing applies them
+/// newest first, each putting back exactly what its change replaced.
+#[derive(Clone, Debug)]
+enum TreeUndo {
+    /// The tree's counters when the journal began (restored last).
+    Scalars { seq: u64, compacted: usize, zeroed: bool },
+    /// Put back a node's fields.
+    Fields(NodeId, Box<Fields>),
+    /// Take out the child entry that was inserted.
+    KidInserted(NodeId, ChildKey),
+    /// Put back the child entry that was removed.
+    KidRemoved(NodeId, ChildKey, NodeId),
+    /// Put back a whole child list that was replaced.
+    Kids(NodeId, Kids),
+    /// Drop the node pushed onto the arena.
+    Pushed,
+    /// Put back what a reused arena slot held.
+    Slot(NodeId, Box<Resource>),
+    /// Cut the name arena back to this length.
+    NamesLen(usize),
+    /// Put back the arena [`Tree::compact_names`] replaced.
+    Names(Box<NamesState>),
+    /// Forget the name interned for an operation.
+    SharedName(Box<[u8]>),
+    /// Pop the slot pushed onto the free list.
+    FreeSlotPushed,
+    /// Push back the slot taken from the free list.
+    FreeSlotPopped(u32),
+    /// Push back the node an undo dropped from the arena (redo of [`TreeUndo::Pushed`]).
+    Repush(Box<Resource>),
+    /// Append back the name bytes an undo cut (redo of [`TreeUndo::NamesLen`]).
+    NamesCut(Vec<u8>),
+    /// Put back the interned name an undo forgot (redo of [`TreeUndo::SharedName`]).
+    SharedNameBack(Box<[u8]>, Name),
+}
+
+/// What one session step changed in a tree, as the list of inverse changes: applying it
+/// ([`Tree::undo`]) gives the tree before the step back, and returns the journal that redoes
+/// the step. Its size is the step's change, not the tree's (issue 12).
+#[derive(Clone, Debug, Default)]
+pub struct TreeJournal {
+    ops: Vec<TreeUndo>,
+}
+
+impl TreeJournal {
+    /// Number of recorded inverse changes.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.len() <= 1
+    }
+    /// Nodes whose fields or child list the step changed (ids of this tree; a node may appear
+    /// more than once). A node added by the step shows up through its parent's child list.
+    pub fn touched(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.ops.iter().filter_map(|op| match op {
+            TreeUndo::Fields(id, _)
+            | TreeUndo::KidInserted(id, _)
+            | TreeUndo::KidRemoved(id, _, _)
+            | TreeUndo::Kids(id, _)
+            | TreeUndo::Slot(id, _) => Some(*id),
+            _ => None,
+        })
+    }
+    /// Approximate heap bytes the journal holds (for the history bound).
+    pub fn heap_bytes(&self) -> usize {
+        let per = std::mem::size_of::<TreeUndo>();
+        self.ops
+            .iter()
+            .map(|op| match op {
+                TreeUndo::Fields(..) => per + std::mem::size_of::<Fields>(),
+                TreeUndo::Kids(_, k) => per + k.len() * 24,
+                TreeUndo::Slot(_, r) => per + std::mem::size_of::<Resource>() + r.children.len() * 24,
+                TreeUndo::Names(n) => per + n.names.len() + n.of_nodes.len() * 8 + n.shared.len() * 48,
+                TreeUndo::SharedName(b) => per + b.len(),
+                _ => per,
+            })
+            .sum()
+    }
+}
+
+impl Tree {
+    /// Start recording the inverse of every change (a session step begins). A journal
+    /// already running is kept: nested steps record into the outer one.
+    pub fn begin_journal(&mut self) {
+        if self.journal.is_none() {
+            self.journal = Some(vec![TreeUndo::Scalars {
+                seq: self.seq,
+                compacted: self.names_compacted,
+                zeroed: self.zeroed,
+            }]);
+            // A parsed tree holds no dead names: count compaction's doubling from here, or
+            // the first step would copy the whole arena into its journal.
+            if self.names_compacted == 0 {
+                self.names_compacted = self.names.len();
+            }
+        }
+    }
+
+    /// Stop recording and hand over what was recorded.
+    pub fn end_journal(&mut self) -> TreeJournal {
+        TreeJournal {
+            ops: self.journal.take().unwrap_or_default(),
+        }
+    }
+
+    /// Undo a journal's changes, newest first, and return the journal that redoes them
+    /// (undoing that gives this tree back, exactly: same arena, ids, names and keys).
+    pub fn undo(&mut self, j: TreeJournal) -> TreeJournal {
+        let outer = self.journal.take();
+        self.begin_journal();
+        for op in j.ops.into_iter().rev() {
+            match op {
+                TreeUndo::Scalars {
+                    seq,
+                    compacted,
+                    zeroed,
+                } => {
+                    self.seq = seq;
+                    self.names_compacted = compacted;
+                    self.zeroed = zeroed;
+                }
+                TreeUndo::Fields(id, f) => f.put(self.get_mut(id)),
+                TreeUndo::KidInserted(p, key) => {
+                    self.kids_remove(p, key);
+                }
+                TreeUndo::KidRemoved(p, key, id) => self.kids_insert(p, key, id),
+                TreeUndo::Kids(p, k) => self.kids_replace(p, k),
+                TreeUndo::Pushed => {
+                    if let Some(r) = self.nodes.pop()
+                        && let Some(j) = &mut self.journal
+                    {
+                        j.push(TreeUndo::Repush(Box::new(r)));
+                    }
+                }
+                TreeUndo::Repush(r) => {
+                    self.nodes.push(*r);
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::Pushed);
+                    }
+                }
+                TreeUndo::Slot(id, r) => {
+                    let old = std::mem::replace(&mut self.nodes[id.0 as usize], *r);
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::Slot(id, Box::new(old)));
+                    }
+                }
+                TreeUndo::NamesLen(len) => {
+                    let cut = self.names.split_off(len.min(self.names.len()));
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::NamesCut(cut));
+                    }
+                }
+                TreeUndo::NamesCut(bytes) => {
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::NamesLen(self.names.len()));
+                    }
+                    self.names.extend_from_slice(&bytes);
+                }
+                TreeUndo::Names(st) => {
+                    let NamesState {
+                        names,
+                        shared,
+                        compacted,
+                        of_nodes,
+                    } = *st;
+                    let now = NamesState {
+                        names: std::mem::replace(&mut self.names, names),
+                        shared: std::mem::replace(&mut self.shared_names, shared),
+                        compacted: std::mem::replace(&mut self.names_compacted, compacted),
+                        of_nodes: self.nodes.iter().map(|r| r.name).collect(),
+                    };
+                    for (r, n) in self.nodes.iter_mut().zip(of_nodes) {
+                        r.name = n;
+                    }
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::Names(Box::new(now)));
+                    }
+                }
+                TreeUndo::SharedName(bytes) => {
+                    if let Some(n) = self.shared_names.remove(&bytes)
+                        && let Some(j) = &mut self.journal
+                    {
+                        j.push(TreeUndo::SharedNameBack(bytes, n));
+                    }
+                }
+                TreeUndo::SharedNameBack(bytes, n) => {
+                    self.shared_names.insert(bytes.clone(), n);
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::SharedName(bytes));
+                    }
+                }
+                TreeUndo::FreeSlotPushed => {
+                    if let Some(s) = self.free_slots.pop()
+                        && let Some(j) = &mut self.journal
+                    {
+                        j.push(TreeUndo::FreeSlotPopped(s));
+                    }
+                }
+                TreeUndo::FreeSlotPopped(s) => {
+                    self.free_slots.push(s);
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::FreeSlotPushed);
+                    }
+                }
+            }
+        }
+        let redo = self.end_journal();
+        self.journal = outer;
+        redo
+    }
+
+    fn kids_insert(&mut self, p: NodeId, key: ChildKey, id: NodeId) {
+        self.nodes[p.0 as usize].children.insert(key, id);
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::KidInserted(p, key));
+        }
+    }
+
+    fn kids_remove(&mut self, p: NodeId, key: ChildKey) -> Option<NodeId> {
+        let id = self.nodes[p.0 as usize].children.remove(&key);
+        if let (Some(id), Some(j)) = (id, &mut self.journal) {
+            j.push(TreeUndo::KidRemoved(p, key, id));
+        }
+        id
+    }
+
+    fn kids_replace(&mut self, p: NodeId, kids: Kids) {
+        let old = std::mem::replace(&mut self.nodes[p.0 as usize].children, kids);
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::Kids(p, old));
+        }
+    }
+}
+
 /// A node's child list, keyed by [`ChildKey`] in list order. Most nodes of a real tree have
 /// a handful of children (a device and its driver name), so small lists are a sorted `Vec`
 /// (one small allocation, binary search); a list that grows past [`Kids::SMALL_MAX`] (the
@@ -764,10 +1100,18 @@ impl Tree {
 /// invisible to the tree's users. (A `BTreeMap` leaf is ~230 bytes even for one entry; with a
 /// `BTreeMap` per parent, parsing a 1M-line dump spent about a third of its time page-faulting
 /// those leaves in.)
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Kids {
     Small(Vec<(ChildKey, NodeId)>),
     Big(BTreeMap<ChildKey, NodeId>),
+}
+
+/// The entries in order, whatever the representation (an undone step may leave a `Big` list
+/// where a `Small` one was: they answer every query alike, so they print alike).
+impl std::fmt::Debug for Kids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.values()).finish()
+    }
 }
 
 impl Kids {
@@ -793,9 +1137,6 @@ impl Kids {
     }
     fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-    fn clear(&mut self) {
-        *self = Kids::new();
     }
     fn last_key(&self) -> Option<ChildKey> {
         match self {

@@ -303,3 +303,100 @@ mod tests {
         assert_eq!(m.notes.len(), 1);
     }
 }
+
+/// Everything of a [`Machine`] but its tree: the state a step's undo record keeps whole (it is
+/// small next to the tree: blocks, dax devices, namespaces, configuration).
+#[derive(Clone, Debug)]
+pub struct MachineRest {
+    config: Config,
+    blocks: MemoryBlocks,
+    dax: BTreeMap<String, DaxDevice>,
+    firmware_memmap: BTreeMap<u64, u64>,
+    notes: Vec<String>,
+    groups: BTreeMap<u64, super::online_policy::MemoryGroup>,
+    early_kernel_pages: u64,
+    nvdimm: super::nvdimm::Nvdimm,
+    boot_ram_end: Option<u64>,
+}
+
+/// What one session step changed in a machine, as the way back: the tree's journal of inverse
+/// changes and the rest of the machine as it was. [`Machine::undo`] applies it and returns the
+/// record that redoes the step, so a step holds one record, never a machine (issue 12).
+#[derive(Clone, Debug)]
+pub struct MachineUndo {
+    pub tree: crate::tree::TreeJournal,
+    rest: Box<MachineRest>,
+}
+
+impl MachineUndo {
+    /// Approximate heap bytes held (the tree journal; the rest is a few small maps).
+    pub fn heap_bytes(&self) -> usize {
+        self.tree.heap_bytes()
+            + std::mem::size_of::<MachineRest>()
+            + self.rest.blocks.len() * 64
+            + self.rest.dax.len() * 256
+    }
+}
+
+impl Machine {
+    /// Begin a step: from here every change to the tree is journaled, and the rest of the
+    /// machine is copied as it is now.
+    pub fn begin_step(&mut self) -> Box<MachineRest> {
+        self.tree.begin_journal();
+        // Destructured so that a new field of `Machine` cannot be forgotten here.
+        let Machine {
+            tree: _,
+            config,
+            blocks,
+            dax,
+            firmware_memmap,
+            notes,
+            groups,
+            early_kernel_pages,
+            nvdimm,
+            boot_ram_end,
+        } = self;
+        Box::new(MachineRest {
+            config: config.clone(),
+            blocks: blocks.clone(),
+            dax: dax.clone(),
+            firmware_memmap: firmware_memmap.clone(),
+            notes: notes.clone(),
+            groups: groups.clone(),
+            early_kernel_pages: *early_kernel_pages,
+            nvdimm: nvdimm.clone(),
+            boot_ram_end: *boot_ram_end,
+        })
+    }
+
+    /// End a step begun with [`Machine::begin_step`]: the record that undoes it.
+    pub fn end_step(&mut self, rest: Box<MachineRest>) -> MachineUndo {
+        MachineUndo {
+            tree: self.tree.end_journal(),
+            rest,
+        }
+    }
+
+    /// Put the machine back as it was before the step `u` recorded; returns the record that
+    /// redoes the step.
+    pub fn undo(&mut self, u: MachineUndo) -> MachineUndo {
+        let MachineUndo { tree, mut rest } = u;
+        let tree = self.tree.undo(tree);
+        let r = &mut *rest;
+        std::mem::swap(&mut self.config, &mut r.config);
+        std::mem::swap(&mut self.blocks, &mut r.blocks);
+        std::mem::swap(&mut self.dax, &mut r.dax);
+        std::mem::swap(&mut self.firmware_memmap, &mut r.firmware_memmap);
+        std::mem::swap(&mut self.notes, &mut r.notes);
+        std::mem::swap(&mut self.groups, &mut r.groups);
+        std::mem::swap(&mut self.early_kernel_pages, &mut r.early_kernel_pages);
+        std::mem::swap(&mut self.nvdimm, &mut r.nvdimm);
+        std::mem::swap(&mut self.boot_ram_end, &mut r.boot_ram_end);
+        MachineUndo { tree, rest }
+    }
+
+    /// The rest of the machine as it was when the step began (what `left_behind` compares).
+    pub fn dax_before<'a>(rest: &'a MachineRest) -> &'a BTreeMap<String, DaxDevice> {
+        &rest.dax
+    }
+}
