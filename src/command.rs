@@ -1629,8 +1629,13 @@ fn parse_words_in(line: &str, words: &[String]) -> Result<Command, CommandError>
     if matches!(words.first().map(String::as_str), Some("-h" | "--help")) {
         return Ok(Command::Help { topic: None });
     }
-    let parsed = line_command()
-        .try_get_matches_from(words)
+    // Building the clap tree costs more than parsing a line with it (a 100k-line script spent
+    // a third of its time there): build it once per thread and reuse it, as a REPL does.
+    thread_local! {
+        static LINE: std::cell::RefCell<clap::Command> = std::cell::RefCell::new(line_command());
+    }
+    let parsed = LINE
+        .with(|c| c.borrow_mut().try_get_matches_from_mut(words))
         .and_then(|m| LineGrammar::from_arg_matches(&m));
     match parsed {
         Ok(g) => g.cmd.into_command(line),

@@ -322,7 +322,12 @@ impl Session {
     }
 
     /// Keep what was done since `begin` as a step.
-    fn commit(&mut self, text: String, rest: Box<crate::kernel::machine::MachineRest>, trace: Trace) {
+    fn commit(
+        &mut self,
+        text: String,
+        rest: Box<crate::kernel::machine::MachineRest>,
+        trace: Trace,
+    ) {
         // Between commands no `Name` is held: names no node uses any more can go (journaled:
         // undo needs them back).
         self.machine.tree.compact_names();
