@@ -9,7 +9,7 @@
 
 use crate::command::{Command, CommandError, parse_script_line};
 use crate::diff::diff;
-use crate::render::diff::{DiffPalette as Palette, render_side, render_unified};
+use crate::render::diff::{DiffPalette as Palette, render_side_rows, render_unified_rows};
 use crate::session::{Outcome, Output, Session, StepOutcome, iomem_text};
 use crate::tree::{NodeId, Tree};
 use std::io::{BufRead, Write};
@@ -44,7 +44,7 @@ impl Present {
             diff: DiffMode::Side,
             context: 3,
             explain_all: false,
-            fold_above: 40,
+            fold_above: crate::render::diff::FOLD_ABOVE,
         }
     }
 }
@@ -103,7 +103,11 @@ fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
                 }
             }
         }
-        Output::Diff { before, after } => {
+        Output::Diff {
+            before,
+            after,
+            rows,
+        } => {
             let d = diff(before, after);
             if d.is_empty() {
                 // e.g. `undo memory online memory20`: the step changed blocks, not the tree.
@@ -113,18 +117,34 @@ fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
                     out.push_str("no change\n");
                 }
             } else {
+                let rows = rows.as_deref();
                 match p.diff {
                     DiffMode::Side => {
-                        let lines = before.len().max(after.len());
+                        let lines = match rows {
+                            Some((b, a)) => b.total.max(a.total),
+                            None => before.len().max(after.len()),
+                        };
                         // Context as long as the tree: nothing folds.
                         let ctx = if lines <= p.fold_above {
                             lines
                         } else {
                             p.context
                         };
-                        out.push_str(&render_side(before, after, &d, &p.palette, ctx))
+                        out.push_str(&render_side_rows(
+                            before,
+                            after,
+                            &d,
+                            &p.palette,
+                            ctx,
+                            rows.map(|r| &r.1),
+                        ))
                     }
-                    DiffMode::Unified => out.push_str(&render_unified(before, after, p.context)),
+                    DiffMode::Unified => out.push_str(&render_unified_rows(
+                        before,
+                        after,
+                        p.context,
+                        rows.map(|(b, a)| (b, a)),
+                    )),
                     DiffMode::None => {}
                 }
             }
@@ -211,7 +231,7 @@ pub struct StepRecord {
 impl StepRecord {
     pub fn of(o: &StepOutcome) -> StepRecord {
         let changes = match &o.output {
-            Output::Diff { before, after } if o.changed => {
+            Output::Diff { before, after, .. } if o.changed => {
                 diff(before, after).summaries(before, after)
             }
             _ => Vec::new(),

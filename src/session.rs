@@ -12,6 +12,7 @@
 //! `diff` compares against the start, `diff N` against the state after step N.
 
 use crate::command::{Command, MemTarget, ShowTarget, Span, Zone as ZoneArg};
+use crate::diff::step::{Rows, step_view};
 use crate::diff::{TreeDiff, diff};
 use crate::kernel::machine::MachineUndo;
 use crate::kernel::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace, region, resource};
@@ -78,8 +79,14 @@ pub enum Output {
     Tree { tree: Tree, focus: Vec<NodeId> },
     /// `find ADDR`: the containing resources from the top.
     Path { addr: u64, path: Vec<ResRef> },
-    /// Before and after (kernel operations that changed the tree, `diff`, `undo`…).
-    Diff { before: Tree, after: Tree },
+    /// Before and after (kernel operations that changed the tree, `diff`, `undo`…). After a
+    /// step these are excerpts of the two trees ([`crate::diff::step`]) and `rows` places their
+    /// rows in the whole trees (before's, after's); `None`: whole trees.
+    Diff {
+        before: Tree,
+        after: Tree,
+        rows: Option<Box<(Rows, Rows)>>,
+    },
     /// Plain text (help, blocks, intersects, notes).
     Text(String),
     /// `map`: rendered by the presentation layer, which knows the palette.
@@ -321,6 +328,67 @@ impl Session {
         let _ = self.machine.undo(u);
     }
 
+    /// The diff a step's journal stands for, from the change set: excerpts of the trees
+    /// before and after it ([`step_view`]); `None` when the tree did not change.
+    fn view(tree: &mut Tree, j: &mut crate::tree::TreeJournal) -> Option<Output> {
+        if j.is_empty() {
+            return None;
+        }
+        let (v, back) = step_view(tree, std::mem::take(j));
+        *j = back;
+        if diff(&v.before, &v.after).is_empty() {
+            return None;
+        }
+        Some(Output::Diff {
+            before: v.before,
+            after: v.after,
+            rows: Some(Box::new((v.before_rows, v.after_rows))),
+        })
+    }
+
+    /// Keep what was done since `begin` as a step; returns its diff (`None`: no change to the
+    /// tree).
+    fn commit_viewed(
+        &mut self,
+        text: String,
+        rest: Box<crate::kernel::machine::MachineRest>,
+        trace: Trace,
+    ) -> Option<Output> {
+        self.machine.tree.compact_names();
+        let mut u = self.machine.end_step(rest);
+        let out = Self::view(&mut self.machine.tree, &mut u.tree);
+        self.push_step(text, StepUndo::Journal(u), trace);
+        out
+    }
+
+    /// The diff of flipping step `k` (undo or redo), the tree being in its new state.
+    fn flip_viewed(&mut self, k: usize) -> Output {
+        let before = match &self.steps[k].undo {
+            Some(StepUndo::Whole(_)) => Some(self.machine.tree.clone()),
+            _ => None,
+        };
+        self.flip(k);
+        match (before, &mut self.steps[k].undo) {
+            (None, Some(StepUndo::Journal(u))) => Self::view(&mut self.machine.tree, &mut u.tree)
+                .unwrap_or(Output::Diff {
+                    before: Tree::new(
+                        self.machine.tree.kind(),
+                        self.machine.tree.get(Tree::ROOT).end,
+                    ),
+                    after: Tree::new(
+                        self.machine.tree.kind(),
+                        self.machine.tree.get(Tree::ROOT).end,
+                    ),
+                    rows: None,
+                }),
+            (before, _) => Output::Diff {
+                before: before.unwrap_or_else(|| self.machine.tree.clone()),
+                after: self.machine.tree.clone(),
+                rows: None,
+            },
+        }
+    }
+
     /// Keep what was done since `begin` as a step.
     fn commit(
         &mut self,
@@ -384,7 +452,6 @@ impl Session {
     /// A tool command: its kernel operations on a clone; kept when all succeeded, or when a
     /// step failed after earlier ones changed the machine ([`Outcome::Partial`]).
     fn run_tool(&mut self, t: &crate::tools::ToolCommand, out: &mut StepOutcome) {
-        let before = self.machine.tree.clone();
         let rest = self.begin();
         let mut trace = Trace::new();
         let r = crate::tools::run(&mut self.machine, t, &mut trace);
@@ -402,15 +469,10 @@ impl Session {
             }
         };
         if keep {
-            let changed = !before.same_as(&self.machine.tree);
-            if changed {
-                out.output = Output::Diff {
-                    before,
-                    after: self.machine.tree.clone(),
-                };
+            if let Some(d) = self.commit_viewed(out.command.clone(), rest, trace.clone()) {
+                out.output = d;
+                out.changed = true;
             }
-            out.changed = changed;
-            self.commit(out.command.clone(), rest, trace.clone());
         } else {
             self.abandon(rest);
         }
@@ -449,24 +511,19 @@ impl Session {
             }
             Command::Tool(t) => self.run_tool(t, &mut out),
             c if c.is_kernel_op() => {
-                let before = self.machine.tree.clone();
                 let rest = self.begin();
                 let mut trace = Trace::new();
                 let r = kernel_op(&mut self.machine, c, &mut trace);
                 match r {
                     Ok(note) => {
                         out.left_behind = left_behind(&rest, &self.machine, c);
-                        let changed = !before.same_as(&self.machine.tree);
-                        out.output = if changed {
-                            Output::Diff {
-                                before,
-                                after: self.machine.tree.clone(),
+                        match self.commit_viewed(out.command.clone(), rest, trace.clone()) {
+                            Some(d) => {
+                                out.output = d;
+                                out.changed = true;
                             }
-                        } else {
-                            note.map_or(Output::None, Output::Text)
-                        };
-                        out.changed = changed;
-                        self.commit(out.command.clone(), rest, trace.clone());
+                            None => out.output = note.map_or(Output::None, Output::Text),
+                        }
                     }
                     // The simulator's own bound (MAX_BLOCKS) is raised inside the kernel model
                     // as a KernelError; it is not the kernel's answer, so it is not a refusal.
@@ -588,6 +645,7 @@ impl Session {
                         out.output = Output::Diff {
                             before: b.into_owned(),
                             after: self.machine.tree.clone(),
+                            rows: None,
                         }
                     }
                     Err(e) => out.outcome = Outcome::Failed(e),
@@ -600,29 +658,19 @@ impl Session {
                     out.outcome = Outcome::Failed(SessionError::NothingToUndo);
                 } else {
                     self.cursor -= 1;
-                    let before = self.machine.tree.clone();
-                    self.flip(self.cursor);
+                    out.output = self.flip_viewed(self.cursor);
                     out.command = format!("undo {}", self.steps[self.cursor].text);
                     out.changed = true;
-                    out.output = Output::Diff {
-                        before,
-                        after: self.machine.tree.clone(),
-                    };
                 }
             }
             Command::Redo => {
                 if self.cursor == self.steps.len() {
                     out.outcome = Outcome::Failed(SessionError::NothingToRedo);
                 } else {
-                    let before = self.machine.tree.clone();
-                    self.flip(self.cursor);
+                    out.output = self.flip_viewed(self.cursor);
                     out.command = format!("redo {}", self.steps[self.cursor].text);
                     self.cursor += 1;
                     out.changed = true;
-                    out.output = Output::Diff {
-                        before,
-                        after: self.machine.tree.clone(),
-                    };
                 }
             }
             Command::Reset => {
@@ -636,6 +684,7 @@ impl Session {
                 out.output = Output::Diff {
                     before,
                     after: self.machine.tree.clone(),
+                    rows: None,
                 };
             }
             Command::Kernel { version } => {
@@ -1241,11 +1290,11 @@ mod tests {
         assert_eq!(run(&mut s, "redo").exit_code(), 2);
         let o = run(&mut s, "diff 1");
         assert!(
-            matches!(o.output, Output::Diff { ref before, ref after } if diff(before, after).is_empty())
+            matches!(o.output, Output::Diff { ref before, ref after, .. } if diff(before, after).is_empty())
         );
         let o = run(&mut s, "diff");
         assert!(
-            matches!(o.output, Output::Diff { ref before, ref after } if diff(before, after).len() == 1)
+            matches!(o.output, Output::Diff { ref before, ref after, .. } if diff(before, after).len() == 1)
         );
         assert_eq!(run(&mut s, "diff 9").exit_code(), 2);
         run(&mut s, "reset");

@@ -113,6 +113,77 @@ fn base_tree() -> Tree {
     t
 }
 
+/// [`base_tree`] with 120 more rows (devices under the 32-bit PCI window, some with driver
+/// children, a few with identical ranges and names): big enough that diffs fold.
+fn big_tree() -> Tree {
+    let mut t = base_tree();
+    let pci = t
+        .children(Tree::ROOT)
+        .find(|&c| t.get(c).start == 0xc0000000)
+        .expect("PCI window");
+    for i in 0..60u64 {
+        let s = 0xc0000000 + i * 0x100000;
+        let name = format!("0000:00:{:02x}.0", i % 7);
+        let dev = t.alloc(s, s + 0xfffff, name.as_bytes(), IORESOURCE_MEM, Desc::None);
+        t.link_before(pci, dev, None);
+        let drv = t.alloc(s, s + 0x7ffff, b"nvme", MEMB, Desc::None);
+        t.link_before(dev, drv, None);
+    }
+    t
+}
+
+/// The step's diff as the session shows it (from excerpts of the two trees, rows placed in
+/// the whole trees) must be exactly the diff of the whole trees: same changes, same side view
+/// with the same folds, same unified hunks.
+fn check_step_view(
+    before: &Tree,
+    after: &Tree,
+    out: &iomem_sim::session::StepOutcome,
+) -> Result<(), String> {
+    use iomem_sim::render::diff::{
+        DiffPalette, render_side, render_side_rows, render_unified, render_unified_rows,
+    };
+    let iomem_sim::session::Output::Diff {
+        before: xb,
+        after: xa,
+        rows: Some(rows),
+    } = &out.output
+    else {
+        return Ok(());
+    };
+    let (rb, ra) = (&rows.0, &rows.1);
+    if rb.total != before.len() || ra.total != after.len() {
+        return Err(format!(
+            "row totals {} {} vs {} {}",
+            rb.total,
+            ra.total,
+            before.len(),
+            after.len()
+        ));
+    }
+    let full = diff(before, after);
+    let part = diff(xb, xa);
+    let fs = full.summaries(before, after);
+    let ps = part.summaries(xb, xa);
+    if fs != ps {
+        return Err(format!("changes differ:\nwhole: {fs:#?}\nexcerpt: {ps:#?}"));
+    }
+    let pal = DiffPalette::plain();
+    let lines = before.len().max(after.len());
+    let ctx = if lines <= 40 { lines } else { 3 };
+    let w = render_side(before, after, &full, &pal, ctx);
+    let x = render_side_rows(xb, xa, &part, &pal, ctx, Some(ra));
+    if w != x {
+        return Err(format!("side view differs:\nwhole:\n{w}\nexcerpt:\n{x}"));
+    }
+    let w = render_unified(before, after, 3);
+    let x = render_unified_rows(xb, xa, 3, Some((rb, ra)));
+    if w != x {
+        return Err(format!("unified differs:\nwhole:\n{w}\nexcerpt:\n{x}"));
+    }
+    Ok(())
+}
+
 /// §1.2 invariants 2 and 3 plus parent-link consistency; iterative.
 fn check_invariants(t: &Tree) -> Result<(), String> {
     let mut stack = vec![Tree::ROOT];
@@ -393,6 +464,29 @@ proptest! {
                 prop_assert!(matches!(r.outcome, Outcome::Ok));
                 prop_assert!(s.tree().same_as(&after), "redo after {:?} did not restore the tree", l);
                 prop_assert_eq!(&format!("{:?}", s.machine), &machine_after, "redo after {:?}: machine differs", l);
+            }
+        }
+    }
+
+    /// Every step's diff, undo's and redo's included, built from the step's change set, is the
+    /// diff of the whole trees before and after (issue 12).
+    #[test]
+    fn step_diff_from_the_change_set_is_the_whole_trees_diff(
+        v in version(),
+        lines in proptest::collection::vec(line(), 1..25),
+    ) {
+        let config = Config { version: v, ..Config::default() };
+        let mut s = Session::new(Machine::boot(big_tree(), config));
+        for l in lines.iter().map(String::as_str).chain(["undo", "undo", "redo"]) {
+            let Ok(cmd) = parse_command(l) else { continue };
+            if matches!(cmd, Command::Save { .. }) {
+                continue;
+            }
+            let before = s.tree().clone();
+            let out = s.execute(&cmd);
+            prop_assert!(s.tree().rows_consistent(), "row counts after {:?}", l);
+            if let Err(e) = check_step_view(&before, s.tree(), &out) {
+                return Err(TestCaseError::fail(format!("after {l:?}: {e}")));
             }
         }
     }

@@ -396,7 +396,7 @@ impl Machine {
     }
 
     /// The rest of the machine as it was when the step began (what `left_behind` compares).
-    pub fn dax_before<'a>(rest: &'a MachineRest) -> &'a BTreeMap<String, DaxDevice> {
+    pub fn dax_before(rest: &MachineRest) -> &BTreeMap<String, DaxDevice> {
         &rest.dax
     }
 }

@@ -9,6 +9,7 @@
 //!   and `@@` hunk headers — a line diff of the two `/proc/iomem` texts, pasteable into a kernel
 //!   commit message and applicable with `patch`.
 
+use crate::diff::step::Rows;
 use crate::diff::{Change, TreeDiff};
 pub use crate::render::Palette as DiffPalette;
 use crate::render::{Palette, fmt_size, render_iomem};
@@ -53,7 +54,15 @@ struct Row {
     note: String,
     /// For unchanged rows of `after`: its node (to keep ancestors of changes visible).
     after: Option<NodeId>,
+    /// Position in the whole merged listing (after's rows with the removed rows among them).
+    pos: usize,
 }
+
+/// Rows of context around a change (`--diff side|unified`).
+pub const CONTEXT: usize = 3;
+
+/// A tree of at most this many rows is shown whole in the side view (nothing folds).
+pub const FOLD_ABOVE: usize = 40;
 
 /// The resulting tree with each change marked beside it. `context` unchanged lines are kept
 /// around each change; longer unchanged runs are folded. `before` is needed for removed nodes
@@ -64,6 +73,19 @@ pub fn render_side(
     diff: &TreeDiff,
     pal: &Palette,
     context: usize,
+) -> String {
+    render_side_rows(before, after, diff, pal, context, None)
+}
+
+/// [`render_side`] of a step's excerpts ([`crate::diff::step`]): `rows` gives each row of the
+/// `after` excerpt its row in the whole tree, so folds count the whole tree's rows.
+pub fn render_side_rows(
+    before: &Tree,
+    after: &Tree,
+    diff: &TreeDiff,
+    pal: &Palette,
+    context: usize,
+    rows_of: Option<&Rows>,
 ) -> String {
     // Rows of `after` in pre-order, removed rows of `before` merged in by address.
     let mut rows: Vec<Row> = Vec::new();
@@ -77,6 +99,7 @@ pub fn render_side(
             mark: Mark::Removed,
             note: format!("removed ({})", human(r.size())),
             after: None,
+            pos: 0,
         });
     };
     let mut ancestors_needed: std::collections::HashSet<NodeId> = Default::default();
@@ -154,23 +177,47 @@ pub fn render_side(
             mark,
             note,
             after: Some(a),
+            pos: 0,
         });
     }
     for b in removed {
         push_removed(&mut rows, b);
     }
+    // Positions in the whole listing: an after row's own row plus the removed rows before it;
+    // a removed row sits right before the next after row (or at the end).
+    let after_total = rows_of.map_or(after.len(), |r| r.total);
+    let row_in_whole =
+        |a: NodeId, i: usize| rows_of.and_then(|r| r.row.get(&a).copied()).unwrap_or(i);
+    let mut next_after = after_total;
+    let mut after_seen = rows.iter().filter(|r| r.after.is_some()).count();
+    for r in rows.iter_mut().rev() {
+        if let Some(a) = r.after {
+            after_seen -= 1;
+            next_after = row_in_whole(a, after_seen);
+        }
+        r.pos = next_after;
+    }
+    let mut removed_before = 0usize;
+    for r in rows.iter_mut() {
+        r.pos += removed_before;
+        if r.after.is_none() {
+            removed_before += 1;
+        }
+    }
+    let total = after_total + diff.removed().count();
 
     // Which rows to show: changes, `context` rows around them, ancestors of changes.
     let n = rows.len();
     let mut show = vec![false; n];
     for (i, r) in rows.iter().enumerate() {
         if r.mark != Mark::Same {
-            for s in show
-                .iter_mut()
-                .take((i + context + 1).min(n))
-                .skip(i.saturating_sub(context))
-            {
-                *s = true;
+            show[i] = true;
+            let p = r.pos;
+            for j in (0..i).rev().take_while(|&j| p - rows[j].pos <= context) {
+                show[j] = true;
+            }
+            for j in (i + 1..n).take_while(|&j| rows[j].pos - p <= context) {
+                show[j] = true;
             }
         }
         if let Some(a) = r.after
@@ -191,21 +238,30 @@ pub fn render_side(
         .unwrap_or(0);
 
     let mut out = String::new();
+    let fold = |out: &mut String, k: usize| {
+        out.push_str(&pal.dim(&format!("  … {k} unchanged lines …")));
+        out.push('\n');
+    };
+    // Rows of the whole listing already printed or folded.
+    let mut done = 0usize;
     let mut i = 0;
     while i < n {
         if !show[i] {
-            let j = (i..n).find(|&k| show[k]).unwrap_or(n);
-            let k = j - i;
-            // Folding a single line saves nothing: print it.
-            if k == 1 {
-                show[i] = true;
-                continue;
-            }
-            out.push_str(&pal.dim(&format!("  … {k} unchanged lines …")));
-            out.push('\n');
-            i = j;
+            i += 1;
             continue;
         }
+        let hidden = rows[i].pos - done;
+        // Folding a single line saves nothing: print it (it is in the excerpt: the row right
+        // before a shown one).
+        if hidden == 1 && i > 0 && rows[i - 1].pos == done {
+            show[i - 1] = true;
+            i -= 1;
+            continue;
+        }
+        if hidden > 0 {
+            fold(&mut out, hidden);
+        }
+        done = rows[i].pos + 1;
         let r = &rows[i];
         let line = match r.mark {
             Mark::Same => format!("  {}", r.text),
@@ -244,6 +300,16 @@ pub fn render_side(
         out.push('\n');
         i += 1;
     }
+    if total > done {
+        if total - done == 1 && n > 0 && rows[n - 1].pos == done {
+            // The one row left: print it rather than fold it.
+            let r = &rows[n - 1];
+            out.push_str(format!("  {}", r.text).trim_end());
+            out.push('\n');
+        } else {
+            fold(&mut out, total - done);
+        }
+    }
     out
 }
 
@@ -251,32 +317,103 @@ pub fn render_side(
 /// `@@ -l,n +l,n @@` hunk headers (a line diff of the two `/proc/iomem` texts). Empty when the
 /// texts are equal.
 pub fn render_unified(before: &Tree, after: &Tree, context: usize) -> String {
+    render_unified_rows(before, after, context, None)
+}
+
+/// One line of the whole diff: a line of either text, or a run of lines common to both that
+/// no excerpt holds.
+enum Op<'a> {
+    Line(char, &'a str),
+    Common(usize),
+}
+
+/// [`render_unified`] of a step's excerpts: `rows` = (before's, after's) rows in the whole
+/// trees; the lines between excerpt rows are common to both texts and far from any change.
+pub fn render_unified_rows(
+    before: &Tree,
+    after: &Tree,
+    context: usize,
+    rows_of: Option<(&Rows, &Rows)>,
+) -> String {
     let a = iomem_lines(before);
     let b = iomem_lines(after);
-    let ops = line_diff(&a, &b);
-    // Each op: (' ' | '-' | '+', index in a or b).
-    let n = ops.len();
-    let mut keep = vec![false; n];
-    for (i, (k, _)) in ops.iter().enumerate() {
-        if *k != ' ' {
-            for s in keep
-                .iter_mut()
-                .take((i + context + 1).min(n))
-                .skip(i.saturating_sub(context))
-            {
-                *s = true;
+    // The whole-tree row of each excerpt line.
+    let whole = |t: &Tree, r: Option<&Rows>| -> Vec<usize> {
+        t.descendants(Tree::ROOT)
+            .enumerate()
+            .map(|(i, id)| r.and_then(|r| r.row.get(&id).copied()).unwrap_or(i))
+            .collect()
+    };
+    let (wa, wb) = (
+        whole(before, rows_of.map(|r| r.0)),
+        whole(after, rows_of.map(|r| r.1)),
+    );
+    let line_ops = line_diff(&a, &b);
+    // The whole diff: excerpt lines, with the common runs between them.
+    let mut ops: Vec<Op> = Vec::with_capacity(line_ops.len() + 4);
+    let (mut ia, mut ib) = (0usize, 0usize); // next whole row of each text
+    let (mut xb, mut lens) = (0usize, Vec::with_capacity(line_ops.len() + 4));
+    for &(k, idx) in &line_ops {
+        let (ra, rb) = match k {
+            ' ' => {
+                let r = (Some(wa[idx]), Some(wb[xb]));
+                xb += 1;
+                r
             }
+            '-' => (Some(wa[idx]), None),
+            _ => {
+                xb += 1;
+                (None, Some(wb[idx]))
+            }
+        };
+        let gap = ra.map(|r| r - ia).or(rb.map(|r| r - ib)).unwrap_or(0);
+        if gap > 0 {
+            ops.push(Op::Common(gap));
+            lens.push(gap);
+            ia += gap;
+            ib += gap;
+        }
+        let text = if k == '+' { &b[idx] } else { &a[idx] };
+        ops.push(Op::Line(k, text));
+        lens.push(1);
+        ia += usize::from(k != '+');
+        ib += usize::from(k != '-');
+    }
+    let n = ops.len();
+    // Position of each op in the whole diff (a common run counts its lines).
+    let mut pos = vec![0usize; n + 1];
+    for i in 0..n {
+        pos[i + 1] = pos[i] + lens[i];
+    }
+    let changed = |i: usize| matches!(ops[i], Op::Line(k, _) if k != ' ');
+    let mut keep = vec![false; n];
+    for i in (0..n).filter(|&i| changed(i)) {
+        keep[i] = true;
+        for j in (0..i)
+            .rev()
+            .take_while(|&j| pos[i] - pos[j] <= context && matches!(ops[j], Op::Line(..)))
+        {
+            keep[j] = true;
+        }
+        for j in
+            (i + 1..n).take_while(|&j| pos[j] - pos[i] <= context && matches!(ops[j], Op::Line(..)))
+        {
+            keep[j] = true;
         }
     }
     let mut out = String::new();
-    let mut i = 0;
     // Line numbers (1-based) before op i in a and b.
     let mut la = vec![1usize; n + 1];
     let mut lb = vec![1usize; n + 1];
-    for (j, (k, _)) in ops.iter().enumerate() {
-        la[j + 1] = la[j] + usize::from(*k != '+');
-        lb[j + 1] = lb[j] + usize::from(*k != '-');
+    for (j, op) in ops.iter().enumerate() {
+        let (da, db) = match op {
+            Op::Line(k, _) => (usize::from(*k != '+'), usize::from(*k != '-')),
+            Op::Common(c) => (*c, *c),
+        };
+        la[j + 1] = la[j] + da;
+        lb[j + 1] = lb[j] + db;
     }
+    let mut i = 0;
     while i < n {
         if !keep[i] {
             i += 1;
@@ -292,11 +429,12 @@ pub fn render_unified(before: &Tree, after: &Tree, context: usize) -> String {
             start(lb[i], cb),
             cb
         ));
-        for (k, idx) in &ops[i..j] {
-            let text = if *k == '+' { &b[*idx] } else { &a[*idx] };
-            out.push(*k);
-            out.push_str(text);
-            out.push('\n');
+        for op in &ops[i..j] {
+            if let Op::Line(k, text) = op {
+                out.push(*k);
+                out.push_str(text);
+                out.push('\n');
+            }
         }
         i = j;
     }

@@ -22,6 +22,8 @@
 //! reported: it is not part of `/proc/iomem`).
 
 use crate::tree::{NodeId, Tree};
+
+pub mod step;
 use std::collections::HashMap;
 
 /// What happened to one resource.

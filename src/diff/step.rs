@@ -1,0 +1,278 @@
+//! The diff of one session step, from the step's change set (issue 12): what the step's
+//! journal touched, not a walk of both trees.
+//!
+//! A step's before and after trees are the same arena in two states: the journal flips the
+//! tree between them in O(change). From the touched nodes, the nodes a subtree brought in or
+//! took out with it, and a few rows of context around each of them (and their ancestors), an
+//! **excerpt** of each state is built: a small [`Tree`] holding those nodes with their true
+//! depth, and for each of them its true row in `/proc/iomem`. The structural diff of the two
+//! excerpts is the full trees' diff (every changed node is in both excerpts, every unchanged
+//! node in one is in the other), and the renderers fold by the true rows, so the output is the
+//! same as diffing and rendering the whole trees — `tests/prop_session.rs` checks exactly that.
+
+use crate::tree::{NodeId, Tree, TreeJournal};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Rows of context kept around each changed row: the renderers' context (3) plus two, so that
+/// a fold of exactly one row (which the side renderer prints instead) is inside an excerpt.
+pub const EXCERPT_CONTEXT: usize = crate::render::diff::CONTEXT + 2;
+
+/// Where an excerpt's rows sit in the whole tree's `/proc/iomem`.
+#[derive(Clone, Debug, Default)]
+pub struct Rows {
+    /// Excerpt node → its 0-based row in the whole tree.
+    pub row: HashMap<NodeId, usize>,
+    /// Rows of the whole tree.
+    pub total: usize,
+}
+
+impl Rows {
+    /// The whole tree's rows, for a tree that is not an excerpt (every row, in order).
+    pub fn whole(t: &Tree) -> Rows {
+        Rows {
+            row: t
+                .descendants(Tree::ROOT)
+                .enumerate()
+                .map(|(i, id)| (id, i))
+                .collect(),
+            total: t.len(),
+        }
+    }
+}
+
+/// The two excerpts of a step and their rows in the whole trees.
+#[derive(Clone, Debug)]
+pub struct StepView {
+    pub before: Tree,
+    pub after: Tree,
+    pub before_rows: Rows,
+    pub after_rows: Rows,
+}
+
+fn in_tree(t: &Tree, id: NodeId) -> bool {
+    t.in_tree(id)
+}
+
+/// `ids` with `w` rows before and after each, each row's ancestors, and the rows right
+/// before and after each ancestor (a fold of one row between two shown rows is printed).
+fn window(t: &Tree, ids: impl IntoIterator<Item = NodeId>, w: usize) -> BTreeSet<NodeId> {
+    let mut out = BTreeSet::new();
+    for id in ids {
+        if id == Tree::ROOT {
+            continue;
+        }
+        let mut first = id;
+        for _ in 0..w {
+            match t.prev_row(first) {
+                Some(p) => first = p,
+                None => break,
+            }
+        }
+        // From `w` rows before `id` to `w` rows after it.
+        let mut cur = Some(first);
+        let mut past: Option<usize> = None;
+        while let Some(c) = cur {
+            out.insert(c);
+            match &mut past {
+                None if c == id => past = Some(0),
+                Some(k) => {
+                    *k += 1;
+                    if *k >= w {
+                        break;
+                    }
+                }
+                None => {}
+            }
+            cur = t.next_row(c);
+        }
+    }
+    close_ancestors(t, &mut out, true);
+    out
+}
+
+/// Add every ancestor (and, with `neighbours`, the row before and after each ancestor and
+/// that row's ancestors).
+fn close_ancestors(t: &Tree, ids: &mut BTreeSet<NodeId>, neighbours: bool) {
+    let mut todo: Vec<NodeId> = ids.iter().copied().collect();
+    let mut seen: HashSet<NodeId> = HashSet::new();
+    while let Some(id) = todo.pop() {
+        for a in t.ancestors(id).filter(|&a| a != Tree::ROOT) {
+            if !seen.insert(a) {
+                break;
+            }
+            ids.insert(a);
+            if neighbours {
+                for n in [t.prev_row(a), t.next_row(a)].into_iter().flatten() {
+                    if ids.insert(n) {
+                        todo.push(n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copy `ids` (closed under ancestors) of `t` into a new tree, in row order, keeping each
+/// node's range, name, flags and desc; with each copy's true row.
+fn excerpt(t: &Tree, ids: &BTreeSet<NodeId>) -> (Tree, Rows) {
+    let mut x = Tree::new(t.kind(), t.get(Tree::ROOT).end);
+    x.zeroed = t.zeroed;
+    let mut order: Vec<(usize, NodeId)> = Vec::with_capacity(ids.len());
+    // Rows of consecutive ids are found by stepping, not by summing siblings again.
+    let mut last: Option<(NodeId, usize)> = None;
+    for &id in ids {
+        let row = match last {
+            Some((p, r)) if t.next_row(p) == Some(id) => r + 1,
+            _ => t.row_of(id),
+        };
+        order.push((row, id));
+        last = Some((id, row));
+    }
+    order.sort_unstable();
+    let mut map: HashMap<NodeId, NodeId> = HashMap::with_capacity(order.len() + 1);
+    map.insert(Tree::ROOT, Tree::ROOT);
+    let mut rows = Rows {
+        row: HashMap::with_capacity(order.len()),
+        total: t.len(),
+    };
+    for (row, id) in order {
+        let r = t.get(id);
+        let c = x.alloc(r.start, r.end, t.name_of(id), r.flags, r.desc);
+        let p = t
+            .parent(id)
+            .and_then(|p| map.get(&p).copied())
+            .unwrap_or(Tree::ROOT);
+        x.link_before(p, c, None);
+        map.insert(id, c);
+        rows.row.insert(c, row);
+    }
+    (x, rows)
+}
+
+/// The subtree below `top` (a node only this state has) as far as it is only in this state
+/// too: an untouched child hangs from the same parent in both states, so it is new with its
+/// parent; a touched child is new unless `in_other` has it (a subtree adopted by a new node,
+/// as `insert_resource` does, is in both).
+fn only_here(
+    t: &Tree,
+    top: NodeId,
+    touched: &BTreeSet<NodeId>,
+    in_other: &HashSet<NodeId>,
+    out: &mut BTreeSet<NodeId>,
+) {
+    let mut todo = vec![top];
+    while let Some(x) = todo.pop() {
+        for c in t.children(x) {
+            if touched.contains(&c) && in_other.contains(&c) {
+                continue;
+            }
+            out.insert(c);
+            todo.push(c);
+        }
+    }
+}
+
+/// The excerpts of the step whose undo journal is `undo`, `tree` being the state after it.
+/// The tree is flipped to the state before and back (four times the step's change); the
+/// returned journal undoes the step as `undo` did.
+pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) {
+    let touched: BTreeSet<NodeId> = undo.touched().collect();
+    let w = EXCERPT_CONTEXT;
+    // After: which touched nodes are in the tree.
+    let in_a: HashSet<NodeId> = touched
+        .iter()
+        .copied()
+        .filter(|&t| in_tree(tree, t))
+        .collect();
+    let depth_a: HashMap<NodeId, usize> = in_a.iter().map(|&t| (t, tree.depth(t))).collect();
+
+    // Before: the touched nodes in it, the subtrees the step took out, and their windows.
+    let redo = tree.undo(undo);
+    let in_b: HashSet<NodeId> = touched
+        .iter()
+        .copied()
+        .filter(|&t| in_tree(tree, t))
+        .collect();
+    let mut cand_b: BTreeSet<NodeId> = in_b.iter().copied().collect();
+    for &t in &in_b {
+        if !in_a.contains(&t) {
+            only_here(tree, t, &touched, &in_a, &mut cand_b);
+        }
+    }
+    // A tree the side view shows whole is taken whole.
+    let small = |t: &Tree| t.len() <= crate::render::diff::FOLD_ABOVE;
+    let whole_b = small(tree);
+    // A node moved to another depth re-indents its whole subtree: every line of it differs in
+    // the text (the unified view), so the subtree is in both excerpts.
+    let deeper: Vec<NodeId> = in_b
+        .iter()
+        .copied()
+        .filter(|t| depth_a.get(t).is_some_and(|&d| d != tree.depth(*t)))
+        .collect();
+    let mut win_b: BTreeSet<NodeId> = if whole_b {
+        tree.descendants(Tree::ROOT).collect()
+    } else {
+        window(tree, cand_b.iter().copied(), w)
+    };
+    for &t in &deeper {
+        win_b.extend(tree.descendants(t));
+        // Context after the subtree's last line, the last line that differs.
+        if let Some(last) = tree.descendants(t).last() {
+            win_b.extend(window(tree, [last], w));
+        }
+    }
+
+    // After again: the subtrees the step brought in, windows, the after excerpt.
+    let undo = tree.undo(redo);
+    let mut cand_a: BTreeSet<NodeId> = in_a.iter().copied().collect();
+    for &t in &in_a {
+        if !in_b.contains(&t) {
+            only_here(tree, t, &touched, &in_b, &mut cand_a);
+        }
+    }
+    let whole = whole_b || small(tree);
+    let mut ids_a: BTreeSet<NodeId> = if whole {
+        tree.descendants(Tree::ROOT).collect()
+    } else {
+        window(tree, cand_a.iter().copied(), w)
+    };
+    for &t in &deeper {
+        ids_a.extend(tree.descendants(t));
+        if let Some(last) = tree.descendants(t).last() {
+            ids_a.extend(window(tree, [last], w));
+        }
+    }
+    // Nodes of the before windows that are in this tree too: untouched ones are (their
+    // parent did not change and no subtree above them moved in or out — that would have put
+    // them among the candidates), touched ones when `in_a` says so.
+    let in_both = |id: &NodeId| {
+        if touched.contains(id) {
+            in_a.contains(id) && in_b.contains(id)
+        } else {
+            !cand_a.contains(id) && !cand_b.contains(id)
+        }
+    };
+    ids_a.extend(win_b.iter().filter(|id| in_both(id)).copied());
+    close_ancestors(tree, &mut ids_a, false);
+    let (after, after_rows) = excerpt(tree, &ids_a);
+
+    // Before again: the same untouched nodes, the before excerpt.
+    let redo = tree.undo(undo);
+    let mut ids_b = win_b;
+    if whole {
+        ids_b.extend(tree.descendants(Tree::ROOT));
+    }
+    ids_b.extend(ids_a.iter().filter(|id| in_both(id)).copied());
+    close_ancestors(tree, &mut ids_b, false);
+    let (before, before_rows) = excerpt(tree, &ids_b);
+    let undo = tree.undo(redo);
+    (
+        StepView {
+            before,
+            after,
+            before_rows,
+            after_rows,
+        },
+        undo,
+    )
+}
