@@ -918,6 +918,9 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             }
         };
         let keep_all = cfg.format == Format::Json;
+        // Nothing shows a step's diff under `--format iomem|svg` (JSON records its changes):
+        // do not build it.
+        session.set_step_views(!data_only || keep_all);
         run_commands_keeping(&mut session, &lines, cfg.keep_going, keep_all, &mut emit)
     };
     if let Some(e) = io_error {
@@ -927,6 +930,7 @@ pub fn run(cfg: &Config) -> Result<Exit> {
     let mut exit = Exit::from_code(code);
     if action == Action::Repl && !quit && (code == 0 || cfg.keep_going) {
         drop(out);
+        session.set_step_views(true);
         let mut side = crate::compare::ReplCompare::default();
         if let Some(crate::compare::KernelArg::Many(vs)) = &cfg.kernel_arg {
             let arg = crate::compare::KernelArg::Many(vs.clone());
@@ -942,16 +946,16 @@ pub fn run(cfg: &Config) -> Result<Exit> {
         let c = crate::repl::run_from(&mut session, &present_opts, side)?;
         return Ok(Exit::from_code(code.max(c)));
     }
-    let tree = session.tree().clone();
+    let tree = session.tree();
     match action {
         Action::Show { .. } | Action::Check => {
             let kernel = session.version().to_string();
-            let e = show_or_check(&mut out, cfg, &kernel, &pal, &tree, &action, &records)?;
+            let e = show_or_check(&mut out, cfg, &kernel, &pal, tree, &action, &records)?;
             exit = Exit::from_code((exit as i32).max(e as i32));
         }
         _ => match cfg.format {
-            Format::Iomem => crate::render::write_iomem(&tree, &mut out)?,
-            Format::Json => write_json(&mut out, &session.version().to_string(), &tree, &records)?,
+            Format::Iomem => crate::render::write_iomem(tree, &mut out)?,
+            Format::Json => write_json(&mut out, &session.version().to_string(), tree, &records)?,
             Format::Svg => write_svg(&mut out, &session)?,
             Format::Tree => {}
         },

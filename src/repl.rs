@@ -8,7 +8,6 @@
 //! iomem-sim repl` replays a session and prints a transcript.
 
 use crate::command::{Command, CommandError, parse_script_line};
-use crate::diff::diff;
 use crate::render::diff::{DiffPalette as Palette, render_side_rows, render_unified_rows};
 use crate::session::{Outcome, Output, Session, StepOutcome, iomem_text};
 use crate::tree::{NodeId, Tree};
@@ -107,8 +106,8 @@ fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
             before,
             after,
             rows,
+            diff: d,
         } => {
-            let d = diff(before, after);
             if d.is_empty() {
                 // e.g. `undo memory online memory20`: the step changed blocks, not the tree.
                 if o.command.starts_with("undo ") || o.command.starts_with("redo ") {
@@ -133,7 +132,7 @@ fn present_output(o: &StepOutcome, p: &Present) -> (String, String) {
                         out.push_str(&render_side_rows(
                             before,
                             after,
-                            &d,
+                            d,
                             &p.palette,
                             ctx,
                             rows.map(|r| &r.1),
@@ -231,9 +230,12 @@ pub struct StepRecord {
 impl StepRecord {
     pub fn of(o: &StepOutcome) -> StepRecord {
         let changes = match &o.output {
-            Output::Diff { before, after, .. } if o.changed => {
-                diff(before, after).summaries(before, after)
-            }
+            Output::Diff {
+                before,
+                after,
+                diff,
+                ..
+            } if o.changed => diff.summaries(before, after),
             _ => Vec::new(),
         };
         StepRecord {

@@ -147,6 +147,7 @@ fn check_step_view(
         before: xb,
         after: xa,
         rows: Some(rows),
+        diff: cached,
     } = &out.output
     else {
         return Ok(());
@@ -163,6 +164,9 @@ fn check_step_view(
     }
     let full = diff(before, after);
     let part = diff(xb, xa);
+    if part.summaries(xb, xa) != cached.summaries(xb, xa) {
+        return Err("the output's diff is not the excerpts' diff".into());
+    }
     let fs = full.summaries(before, after);
     let ps = part.summaries(xb, xa);
     if fs != ps {

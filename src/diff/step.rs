@@ -11,7 +11,8 @@
 //! same as diffing and rendering the whole trees — `tests/prop_session.rs` checks exactly that.
 
 use crate::tree::{NodeId, Tree, TreeJournal};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
 
 /// Rows of context kept around each changed row: the renderers' context (3) plus two, so that
 /// a fold of exactly one row (which the side renderer prints instead) is inside an excerpt.
@@ -20,23 +21,17 @@ pub const EXCERPT_CONTEXT: usize = crate::render::diff::CONTEXT + 2;
 /// Where an excerpt's rows sit in the whole tree's `/proc/iomem`.
 #[derive(Clone, Debug, Default)]
 pub struct Rows {
-    /// Excerpt node → its 0-based row in the whole tree.
-    pub row: HashMap<NodeId, usize>,
+    /// By excerpt node id (the excerpt allocates ids 1, 2, … in row order): its 0-based row in
+    /// the whole tree.
+    by_id: Vec<usize>,
     /// Rows of the whole tree.
     pub total: usize,
 }
 
 impl Rows {
-    /// The whole tree's rows, for a tree that is not an excerpt (every row, in order).
-    pub fn whole(t: &Tree) -> Rows {
-        Rows {
-            row: t
-                .descendants(Tree::ROOT)
-                .enumerate()
-                .map(|(i, id)| (id, i))
-                .collect(),
-            total: t.len(),
-        }
+    /// The whole-tree row of excerpt node `id`.
+    pub fn row(&self, id: NodeId) -> Option<usize> {
+        self.by_id.get(id.0 as usize).copied()
     }
 }
 
@@ -94,7 +89,7 @@ fn window(t: &Tree, ids: impl IntoIterator<Item = NodeId>, w: usize) -> BTreeSet
 /// that row's ancestors).
 fn close_ancestors(t: &Tree, ids: &mut BTreeSet<NodeId>, neighbours: bool) {
     let mut todo: Vec<NodeId> = ids.iter().copied().collect();
-    let mut seen: HashSet<NodeId> = HashSet::new();
+    let mut seen: HashSet<NodeId> = HashSet::default();
     while let Some(id) = todo.pop() {
         for a in t.ancestors(id).filter(|&a| a != Tree::ROOT) {
             if !seen.insert(a) {
@@ -115,8 +110,6 @@ fn close_ancestors(t: &Tree, ids: &mut BTreeSet<NodeId>, neighbours: bool) {
 /// Copy `ids` (closed under ancestors) of `t` into a new tree, in row order, keeping each
 /// node's range, name, flags and desc; with each copy's true row.
 fn excerpt(t: &Tree, ids: &BTreeSet<NodeId>) -> (Tree, Rows) {
-    let mut x = Tree::new(t.kind(), t.get(Tree::ROOT).end);
-    x.zeroed = t.zeroed;
     let mut order: Vec<(usize, NodeId)> = Vec::with_capacity(ids.len());
     // Rows of consecutive ids are found by stepping, not by summing siblings again.
     let mut last: Option<(NodeId, usize)> = None;
@@ -129,22 +122,41 @@ fn excerpt(t: &Tree, ids: &BTreeSet<NodeId>) -> (Tree, Rows) {
         last = Some((id, row));
     }
     order.sort_unstable();
-    let mut map: HashMap<NodeId, NodeId> = HashMap::with_capacity(order.len() + 1);
+    let n = order.len();
+    copy_rows(t, order.into_iter(), n)
+}
+
+/// The whole tree as its own excerpt (a tree the side view shows whole).
+fn excerpt_whole(t: &Tree) -> (Tree, Rows) {
+    copy_rows(t, t.descendants(Tree::ROOT).enumerate(), t.len())
+}
+
+/// Copy `(row, id)` pairs, in row order (parents first), into a new tree.
+fn copy_rows(t: &Tree, order: impl Iterator<Item = (usize, NodeId)>, n: usize) -> (Tree, Rows) {
+    let mut x = Tree::new(t.kind(), t.get(Tree::ROOT).end);
+    x.zeroed = t.zeroed;
+    x.reserve(n + 1, n * 24);
+    let mut map: HashMap<NodeId, NodeId> = HashMap::default();
+    map.reserve(n + 1);
     map.insert(Tree::ROOT, Tree::ROOT);
     let mut rows = Rows {
-        row: HashMap::with_capacity(order.len()),
+        by_id: Vec::with_capacity(n + 1),
         total: t.len(),
     };
+    rows.by_id.push(0);
     for (row, id) in order {
         let r = t.get(id);
-        let c = x.alloc(r.start, r.end, t.name_of(id), r.flags, r.desc);
+        // Not interned: an excerpt is only read.
+        let name = x.intern(t.name_of(id));
+        let c = x.alloc_named(r.start, r.end, name, r.flags, r.desc);
         let p = t
             .parent(id)
             .and_then(|p| map.get(&p).copied())
             .unwrap_or(Tree::ROOT);
         x.link_before(p, c, None);
         map.insert(id, c);
-        rows.row.insert(c, row);
+        debug_assert_eq!(c.0 as usize, rows.by_id.len());
+        rows.by_id.push(row);
     }
     (x, rows)
 }
@@ -176,6 +188,21 @@ fn only_here(
 /// The tree is flipped to the state before and back (four times the step's change); the
 /// returned journal undoes the step as `undo` did.
 pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) {
+    // A tree the side view shows whole is taken whole (both states).
+    let small = |t: &Tree| t.len() <= crate::render::diff::FOLD_ABOVE;
+    if small(tree) {
+        let (after, after_rows) = excerpt_whole(tree);
+        let redo = tree.undo(undo);
+        let (before, before_rows) = excerpt_whole(tree);
+        let undo = tree.undo(redo);
+        let view = StepView {
+            before,
+            after,
+            before_rows,
+            after_rows,
+        };
+        return (view, undo);
+    }
     let touched: BTreeSet<NodeId> = undo.touched().collect();
     let w = EXCERPT_CONTEXT;
     // After: which touched nodes are in the tree.
@@ -199,9 +226,18 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
             only_here(tree, t, &touched, &in_a, &mut cand_b);
         }
     }
-    // A tree the side view shows whole is taken whole.
-    let small = |t: &Tree| t.len() <= crate::render::diff::FOLD_ABOVE;
-    let whole_b = small(tree);
+    if small(tree) {
+        let (before, before_rows) = excerpt_whole(tree);
+        let undo = tree.undo(redo);
+        let (after, after_rows) = excerpt_whole(tree);
+        let view = StepView {
+            before,
+            after,
+            before_rows,
+            after_rows,
+        };
+        return (view, undo);
+    }
     // A node moved to another depth re-indents its whole subtree: every line of it differs in
     // the text (the unified view), so the subtree is in both excerpts.
     let deeper: Vec<NodeId> = in_b
@@ -209,11 +245,7 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
         .copied()
         .filter(|t| depth_a.get(t).is_some_and(|&d| d != tree.depth(*t)))
         .collect();
-    let mut win_b: BTreeSet<NodeId> = if whole_b {
-        tree.descendants(Tree::ROOT).collect()
-    } else {
-        window(tree, cand_b.iter().copied(), w)
-    };
+    let mut win_b: BTreeSet<NodeId> = window(tree, cand_b.iter().copied(), w);
     for &t in &deeper {
         win_b.extend(tree.descendants(t));
         // Context after the subtree's last line, the last line that differs.
@@ -230,12 +262,7 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
             only_here(tree, t, &touched, &in_b, &mut cand_a);
         }
     }
-    let whole = whole_b || small(tree);
-    let mut ids_a: BTreeSet<NodeId> = if whole {
-        tree.descendants(Tree::ROOT).collect()
-    } else {
-        window(tree, cand_a.iter().copied(), w)
-    };
+    let mut ids_a: BTreeSet<NodeId> = window(tree, cand_a.iter().copied(), w);
     for &t in &deeper {
         ids_a.extend(tree.descendants(t));
         if let Some(last) = tree.descendants(t).last() {
@@ -259,9 +286,6 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
     // Before again: the same untouched nodes, the before excerpt.
     let redo = tree.undo(undo);
     let mut ids_b = win_b;
-    if whole {
-        ids_b.extend(tree.descendants(Tree::ROOT));
-    }
     ids_b.extend(ids_a.iter().filter(|id| in_both(id)).copied());
     close_ancestors(tree, &mut ids_b, false);
     let (before, before_rows) = excerpt(tree, &ids_b);

@@ -186,8 +186,7 @@ pub fn render_side_rows(
     // Positions in the whole listing: an after row's own row plus the removed rows before it;
     // a removed row sits right before the next after row (or at the end).
     let after_total = rows_of.map_or(after.len(), |r| r.total);
-    let row_in_whole =
-        |a: NodeId, i: usize| rows_of.and_then(|r| r.row.get(&a).copied()).unwrap_or(i);
+    let row_in_whole = |a: NodeId, i: usize| rows_of.and_then(|r| r.row(a)).unwrap_or(i);
     let mut next_after = after_total;
     let mut after_seen = rows.iter().filter(|r| r.after.is_some()).count();
     for r in rows.iter_mut().rev() {
@@ -341,7 +340,7 @@ pub fn render_unified_rows(
     let whole = |t: &Tree, r: Option<&Rows>| -> Vec<usize> {
         t.descendants(Tree::ROOT)
             .enumerate()
-            .map(|(i, id)| r.and_then(|r| r.row.get(&id).copied()).unwrap_or(i))
+            .map(|(i, id)| r.and_then(|r| r.row(id)).unwrap_or(i))
             .collect()
     };
     let (wa, wb) = (
