@@ -151,6 +151,15 @@ impl MemoryBlock {
 /// All memory block devices, ordered by id.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBlocks {
+    /// Shared until changed: a session step keeps the machine's state before it, and most
+    /// steps change no block, so copying the blocks is a reference count (issue 12).
+    maps: std::sync::Arc<BlockMaps>,
+    /// `movable_node` on the kernel command line (`movable_node_enabled`).
+    pub movable_node: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct BlockMaps {
     map: BTreeMap<u64, MemoryBlock>,
     /// Ids of the online blocks of each (node, zone): `zone_span` is asked once per block
     /// when onlining or listing, so it must not scan every block (terabytes of hot-added
@@ -158,8 +167,30 @@ pub struct MemoryBlocks {
     online: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
     /// Offline blocks still inside a zone's span (kernels before the shrink-on-offline fix).
     spanned: BTreeMap<(i32, Zone), std::collections::BTreeSet<u64>>,
-    /// `movable_node` on the kernel command line (`movable_node_enabled`).
-    pub movable_node: bool,
+}
+
+impl BlockMaps {
+    fn index(m: &mut BlockMaps, b: &MemoryBlock) {
+        if let (BlockState::Online, Some(z)) = (b.state, b.zone) {
+            m.online.entry((b.nid, z)).or_default().insert(b.id);
+        }
+    }
+    fn unindex(m: &mut BlockMaps, b: &MemoryBlock) {
+        if let (BlockState::Online, Some(z)) = (b.state, b.zone)
+            && let Some(set) = m.online.get_mut(&(b.nid, z))
+        {
+            set.remove(&b.id);
+            if set.is_empty() {
+                m.online.remove(&(b.nid, z));
+            }
+        }
+    }
+    fn unspan(m: &mut BlockMaps, id: u64) {
+        m.spanned.retain(|_, set| {
+            set.remove(&id);
+            !set.is_empty()
+        });
+    }
 }
 
 impl MemoryBlocks {
@@ -167,76 +198,62 @@ impl MemoryBlocks {
         MemoryBlocks::default()
     }
     pub fn get(&self, id: u64) -> Option<&MemoryBlock> {
-        self.map.get(&id)
+        self.maps.map.get(&id)
     }
     /// Change a block's state and zone (the only mutation, so the zone index stays right).
     /// Returns false when there is no such block.
     pub fn set_state(&mut self, id: u64, state: BlockState, zone: Option<Zone>) -> bool {
-        let Some(b) = self.map.get(&id) else {
+        // Copied only when shared and there is something to change.
+        let Some(b) = self.maps.map.get(&id).cloned() else {
             return false;
         };
-        let b = b.clone();
-        self.unindex(&b);
+        let m = std::sync::Arc::make_mut(&mut self.maps);
+        BlockMaps::unindex(m, &b);
         if state == BlockState::Online {
-            self.unspan(id);
+            BlockMaps::unspan(m, id);
         }
         let b = MemoryBlock { state, zone, ..b };
-        self.index(&b);
-        self.map.insert(id, b);
+        BlockMaps::index(m, &b);
+        m.map.insert(id, b);
         true
     }
-    fn index(&mut self, b: &MemoryBlock) {
-        if let (BlockState::Online, Some(z)) = (b.state, b.zone) {
-            self.online.entry((b.nid, z)).or_default().insert(b.id);
-        }
-    }
-    fn unindex(&mut self, b: &MemoryBlock) {
-        if let (BlockState::Online, Some(z)) = (b.state, b.zone)
-            && let Some(set) = self.online.get_mut(&(b.nid, z))
-        {
-            set.remove(&b.id);
-            if set.is_empty() {
-                self.online.remove(&(b.nid, z));
-            }
-        }
-    }
     pub fn contains(&self, id: u64) -> bool {
-        self.map.contains_key(&id)
+        self.maps.map.contains_key(&id)
     }
     pub fn insert(&mut self, b: MemoryBlock) {
-        if let Some(old) = self.map.remove(&b.id) {
-            self.unindex(&old);
+        let m = std::sync::Arc::make_mut(&mut self.maps);
+        if let Some(old) = m.map.remove(&b.id) {
+            BlockMaps::unindex(m, &old);
         }
-        self.index(&b);
-        self.map.insert(b.id, b);
+        BlockMaps::index(m, &b);
+        m.map.insert(b.id, b);
     }
     pub fn remove(&mut self, id: u64) -> Option<MemoryBlock> {
-        let old = self.map.remove(&id)?;
-        self.unindex(&old);
+        if !self.maps.map.contains_key(&id) {
+            return None;
+        }
+        let m = std::sync::Arc::make_mut(&mut self.maps);
+        let old = m.map.remove(&id)?;
+        BlockMaps::unindex(m, &old);
         // Removal shrinks the zone in every version (`shrink_zone_span`).
-        self.unspan(id);
+        BlockMaps::unspan(m, id);
         Some(old)
     }
     /// An offlined block stays in `zone`'s span (kernels before feee6b298916, see the module
     /// comment) until it is onlined again or removed.
     pub fn keep_spanned(&mut self, id: u64, nid: i32, zone: Zone) {
-        self.spanned.entry((nid, zone)).or_default().insert(id);
-    }
-    fn unspan(&mut self, id: u64) {
-        self.spanned.retain(|_, set| {
-            set.remove(&id);
-            !set.is_empty()
-        });
+        let m = std::sync::Arc::make_mut(&mut self.maps);
+        m.spanned.entry((nid, zone)).or_default().insert(id);
     }
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.maps.map.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.maps.map.is_empty()
     }
     /// All blocks in id order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &MemoryBlock> + '_ {
-        self.map.values()
+        self.maps.map.values()
     }
     /// Existing blocks with ids in `[first, last]`, in id order.
     pub fn range(
@@ -245,7 +262,8 @@ impl MemoryBlocks {
         last: u64,
     ) -> impl DoubleEndedIterator<Item = &MemoryBlock> + '_ {
         // `BTreeMap::range` panics on an inverted range: clamp it and filter instead.
-        self.map
+        self.maps
+            .map
             .range(first..=last.max(first))
             .filter(move |(k, _)| first <= last && **k <= last)
             .map(|(_, b)| b)
@@ -258,7 +276,7 @@ impl MemoryBlocks {
             let ids = m.get(&(nid, zone))?;
             Some((*ids.first()?, *ids.last()?))
         };
-        match (hull(&self.online), hull(&self.spanned)) {
+        match (hull(&self.maps.online), hull(&self.maps.spanned)) {
             (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
             (x, y) => x.or(y),
         }
