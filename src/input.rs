@@ -74,7 +74,32 @@ pub fn read_bounded(
         if t.bytes.len() + n > MAX_INPUT {
             return Err(InputError::TooBig);
         }
-        for &b in &chunk[..n] {
+        let data = &chunk[..n];
+        if !pending_cr && memchr::memchr(b'\r', data).is_none() {
+            // No CR in this chunk (nearly every input): whole lines at a time, the same
+            // answers as the byte loop below.
+            let mut rest = data;
+            while let Some(i) = memchr::memchr(b'\n', rest) {
+                if t.bytes.len() - line_start + i > MAX_LINE {
+                    return Err(InputError::LineTooLong { line: lineno });
+                }
+                t.bytes.extend_from_slice(&rest[..=i]);
+                seen_lf = true;
+                if !ok(&t.bytes[line_start..t.bytes.len() - 1]) {
+                    t.stopped_early = true;
+                    return Ok(t);
+                }
+                line_start = t.bytes.len();
+                lineno += 1;
+                rest = &rest[i + 1..];
+            }
+            t.bytes.extend_from_slice(rest);
+            if t.bytes.len() - line_start > MAX_LINE {
+                return Err(InputError::LineTooLong { line: lineno });
+            }
+            continue;
+        }
+        for &b in data {
             if pending_cr {
                 pending_cr = false;
                 if b != b'\r' && b != b'\n' && !seen_lf {
@@ -137,6 +162,43 @@ pub fn lone_cr_note(t: &Text) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_at_a_time_path_answers_as_the_byte_loop() {
+        // A CR anywhere in a chunk sends it through the byte loop; without one, whole lines
+        // are copied. Same bytes, same line calls, same limit at exactly MAX_LINE.
+        let run = |input: &[u8]| {
+            let mut lines = Vec::new();
+            let r = read_bounded(input, |l| {
+                lines.push(l.len());
+                true
+            });
+            (r.map(|t| t.bytes.len()).map_err(|e| e.to_string()), lines)
+        };
+        for len in [MAX_LINE - 1, MAX_LINE, MAX_LINE + 1] {
+            let mut plain = vec![b'a'; len];
+            plain.extend_from_slice(b"\nnext\n");
+            // The same line with a CR LF ending of the second line: the slow path.
+            let mut crlf = vec![b'a'; len];
+            crlf.extend_from_slice(b"\nnext\r\n");
+            let (p, pl) = run(&plain);
+            let (c, cl) = run(&crlf);
+            assert_eq!(p.is_ok(), c.is_ok(), "line of {len}");
+            assert_eq!(p.is_ok(), len <= MAX_LINE, "line of {len}: {p:?}");
+            if p.is_ok() {
+                assert_eq!(pl[0], len);
+                assert_eq!(cl[0], len);
+            }
+        }
+        // Chunk boundaries inside lines: 100k short lines.
+        let many: Vec<u8> = (0..100_000)
+            .flat_map(|i| format!("{i:08x}-{i:08x} : x\n").into_bytes())
+            .collect();
+        let (r, lines) = run(&many);
+        assert_eq!(r, Ok(many.len()));
+        assert_eq!(lines.len(), 100_000);
+        assert!(lines.iter().all(|&l| l == 21));
+    }
 
     fn all(b: &[u8]) -> Text {
         read_bounded(b, |_| true).unwrap()
