@@ -85,23 +85,31 @@ fn window(t: &Tree, ids: impl IntoIterator<Item = NodeId>, w: usize) -> BTreeSet
     out
 }
 
-/// Add every ancestor (and, with `neighbours`, the row before and after each ancestor and
-/// that row's ancestors).
+/// Add every ancestor; with `neighbours`, also the rows right before and after each of them
+/// (and those rows' ancestors, without going on to their neighbours: a shown ancestor needs
+/// its neighbours for the one-row fold, a neighbour's ancestor is not shown).
 fn close_ancestors(t: &Tree, ids: &mut BTreeSet<NodeId>, neighbours: bool) {
-    let mut todo: Vec<NodeId> = ids.iter().copied().collect();
     let mut seen: HashSet<NodeId> = HashSet::default();
-    while let Some(id) = todo.pop() {
+    let mut near: Vec<NodeId> = Vec::new();
+    let start: Vec<NodeId> = ids.iter().copied().collect();
+    for id in start {
         for a in t.ancestors(id).filter(|&a| a != Tree::ROOT) {
             if !seen.insert(a) {
                 break;
             }
             ids.insert(a);
             if neighbours {
-                for n in [t.prev_row(a), t.next_row(a)].into_iter().flatten() {
-                    if ids.insert(n) {
-                        todo.push(n);
-                    }
-                }
+                near.extend([t.prev_row(a), t.next_row(a)].into_iter().flatten());
+            }
+        }
+    }
+    for n in near {
+        if !ids.insert(n) {
+            continue;
+        }
+        for a in t.ancestors(n).filter(|&a| a != Tree::ROOT) {
+            if !ids.insert(a) {
+                break;
             }
         }
     }
