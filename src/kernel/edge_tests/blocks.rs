@@ -320,3 +320,45 @@ fn auto_movable_per_node_check() {
         .unwrap();
     assert_eq!(mc.blocks.get(33).unwrap().zone, Some(Zone::Movable));
 }
+
+/// Before feee6b298916 (v5.0 here) onlining a block into another zone does not shrink the
+/// zone whose span it stayed in: `move_pfn_range_to_zone` → `resize_zone_range` (5.10.262:
+/// `if (zone_is_empty(zone) || start_pfn < zone->zone_start_pfn) zone->zone_start_pfn =
+/// start_pfn; zone->spanned_pages = max(start_pfn + nr_pages, old_end_pfn) -
+/// zone->zone_start_pfn;`) only ever grows the target zone, and v5.0's offline_pages shrinks
+/// nothing. So memory32 online_movable → offline → online_kernel stays in ZONE_MOVABLE's
+/// span; onlining memory34 movable grows that span to [32, 34], over the offline memory33,
+/// whose default zone (`default_zone_for_pfn`: in_movable only) is then MOVABLE. With the
+/// fix (5.4) the offline shrank the span: Movable is [34, 34] and memory33 defaults to
+/// Normal.
+#[test]
+fn onlining_into_another_zone_keeps_the_old_span_before_the_fix() {
+    for (ver, zone, valid) in [
+        ("5.0", Zone::Movable, "Movable Normal"),
+        ("5.4", Zone::Normal, "Normal Movable"),
+    ] {
+        let mut mc = Machine::boot(
+            crate::testutil::t0(),
+            Config {
+                version: v(ver),
+                ..Config::default()
+            },
+        );
+        let tr = &mut Trace::new();
+        mc.add_memory(0, G4, 3 * BS, &AddOptions::default(), tr)
+            .unwrap();
+        mc.online_memory(G4, BS, OnlineType::OnlineMovable, tr)
+            .unwrap();
+        mc.offline_memory(G4, BS, tr).unwrap();
+        mc.online_memory(G4, BS, OnlineType::OnlineKernel, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(32).unwrap().zone, Some(Zone::Normal), "{ver}");
+        mc.online_memory(G4 + 2 * BS, BS, OnlineType::OnlineMovable, tr)
+            .unwrap();
+        let b = mc.blocks.get(33).unwrap();
+        assert_eq!(mc.blocks.valid_zones(b), valid, "{ver}");
+        mc.online_memory(G4 + BS, BS, OnlineType::Online, tr)
+            .unwrap();
+        assert_eq!(mc.blocks.get(33).unwrap().zone, Some(zone), "{ver}");
+    }
+}
