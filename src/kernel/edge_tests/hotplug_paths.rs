@@ -148,8 +148,8 @@ fn request_region_refusal_reasons_name_the_parent() {
 /// ≤ v5.1 (4.19 mm/memory_hotplug.c): `u64 nr_pages = size >> PAGE_SHIFT; u64 start_pfn =
 /// PFN_DOWN(start); if (!nr_pages || !IS_ALIGNED(start_pfn, block_nr_pages) ||
 /// !IS_ALIGNED(nr_pages, block_nr_pages)) { pr_err("Block size [%#lx] unaligned hotplug
-/// range: start %#llx, size %#llx", ...); return -EINVAL; }` — half a block, and less than
-/// one page (nr_pages 0), are refused.
+/// range: start %#llx, size %#llx", ...); return -EINVAL; }` — half a block, less than one
+/// page (nr_pages 0), and a start half a block in are refused.
 #[test]
 fn page_count_era_refuses_half_a_block_and_less_than_a_page() {
     for size in [BS / 2, 0x800] {
@@ -169,7 +169,18 @@ fn page_count_era_refuses_half_a_block_and_less_than_a_page() {
             )]
         );
     }
-    // A block and a sub-page tail passes (nr_pages = 0x8000).
+    // A start half a block in: `!IS_ALIGNED(start_pfn, block_nr_pages)` → -EINVAL.
+    let e = m("4.19")
+        .check_hotplug_memory_range(G4 + BS / 2, BS, &mut Trace::new())
+        .unwrap_err();
+    assert_eq!(e.errno, Errno::EINVAL);
+    // A sub-page start offset passes (`PFN_DOWN(start)`), as does a block and a sub-page
+    // tail (nr_pages = 0x8000).
+    assert!(
+        m("4.19")
+            .check_hotplug_memory_range(G4 + 0x800, BS, &mut Trace::new())
+            .is_ok()
+    );
     assert!(
         m("4.19")
             .check_hotplug_memory_range(G4, BS + 0xfff, &mut Trace::new())
