@@ -209,9 +209,8 @@ impl MemoryBlocks {
         };
         let m = std::sync::Arc::make_mut(&mut self.maps);
         BlockMaps::unindex(m, &b);
-        if state == BlockState::Online {
-            BlockMaps::unspan(m, id);
-        }
+        // Onlining does not take the block out of a span it was kept in: `resize_zone_range`
+        // only grows the zone it onlines into (see `keep_spanned`).
         let b = MemoryBlock { state, zone, ..b };
         BlockMaps::index(m, &b);
         m.map.insert(id, b);
@@ -240,7 +239,10 @@ impl MemoryBlocks {
         Some(old)
     }
     /// An offlined block stays in `zone`'s span (kernels before feee6b298916, see the module
-    /// comment) until it is onlined again or removed.
+    /// comment) until it is removed — also when it is onlined into another zone meanwhile:
+    /// `move_pfn_range_to_zone` → `resize_zone_range` only ever grows the zone it onlines
+    /// into (5.10.262: `zone->spanned_pages = max(start_pfn + nr_pages, old_end_pfn) -
+    /// zone->zone_start_pfn;`), nothing shrinks the old one.
     pub fn keep_spanned(&mut self, id: u64, nid: i32, zone: Zone) {
         let m = std::sync::Arc::make_mut(&mut self.maps);
         m.spanned.entry((nid, zone)).or_default().insert(id);

@@ -6,8 +6,10 @@
 //! so that other branches can edit those modules without merge conflicts; each test names the
 //! mutant class it is meant to kill (`cargo mutants`, see README "Testing").
 
+mod blocks;
 mod dax;
 mod hotplug;
+mod hotplug_paths;
 mod memory;
 mod region;
 mod resource;
