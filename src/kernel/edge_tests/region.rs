@@ -5,8 +5,9 @@
 use super::v;
 use crate::kernel::Trace;
 use crate::kernel::region::{
-    __walk_iomem_res_desc, SearchDepth, find_next_iomem_res, region_intersects,
-    walk_system_ram_range,
+    __walk_iomem_res_desc, SearchDepth, alloc_free_mem_region, allocate_resource,
+    find_next_iomem_res, gfr_steps_by_align, parse_flags, region_intersects,
+    request_free_mem_region, reserve_region_with_split, walk_system_ram_range,
 };
 use crate::testutil::{MEMB, RAM, build};
 use crate::tree::Desc;
@@ -211,4 +212,384 @@ fn region_intersects_trace_text() {
         );
         assert_eq!(tr.steps.last().unwrap().text, want);
     }
+}
+
+// ------------------------------------------------------------------ reserve_region_with_split
+
+/// A bus window as `reserve_region_with_split`'s root (x86's "RAM buffer" and arm64's
+/// "reserved" pass a top-level resource).
+fn split_root(children: &[(u64, u64, &str)]) -> (crate::tree::Tree, crate::tree::NodeId) {
+    let mut rows = vec![(
+        0,
+        0x80000000,
+        0x8fffffff,
+        "PCI Bus 0000:00",
+        IORESOURCE_MEM,
+        Desc::None,
+    )];
+    for &(s, e, n) in children {
+        rows.push((1, s, e, n, MEMB, Desc::None));
+    }
+    let t = build(&rows);
+    let root = t.find_name("PCI Bus 0000:00").unwrap();
+    (t, root)
+}
+
+fn spans(t: &crate::tree::Tree, ids: &[crate::tree::NodeId]) -> Vec<(u64, u64)> {
+    ids.iter()
+        .map(|&i| (t.get(i).start, t.get(i).end))
+        .collect()
+}
+
+/// `reserve_region_with_split` (6.12 kernel/resource.c): `if (root->start > start ||
+/// root->end < end) { pr_err("requested range [0x%llx-0x%llx] not in root %pr\n", …); if
+/// (start > root->end || end < root->start) abort = 1; else { if (end > root->end) end =
+/// root->end; if (start < root->start) start = root->start; pr_err("fixing request to
+/// [0x%llx-0x%llx]\n", …); } }` — each comparison strict: the root's exact range is no error,
+/// one byte outside is clipped, a range touching the root by one byte is clipped to that
+/// byte, one byte short of touching is dropped.
+#[test]
+fn reserve_region_with_split_root_edges() {
+    let (rs, re) = (0x80000000u64, 0x8fffffffu64);
+    for (start, end, want, fixed) in [
+        (rs, re, Some((rs, re)), None),
+        (
+            rs - 1,
+            re,
+            Some((rs, re)),
+            Some("fixing request to [0x80000000-0x8fffffff]"),
+        ),
+        (
+            rs,
+            re + 1,
+            Some((rs, re)),
+            Some("fixing request to [0x80000000-0x8fffffff]"),
+        ),
+        (
+            rs - 0x1000,
+            rs,
+            Some((rs, rs)),
+            Some("fixing request to [0x80000000-0x80000000]"),
+        ),
+        (
+            re,
+            re + 0x1000,
+            Some((re, re)),
+            Some("fixing request to [0x8fffffff-0x8fffffff]"),
+        ),
+        (rs - 0x1000, rs - 1, None, None),
+        (re + 1, re + 0x1000, None, None),
+    ] {
+        let (mut t, root) = split_root(&[]);
+        let mut tr = Trace::new();
+        let made = reserve_region_with_split(&mut t, root, start, end, b"RAM buffer", &mut tr);
+        let what = format!("[{start:#x}-{end:#x}]");
+        assert_eq!(
+            spans(&t, &made),
+            want.into_iter().collect::<Vec<_>>(),
+            "{what}"
+        );
+        let outside = start < rs || end > re;
+        assert_eq!(
+            tr.log.first().is_some_and(|l| l.starts_with(&format!(
+                "requested range [{start:#x}-{end:#x}] not in root"
+            ))),
+            outside,
+            "{what}: {:?}",
+            tr.log
+        );
+        assert_eq!(
+            tr.log.get(1).map(String::as_str),
+            fixed,
+            "{what}: {:?}",
+            tr.log
+        );
+        assert_eq!(
+            tr.log.len(),
+            usize::from(outside) + usize::from(fixed.is_some())
+        );
+    }
+}
+
+/// `__reserve_region_with_split` (6.12): a conflict at the piece's start moves the start
+/// (`res->start = conflict->end + 1;`), one inside cuts the piece and keeps the part above
+/// (`res->end = conflict->start - 1; if (conflict->end < end) { … next_res->start =
+/// conflict->end + 1; next_res->end = end; }`), one ending exactly at the piece's end leaves
+/// no upper part. Three children, three failed `__request_resource` calls, two pieces, no
+/// piece dropped.
+#[test]
+fn reserve_region_with_split_around_children_at_both_ends_and_inside() {
+    let (mut t, root) = split_root(&[
+        (0x80000000, 0x80000fff, "a"),
+        (0x80008000, 0x80008fff, "b"),
+        (0x8ffff000, 0x8fffffff, "c"),
+    ]);
+    let mut tr = Trace::new();
+    let made = reserve_region_with_split(&mut t, root, 0x80000000, 0x8fffffff, b"x", &mut tr);
+    assert_eq!(
+        spans(&t, &made),
+        [(0x80001000, 0x80007fff), (0x80009000, 0x8fffefff)]
+    );
+    for &id in &made {
+        // `res->flags = type | IORESOURCE_BUSY; res->desc = IORES_DESC_NONE;`
+        assert_eq!(t.get(id).flags, IORESOURCE_MEM | IORESOURCE_BUSY);
+        assert!(t.name_is(id, "x"));
+    }
+    let splits = tr
+        .steps
+        .iter()
+        .filter(|s| s.text.contains("→ split"))
+        .count();
+    assert_eq!(splits, 3, "{:?}", tr.steps);
+    assert!(
+        !tr.steps.iter().any(|s| s.text.contains("dropped")),
+        "{:?}",
+        tr.steps
+    );
+    assert!(tr.log.is_empty(), "{:?}", tr.log);
+}
+
+/// `/* conflict covered whole area */ if (conflict->start <= res->start && conflict->end >=
+/// res->end) { free_resource(res); WARN_ON(next_res); break; }` — both `<=`/`>=`: a child
+/// equal to the request covers it, and it is that child (not the root) that drops it. A
+/// child covering only the start does not.
+#[test]
+fn reserve_region_with_split_covering_child() {
+    for (cs, ce) in [(0x80100000, 0x801fffff), (0x80000000, 0x8fffffff)] {
+        let (mut t, root) = split_root(&[(cs, ce, "c")]);
+        let before = crate::testutil::text(&t);
+        let mut tr = Trace::new();
+        let made = reserve_region_with_split(&mut t, root, 0x80100000, 0x801fffff, b"x", &mut tr);
+        assert!(made.is_empty());
+        assert_eq!(crate::testutil::text(&t), before);
+        let texts: Vec<&str> = tr.steps.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts.len(), 1, "{texts:?}");
+        assert!(texts[0].starts_with("\"c\" ") && texts[0].ends_with("→ piece dropped"));
+    }
+    // Same start, shorter: the piece continues after it.
+    let (mut t, root) = split_root(&[(0x80100000, 0x8010ffff, "c")]);
+    let made = reserve_region_with_split(
+        &mut t,
+        root,
+        0x80100000,
+        0x801fffff,
+        b"x",
+        &mut Trace::new(),
+    );
+    assert_eq!(spans(&t, &made), [(0x80110000, 0x801fffff)]);
+}
+
+// ------------------------------------------------------------------ free-range finders
+
+/// `gfr_continue` descending (5.10 `for (; addr > size && addr >= base->start; addr -= size)`,
+/// 6.1/6.12 `return addr > size && addr >= base->start;`): a candidate equal to `size` is not
+/// tried even when free. PHYSMEM_END 0x1fffffff (29 bits), 128 MiB sections, RAM over
+/// [0x10000000-0x1fffffff]: candidates 0x18000000 and 0x10000000 overlap it, 0x8000000 fails
+/// `addr > size` → -ERANGE.
+#[test]
+fn request_free_mem_region_stops_at_addr_equal_size() {
+    for ver in ["5.10", "6.1", "6.12"] {
+        let mut t = build(&[(0, 0x10000000, 0x1fffffff, "System RAM", RAM, Desc::None)]);
+        let before = crate::testutil::text(&t);
+        let e = request_free_mem_region(
+            &mut t,
+            crate::tree::Tree::ROOT,
+            0x8000000,
+            b"hmm_dmirror",
+            29,
+            v(ver),
+            &mut Trace::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.errno, crate::kernel::Errno::ERANGE, "{ver}");
+        assert_eq!(crate::testutil::text(&t), before);
+    }
+    // RAM one section higher: the candidate 0x10000000 (> size) is tried and is free.
+    let mut t = build(&[(0, 0x18000000, 0x3fffffff, "System RAM", RAM, Desc::None)]);
+    let mut tr = Trace::new();
+    let id = request_free_mem_region(
+        &mut t,
+        crate::tree::Tree::ROOT,
+        0x8000000,
+        b"hmm_dmirror",
+        30,
+        v("6.1"),
+        &mut tr,
+    )
+    .unwrap();
+    assert_eq!((t.get(id).start, t.get(id).end), (0x10000000, 0x17ffffff));
+    // The decision path names the parent whose children were tested.
+    assert!(
+        tr.steps.iter().any(|s| s
+            .text
+            .ends_with("is DISJOINT from the children of the iomem root")),
+        "{:?}",
+        tr.steps
+    );
+}
+
+/// `get_free_mem_region` (6.12): `if (__region_intersects(base, addr, size, 0,
+/// IORES_DESC_NONE) != REGION_DISJOINT) continue;` — with flags 0 any child overlapping the
+/// candidate counts, even one byte at its last address (`resource_overlaps`: `r1->start <=
+/// r2->end && r1->end >= r2->start`). Candidates skipped over one child are counted one by one
+/// (`addr = gfr_next(addr, align, flags)`), and the decision path names `base`.
+#[test]
+fn alloc_free_mem_region_child_on_the_candidates_last_byte() {
+    let mk = |cs: u64, ce: u64| {
+        let t = build(&[
+            (
+                0,
+                0x100000000,
+                0x1ffffffff,
+                "CXL Window 0",
+                IORESOURCE_MEM,
+                Desc::None,
+            ),
+            (1, cs, ce, "x", MEMB, Desc::None),
+        ]);
+        let base = t.find_name("CXL Window 0").unwrap();
+        (t, base)
+    };
+    let (mut t, base) = mk(0x10fffffff, 0x10fffffff);
+    let mut tr = Trace::new();
+    let id = alloc_free_mem_region(
+        &mut t,
+        base,
+        0x10000000,
+        0x10000000,
+        b"region0",
+        46,
+        v("6.12"),
+        &mut tr,
+    )
+    .unwrap();
+    assert_eq!((t.get(id).start, t.get(id).end), (0x110000000, 0x11fffffff));
+    assert!(
+        tr.steps
+            .iter()
+            .any(|s| s.text.contains("the children of \"CXL Window 0\" [")),
+        "{:?}",
+        tr.steps
+    );
+    // A child over four candidates: 0x100000000 … 0x130000000 all overlap it.
+    let (mut t, base) = mk(0x100000000, 0x13fffffff);
+    let mut tr = Trace::new();
+    let id = alloc_free_mem_region(
+        &mut t,
+        base,
+        0x10000000,
+        0x10000000,
+        b"region0",
+        46,
+        v("6.12"),
+        &mut tr,
+    )
+    .unwrap();
+    assert_eq!((t.get(id).start, t.get(id).end), (0x140000000, 0x14fffffff));
+    assert!(
+        tr.steps
+            .iter()
+            .any(|s| s.text.ends_with("skip 4 candidate(s)")),
+        "{:?}",
+        tr.steps
+    );
+}
+
+/// Size 0 (or a size that the rounding to `align` wraps to 0) is refused before the loop:
+/// the kernel's ascending `gfr_continue` (`addr > addr - size`) would loop on an empty
+/// window; not modelled, -EINVAL, nothing changes.
+#[test]
+fn alloc_free_mem_region_size_zero() {
+    let mut t = build(&[(
+        0,
+        0x100000000,
+        0x1ffffffff,
+        "CXL Window 0",
+        IORESOURCE_MEM,
+        Desc::None,
+    )]);
+    let base = t.find_name("CXL Window 0").unwrap();
+    let before = crate::testutil::text(&t);
+    let e = alloc_free_mem_region(
+        &mut t,
+        base,
+        0,
+        0x10000000,
+        b"region0",
+        46,
+        v("6.12"),
+        &mut Trace::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.errno, crate::kernel::Errno::EINVAL);
+    assert_eq!(crate::testutil::text(&t), before);
+}
+
+/// "kernel/resource: Increment by align value in get_free_mem_region()" in v6.7, and in
+/// 6.6-stable from 6.6.11: 6.6.10 steps by size, 6.6.11 by align.
+#[test]
+fn gfr_step_by_align_both_sides_of_6_6_11() {
+    for (ver, want) in [
+        ("6.5", false),
+        ("6.6.0", false),
+        ("6.6.10", false),
+        ("6.6.11", true),
+        ("6.6", true),
+        ("6.7", true),
+    ] {
+        assert_eq!(gfr_steps_by_align(v(ver)), want, "{ver}");
+    }
+}
+
+/// `allocate_resource(root, new, …)`: the iomem root itself is never a `new` resource (it is
+/// the tree's root, always "allocated"); an already linked `new` goes to
+/// `reallocate_resource` (`if (new->parent) { … return reallocate_resource(root, new, size,
+/// &constraint); }`, not modelled): both -EINVAL.
+#[test]
+fn allocate_resource_refuses_the_root_and_a_linked_node() {
+    let mut t = build(&[(0, 0x1000, 0x1fff, "a", MEMB, Desc::None)]);
+    let before = crate::testutil::text(&t);
+    let root = crate::tree::Tree::ROOT;
+    let e = allocate_resource(
+        &mut t,
+        root,
+        root,
+        0x1000,
+        0,
+        u64::MAX,
+        0x1000,
+        &mut Trace::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.errno, crate::kernel::Errno::EINVAL);
+    let a = t.find_name("a").unwrap();
+    let e = allocate_resource(
+        &mut t,
+        root,
+        a,
+        0x1000,
+        0,
+        u64::MAX,
+        0x1000,
+        &mut Trace::new(),
+    )
+    .unwrap_err();
+    assert_eq!(e.errno, crate::kernel::Errno::EINVAL);
+    assert_eq!(crate::testutil::text(&t), before);
+}
+
+/// The command line's flags words: a hex number alone, and the names of
+/// include/linux/ioport.h in the decision path (`IORESOURCE_MEM` 0x200, `IORESOURCE_SYSRAM`
+/// 0x01000000).
+#[test]
+fn flags_words_hex_and_names() {
+    assert_eq!(parse_flags("0x200"), Some(IORESOURCE_MEM));
+    assert_eq!(parse_flags("0x01000200"), Some(IORESOURCE_SYSTEM_RAM));
+    let t = build(&[(0, 0x1000, 0x1fff, "System RAM", RAM, Desc::None)]);
+    let mut tr = Trace::new();
+    region_intersects(&t, 0x1000, 0x1000, SR, Desc::None, v("6.1"), &mut tr);
+    assert_eq!(
+        tr.steps[0].text,
+        "[0x1000-0x1fff] flags MEM|SYSRAM desc NONE"
+    );
 }
