@@ -536,9 +536,11 @@ pub fn walk_iomem_res_desc(
 
 /// Search depth of `walk_system_ram_res` and `walk_mem_res`: top level before v5.13, whole
 /// tree from v5.13 ("kernel/resource: make walk_system_ram_res() find all busy
-/// IORESOURCE_SYSTEM_RAM resources" / removal of `first_lvl`).
+/// IORESOURCE_SYSTEM_RAM resources" / removal of `first_lvl`) and in 5.10-stable (5.10.262
+/// passes `first_lvl = false`; `5.10.0` does not), see
+/// [`boundaries::WALK_RES_WHOLE_TREE`](super::boundaries::WALK_RES_WHOLE_TREE).
 pub fn walk_res_depth(v: KernelVersion) -> SearchDepth {
-    if v.at_least(5, 13) {
+    if super::boundaries::WALK_RES_WHOLE_TREE.applies(v) {
         SearchDepth::WholeTree
     } else {
         SearchDepth::TopLevel

@@ -593,3 +593,62 @@ fn flags_words_hex_and_names() {
         "[0x1000-0x1fff] flags MEM|SYSRAM desc NONE"
     );
 }
+
+/// `walk_system_ram_res` / `walk_mem_res` in 5.10.262 (kernel/resource.c): `return
+/// __walk_iomem_res_desc(start, end, flags, IORES_DESC_NONE, false, arg, func);` —
+/// `first_lvl = false`, the whole tree, as from v5.13 ("kernel/resource: make
+/// walk_system_ram_res() find all busy IORESOURCE_SYSTEM_RAM resources", backported to
+/// 5.10-stable); 5.10.0 and 5.12 pass `true` (top level only). RAM nested under a non-RAM
+/// top-level node is found only by the whole-tree walk; the decision path says which.
+#[test]
+fn walk_system_ram_res_depth_on_both_sides_incl_5_10_stable() {
+    let t = build(&[
+        (
+            0,
+            0x100000000,
+            0x13fffffff,
+            "Persistent Memory (legacy)",
+            IORESOURCE_MEM,
+            Desc::PersistentMemoryLegacy,
+        ),
+        (1, 0x108000000, 0x10fffffff, "System RAM", RAM, Desc::None),
+    ]);
+    for (ver, whole) in [
+        ("5.10.0", false),
+        ("5.12", false),
+        ("5.10", true),
+        ("5.13", true),
+        ("6.1", true),
+    ] {
+        let mut tr = Trace::new();
+        let w = crate::kernel::region::walk_system_ram_res(
+            &t,
+            0x100000000,
+            0x13fffffff,
+            v(ver),
+            &mut tr,
+        );
+        let want: Vec<(u64, u64)> = if whole {
+            vec![(0x108000000, 0x10fffffff)]
+        } else {
+            vec![]
+        };
+        assert_eq!(w.ranges, want, "{ver}");
+        let depth = if whole {
+            "whole tree"
+        } else {
+            "top level only"
+        };
+        assert!(
+            tr.steps[0].text.starts_with(&format!(
+                "[0x100000000-0x13fffffff] SYSTEM_RAM|BUSY, {depth} ("
+            )),
+            "{ver}: {:?}",
+            tr.steps[0]
+        );
+        let mut tr = Trace::new();
+        let w = crate::kernel::region::walk_mem_res(&t, 0x108000000, 0x10fffffff, v(ver), &mut tr);
+        assert_eq!(w.ranges.len(), usize::from(whole), "{ver}");
+        assert!(tr.steps[0].text.contains(&format!(", {depth} (")), "{ver}");
+    }
+}
