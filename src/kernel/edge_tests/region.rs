@@ -578,12 +578,13 @@ fn allocate_resource_refuses_the_root_and_a_linked_node() {
     assert_eq!(crate::testutil::text(&t), before);
 }
 
-/// The command line's flags words: a hex number alone, and the names of
+/// The command line's flags words: a hex or a decimal number alone, and the names of
 /// include/linux/ioport.h in the decision path (`IORESOURCE_MEM` 0x200, `IORESOURCE_SYSRAM`
 /// 0x01000000).
 #[test]
 fn flags_words_hex_and_names() {
     assert_eq!(parse_flags("0x200"), Some(IORESOURCE_MEM));
+    assert_eq!(parse_flags("512"), Some(IORESOURCE_MEM));
     assert_eq!(parse_flags("0x01000200"), Some(IORESOURCE_SYSTEM_RAM));
     let t = build(&[(0, 0x1000, 0x1fff, "System RAM", RAM, Desc::None)]);
     let mut tr = Trace::new();
