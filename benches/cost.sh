@@ -4,8 +4,9 @@
 #
 #   A. `--format iomem show` of a generated dump of N lines (the peer every other figure is
 #      divided by), and the same dump with 20 request/release commands after it, shown as
-#      diffs (the default tree format: every step prints its folded side-by-side diff) and
-#      under `--format iomem` (no per-step output) — for N = 1k … 1M, each also at 2N;
+#      diffs (the commands piped into `repl`: every step prints its folded side-by-side diff,
+#      no final tree) and as a script under `--format iomem` (no per-step output, the final
+#      tree printed) — for N = 1k … 1M, each also at 2N;
 #   B. scripts of N request/release commands on the built-in example (`--format iomem -f`,
 #      stdin empty), N = 1k … 1M, each also at 2N.
 #
@@ -24,12 +25,13 @@ trap 'rm -rf "$TMP"' EXIT
 
 if [[ $QUICK == --quick ]]; then SIZES=(1000 10000 100000); else SIZES=(1000 10000 100000 1000000); fi
 
-# best R cmd... : "seconds peak_kib" of the fastest of R runs (peak RSS of that run)
+# best R cmd... : "seconds peak_kib" of the fastest of R runs (peak RSS of that run); stdin is
+# $STDIN (default /dev/null)
 best() {
   local r=$1; shift
   local bt="" bm=""
   for ((i = 0; i < r; i++)); do
-    /usr/bin/time -f "%e %M" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" </dev/null || {
+    /usr/bin/time -f "%e %M" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" <"${STDIN:-/dev/null}" || {
       cat "$TMP/err" >&2
       return 1
     }
@@ -63,7 +65,7 @@ for n in "${SIZES[@]}"; do
   done
   if ((n >= 1000000)); then r=3; else r=5; fi
   read -r ts ms < <(best $r "$BIN" --format iomem --input "$TMP/d$n" show)
-  read -r td md < <(best $r "$BIN" --input "$TMP/d$n" -f "$TMP/s20")
+  read -r td md < <(STDIN=$TMP/s20 best $r "$BIN" --input "$TMP/d$n" repl)
   read -r ti _ < <(best $r "$BIN" --format iomem --input "$TMP/d$n" -f "$TMP/s20")
   read -r t2 _ < <(best $r "$BIN" --format iomem --input "$TMP/d$((2 * n))" show)
   echo "| $n | ${ts} s | $(mib "$ms") | ${td} s | $(ratio "$td" "$ts") | $(mib "$md") | $(ratio "$md" "$ms") | ${ti} s | $(ratio "$ti" "$ts") | ${t2} s | $(ratio "$t2" "$ts") |"

@@ -227,10 +227,10 @@ pub const MHP_RANGE_ALLOWED: Boundary = Boundary {
 pub const WALK_RES_WHOLE_TREE: Boundary = Boundary {
     function: "find_next_iomem_res / walk_system_ram_res",
     since: (5, 13),
-    backports: &[],
+    backports: &[(5, 10)],
     title: "kernel/resource: make walk_system_ram_res() find all busy IORESOURCE_SYSTEM_RAM resources",
     effect: "whole tree, -ENODEV when nothing found; before, top level only and -1",
-    source: "git history (David Hildenbrand, 2021)",
+    source: "git history (David Hildenbrand, 2021); 5.10.262 read: walk_system_ram_res and walk_mem_res pass first_lvl = false (the 5.10-stable backport)",
 };
 
 /// `alloc_free_mem_region()` / `__region_intersects(parent, …)`.

@@ -320,10 +320,12 @@ pub struct FoundRes {
 /// `start >= end` → `-EINVAL` (a one-byte query is rejected). Nothing found → `-1` before
 /// v5.13, `-ENODEV` after (approx.; only visible inside the kernel, the walkers map it).
 ///
-/// The scan order of the checks changed with the v5.13 rewrite (`for_each_resource`): since
-/// then a node starting after `end` stops the search before flags are looked at; before, only a
-/// *matching* node starting after `end` did. Equal results on sorted trees; mirrored for dumps
-/// whose sibling lists are not sorted.
+/// The scan order of the checks changed with Nadav Amit's "resource: avoid unnecessary lookups
+/// in find_next_iomem_res()" (756398750e11, posted against v5.2-rc3, merged for v5.3; the
+/// 5.10.262 source has it: `if (p->start > end) { p = NULL; break; }` before `if ((p->flags &
+/// flags) != flags) continue;`): since then a node starting after `end` stops the search
+/// before flags are looked at; before, only a *matching* node starting after `end` did. Equal
+/// results on sorted trees; mirrored for dumps whose sibling lists are not sorted.
 #[allow(clippy::too_many_arguments)]
 pub fn find_next_iomem_res(
     tree: &Tree,
@@ -342,7 +344,7 @@ pub fn find_next_iomem_res(
     } else {
         -1
     };
-    let new_order = version.at_least(5, 13);
+    let new_order = version.at_least(5, 3);
     let mut check = |p: NodeId| -> Option<Option<NodeId>> {
         // Some(Some(p)) found, Some(None) stop, None continue.
         let r = tree.get(p);
@@ -534,9 +536,11 @@ pub fn walk_iomem_res_desc(
 
 /// Search depth of `walk_system_ram_res` and `walk_mem_res`: top level before v5.13, whole
 /// tree from v5.13 ("kernel/resource: make walk_system_ram_res() find all busy
-/// IORESOURCE_SYSTEM_RAM resources" / removal of `first_lvl`).
+/// IORESOURCE_SYSTEM_RAM resources" / removal of `first_lvl`) and in 5.10-stable (5.10.262
+/// passes `first_lvl = false`; `5.10.0` does not), see
+/// [`boundaries::WALK_RES_WHOLE_TREE`](super::boundaries::WALK_RES_WHOLE_TREE).
 pub fn walk_res_depth(v: KernelVersion) -> SearchDepth {
-    if v.at_least(5, 13) {
+    if super::boundaries::WALK_RES_WHOLE_TREE.applies(v) {
         SearchDepth::WholeTree
     } else {
         SearchDepth::TopLevel

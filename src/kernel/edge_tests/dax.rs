@@ -569,3 +569,126 @@ fn string_get_size_units_and_digits() {
         assert_eq!(string_get_size_2(n), s, "{n}");
     }
 }
+
+/// `discover_dax`: kmem's claim is recognised by the hot-added memory below it — 6.1
+/// drivers/dax/kmem.c `res->flags = IORESOURCE_SYSTEM_RAM;` on the claim, then
+/// `add_memory_driver_managed()` whose `register_memory_resource` gives the child
+/// `IORESOURCE_SYSTEM_RAM_DRIVER_MANAGED` (mm/memory_hotplug.c 6.1: `flags |=
+/// IORESOURCE_SYSRAM_DRIVER_MANAGED;` on `IORESOURCE_SYSTEM_RAM`), i.e. a child with the SYSRAM
+/// bit. A non-BUSY `daxX.Y` whose only child lacks IORESOURCE_SYSRAM is not kmem's (kills `&`
+/// → `|`/`^` in the `flags & IORESOURCE_SYSRAM != 0` test).
+#[test]
+fn discover_dax_child_without_sysram_is_not_kmem() {
+    let t = build(&[
+        (
+            0,
+            0x118000000,
+            0x12fffffff,
+            "dax1.0",
+            IORESOURCE_SYSTEM_RAM,
+            Desc::None,
+        ),
+        (1, 0x118000000, 0x11fffffff, "other", MEMB, Desc::None),
+    ]);
+    let mc = Machine::boot(t, Config::default());
+    assert_eq!(mc.dax["dax1.0"].driver, DaxDriver::None);
+    assert_eq!(mc.dax["dax1.0"].kmem_ranges, [(0x118000000, 0x12fffffff)]);
+}
+
+/// `unregister_dev_dax` releases only what device_dax's probe claimed: the claim is a devres
+/// of `devm_request_mem_region(dev, range->start, range_len(range), dev_name(dev))`
+/// (drivers/dax/device.c 6.1, `dev_dax_probe`); nothing claimed, nothing released. A device
+/// declared without the claim over exactly the range of another BUSY node leaves that node
+/// alone; a device left unbound by `kmem` unbind (driver None) releases nothing and logs no
+/// "Trying to free nonexistent resource" (kills `&&` → `||` in remove_dax_device).
+#[test]
+fn remove_dax_device_releases_only_its_own_claim() {
+    let mut mc = pmem_machine("6.1");
+    let pm = mc.tree.find_range(0x100000000, 0x13fffffff).unwrap();
+    let x = mc
+        .tree
+        .alloc(0x100000000, 0x107ffffff, b"namespace0.0", MEMB, Desc::None);
+    mc.tree.link_sorted(pm, x);
+    let before = text(&mc.tree);
+    mc.add_dax_device(
+        "dax0.0",
+        0x100000000,
+        0x107ffffff,
+        0,
+        false,
+        &mut Trace::new(),
+    )
+    .unwrap();
+    assert_eq!(mc.dax["dax0.0"].driver, DaxDriver::DeviceDax);
+    let mut tr = Trace::new();
+    mc.remove_dax_device("dax0.0", &mut tr).unwrap();
+    assert_eq!(text(&mc.tree), before);
+    assert!(tr.log.is_empty(), "{:?}", tr.log);
+
+    // kmem unbound (all blocks offline, 6.1: remove_memory then remove_resource), no driver:
+    // removing the device touches nothing.
+    let mut mc = with_dax("6.1", 0x110a00000, 0x12fffffff);
+    mc.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+    mc.dax_kmem_unbind("dax0.0", &mut Trace::new()).unwrap();
+    assert_eq!(mc.dax["dax0.0"].driver, DaxDriver::None);
+    let before = text(&mc.tree);
+    let mut tr = Trace::new();
+    mc.remove_dax_device("dax0.0", &mut tr).unwrap();
+    assert_eq!(text(&mc.tree), before);
+    assert!(tr.log.is_empty(), "{:?}", tr.log);
+    assert!(mc.dax.is_empty());
+}
+
+/// `dev_dax_kmem_remove` removes the very resource its probe requested — 6.1
+/// drivers/dax/kmem.c: `res = request_mem_region(range.start, range_len(&range),
+/// data->res_name); … data->res[i] = res;` and on removal `remove_resource(data->res[i]);`
+/// (6.2 and before the stable fix: `release_resource`). A dax range equal to its parent's
+/// (the Persistent Memory node has the same start and end) must not take the parent with it:
+/// kills `&&` → `||` in the node lookup (start/end/name/busy).
+#[test]
+fn devdax_removes_kmem_claim_not_a_parent_with_the_same_range() {
+    for ver in ["6.1", "6.2", "5.3"] {
+        let mut mc = with_dax(ver, 0x100000000, 0x13fffffff);
+        let devdax = text(&mc.tree);
+        mc.dax_kmem("dax0.0", &mut Trace::new()).unwrap();
+        assert_eq!(kmem_range(&mc), Some((0x100000000, 0x13fffffff)), "{ver}");
+        mc.dax_devdax("dax0.0", &mut Trace::new()).unwrap();
+        assert!(
+            mc.tree.find_name("Persistent Memory (legacy)").is_some(),
+            "{ver}: {}",
+            text(&mc.tree)
+        );
+        assert_eq!(text(&mc.tree), devdax, "{ver}");
+        assert_eq!(mc.dax["dax0.0"].driver, DaxDriver::DeviceDax, "{ver}");
+    }
+}
+
+/// The decision path nests the resource calls under the driver function that makes them
+/// (`dev_dax_probe` → `devm_request_mem_region` → `__request_region`; `dev_dax_kmem_probe` →
+/// `request_mem_region` → `__request_region`; device_dax unbind → devres →
+/// `__release_region`): each `__request_region` / `__release_region` step sits one level
+/// deeper than the driver's own steps (depth 1), i.e. at depth 2 (kills `+ 1` → `- 1` / `* 1`
+/// on the copied sub-trace depths).
+#[test]
+fn dax_trace_nests_resource_calls_under_the_driver() {
+    let mut mc = pmem_machine("6.1");
+    let mut tr = Trace::new();
+    mc.add_dax_device("dax0.0", 0x110a00000, 0x12fffffff, 0, true, &mut tr)
+        .unwrap();
+    let depths = |tr: &Trace, f: &str| -> Vec<usize> {
+        tr.steps
+            .iter()
+            .filter(|s| s.func == f)
+            .map(|s| s.depth)
+            .collect()
+    };
+    assert_eq!(depths(&tr, "dev_dax_probe"), [1]);
+    let d = depths(&tr, "__request_region");
+    assert!(!d.is_empty() && d.iter().all(|&x| x == 2), "{:?}", tr.steps);
+    let mut tr = Trace::new();
+    mc.dax_kmem("dax0.0", &mut tr).unwrap();
+    let d = depths(&tr, "__release_region");
+    assert!(!d.is_empty() && d.iter().all(|&x| x == 2), "{:?}", tr.steps);
+    let d = depths(&tr, "__request_region");
+    assert!(!d.is_empty() && d.iter().all(|&x| x == 2), "{:?}", tr.steps);
+}
