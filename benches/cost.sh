@@ -29,14 +29,16 @@ if [[ $QUICK == --quick ]]; then SIZES=(1000 10000 100000); else SIZES=(1000 100
 # $STDIN (default /dev/null)
 best() {
   local r=$1; shift
-  local bt="" bm=""
+  local bt="" bm="" t0 t1 t
   for ((i = 0; i < r; i++)); do
-    /usr/bin/time -f "%e %M" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" <"${STDIN:-/dev/null}" || {
+    t0=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" <"${STDIN:-/dev/null}" || {
       cat "$TMP/err" >&2
       return 1
     }
-    read -r t m <"$TMP/t"
-    if [[ -z $bt ]] || awk -v a="$t" -v b="$bt" 'BEGIN { exit !(a < b) }'; then bt=$t; bm=$m; fi
+    t1=$(date +%s%N)
+    t=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    if [[ -z $bt ]] || awk -v a="$t" -v b="$bt" 'BEGIN { exit !(a < b) }'; then bt=$t; bm=$(cat "$TMP/t"); fi
   done
   echo "$bt $bm"
 }
@@ -63,7 +65,7 @@ for n in "${SIZES[@]}"; do
   for m in "$n" $((2 * n)); do
     [[ -f $TMP/d$m ]] || cargo bench --quiet --bench scale -- --write-dump "$TMP/d$m" "$m" 2>/dev/null
   done
-  if ((n >= 1000000)); then r=3; else r=5; fi
+  if ((n >= 1000000)); then r=3; else r=7; fi
   read -r ts ms < <(best $r "$BIN" --format iomem --input "$TMP/d$n" show)
   read -r td md < <(STDIN=$TMP/s20 best $r "$BIN" --input "$TMP/d$n" repl)
   read -r ti _ < <(best $r "$BIN" --format iomem --input "$TMP/d$n" -f "$TMP/s20")
