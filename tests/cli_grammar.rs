@@ -457,3 +457,29 @@ fn readme_links_stay_in_the_repository() {
         assert!(root.join(doc).exists(), "{doc} missing");
     }
 }
+
+/// A tool's own `--help` (`ndctl --help`, `daxctl reconfigure-device -h`) prints the tool's
+/// usage and succeeds, as the real tools do; a mistake next to `-h` stays a usage error.
+#[test]
+fn tool_help_is_help_not_an_error() {
+    let o = run(&["--format", "iomem", "-e", "ndctl --help"], &[], None);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(!err(&o).contains("error"), "{}", show(&o));
+    let o = run(&["-e", "ndctl --help"], &[], None);
+    assert!(
+        out(&o).starts_with("Usage: ndctl <COMMAND>"),
+        "{}",
+        show(&o)
+    );
+    assert!(out(&o).contains("create-namespace"), "{}", show(&o));
+    let o = run(&["-e", "daxctl reconfigure-device -h"], &[], None);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(out(&o).contains("--mode <MODE>"), "{}", show(&o));
+    let o = run(&["-e", "daxctl create-device -h"], &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        err(&o).contains("unrecognized subcommand 'create-device'"),
+        "{}",
+        show(&o)
+    );
+}

@@ -22,6 +22,12 @@ pub enum ToolCommand {
     Ndctl(ndctl::Ndctl),
     Daxctl(daxctl::Daxctl),
     Sysfs(sysfs::SysfsWrite),
+    /// `ndctl --help`, `daxctl create-device -h`, `modprobe --help`: the tool's usage, printed
+    /// with exit status 0 as the tool does; nothing runs.
+    Help {
+        argv: Vec<String>,
+        text: String,
+    },
 }
 
 /// A tool command line that does not parse (the tool's own usage message).
@@ -34,6 +40,35 @@ pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo"];
 
 /// Parse a tool's argv (`argv[0]` = `modprobe|ndctl|daxctl|echo`).
 pub fn parse_argv(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
+    // `--help`/`-h` before any `--` asks modprobe, ndctl and daxctl for their usage (not echo:
+    // `echo -h` prints `-h`). Their clap grammars answer it as an "error" whose text is the
+    // help; here it is what the user asked for.
+    let asks_help = argv
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--help" || a == "-h");
+    if asks_help
+        && matches!(
+            argv.first().map(String::as_str),
+            Some("modprobe" | "ndctl" | "daxctl")
+        )
+    {
+        match parse_tool(argv) {
+            // clap's rendered help (a real mistake renders as `error: …`: that stays one).
+            Err(e) if !e.0.starts_with("error:") => {
+                return Ok(ToolCommand::Help {
+                    argv: argv.to_vec(),
+                    text: e.0,
+                });
+            }
+            other => return other,
+        }
+    }
+    parse_tool(argv)
+}
+
+fn parse_tool(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
     match argv.first().map(String::as_str) {
         Some("modprobe") => modprobe::parse(argv).map(ToolCommand::Modprobe),
         Some("ndctl") => ndctl::parse(argv).map(ToolCommand::Ndctl),
@@ -57,6 +92,7 @@ impl ToolCommand {
     /// Lists change nothing.
     pub fn is_query(&self) -> bool {
         match self {
+            ToolCommand::Help { .. } => true,
             ToolCommand::Ndctl(n) => n.is_query(),
             ToolCommand::Daxctl(d) => d.is_query(),
             _ => false,
@@ -71,6 +107,13 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Ndctl(n) => n.fmt(f),
             ToolCommand::Daxctl(d) => d.fmt(f),
             ToolCommand::Sysfs(s) => s.fmt(f),
+            ToolCommand::Help { argv, .. } => {
+                let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+                match shlex::try_join(words.iter().copied()) {
+                    Ok(s) => f.write_str(&s),
+                    Err(_) => f.write_str(&argv.join(" ")),
+                }
+            }
         }
     }
 }
@@ -105,6 +148,10 @@ pub fn run(m: &mut Machine, t: &ToolCommand, trace: &mut Trace) -> ToolRun {
         ToolCommand::Ndctl(c) => ndctl::run(m, c, trace),
         ToolCommand::Daxctl(c) => daxctl::run(m, c, trace),
         ToolCommand::Sysfs(c) => sysfs::run(m, c, trace),
+        ToolCommand::Help { text, .. } => ToolRun {
+            output: format!("{}\n", text.trim_end()),
+            ..ToolRun::default()
+        },
     }
 }
 
