@@ -4,10 +4,10 @@
 //! Kernel lines from /work/ksrc/linux-source-{5.10,6.1}/ (mm/memory_hotplug.c,
 //! arch/x86/mm/init.c), older ones from the torvalds/linux history.
 
-use super::v;
+use super::{blk, v};
 use crate::kernel::Trace;
 use crate::kernel::machine::{AddOptions, Config, Machine};
-use crate::kernel::memory::{BlockState, MemoryBlock, MemoryBlocks, OnlineType, Zone};
+use crate::kernel::memory::{BlockState, MemoryBlocks, OnlineType, Zone};
 use crate::testutil::{RAM, build};
 use crate::tree::Desc;
 
@@ -67,17 +67,6 @@ fn boot_zone_limits_at_16_mib_and_4_gib() {
 }
 
 // ---------------------------------------------------------------- zone spans before the fix
-
-fn blk(id: u64, state: BlockState, zone: Option<Zone>) -> MemoryBlock {
-    MemoryBlock {
-        id,
-        state,
-        zone,
-        nid: 0,
-        removable: true,
-        boot: false,
-    }
-}
 
 /// v5.0 (before feee6b298916) the span shrinks only on removal: `__remove_zone` →
 /// `shrink_zone_span(zone, start_pfn, start_pfn + nr_pages)`: `if (zone_start_pfn ==

@@ -2,31 +2,17 @@
 //! /work/ksrc/linux-source-{5.10,6.1,6.12}/mm/memory_hotplug.c; ≤ v5.9 lines quoted from
 //! v5.4 where the Debian sources do not have them).
 
-use super::v;
-use crate::kernel::machine::{AddOptions, Config, Machine};
+use super::{add, m};
+use crate::kernel::machine::{AddOptions, Machine};
 use crate::kernel::memory::{BlockState, OnlineType, Zone};
 use crate::kernel::{Errno, KResult, Trace};
-use crate::testutil::{RAM, t0, text};
+use crate::testutil::{RAM, text};
 use crate::tree::flags::*;
 
 const BS: u64 = 128 << 20;
 const G4: u64 = 0x1_0000_0000;
 /// x86_64 without la57: `mhp_range.end = max_phys` = `(1ULL << MAX_PHYSMEM_BITS) - 1`, 46 bits.
 const PHYSMEM_END: u64 = (1 << 46) - 1;
-
-fn m(ver: &str) -> Machine {
-    Machine::boot(
-        t0(),
-        Config {
-            version: v(ver),
-            ..Config::default()
-        },
-    )
-}
-
-fn add(mc: &mut Machine, start: u64, size: u64, tr: &mut Trace) -> KResult<()> {
-    mc.add_memory(0, start, size, &AddOptions::default(), tr)
-}
 
 fn add_dm(mc: &mut Machine, start: u64, size: u64, merge: bool) -> KResult<()> {
     let o = AddOptions {

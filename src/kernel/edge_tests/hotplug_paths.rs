@@ -5,29 +5,15 @@
 //! quoted from /work/ksrc/linux-source-{5.10,6.1}/mm/memory_hotplug.c, older ones from the
 //! torvalds/linux history (search tool, code corpus).
 
-use super::v;
+use super::{add, m, v};
 use crate::kernel::machine::{AddOptions, Config, Machine};
 use crate::kernel::memory::{BlockState, OnlineType, Zone};
-use crate::kernel::{Errno, KResult, Trace};
+use crate::kernel::{Errno, Trace};
 use crate::testutil::{MEMB, RAM, build, t0, text};
 use crate::tree::Desc;
 
 const BS: u64 = 128 << 20;
 const G4: u64 = 0x1_0000_0000;
-
-fn m(ver: &str) -> Machine {
-    Machine::boot(
-        t0(),
-        Config {
-            version: v(ver),
-            ..Config::default()
-        },
-    )
-}
-
-fn add(mc: &mut Machine, start: u64, size: u64, tr: &mut Trace) -> KResult<()> {
-    mc.add_memory(0, start, size, &AddOptions::default(), tr)
-}
 
 // ---------------------------------------------------------------- register_memory_resource
 

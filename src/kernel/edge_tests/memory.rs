@@ -2,18 +2,8 @@
 //! zone choice, `include/linux/mmzone.h` `zone_intersects`; read in
 //! /work/ksrc/linux-source-6.1/).
 
+use super::blk;
 use crate::kernel::memory::*;
-
-fn blk(id: u64, state: BlockState, zone: Option<Zone>) -> MemoryBlock {
-    MemoryBlock {
-        id,
-        state,
-        zone,
-        nid: 0,
-        removable: true,
-        boot: false,
-    }
-}
 
 fn online(bs: &mut MemoryBlocks, ids: impl IntoIterator<Item = u64>, z: Zone) {
     for id in ids {

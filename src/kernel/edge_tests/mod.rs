@@ -14,8 +14,39 @@ mod memory;
 mod region;
 mod resource;
 
-use crate::kernel::KernelVersion;
+use crate::kernel::machine::{AddOptions, Config, Machine};
+use crate::kernel::memory::{BlockState, MemoryBlock, Zone};
+use crate::kernel::{KResult, KernelVersion, Trace};
+use crate::testutil::t0;
 
 pub(super) fn v(s: &str) -> KernelVersion {
     s.parse().unwrap()
+}
+
+/// The machine booted on T0 (kernel-semantics.md §6.0) under kernel `ver`.
+pub(super) fn m(ver: &str) -> Machine {
+    Machine::boot(
+        t0(),
+        Config {
+            version: v(ver),
+            ..Config::default()
+        },
+    )
+}
+
+/// `add_memory(nid 0, start, size)` with no options.
+pub(super) fn add(mc: &mut Machine, start: u64, size: u64, tr: &mut Trace) -> KResult<()> {
+    mc.add_memory(0, start, size, &AddOptions::default(), tr)
+}
+
+/// A non-boot, removable block of node 0.
+pub(super) fn blk(id: u64, state: BlockState, zone: Option<Zone>) -> MemoryBlock {
+    MemoryBlock {
+        id,
+        state,
+        zone,
+        nid: 0,
+        removable: true,
+        boot: false,
+    }
 }
