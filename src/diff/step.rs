@@ -192,6 +192,34 @@ fn only_here(
     }
 }
 
+impl StepView {
+    fn swapped(self) -> StepView {
+        StepView {
+            before: self.after,
+            after: self.before,
+            before_rows: self.after_rows,
+            after_rows: self.before_rows,
+        }
+    }
+}
+
+/// Both states whole: `before` = the tree as it is, `after` = the tree with `j` undone; the
+/// tree is left as it was, and the journal that undoes `j`'s undo is returned (the step's
+/// journal in the other direction).
+fn whole_both(tree: &mut Tree, j: TreeJournal) -> (StepView, TreeJournal) {
+    let (before, before_rows) = excerpt_whole(tree);
+    let back = tree.undo(j);
+    let (after, after_rows) = excerpt_whole(tree);
+    let j = tree.undo(back);
+    let view = StepView {
+        before,
+        after,
+        before_rows,
+        after_rows,
+    };
+    (view, j)
+}
+
 /// The excerpts of the step whose undo journal is `undo`, `tree` being the state after it.
 /// The tree is flipped to the state before and back (four times the step's change); the
 /// returned journal undoes the step as `undo` did.
@@ -199,17 +227,8 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
     // A tree the side view shows whole is taken whole (both states).
     let small = |t: &Tree| t.len() <= crate::render::diff::FOLD_ABOVE;
     if small(tree) {
-        let (after, after_rows) = excerpt_whole(tree);
-        let redo = tree.undo(undo);
-        let (before, before_rows) = excerpt_whole(tree);
-        let undo = tree.undo(redo);
-        let view = StepView {
-            before,
-            after,
-            before_rows,
-            after_rows,
-        };
-        return (view, undo);
+        let (view, undo) = whole_both(tree, undo);
+        return (view.swapped(), undo);
     }
     let touched: BTreeSet<NodeId> = undo.touched().collect();
     let w = EXCERPT_CONTEXT;
@@ -235,16 +254,10 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
         }
     }
     if small(tree) {
-        let (before, before_rows) = excerpt_whole(tree);
+        // Back to the state after the step first: the tree is left there.
         let undo = tree.undo(redo);
-        let (after, after_rows) = excerpt_whole(tree);
-        let view = StepView {
-            before,
-            after,
-            before_rows,
-            after_rows,
-        };
-        return (view, undo);
+        let (view, undo) = whole_both(tree, undo);
+        return (view.swapped(), undo);
     }
     // A node moved to another depth re-indents its whole subtree: every line of it differs in
     // the text (the unified view), so the subtree is in both excerpts.
@@ -307,4 +320,67 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
         },
         undo,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Desc;
+    use crate::tree::flags::*;
+
+    /// A flat tree of `n` rows.
+    fn rows(n: u64) -> Tree {
+        let mut t = Tree::new_iomem(46);
+        for i in 0..n {
+            let id = t.alloc(
+                i * 0x1000,
+                i * 0x1000 + 0xfff,
+                b"r",
+                IORESOURCE_MEM,
+                Desc::None,
+            );
+            t.link_before(Tree::ROOT, id, None);
+        }
+        t
+    }
+
+    /// Across the side view's whole-tree threshold in both directions: the excerpts are the
+    /// whole trees, the tree is left after the step, and the journal still undoes the step.
+    #[test]
+    fn crossing_the_whole_tree_threshold_both_ways() {
+        let fold = crate::render::diff::FOLD_ABOVE as u64;
+        for (n, add) in [(fold, true), (fold + 1, false)] {
+            let mut t = rows(n);
+            let start = t.clone();
+            t.begin_journal();
+            if add {
+                let id = t.alloc(
+                    n * 0x1000,
+                    n * 0x1000 + 0xfff,
+                    b"new",
+                    IORESOURCE_MEM,
+                    Desc::None,
+                );
+                t.link_before(Tree::ROOT, id, None);
+            } else {
+                let last = t.children(Tree::ROOT).last().expect("rows");
+                t.unlink(last);
+                t.free(last);
+            }
+            let j = t.end_journal();
+            let after = t.clone();
+            let (v, j) = step_view(&mut t, j);
+            assert!(t.same_as(&after), "left after the step");
+            assert!(
+                v.before.same_as(&start) && v.after.same_as(&after),
+                "n = {n}"
+            );
+            assert_eq!(
+                (v.before_rows.total, v.after_rows.total),
+                (start.len(), after.len())
+            );
+            let _ = t.undo(j);
+            assert!(t.same_as(&start), "the journal undoes the step");
+        }
+    }
 }
