@@ -308,3 +308,262 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
         undo,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The module's rule: a step's excerpt diff is the whole trees' diff (same changes, same
+    //! side view with the same folds, same unified hunks), the row totals are the whole
+    //! trees', and the returned journal still undoes the step exactly.
+    use super::*;
+    use crate::diff::diff;
+    use crate::render::Palette;
+    use crate::render::diff::{render_side, render_side_rows, render_unified, render_unified_rows};
+    use crate::testutil::{MEMB, RAM};
+    use crate::tree::Desc;
+    use crate::tree::flags::*;
+
+    /// `n` top-level System RAM rows, each with `kids` children: a tree that folds.
+    fn wide(n: u64, kids: u64) -> Tree {
+        let mut t = Tree::new_iomem(46);
+        for i in 0..n {
+            let s = 0x1_0000_0000 + i * 0x100_0000;
+            let top = t.alloc(s, s + 0xff_ffff, b"System RAM", RAM, Desc::None);
+            t.link_before(Tree::ROOT, top, None);
+            for k in 0..kids {
+                let cs = s + k * 0x10_0000;
+                let c = t.alloc(cs, cs + 0xf_ffff, b"dev", MEMB, Desc::None);
+                t.link_before(top, c, None);
+            }
+        }
+        t
+    }
+
+    fn nth_top(t: &Tree, i: usize) -> NodeId {
+        t.children(Tree::ROOT).nth(i).unwrap()
+    }
+
+    /// Do `op` as a journaled step on `t` and check the step view against the whole trees.
+    fn check(mut t: Tree, op: impl FnOnce(&mut Tree)) -> StepView {
+        let before = t.clone();
+        t.begin_journal();
+        op(&mut t);
+        let undo = t.end_journal();
+        let after = t.clone();
+        let (v, back) = step_view(&mut t, undo);
+        assert!(
+            t.same_as(&after),
+            "step_view left the tree in the after state"
+        );
+        assert_eq!(v.before_rows.total, before.len());
+        assert_eq!(v.after_rows.total, after.len());
+        let full = diff(&before, &after);
+        let part = diff(&v.before, &v.after);
+        assert!(!full.is_empty());
+        assert_eq!(
+            full.summaries(&before, &after),
+            part.summaries(&v.before, &v.after)
+        );
+        let pal = Palette::plain();
+        let lines = before.len().max(after.len());
+        let ctx = if lines <= 40 { lines } else { 3 };
+        assert_eq!(
+            render_side(&before, &after, &full, &pal, ctx),
+            render_side_rows(&v.before, &v.after, &part, &pal, ctx, Some(&v.after_rows)),
+            "side view"
+        );
+        assert_eq!(
+            render_unified(&before, &after, 3),
+            render_unified_rows(
+                &v.before,
+                &v.after,
+                3,
+                Some((&v.before_rows, &v.after_rows))
+            ),
+            "unified view"
+        );
+        // Each excerpt row is at its true row of the whole tree.
+        for (x, whole, rows) in [
+            (&v.before, &before, &v.before_rows),
+            (&v.after, &after, &v.after_rows),
+        ] {
+            let all: Vec<NodeId> = whole.descendants(Tree::ROOT).collect();
+            for id in x.descendants(Tree::ROOT) {
+                let w = all[rows.row(id).unwrap()];
+                assert_eq!(x.get(id).start, whole.get(w).start);
+                assert_eq!(x.get(id).end, whole.get(w).end);
+                assert_eq!(x.name_of(id), whole.name_of(w));
+                assert_eq!(x.depth(id), whole.depth(w));
+            }
+        }
+        // The journal handed back still undoes the step.
+        let _redo = t.undo(back);
+        assert!(t.same_as(&before), "the returned journal undoes the step");
+        v
+    }
+
+    #[test]
+    fn added_leaf_in_a_big_tree_is_an_excerpt() {
+        let v = check(wide(60, 1), |t| {
+            let p = nth_top(t, 30);
+            let s = t.get(p).start + 0x80_0000;
+            let n = t.alloc(s, s + 0xfff, b"new", MEMB, Desc::None);
+            t.link_sorted(p, n);
+        });
+        // An excerpt, not the whole tree: the change, its context and ancestors.
+        assert!(v.after.len() < 40, "{}", v.after.len());
+        assert!(v.before.len() < 40);
+        assert_eq!(v.after.len(), v.before.len() + 1);
+    }
+
+    #[test]
+    fn removed_subtree_is_in_the_before_excerpt() {
+        let v = check(wide(60, 3), |t| {
+            let p = nth_top(t, 20);
+            t.unlink(p);
+            t.free(p);
+        });
+        // The removed subtree (4 rows) with context; none of it in the after excerpt.
+        assert_eq!(v.before.len(), v.after.len() + 4);
+    }
+
+    #[test]
+    fn added_subtree_with_children_is_in_the_after_excerpt() {
+        check(wide(60, 1), |t| {
+            let s = 0x9_0000_0000;
+            let top = t.alloc(
+                s,
+                s + 0xff_ffff,
+                b"Soft Reserved",
+                IORESOURCE_MEM,
+                Desc::SoftReserved,
+            );
+            t.link_sorted(Tree::ROOT, top);
+            for k in 0..8u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"dax",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(top, c, None);
+            }
+        });
+    }
+
+    #[test]
+    fn adopting_a_run_reindents_it_in_both_excerpts() {
+        // insert_resource: a new parent adopts existing top-level rows (they move deeper).
+        check(wide(60, 2), |t| {
+            let run: Vec<NodeId> = (10..14).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[3]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+    }
+
+    #[test]
+    fn lifting_children_reindents_them_in_both_excerpts() {
+        // remove_resource: the children move up a level.
+        check(wide(60, 5), |t| {
+            let p = nth_top(t, 25);
+            t.unlink_lifting_children(p);
+        });
+    }
+
+    #[test]
+    fn resized_renamed_and_flag_changes() {
+        check(wide(60, 2), |t| {
+            let a = nth_top(t, 5);
+            let e = t.get(a).end;
+            t.set_range(a, t.get(a).start, e - 0x1000);
+            let b = nth_top(t, 40);
+            let name = t.intern(b"renamed");
+            t.get_mut(b).name = name;
+            let c = nth_top(t, 59);
+            t.get_mut(c).flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
+            let d = t.first_child(nth_top(t, 0)).unwrap();
+            t.get_mut(d).desc = Desc::Reserved;
+        });
+    }
+
+    #[test]
+    fn first_and_last_rows_change() {
+        check(wide(60, 0), |t| {
+            let f = nth_top(t, 0);
+            t.unlink(f);
+            let l = nth_top(t, 58);
+            let s = t.get(l).end + 1;
+            let n = t.alloc(s, s + 0xfff, b"last", MEMB, Desc::None);
+            t.link_before(Tree::ROOT, n, None);
+        });
+    }
+
+    #[test]
+    fn a_small_tree_is_taken_whole() {
+        // At most FOLD_ABOVE rows after: both excerpts are the whole trees.
+        let v = check(wide(10, 1), |t| {
+            let p = nth_top(t, 3);
+            t.unlink(p);
+        });
+        assert_eq!((v.before.len(), v.after.len()), (20, 18));
+    }
+
+    #[test]
+    fn a_step_growing_a_small_tree_past_the_fold_takes_both_whole() {
+        // Before: 40 rows (whole); after: 46.
+        let v = check(wide(20, 1), |t| {
+            let s = 0x9_0000_0000;
+            let top = t.alloc(s, s + 0xff_ffff, b"new", IORESOURCE_MEM, Desc::None);
+            t.link_sorted(Tree::ROOT, top);
+            for k in 0..5u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"k",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(top, c, None);
+            }
+        });
+        assert_eq!((v.before.len(), v.after.len()), (40, 46));
+    }
+
+    #[test]
+    fn a_step_shrinking_past_the_fold_takes_after_whole() {
+        // Before: 46 rows; after: 40 (the after state is shown whole).
+        let v = check(wide(23, 1), |t| {
+            for _ in 0..3 {
+                let p = nth_top(t, 0);
+                t.unlink(p);
+            }
+        });
+        assert_eq!((v.before.len(), v.after.len()), (46, 40));
+    }
+
+    #[test]
+    fn window_keeps_w_rows_each_side_and_the_ancestors_neighbours() {
+        // Top-level node i is at row 3i, its two children at 3i+1, 3i+2.
+        let t = wide(30, 2);
+        let mid = t.first_child(nth_top(&t, 15)).unwrap();
+        assert_eq!(t.row_of(mid), 46);
+        let rows = |set: BTreeSet<NodeId>| {
+            let mut v: Vec<usize> = set.iter().map(|&id| t.row_of(id)).collect();
+            v.sort();
+            v
+        };
+        // Rows 44..=48 (2 each side of 46); their ancestors: top 14 (42), top 15 (45);
+        // those ancestors' neighbours: 41, 43 and 44, 46; the neighbours' ancestors: top 13
+        // (39) for 41, 42 for 43 — and no neighbours of those.
+        assert_eq!(
+            rows(window(&t, [mid], 2)),
+            [39, 41, 42, 43, 44, 45, 46, 47, 48]
+        );
+        // At the first row nothing comes before it.
+        let first = nth_top(&t, 0);
+        assert_eq!(rows(window(&t, [first], 2)), [0, 1, 2]);
+        // The root is never a window's row.
+        assert!(window(&t, [Tree::ROOT], 2).is_empty());
+    }
+}
