@@ -1690,4 +1690,185 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn resource_predicates_at_their_boundaries() {
+        // include/linux/ioport.h (6.12): resource_size `return res->end - res->start + 1;`,
+        // resource_overlaps `return r1->start <= r2->end && r1->end >= r2->start;`,
+        // resource_contains `return r1->start <= r2->start && r1->end >= r2->end;`.
+        let mut t = Tree::new_iomem(46);
+        let id = t.alloc(0x1000, 0x1fff, b"x", IORESOURCE_MEM, Desc::None);
+        let r = t.get(id).clone();
+        assert_eq!(r.size(), 0x1000);
+        assert!(!r.is_busy());
+        t.get_mut(id).flags |= IORESOURCE_BUSY;
+        assert!(t.get(id).is_busy());
+        assert!(r.contains(0x1000, 0x1fff));
+        assert!(r.contains(0x1800, 0x1800));
+        assert!(!r.contains(0x0fff, 0x1fff));
+        assert!(!r.contains(0x1000, 0x2000));
+        assert!(r.overlaps(0x1fff, 0x3000));
+        assert!(r.overlaps(0x0, 0x1000));
+        assert!(!r.overlaps(0x2000, 0x3000));
+        assert!(!r.overlaps(0x0, 0x0fff));
+    }
+
+    #[test]
+    fn root_end_and_hex_width() {
+        // kernel/resource.c r_show (6.12): `int width = root->end < 0x10000 ? 4 : 8;`
+        assert_eq!(Tree::new(RootKind::Ioport, 0xffff).hex_width(), 4);
+        assert_eq!(Tree::new(RootKind::Ioport, 0x10000).hex_width(), 8);
+        assert_eq!(Tree::new_iomem(46).hex_width(), 8);
+        // iomem_resource.end = (1ULL << boot_cpu_data.x86_phys_bits) - 1 (x86 setup_arch).
+        assert_eq!(Tree::new_iomem(46).get(Tree::ROOT).end, (1u64 << 46) - 1);
+        assert_eq!(Tree::new_iomem(63).get(Tree::ROOT).end, (1u64 << 63) - 1);
+        assert_eq!(Tree::new_iomem(64).get(Tree::ROOT).end, u64::MAX);
+        assert_eq!(Tree::new_iomem(46).kind(), RootKind::Iomem);
+        assert_eq!(Tree::new_iomem(46).root(), Tree::ROOT);
+    }
+
+    #[test]
+    fn describe_names_the_bits() {
+        assert_eq!(flags::describe(0), "0");
+        assert_eq!(flags::describe(IORESOURCE_MEM), "MEM");
+        assert_eq!(
+            flags::describe(IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY),
+            "MEM|SYSRAM|BUSY"
+        );
+    }
+
+    fn two_level() -> (Tree, NodeId, NodeId, NodeId) {
+        let mut t = Tree::new_iomem(46);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let a1 = leaf(&mut t, a, 0x1000, 0x10ff, "k");
+        let b = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "k");
+        (t, a, a1, b)
+    }
+
+    #[test]
+    fn same_as_compares_every_printed_field_and_the_shape() {
+        let (t, a, a1, b) = two_level();
+        assert!(t.same_as(&t.clone()));
+        let changed: Vec<Box<dyn Fn(&mut Tree)>> = vec![
+            Box::new(|t| t.get_mut(a1).start = 0x1001),
+            Box::new(|t| t.get_mut(a1).end = 0x10fe),
+            Box::new(|t| t.get_mut(b).flags ^= IORESOURCE_BUSY),
+            Box::new(|t| t.get_mut(b).desc = Desc::Reserved),
+            Box::new(|t| {
+                let n = t.intern(b"z");
+                t.get_mut(a).name = n;
+            }),
+            Box::new(|t| t.get_mut(Tree::ROOT).end -= 1),
+            Box::new(|t| {
+                let n = t.alloc(0x3000, 0x3fff, b"c", IORESOURCE_MEM, Desc::None);
+                t.link_before(Tree::ROOT, n, None);
+            }),
+            Box::new(|t| {
+                // Same rows in the same order, another depth.
+                t.unlink(b);
+                t.link_before(a, b, None);
+            }),
+        ];
+        for (i, f) in changed.iter().enumerate() {
+            let mut u = t.clone();
+            f(&mut u);
+            assert!(!t.same_as(&u), "change {i}");
+            assert!(!u.same_as(&t), "change {i} (other side)");
+        }
+    }
+
+    #[test]
+    fn lookups_find_the_first_in_preorder() {
+        let (t, a, a1, b) = two_level();
+        assert_eq!(t.find_name("k"), Some(a1));
+        assert_eq!(t.find_name("a"), Some(a));
+        assert_eq!(t.find_name("nope"), None);
+        assert_eq!(t.find_range(0x2000, 0x2fff), Some(b));
+        assert_eq!(t.find_range(0x1000, 0x10ff), Some(a1));
+        assert_eq!(t.find_range(0x1000, 0x2fff), None);
+        assert_eq!(t.find_range(0x2000, 0x2ffe), None);
+        assert_eq!((t.depth(a), t.depth(a1), t.depth(b)), (0, 1, 0));
+        assert_eq!(t.ancestors(a1).collect::<Vec<_>>(), [a, Tree::ROOT]);
+        assert_eq!(t.descendants(a).collect::<Vec<_>>(), [a1]);
+        assert_eq!(t.path_to(0x10ff), [a, a1]);
+        assert_eq!(t.path_to(0x1100), [a]);
+        assert_eq!(t.path_to(0x2fff), [b]);
+        assert_eq!((t.len(), t.rows_below(a), t.rows_below(b)), (3, 1, 0));
+        assert!(t.has_children(a) && !t.has_children(b));
+        assert_eq!((t.child_count(Tree::ROOT), t.first_child(a)), (2, Some(a1)));
+        assert_eq!((t.next_sibling(a), t.prev_sibling(b)), (Some(b), Some(a)));
+        assert_eq!((t.next_sibling(b), t.prev_sibling(a)), (None, None));
+        assert_eq!(t.arena_len(), 4);
+    }
+
+    #[test]
+    fn linked_and_in_tree_after_unlink_free_and_reuse() {
+        let (mut t, a, a1, b) = two_level();
+        assert!(t.is_linked(Tree::ROOT) && t.is_linked(a1));
+        assert!(t.in_tree(a1) && t.in_tree(Tree::ROOT));
+        assert!(!t.in_tree(NodeId(99)));
+        assert!(t.unlink(a));
+        assert!(!t.is_linked(a));
+        assert!(!t.in_tree(a));
+        // a1 still hangs from a, which is out of the tree.
+        assert!(t.is_linked(a1));
+        assert!(!t.in_tree(a1));
+        t.free(a);
+        // The slots are reused: a new node in a's old slot is not a1's parent.
+        let n = t.alloc(0x5000, 0x5fff, b"n", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, n, None);
+        assert!(t.in_tree(n) && t.in_tree(b));
+        // a1 (released) still points at its old parent's slot, now n's, and n has no such
+        // child: not in the tree ("A released node may still point at a parent whose slot
+        // was reused").
+        assert_eq!((n, t.parent(a1)), (a, Some(a)));
+        assert!(!t.in_tree(a1));
+        assert!(t.rows_consistent());
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn rows_consistent_sees_a_wrong_count() {
+        let (mut t, a, _, _) = two_level();
+        assert!(t.rows_consistent());
+        t.nodes[a.0 as usize].rows_below = 2;
+        assert!(!t.rows_consistent());
+        t.nodes[a.0 as usize].rows_below = 1;
+        t.nodes[0].rows_below = 4;
+        assert!(!t.rows_consistent());
+    }
+
+    #[test]
+    fn journal_heap_bytes_count_what_it_holds() {
+        // At least the records themselves and each saved child entry (a ChildKey and a
+        // NodeId); not more than a few times that.
+        let entry = std::mem::size_of::<(ChildKey, NodeId)>();
+        let mut t = Tree::new_iomem(46);
+        let kids: Vec<NodeId> = (0..1000u64)
+            .map(|i| leaf(&mut t, Tree::ROOT, i * 0x1000, i * 0x1000 + 0xfff, "k"))
+            .collect();
+        t.begin_journal();
+        let p = t.alloc(0, 999 * 0x1000 + 0xfff, b"p", IORESOURCE_MEM, Desc::None);
+        t.adopt_run(Tree::ROOT, p, &kids);
+        let j = t.end_journal();
+        let held = j.len() * std::mem::size_of::<TreeUndo>() + 1000 * entry;
+        let got = j.heap_bytes();
+        assert!(got >= held, "{got} < {held}");
+        assert!(got <= 4 * held, "{got} > 4 * {held}");
+        // A journal of one field change: one record and its saved fields.
+        t.begin_journal();
+        t.get_mut(p).flags |= IORESOURCE_BUSY;
+        let j = t.end_journal();
+        let one = 2 * std::mem::size_of::<TreeUndo>() + std::mem::size_of::<Fields>();
+        assert_eq!(j.len(), 2);
+        assert!(
+            j.heap_bytes() >= one && j.heap_bytes() <= 2 * one,
+            "{}",
+            j.heap_bytes()
+        );
+        assert_eq!(j.touched().collect::<Vec<_>>(), [p]);
+        assert!(!j.is_empty());
+        t.begin_journal();
+        assert!(t.end_journal().is_empty());
+    }
 }
