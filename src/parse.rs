@@ -1185,6 +1185,43 @@ mod tests {
     }
 
     #[test]
+    fn the_caret_points_at_the_spot_far_into_a_line() {
+        // The caret stands under the byte the error is about (a non-hex digit in the start
+        // address of line 2, after a 60-byte line 1).
+        let mut line = b"00000000-00000fff : ".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 40));
+        let text = format!(
+            "{}\n  0000zzzz-00000fff : b\n",
+            String::from_utf8(line).unwrap()
+        );
+        let e = parse_dump(text.as_bytes(), None).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 7));
+        assert_eq!(e.text.chars().nth(e.caret), Some('z'));
+    }
+
+    #[test]
+    fn an_end_padded_oddly_is_a_normalization_on_the_general_path_too() {
+        // r_show pads both `%0*llx` to the minimum width; a 4-digit end in an 8-digit dump is
+        // not the kernel's (CRLF sends the dump to the general parser).
+        let d = parse_dump(b"00000000-0fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+        let d = parse_dump(b"0000-00000fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+    }
+
+    #[test]
     fn long_lines_are_linear_and_excerpted() {
         let mut big = b"00000000-".to_vec();
         big.extend(std::iter::repeat_n(b'f', 1 << 20));

@@ -1909,4 +1909,56 @@ mod tests {
         t.begin_journal();
         assert!(t.end_journal().is_empty());
     }
+
+    #[test]
+    fn names_are_compacted_once_the_arena_doubled_since_the_last_time() {
+        // compact_names: "once the arena has doubled since the last time" (plus 4 KiB).
+        let mut t = Tree::new_iomem(64);
+        let live = t.alloc(0x1000, 0x1fff, &[b'L'; 3000], IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, live);
+        let dead = |t: &mut Tree, bytes: usize| {
+            let id = t.alloc(0x2000, 0x2fff, &vec![b'd'; bytes], 0, Desc::None);
+            t.free(id);
+        };
+        dead(&mut t, 2000);
+        t.compact_names();
+        // The live names: the 3000-byte one and the root's.
+        let c = t.names.len();
+        assert!((3000..3100).contains(&c), "{c}");
+        // Nothing happens below twice the last compaction's size plus 4096.
+        dead(&mut t, c + 4095);
+        assert_eq!(t.names.len(), 2 * c + 4095);
+        t.compact_names();
+        assert_eq!(t.names.len(), 2 * c + 4095);
+        dead(&mut t, 1);
+        t.compact_names();
+        assert_eq!(t.names.len(), c);
+        assert_eq!(t.name_of(live), &[b'L'; 3000][..]);
+        // Under a journal: the old arena is kept in the journal (and counted), and undo puts
+        // it back.
+        dead(&mut t, 20000);
+        let before = t.names.len();
+        t.begin_journal();
+        t.compact_names();
+        let j = t.end_journal();
+        assert_eq!(t.names.len(), c);
+        assert!(j.heap_bytes() >= before, "{} < {before}", j.heap_bytes());
+        t.undo(j);
+        assert_eq!(t.names.len(), before);
+        assert_eq!(t.name_of(live), &[b'L'; 3000][..]);
+    }
+
+    #[test]
+    fn a_child_list_turns_big_past_small_max() {
+        // The doc of `Kids`: "a list that grows past Kids::SMALL_MAX ... becomes a BTreeMap".
+        let mut k = Kids::new();
+        for i in 0..Kids::SMALL_MAX as u64 {
+            k.insert((i, i), NodeId(i as u32 + 1));
+        }
+        assert!(matches!(k, Kids::Small(_)));
+        let n = Kids::SMALL_MAX as u64;
+        k.insert((n, n), NodeId(n as u32 + 1));
+        assert!(matches!(k, Kids::Big(_)));
+        assert_eq!(k.len(), Kids::SMALL_MAX + 1);
+    }
 }

@@ -409,10 +409,19 @@ mod tests {
             let n = t.alloc(s, s + 0xfff, b"new", MEMB, Desc::None);
             t.link_sorted(p, n);
         });
-        // An excerpt, not the whole tree: the change, its context and ancestors.
-        assert!(v.after.len() < 40, "{}", v.after.len());
-        assert!(v.before.len() < 40);
-        assert_eq!(v.after.len(), v.before.len() + 1);
+        // An excerpt, not the whole tree. Top-level node i is at row 2i, its child at 2i+1;
+        // the new leaf is row 62 of after, the touched parent (top 30) row 60 of before.
+        // Before: rows 60 ± EXCERPT_CONTEXT (55..=65), top 27 (54, parent of 55) with its
+        // neighbours 53 and 55, and 53's parent top 26 (52): 52..=65.
+        // After: 62 ± 5 (57..=67; 67 is a top-level row, no one's ancestor, so its
+        // neighbours are not added), 56 (parent of 57) with 55 (and its parent 54), plus the
+        // rows of the before excerpt that are in both (52, 53): 52..=67.
+        // Back in before, the after rows in both (before 65, 66): 52..=66.
+        assert_eq!((v.before.len(), v.after.len()), (15, 16));
+        let first = v.after.descendants(Tree::ROOT).next().unwrap();
+        assert_eq!(v.after_rows.row(first), Some(52));
+        assert_eq!(v.before_rows.row(NodeId(15)), Some(66));
+        assert_eq!(v.before_rows.row(NodeId(16)), None);
     }
 
     #[test]
@@ -565,5 +574,15 @@ mod tests {
         assert_eq!(rows(window(&t, [first], 2)), [0, 1, 2]);
         // The root is never a window's row.
         assert!(window(&t, [Tree::ROOT], 2).is_empty());
+    }
+
+    #[test]
+    fn a_step_emptying_a_small_tree() {
+        let v = check(wide(1, 0), |t| {
+            let p = nth_top(t, 0);
+            t.unlink(p);
+        });
+        assert_eq!((v.before.len(), v.after.len()), (1, 0));
+        assert_eq!(v.after_rows.total, 0);
     }
 }
