@@ -585,4 +585,116 @@ mod tests {
         assert_eq!((v.before.len(), v.after.len()), (1, 0));
         assert_eq!(v.after_rows.total, 0);
     }
+
+    #[test]
+    fn a_removed_subtree_longer_than_the_window_is_whole_in_before() {
+        // Only the top of the subtree is touched (unlinked); its 30 rows below are removed
+        // with it and every one is a removed row of the diff.
+        check(wide(50, 1), |t| {
+            let p = nth_top(t, 20);
+            let s = t.get(p).start;
+            for k in 1..30u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"x",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(p, c, None);
+            }
+        });
+        let mut t = wide(50, 1);
+        let p = nth_top(&t, 20);
+        let s = t.get(p).start + 0x10_0000;
+        for k in 0..30u64 {
+            let c = t.alloc(
+                s + k * 0x1000,
+                s + k * 0x1000 + 0xfff,
+                b"x",
+                MEMB,
+                Desc::None,
+            );
+            t.link_before(p, c, None);
+        }
+        let v = check(t.clone(), |t| {
+            t.unlink(p);
+        });
+        assert_eq!(v.before.len(), v.after.len() + 32);
+        // And brought back in one step: the after excerpt holds it whole.
+        let mut gone = t.clone();
+        gone.unlink(p);
+        let v = check(gone, |t| t.link_sorted(Tree::ROOT, p));
+        assert_eq!(v.after.len(), v.before.len() + 32);
+    }
+
+    #[test]
+    fn adopting_a_run_longer_than_the_window_reindents_all_of_it() {
+        check(wide(60, 4), |t| {
+            let run: Vec<NodeId> = (10..20).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[9]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+        // Each adopted node has 12 children, untouched, each re-indented: rows further than
+        // the window from any touched node are still in both excerpts.
+        let v = check(wide(60, 12), |t| {
+            let run: Vec<NodeId> = (10..12).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[1]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+        // Only the moved subtrees (26 rows) and context, not the 780-row tree: a node whose
+        // depth did not change (the root, the parent whose list changed) is not re-indented.
+        assert!(
+            v.after.len() < 60 && v.before.len() < 60,
+            "{} {}",
+            v.before.len(),
+            v.after.len()
+        );
+        check(wide(60, 12), |t| {
+            let p = nth_top(t, 25);
+            t.unlink_lifting_children(p);
+        });
+    }
+
+    #[test]
+    fn an_ancestors_deep_neighbour_comes_with_all_its_ancestors() {
+        // P > P1 > P2 > P3, then A with 20 children; a change at A's 15th child puts A in the
+        // excerpt, with its row before (P3, depth 3) and P3's ancestors at their true depths.
+        let mut t = wide(20, 1);
+        let mut p = Tree::ROOT;
+        for (d, name) in ["P", "P1", "P2", "P3"].iter().enumerate() {
+            let s = 0x40_0000_0000 + d as u64 * 0x1000;
+            let n = t.alloc(
+                s,
+                0x40_0000_ffff,
+                name.as_bytes(),
+                IORESOURCE_MEM,
+                Desc::None,
+            );
+            t.link_before(p, n, None);
+            p = n;
+        }
+        let a = t.alloc(
+            0x50_0000_0000,
+            0x50_00ff_ffff,
+            b"A",
+            IORESOURCE_MEM,
+            Desc::None,
+        );
+        t.link_before(Tree::ROOT, a, None);
+        for k in 0..20u64 {
+            let s = 0x50_0000_0000 + k * 0x1000;
+            let c = t.alloc(s, s + 0xfff, b"a", MEMB, Desc::None);
+            t.link_before(a, c, None);
+        }
+        let v = check(t, |t| {
+            let a = t.find_name("A").unwrap();
+            let c = t.children(a).nth(15).unwrap();
+            t.get_mut(c).flags ^= IORESOURCE_BUSY;
+        });
+        let p3 = v.after.find_name("P3").unwrap();
+        assert_eq!(v.after.depth(p3), 3);
+    }
 }
