@@ -1749,7 +1749,8 @@ mod tests {
     fn same_as_compares_every_printed_field_and_the_shape() {
         let (t, a, a1, b) = two_level();
         assert!(t.same_as(&t.clone()));
-        let changed: Vec<Box<dyn Fn(&mut Tree)>> = vec![
+        type Edit<'a> = Box<dyn Fn(&mut Tree) + 'a>;
+        let changed: Vec<Edit> = vec![
             Box::new(|t| t.get_mut(a1).start = 0x1001),
             Box::new(|t| t.get_mut(a1).end = 0x10fe),
             Box::new(|t| t.get_mut(b).flags ^= IORESOURCE_BUSY),
