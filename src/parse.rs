@@ -1222,6 +1222,49 @@ mod tests {
     }
 
     #[test]
+    fn line_is_ok_accepts_blank_and_resource_lines_only() {
+        assert!(line_is_ok(b""));
+        assert!(line_is_ok(b"   "));
+        assert!(line_is_ok(b"00000000-00000fff : a"));
+        assert!(line_is_ok(b"  00000000-00000fff : a\r"));
+        assert!(!line_is_ok(b"garbage"));
+        assert!(!line_is_ok(b"0000zzzz-00000fff : a"));
+    }
+
+    #[test]
+    fn one_zero_line_is_not_a_zeroed_dump() {
+        // Without CAP_SYS_ADMIN every line reads 0-0; one `00000000-00000000` line alone can be
+        // a real empty-range entry, so two lines are needed (general path: CRLF).
+        let d = parse_dump(b"00000000-00000000 : Reserved\r\n", None).unwrap();
+        assert!(!d.tree.zeroed);
+        let d = parse_dump(b"00000000-00000000 : a\r\n00000000-00000000 : b\r\n", None).unwrap();
+        assert!(d.tree.zeroed);
+        let d = parse_dump(b"00000000-00000000 : Reserved\n", None).unwrap();
+        assert!(!d.tree.zeroed);
+    }
+
+    #[test]
+    fn an_end_padded_oddly_is_a_normalization_on_the_fast_path() {
+        let text: &[u8] = b"00000000-0fff : a\n00001000-00001fff : b\n";
+        let d = parse_dump(text, None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+        let d = parse_dump(b"0000-00000fff : a\n00001000-00001fff : b\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+    }
+
+    #[test]
     fn long_lines_are_linear_and_excerpted() {
         let mut big = b"00000000-".to_vec();
         big.extend(std::iter::repeat_n(b'f', 1 << 20));
