@@ -1262,6 +1262,20 @@ mod tests {
             "{:?}",
             d.normalizations
         );
+        // /proc/ioports (width 4): an 8-digit end of a small port number is not r_show's.
+        let d = parse_dump(
+            b"0000-00000cf7 : a\n0cf8-0cff : b\n",
+            Some(RootKind::Ioport),
+        )
+        .unwrap();
+        assert_eq!(d.hex_width, 4);
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
     }
 
     #[test]

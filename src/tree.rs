@@ -1962,4 +1962,22 @@ mod tests {
         assert!(matches!(k, Kids::Big(_)));
         assert_eq!(k.len(), Kids::SMALL_MAX + 1);
     }
+
+    #[test]
+    fn path_to_in_an_unsorted_list_needs_containment() {
+        // An out-of-order list is scanned whole; a child that starts below the address but
+        // ends before it does not contain it.
+        let mut t = Tree::new_iomem(46);
+        let mut add = |s: u64, e: u64| {
+            let id = t.alloc(s, e, b"r", IORESOURCE_MEM, Desc::None);
+            t.link_before(Tree::ROOT, id, None);
+            id
+        };
+        let (x, y, z) = (add(0x5000, 0x5fff), add(0x1000, 0x1fff), add(0x0, 0x0fff));
+        assert!(t.is_unsorted(Tree::ROOT));
+        assert_eq!(t.path_to(0x1800), [y]);
+        assert_eq!(t.path_to(0x5800), [x]);
+        assert_eq!(t.path_to(0x800), [z]);
+        assert_eq!(t.path_to(0x3000), Vec::<NodeId>::new());
+    }
 }
