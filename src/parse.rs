@@ -1185,6 +1185,100 @@ mod tests {
     }
 
     #[test]
+    fn the_caret_points_at_the_spot_far_into_a_line() {
+        // The caret stands under the byte the error is about (a non-hex digit in the start
+        // address of line 2, after a 60-byte line 1).
+        let mut line = b"00000000-00000fff : ".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 40));
+        let text = format!(
+            "{}\n  0000zzzz-00000fff : b\n",
+            String::from_utf8(line).unwrap()
+        );
+        let e = parse_dump(text.as_bytes(), None).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 7));
+        assert_eq!(e.text.chars().nth(e.caret), Some('z'));
+    }
+
+    #[test]
+    fn an_end_padded_oddly_is_a_normalization_on_the_general_path_too() {
+        // r_show pads both `%0*llx` to the minimum width; a 4-digit end in an 8-digit dump is
+        // not the kernel's (CRLF sends the dump to the general parser).
+        let d = parse_dump(b"00000000-0fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+        let d = parse_dump(b"0000-00000fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+    }
+
+    #[test]
+    fn line_is_ok_accepts_blank_and_resource_lines_only() {
+        assert!(line_is_ok(b""));
+        assert!(line_is_ok(b"   "));
+        assert!(line_is_ok(b"00000000-00000fff : a"));
+        assert!(line_is_ok(b"  00000000-00000fff : a\r"));
+        assert!(!line_is_ok(b"garbage"));
+        assert!(!line_is_ok(b"0000zzzz-00000fff : a"));
+    }
+
+    #[test]
+    fn one_zero_line_is_not_a_zeroed_dump() {
+        // Without CAP_SYS_ADMIN every line reads 0-0; one `00000000-00000000` line alone can be
+        // a real empty-range entry, so two lines are needed (general path: CRLF).
+        let d = parse_dump(b"00000000-00000000 : Reserved\r\n", None).unwrap();
+        assert!(!d.tree.zeroed);
+        let d = parse_dump(b"00000000-00000000 : a\r\n00000000-00000000 : b\r\n", None).unwrap();
+        assert!(d.tree.zeroed);
+        let d = parse_dump(b"00000000-00000000 : Reserved\n", None).unwrap();
+        assert!(!d.tree.zeroed);
+    }
+
+    #[test]
+    fn an_end_padded_oddly_is_a_normalization_on_the_fast_path() {
+        let text: &[u8] = b"00000000-0fff : a\n00001000-00001fff : b\n";
+        let d = parse_dump(text, None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+        let d = parse_dump(b"0000-00000fff : a\n00001000-00001fff : b\n", None).unwrap();
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+        // /proc/ioports (width 4): an 8-digit end of a small port number is not r_show's.
+        let d = parse_dump(
+            b"0000-00000cf7 : a\n0cf8-0cff : b\n",
+            Some(RootKind::Ioport),
+        )
+        .unwrap();
+        assert_eq!(d.hex_width, 4);
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+    }
+
+    #[test]
     fn long_lines_are_linear_and_excerpted() {
         let mut big = b"00000000-".to_vec();
         big.extend(std::iter::repeat_n(b'f', 1 << 20));
@@ -1207,7 +1301,18 @@ mod tests {
 #[cfg(test)]
 mod fast_path_tests {
     use super::*;
+    use crate::render::render_iomem;
     use proptest::prelude::*;
+
+    fn shape(d: &Dump) -> Vec<(usize, u64, u64, String)> {
+        d.tree
+            .walk(Tree::ROOT)
+            .map(|(id, depth)| {
+                let r = d.tree.get(id);
+                (depth, r.start, r.end, d.tree.name_lossy(id).into_owned())
+            })
+            .collect()
+    }
 
     /// Everything a user of a [`Dump`] can observe, ids aside.
     fn observable(d: &Dump) -> String {
@@ -1275,6 +1380,113 @@ mod fast_path_tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn fast_path_takes_what_r_show_prints_and_hands_over_the_rest() {
+        // kernel/resource.c r_show (6.12): `seq_printf(m, "%*s%0*llx-%0*llx : %s\n",
+        // depth * 2, "", width, start, width, end, r->name ...)` with
+        // `int width = root->end < 0x10000 ? 4 : 8;` and `depth < MAX_IORES_LEVEL` (5).
+        // Text printed that way is the fast path's (and agrees with the general parser);
+        // anything else is handed over (the module doc of `parse_kernel_printed`).
+        let kernel: &[(&str, Option<RootKind>)] = &[
+            (
+                "00000000-00000fff : Reserved\n00001000-0009fbff : System RAM\n",
+                None,
+            ),
+            (
+                "00100000-bfffffff : System RAM\n  01000000-01e071d0 : Kernel code\n  01e071d1-027dfdff : Kernel data\n100000000-13fffffff : System RAM\n",
+                None,
+            ),
+            // Six levels: the 6th prints with 10 spaces, nested by containment.
+            (
+                "00000000-ffffffff : L0\n  00000000-0fffffff : L1\n    00000000-00ffffff : L2\n      00000000-000fffff : L3\n        00000000-0000ffff : L4\n          00000000-00000fff : L5\n          00000000-000000ff : L6\n          00000800-00000fff : L7\n          00001000-00001fff : L8\n",
+                None,
+            ),
+            // Back from deep to the top level.
+            (
+                "00000000-0fffffff : a\n  00000000-00ffffff : b\n    00000000-000fffff : c\n10000000-1fffffff : d\n",
+                None,
+            ),
+            // /proc/ioports (root end 0xffff: width 4), told so.
+            (
+                "0000-0cf7 : PCI Bus 0000:00\n  0000-001f : dma1\n  0020-0021 : pic1\n0cf8-0cff : PCI conf1\n",
+                Some(RootKind::Ioport),
+            ),
+            // Read without CAP_SYS_ADMIN: every address 0.
+            (
+                "00000000-00000000 : Reserved\n00000000-00000000 : System RAM\n  00000000-00000000 : Kernel code\n",
+                None,
+            ),
+            // An empty name: `%s` of "" after " : ".
+            ("00000000-00000fff : \n", None),
+            // Wider than 8 digits: `%0*llx` is a minimum width.
+            (
+                "1000000000-10ffffffff : System RAM\n",
+                Some(RootKind::Iomem),
+            ),
+        ];
+        for (text, hint) in kernel {
+            assert!(agree(text.as_bytes(), *hint), "fast path refused:\n{text}");
+            let d = parse_dump(text.as_bytes(), *hint).unwrap();
+            assert_eq!(
+                render_iomem(&d.tree),
+                text.as_bytes(),
+                "round trip:\n{text}"
+            );
+        }
+        let zeroed = parse_kernel_printed(kernel[5].0.as_bytes(), None).unwrap();
+        assert!(zeroed.tree.zeroed);
+        assert!(matches!(zeroed.warnings[0], ParseWarning::Zeroed { .. }));
+        let io = parse_kernel_printed(kernel[4].0.as_bytes(), Some(RootKind::Ioport)).unwrap();
+        assert_eq!((io.tree.get(Tree::ROOT).end, io.hex_width), (0xffff, 4));
+        let d = parse_kernel_printed(kernel[2].0.as_bytes(), None).unwrap();
+        let depths: Vec<usize> = shape(&d).iter().map(|x| x.0).collect();
+        assert_eq!(depths, [0, 1, 2, 3, 4, 5, 6, 6, 5]);
+        assert_eq!(d.lines, 9);
+        assert!(d.warnings.is_empty() && d.normalizations.is_empty());
+
+        let other: &[(&str, Option<RootKind>)] = &[
+            ("", None),
+            // CRLF line ends.
+            (
+                "00000000-00000fff : Reserved\r\n00001000-0009fbff : System RAM\r\n",
+                None,
+            ),
+            // A blank line.
+            ("00000000-00000fff : a\n\n00001000-0009fbff : b\n", None),
+            // An excerpt: the top level indented.
+            ("  00000000-00000fff : a\n  00001000-0009fbff : b\n", None),
+            // 4 spaces per level.
+            ("00000000-0000ffff : a\n    00000000-00000fff : b\n", None),
+            // An odd indentation.
+            ("00000000-0000ffff : a\n   00000000-00000fff : b\n", None),
+            // Two levels deeper at once.
+            (
+                "00000000-0000ffff : a\n    00000000-00000fff : b\n  00001000-00001fff : c\n",
+                None,
+            ),
+            // Deeper than the kernel's cap (12 spaces).
+            (
+                "00000000-ffffffff : L0\n  00000000-0fffffff : L1\n    00000000-00ffffff : L2\n      00000000-000fffff : L3\n        00000000-0000ffff : L4\n            00000000-00000fff : L5\n",
+                None,
+            ),
+            // 10 spaces right after 6: a jump to the cap.
+            (
+                "00000000-ffffffff : L0\n  00000000-0fffffff : L1\n    00000000-00ffffff : L2\n      00000000-000fffff : L3\n          00000000-0000ffff : L4\n",
+                None,
+            ),
+            // A malformed line.
+            ("00000000-00000fff : a\nnot a line\n", None),
+            // 4-digit addresses without a hint: ioports, decided by the general parser.
+            ("0000-0cf7 : PCI Bus 0000:00\n", None),
+        ];
+        for (text, hint) in other {
+            assert!(
+                parse_kernel_printed(text.as_bytes(), *hint).is_none(),
+                "fast path took:\n{text}"
+            );
+        }
     }
 
     #[test]

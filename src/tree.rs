@@ -1690,4 +1690,294 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn resource_predicates_at_their_boundaries() {
+        // include/linux/ioport.h (6.12): resource_size `return res->end - res->start + 1;`,
+        // resource_overlaps `return r1->start <= r2->end && r1->end >= r2->start;`,
+        // resource_contains `return r1->start <= r2->start && r1->end >= r2->end;`.
+        let mut t = Tree::new_iomem(46);
+        let id = t.alloc(0x1000, 0x1fff, b"x", IORESOURCE_MEM, Desc::None);
+        let r = t.get(id).clone();
+        assert_eq!(r.size(), 0x1000);
+        assert!(!r.is_busy());
+        t.get_mut(id).flags |= IORESOURCE_BUSY;
+        assert!(t.get(id).is_busy());
+        assert!(r.contains(0x1000, 0x1fff));
+        assert!(r.contains(0x1800, 0x1800));
+        assert!(!r.contains(0x0fff, 0x1fff));
+        assert!(!r.contains(0x1000, 0x2000));
+        assert!(r.overlaps(0x1fff, 0x3000));
+        assert!(r.overlaps(0x0, 0x1000));
+        assert!(!r.overlaps(0x2000, 0x3000));
+        assert!(!r.overlaps(0x0, 0x0fff));
+    }
+
+    #[test]
+    fn root_end_and_hex_width() {
+        // kernel/resource.c r_show (6.12): `int width = root->end < 0x10000 ? 4 : 8;`
+        assert_eq!(Tree::new(RootKind::Ioport, 0xffff).hex_width(), 4);
+        assert_eq!(Tree::new(RootKind::Ioport, 0x10000).hex_width(), 8);
+        assert_eq!(Tree::new_iomem(46).hex_width(), 8);
+        // iomem_resource.end = (1ULL << boot_cpu_data.x86_phys_bits) - 1 (x86 setup_arch).
+        assert_eq!(Tree::new_iomem(46).get(Tree::ROOT).end, (1u64 << 46) - 1);
+        assert_eq!(Tree::new_iomem(63).get(Tree::ROOT).end, (1u64 << 63) - 1);
+        assert_eq!(Tree::new_iomem(64).get(Tree::ROOT).end, u64::MAX);
+        assert_eq!(Tree::new_iomem(46).kind(), RootKind::Iomem);
+        assert_eq!(Tree::new_iomem(46).root(), Tree::ROOT);
+    }
+
+    #[test]
+    fn describe_names_the_bits() {
+        assert_eq!(flags::describe(0), "0");
+        assert_eq!(flags::describe(IORESOURCE_MEM), "MEM");
+        assert_eq!(
+            flags::describe(IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY),
+            "MEM|SYSRAM|BUSY"
+        );
+    }
+
+    fn two_level() -> (Tree, NodeId, NodeId, NodeId) {
+        let mut t = Tree::new_iomem(46);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let a1 = leaf(&mut t, a, 0x1000, 0x10ff, "k");
+        let b = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "k");
+        (t, a, a1, b)
+    }
+
+    #[test]
+    fn same_as_compares_every_printed_field_and_the_shape() {
+        let (t, a, a1, b) = two_level();
+        assert!(t.same_as(&t.clone()));
+        type Edit<'a> = Box<dyn Fn(&mut Tree) + 'a>;
+        let changed: Vec<Edit> = vec![
+            Box::new(|t| t.get_mut(a1).start = 0x1001),
+            Box::new(|t| t.get_mut(a1).end = 0x10fe),
+            Box::new(|t| t.get_mut(b).flags ^= IORESOURCE_BUSY),
+            Box::new(|t| t.get_mut(b).desc = Desc::Reserved),
+            Box::new(|t| {
+                let n = t.intern(b"z");
+                t.get_mut(a).name = n;
+            }),
+            Box::new(|t| t.get_mut(Tree::ROOT).end -= 1),
+            Box::new(|t| {
+                let n = t.alloc(0x3000, 0x3fff, b"c", IORESOURCE_MEM, Desc::None);
+                t.link_before(Tree::ROOT, n, None);
+            }),
+            Box::new(|t| {
+                // Same rows in the same order, another depth.
+                t.unlink(b);
+                t.link_before(a, b, None);
+            }),
+        ];
+        for (i, f) in changed.iter().enumerate() {
+            let mut u = t.clone();
+            f(&mut u);
+            assert!(!t.same_as(&u), "change {i}");
+            assert!(!u.same_as(&t), "change {i} (other side)");
+        }
+    }
+
+    #[test]
+    fn lookups_find_the_first_in_preorder() {
+        let (t, a, a1, b) = two_level();
+        assert_eq!(t.find_name("k"), Some(a1));
+        assert_eq!(t.find_name("a"), Some(a));
+        assert_eq!(t.find_name("nope"), None);
+        assert_eq!(t.find_range(0x2000, 0x2fff), Some(b));
+        assert_eq!(t.find_range(0x1000, 0x10ff), Some(a1));
+        assert_eq!(t.find_range(0x1000, 0x2fff), None);
+        assert_eq!(t.find_range(0x2000, 0x2ffe), None);
+        assert_eq!((t.depth(a), t.depth(a1), t.depth(b)), (0, 1, 0));
+        assert_eq!(t.ancestors(a1).collect::<Vec<_>>(), [a, Tree::ROOT]);
+        assert_eq!(t.descendants(a).collect::<Vec<_>>(), [a1]);
+        assert_eq!(t.path_to(0x10ff), [a, a1]);
+        assert_eq!(t.path_to(0x1100), [a]);
+        assert_eq!(t.path_to(0x2fff), [b]);
+        assert_eq!((t.len(), t.rows_below(a), t.rows_below(b)), (3, 1, 0));
+        assert!(t.has_children(a) && !t.has_children(b));
+        assert_eq!((t.child_count(Tree::ROOT), t.first_child(a)), (2, Some(a1)));
+        assert_eq!((t.next_sibling(a), t.prev_sibling(b)), (Some(b), Some(a)));
+        assert_eq!((t.next_sibling(b), t.prev_sibling(a)), (None, None));
+        assert_eq!(t.arena_len(), 4);
+    }
+
+    #[test]
+    fn linked_and_in_tree_after_unlink_free_and_reuse() {
+        let (mut t, a, a1, b) = two_level();
+        assert!(t.is_linked(Tree::ROOT) && t.is_linked(a1));
+        assert!(t.in_tree(a1) && t.in_tree(Tree::ROOT));
+        assert!(!t.in_tree(NodeId(99)));
+        assert!(t.unlink(a));
+        assert!(!t.is_linked(a));
+        assert!(!t.in_tree(a));
+        // a1 still hangs from a, which is out of the tree.
+        assert!(t.is_linked(a1));
+        assert!(!t.in_tree(a1));
+        t.free(a);
+        // The slots are reused: a new node in a's old slot is not a1's parent.
+        let n = t.alloc(0x5000, 0x5fff, b"n", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, n, None);
+        assert!(t.in_tree(n) && t.in_tree(b));
+        // a1 (released) still points at its old parent's slot, now n's, and n has no such
+        // child: not in the tree ("A released node may still point at a parent whose slot
+        // was reused").
+        assert_eq!((n, t.parent(a1)), (a, Some(a)));
+        assert!(!t.in_tree(a1));
+        assert!(t.rows_consistent());
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn rows_consistent_sees_a_wrong_count() {
+        let (mut t, a, _, _) = two_level();
+        assert!(t.rows_consistent());
+        t.nodes[a.0 as usize].rows_below = 2;
+        assert!(!t.rows_consistent());
+        t.nodes[a.0 as usize].rows_below = 1;
+        t.nodes[0].rows_below = 4;
+        assert!(!t.rows_consistent());
+    }
+
+    #[test]
+    fn journal_heap_bytes_count_what_it_holds() {
+        // "Approximate heap bytes the journal holds": at least each record, each saved
+        // node's fields, each saved child entry (a ChildKey and a NodeId) and each saved
+        // name's bytes; not more than a few times that.
+        fn held(j: &TreeJournal) -> usize {
+            let per = std::mem::size_of::<TreeUndo>();
+            let entry = std::mem::size_of::<(ChildKey, NodeId)>();
+            j.ops
+                .iter()
+                .map(|op| match op {
+                    TreeUndo::Fields(..) => per + std::mem::size_of::<Fields>(),
+                    TreeUndo::Kids(_, k) => per + k.len() * entry,
+                    TreeUndo::Slot(_, r) => {
+                        per + std::mem::size_of::<Resource>() + r.children.len() * entry
+                    }
+                    TreeUndo::Names(n) => per + n.names.len() + n.of_nodes.len() * 8,
+                    TreeUndo::SharedName(b) => per + b.len(),
+                    _ => per,
+                })
+                .sum()
+        }
+        let mut t = Tree::new_iomem(46);
+        let p = leaf(&mut t, Tree::ROOT, 0, 0xfff, "p");
+        leaf(&mut t, p, 0, 0x7ff, "k");
+        for i in 1..1000u64 {
+            leaf(&mut t, Tree::ROOT, i * 0x1000, i * 0x1000 + 0xfff, "k");
+        }
+        // remove_resource's lift re-keys the top level: the old list of 1000 entries is saved.
+        t.begin_journal();
+        t.unlink_lifting_children(p);
+        let j = t.end_journal();
+        let kids = j
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                TreeUndo::Kids(_, k) => Some(k.len()),
+                _ => None,
+            })
+            .max();
+        assert_eq!(kids, Some(1000));
+        let (got, low) = (j.heap_bytes(), held(&j));
+        assert!(got >= low && got <= 3 * low, "{got} vs {low}");
+        // A slot reused under a journal saves the released node; a name interned saves it.
+        t.free(p);
+        t.begin_journal();
+        let n = t.alloc(
+            0x10_0000_0000,
+            0x10_0000_0fff,
+            b"a new name",
+            IORESOURCE_MEM,
+            Desc::None,
+        );
+        t.link_before(Tree::ROOT, n, None);
+        let name = t.intern(&[b'x'; 5000]);
+        t.get_mut(n).name = name;
+        let j = t.end_journal();
+        let (got, low) = (j.heap_bytes(), held(&j));
+        assert!(got >= low && got <= 3 * low, "{got} vs {low}");
+        // A journal of one field change: one record and its saved fields.
+        t.begin_journal();
+        t.get_mut(n).flags |= IORESOURCE_BUSY;
+        let j = t.end_journal();
+        assert_eq!(j.len(), 2);
+        let (got, low) = (j.heap_bytes(), held(&j));
+        assert!(got >= low && got <= 3 * low, "{got} vs {low}");
+        assert_eq!(j.touched().collect::<Vec<_>>(), [n]);
+        assert!(!j.is_empty());
+        t.begin_journal();
+        assert!(t.end_journal().is_empty());
+    }
+
+    #[test]
+    fn names_are_compacted_once_the_arena_doubled_since_the_last_time() {
+        // compact_names: "once the arena has doubled since the last time" (plus 4 KiB).
+        let mut t = Tree::new_iomem(64);
+        let live = t.alloc(0x1000, 0x1fff, &[b'L'; 3000], IORESOURCE_MEM, Desc::None);
+        t.link_sorted(Tree::ROOT, live);
+        let dead = |t: &mut Tree, bytes: usize| {
+            let id = t.alloc(0x2000, 0x2fff, &vec![b'd'; bytes], 0, Desc::None);
+            t.free(id);
+        };
+        dead(&mut t, 2000);
+        t.compact_names();
+        // The live names: the 3000-byte one and the root's.
+        let c = t.names.len();
+        assert!((3000..3100).contains(&c), "{c}");
+        // Nothing happens below twice the last compaction's size plus 4096.
+        dead(&mut t, c + 4095);
+        assert_eq!(t.names.len(), 2 * c + 4095);
+        t.compact_names();
+        assert_eq!(t.names.len(), 2 * c + 4095);
+        dead(&mut t, 1);
+        t.compact_names();
+        assert_eq!(t.names.len(), c);
+        assert_eq!(t.name_of(live), &[b'L'; 3000][..]);
+        // Under a journal: the old arena is kept in the journal (and counted), and undo puts
+        // it back.
+        dead(&mut t, 20000);
+        let before = t.names.len();
+        t.begin_journal();
+        t.compact_names();
+        let j = t.end_journal();
+        assert_eq!(t.names.len(), c);
+        assert!(j.heap_bytes() >= before, "{} < {before}", j.heap_bytes());
+        t.undo(j);
+        assert_eq!(t.names.len(), before);
+        assert_eq!(t.name_of(live), &[b'L'; 3000][..]);
+    }
+
+    #[test]
+    fn a_child_list_turns_big_past_small_max() {
+        // The doc of `Kids`: "a list that grows past Kids::SMALL_MAX ... becomes a BTreeMap".
+        let mut k = Kids::new();
+        for i in 0..Kids::SMALL_MAX as u64 {
+            k.insert((i, i), NodeId(i as u32 + 1));
+        }
+        assert!(matches!(k, Kids::Small(_)));
+        let n = Kids::SMALL_MAX as u64;
+        k.insert((n, n), NodeId(n as u32 + 1));
+        assert!(matches!(k, Kids::Big(_)));
+        assert_eq!(k.len(), Kids::SMALL_MAX + 1);
+    }
+
+    #[test]
+    fn path_to_in_an_unsorted_list_needs_containment() {
+        // An out-of-order list is scanned whole; a child that starts below the address but
+        // ends before it does not contain it.
+        let mut t = Tree::new_iomem(46);
+        let mut add = |s: u64, e: u64| {
+            let id = t.alloc(s, e, b"r", IORESOURCE_MEM, Desc::None);
+            t.link_before(Tree::ROOT, id, None);
+            id
+        };
+        let (x, y, z) = (add(0x5000, 0x5fff), add(0x1000, 0x1fff), add(0x0, 0x0fff));
+        assert!(t.is_unsorted(Tree::ROOT));
+        assert_eq!(t.path_to(0x1800), [y]);
+        assert_eq!(t.path_to(0x5800), [x]);
+        assert_eq!(t.path_to(0x800), [z]);
+        assert_eq!(t.path_to(0x3000), Vec::<NodeId>::new());
+    }
 }

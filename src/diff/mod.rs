@@ -471,4 +471,247 @@ mod tests {
         let after = build(&[(0, 0x0, 0xfff, "reserved", MEMB, Desc::None)]);
         assert_eq!(summary(&before, &after), ["removed 0-fff reserved"]);
     }
+
+    fn m(s: u64, e: u64, n: &str) -> (usize, u64, u64, &str, u32, Desc) {
+        (0, s, e, n, MEMB, Desc::None)
+    }
+
+    #[test]
+    fn what_words_and_any_follow_each_field() {
+        // Module doc: "Pairs with no difference are not changes"; the words are in the order
+        // resized, moved, renamed, flags.
+        assert!(!What::default().any());
+        assert!(What::default().words().is_empty());
+        let one = [
+            (
+                What {
+                    resized: true,
+                    ..What::default()
+                },
+                "resized",
+            ),
+            (
+                What {
+                    moved: true,
+                    ..What::default()
+                },
+                "moved",
+            ),
+            (
+                What {
+                    renamed: true,
+                    ..What::default()
+                },
+                "renamed",
+            ),
+            (
+                What {
+                    flags: true,
+                    ..What::default()
+                },
+                "flags",
+            ),
+        ];
+        for (w, word) in one {
+            assert!(w.any(), "{word}");
+            assert_eq!(w.words(), [word]);
+        }
+        let all = What {
+            resized: true,
+            moved: true,
+            renamed: true,
+            flags: true,
+        };
+        assert_eq!(all.words(), ["resized", "moved", "renamed", "flags"]);
+    }
+
+    #[test]
+    fn accessors_of_a_diff() {
+        let before = build(&[m(0x1000, 0x1fff, "a"), m(0x2000, 0x2fff, "b")]);
+        let after = build(&[m(0x2000, 0x2fff, "c"), m(0x3000, 0x3fff, "d")]);
+        let d = diff(&before, &after);
+        assert!(!d.is_empty());
+        assert_eq!(d.len(), 3);
+        let a_b = before.find_name("a").unwrap();
+        assert_eq!(d.removed().collect::<Vec<_>>(), [a_b]);
+        let c = after.find_name("c").unwrap();
+        let dd = after.find_name("d").unwrap();
+        assert_eq!(d.of_after(dd), Some(&Change::Added { after: dd }));
+        assert!(matches!(d.of_after(c), Some(Change::Changed { after, .. }) if *after == c));
+        assert_eq!(d.of_after(Tree::ROOT), None);
+        // Every paired after-node is in `pairs` (c with b), the root is not.
+        assert_eq!(d.pairs.get(&c), before.find_name("b").as_ref());
+        assert_eq!(d.pairs.len(), 1);
+        assert_eq!(d.summaries(&before, &after).len(), 3);
+        assert_eq!(
+            summary(&before, &after),
+            [
+                "removed 1000-1fff a",
+                "renamed 2000-2fff c",
+                "added 3000-3fff d"
+            ]
+        );
+        let e = diff(&before, &before);
+        assert_eq!((e.is_empty(), e.len()), (true, 0));
+        assert_eq!(e.removed().count(), 0);
+    }
+
+    #[test]
+    fn summaries_carry_the_old_values_of_what_changed() {
+        let before = build(&[(0, 0x1000, 0x1fff, "a", MEMB, Desc::None)]);
+        let after = build(&[(0, 0x1000, 0x1fff, "b", RAM, Desc::None)]);
+        let s = &diff(&before, &after).summaries(&before, &after)[0];
+        assert_eq!(s.change, "renamed+flags");
+        assert_eq!(
+            (s.start, s.end, s.name.as_str(), s.depth),
+            (0x1000, 0x1fff, "b", 0)
+        );
+        assert_eq!(s.old_name.as_deref(), Some("a"));
+        assert_eq!((s.old_flags, s.flags), (Some(MEMB), Some(RAM)));
+        assert_eq!((s.old_start, s.old_end), (None, None));
+        let after = build(&[(0, 0x1000, 0x17ff, "a", MEMB, Desc::None)]);
+        let s = &diff(&before, &after).summaries(&before, &after)[0];
+        assert_eq!(s.change, "resized");
+        assert_eq!((s.old_start, s.old_end), (Some(0x1000), Some(0x1fff)));
+        assert_eq!(
+            (s.old_name.as_deref(), s.old_flags, s.flags),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn a_desc_change_alone_is_flags() {
+        // Module doc: "Every pair also compares flags and desc".
+        let before = build(&[(0, 0x1000, 0x1fff, "a", MEMB, Desc::None)]);
+        let after = build(&[(0, 0x1000, 0x1fff, "a", MEMB, Desc::Reserved)]);
+        assert_eq!(summary(&before, &after), ["flags 1000-1fff a"]);
+    }
+
+    #[test]
+    fn resize_pairs_the_same_start_first() {
+        // Rule 2: "whose range shares its start, else shares its end, else overlaps it".
+        let before = build(&[m(0x3000, 0x4fff, "x"), m(0x1000, 0x1fff, "x")]);
+        let after = build(&[m(0x1000, 0x4fff, "x")]);
+        assert_eq!(
+            summary(&before, &after),
+            ["resized 1000-4fff x", "removed 3000-4fff x"]
+        );
+        let s = &diff(&before, &after).summaries(&before, &after)[0];
+        assert_eq!(s.old_end, Some(0x1fff));
+    }
+
+    #[test]
+    fn resize_pairs_the_same_end_before_an_overlap() {
+        // Rule 2: no candidate shares the start; the one sharing the end wins over an
+        // earlier one that only overlaps.
+        let before = build(&[m(0x0, 0x1fff, "x"), m(0x3000, 0x3fff, "x")]);
+        let after = build(&[m(0x1000, 0x3fff, "x")]);
+        let d = diff(&before, &after);
+        let s = &d.summaries(&before, &after);
+        assert_eq!(s[0].change, "removed");
+        assert_eq!((s[0].start, s[0].end), (0x0, 0x1fff));
+        assert_eq!(s[1].change, "resized");
+        assert_eq!((s[1].old_start, s[1].old_end), (Some(0x3000), Some(0x3fff)));
+    }
+
+    #[test]
+    fn resize_falls_back_to_an_overlap_and_not_a_disjoint_node() {
+        let before = build(&[m(0x5000, 0x5fff, "x"), m(0x0, 0x1fff, "x")]);
+        let after = build(&[m(0x1000, 0x2fff, "x")]);
+        let s = diff(&before, &after).summaries(&before, &after);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].change, "resized");
+        assert_eq!((s[0].old_start, s[0].old_end), (Some(0x0), Some(0x1fff)));
+        assert_eq!((s[1].change.as_str(), s[1].start), ("removed", 0x5000));
+        // Nothing overlaps: added and removed, never "resized".
+        let after = build(&[m(0x8000, 0x8fff, "x")]);
+        let before = build(&[m(0x5000, 0x5fff, "x")]);
+        assert_eq!(
+            summary(&before, &after),
+            ["removed 5000-5fff x", "added 8000-8fff x"]
+        );
+    }
+
+    #[test]
+    fn a_resize_needs_the_same_name_and_a_rename_the_same_range() {
+        // Rule 2 pairs the same name only; rule 3 needs start and end both equal.
+        let before = build(&[m(0x1000, 0x1fff, "a"), m(0x2000, 0x2fff, "b")]);
+        let after = build(&[m(0x1000, 0x2fff, "c")]);
+        assert_eq!(
+            summary(&before, &after),
+            [
+                "added 1000-2fff c",
+                "removed 1000-1fff a",
+                "removed 2000-2fff b"
+            ]
+        );
+        let after = build(&[m(0x2000, 0x2fff, "c")]);
+        assert_eq!(
+            summary(&before, &after),
+            ["removed 1000-1fff a", "renamed 2000-2fff c"]
+        );
+        // Same start, other name, other end: not a rename, not a resize.
+        let after = build(&[m(0x1000, 0x17ff, "c")]);
+        assert_eq!(
+            summary(&before, &after),
+            // Address order, the wider range first (as /proc/iomem prints a container).
+            [
+                "removed 1000-1fff a",
+                "added 1000-17ff c",
+                "removed 2000-2fff b"
+            ]
+        );
+        // A same-named candidate wins over a same-range one of another name.
+        let before = build(&[m(0x1000, 0x1fff, "b"), m(0x1000, 0x1fff, "a")]);
+        let after = build(&[m(0x1000, 0x17ff, "a")]);
+        let s = diff(&before, &after).summaries(&before, &after);
+        assert_eq!(s[0].change, "removed");
+        assert_eq!(s[0].name, "b");
+        assert_eq!(s[1].change, "resized");
+    }
+
+    #[test]
+    fn rules_two_and_three_look_under_the_paired_parent_only() {
+        // A resized child under a different (unpaired) parent is not paired across parents.
+        let before = build(&[
+            (0, 0x1000, 0x1fff, "p", IORESOURCE_MEM, Desc::None),
+            (1, 0x1000, 0x17ff, "k", MEMB, Desc::None),
+        ]);
+        let after = build(&[
+            (0, 0x1000, 0x1fff, "p", IORESOURCE_MEM, Desc::None),
+            (1, 0x1000, 0x1bff, "k", MEMB, Desc::None),
+            (0, 0x2000, 0x2fff, "q", IORESOURCE_MEM, Desc::None),
+            (1, 0x2000, 0x27ff, "k", MEMB, Desc::None),
+        ]);
+        assert_eq!(
+            summary(&before, &after),
+            [
+                "resized 1000-1bff k",
+                "added 2000-2fff q",
+                "added 2000-27ff k"
+            ]
+        );
+        // An already paired node (rule 1) is not a candidate again.
+        let before = build(&[m(0x1000, 0x1fff, "x")]);
+        let after = build(&[m(0x1000, 0x1fff, "x"), m(0x1000, 0x1fff, "x")]);
+        assert_eq!(summary(&before, &after), ["added 1000-1fff x"]);
+        let after = build(&[m(0x1000, 0x1fff, "x"), m(0x1000, 0x17ff, "x")]);
+        assert_eq!(summary(&before, &after), ["added 1000-17ff x"]);
+    }
+
+    #[test]
+    fn a_node_moved_to_the_top_level_is_moved() {
+        // remove_resource lifts a child to its grandparent (the root).
+        let before = build(&[
+            (0, 0x1000, 0x1fff, "p", IORESOURCE_MEM, Desc::None),
+            (1, 0x1000, 0x17ff, "k", MEMB, Desc::None),
+        ]);
+        let after = build(&[
+            (0, 0x1000, 0x1fff, "p", IORESOURCE_MEM, Desc::None),
+            (0, 0x1000, 0x17ff, "k", MEMB, Desc::None),
+        ]);
+        assert_eq!(summary(&before, &after), ["moved 1000-17ff k"]);
+        // Unmoved children of a paired parent are not moved.
+        assert!(diff(&before, &before.clone()).is_empty());
+    }
 }

@@ -324,9 +324,392 @@ pub fn step_view(tree: &mut Tree, undo: TreeJournal) -> (StepView, TreeJournal) 
 
 #[cfg(test)]
 mod tests {
+    //! The module's rule: a step's excerpt diff is the whole trees' diff (same changes, same
+    //! side view with the same folds, same unified hunks), the row totals are the whole
+    //! trees', and the returned journal still undoes the step exactly.
     use super::*;
+    use crate::diff::diff;
+    use crate::render::Palette;
+    use crate::render::diff::{render_side, render_side_rows, render_unified, render_unified_rows};
+    use crate::testutil::{MEMB, RAM};
     use crate::tree::Desc;
     use crate::tree::flags::*;
+
+    /// `n` top-level System RAM rows, each with `kids` children: a tree that folds.
+    fn wide(n: u64, kids: u64) -> Tree {
+        let mut t = Tree::new_iomem(46);
+        for i in 0..n {
+            let s = 0x1_0000_0000 + i * 0x100_0000;
+            let top = t.alloc(s, s + 0xff_ffff, b"System RAM", RAM, Desc::None);
+            t.link_before(Tree::ROOT, top, None);
+            for k in 0..kids {
+                let cs = s + k * 0x10_0000;
+                let c = t.alloc(cs, cs + 0xf_ffff, b"dev", MEMB, Desc::None);
+                t.link_before(top, c, None);
+            }
+        }
+        t
+    }
+
+    fn nth_top(t: &Tree, i: usize) -> NodeId {
+        t.children(Tree::ROOT).nth(i).unwrap()
+    }
+
+    /// Do `op` as a journaled step on `t` and check the step view against the whole trees.
+    fn check(mut t: Tree, op: impl FnOnce(&mut Tree)) -> StepView {
+        let before = t.clone();
+        t.begin_journal();
+        op(&mut t);
+        let undo = t.end_journal();
+        let after = t.clone();
+        let (v, back) = step_view(&mut t, undo);
+        assert!(
+            t.same_as(&after),
+            "step_view left the tree in the after state"
+        );
+        assert_eq!(v.before_rows.total, before.len());
+        assert_eq!(v.after_rows.total, after.len());
+        let full = diff(&before, &after);
+        let part = diff(&v.before, &v.after);
+        assert!(!full.is_empty());
+        assert_eq!(
+            full.summaries(&before, &after),
+            part.summaries(&v.before, &v.after)
+        );
+        let pal = Palette::plain();
+        let lines = before.len().max(after.len());
+        let ctx = if lines <= 40 { lines } else { 3 };
+        assert_eq!(
+            render_side(&before, &after, &full, &pal, ctx),
+            render_side_rows(&v.before, &v.after, &part, &pal, ctx, Some(&v.after_rows)),
+            "side view"
+        );
+        assert_eq!(
+            render_unified(&before, &after, 3),
+            render_unified_rows(
+                &v.before,
+                &v.after,
+                3,
+                Some((&v.before_rows, &v.after_rows))
+            ),
+            "unified view"
+        );
+        // Each excerpt row is at its true row of the whole tree.
+        for (x, whole, rows) in [
+            (&v.before, &before, &v.before_rows),
+            (&v.after, &after, &v.after_rows),
+        ] {
+            let all: Vec<NodeId> = whole.descendants(Tree::ROOT).collect();
+            for id in x.descendants(Tree::ROOT) {
+                let w = all[rows.row(id).unwrap()];
+                assert_eq!(x.get(id).start, whole.get(w).start);
+                assert_eq!(x.get(id).end, whole.get(w).end);
+                assert_eq!(x.name_of(id), whole.name_of(w));
+                assert_eq!(x.depth(id), whole.depth(w));
+            }
+        }
+        // The journal handed back still undoes the step.
+        let _redo = t.undo(back);
+        assert!(t.same_as(&before), "the returned journal undoes the step");
+        v
+    }
+
+    #[test]
+    fn added_leaf_in_a_big_tree_is_an_excerpt() {
+        let v = check(wide(60, 1), |t| {
+            let p = nth_top(t, 30);
+            let s = t.get(p).start + 0x80_0000;
+            let n = t.alloc(s, s + 0xfff, b"new", MEMB, Desc::None);
+            t.link_sorted(p, n);
+        });
+        // An excerpt, not the whole tree. Top-level node i is at row 2i, its child at 2i+1;
+        // the new leaf is row 62 of after, the touched parent (top 30) row 60 of before.
+        // Before: rows 60 ± EXCERPT_CONTEXT (55..=65), top 27 (54, parent of 55) with its
+        // neighbours 53 and 55, and 53's parent top 26 (52): 52..=65.
+        // After: 62 ± 5 (57..=67; 67 is a top-level row, no one's ancestor, so its
+        // neighbours are not added), 56 (parent of 57) with 55 (and its parent 54), plus the
+        // rows of the before excerpt that are in both (52, 53): 52..=67.
+        // Back in before, the after rows in both (before 65, 66): 52..=66.
+        assert_eq!((v.before.len(), v.after.len()), (15, 16));
+        let first = v.after.descendants(Tree::ROOT).next().unwrap();
+        assert_eq!(v.after_rows.row(first), Some(52));
+        assert_eq!(v.before_rows.row(NodeId(15)), Some(66));
+        assert_eq!(v.before_rows.row(NodeId(16)), None);
+    }
+
+    #[test]
+    fn removed_subtree_is_in_the_before_excerpt() {
+        let v = check(wide(60, 3), |t| {
+            let p = nth_top(t, 20);
+            t.unlink(p);
+            t.free(p);
+        });
+        // The removed subtree (4 rows) with context; none of it in the after excerpt.
+        assert_eq!(v.before.len(), v.after.len() + 4);
+    }
+
+    #[test]
+    fn added_subtree_with_children_is_in_the_after_excerpt() {
+        check(wide(60, 1), |t| {
+            let s = 0x9_0000_0000;
+            let top = t.alloc(
+                s,
+                s + 0xff_ffff,
+                b"Soft Reserved",
+                IORESOURCE_MEM,
+                Desc::SoftReserved,
+            );
+            t.link_sorted(Tree::ROOT, top);
+            for k in 0..8u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"dax",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(top, c, None);
+            }
+        });
+    }
+
+    #[test]
+    fn adopting_a_run_reindents_it_in_both_excerpts() {
+        // insert_resource: a new parent adopts existing top-level rows (they move deeper).
+        check(wide(60, 2), |t| {
+            let run: Vec<NodeId> = (10..14).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[3]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+    }
+
+    #[test]
+    fn lifting_children_reindents_them_in_both_excerpts() {
+        // remove_resource: the children move up a level.
+        check(wide(60, 5), |t| {
+            let p = nth_top(t, 25);
+            t.unlink_lifting_children(p);
+        });
+    }
+
+    #[test]
+    fn resized_renamed_and_flag_changes() {
+        check(wide(60, 2), |t| {
+            let a = nth_top(t, 5);
+            let e = t.get(a).end;
+            t.set_range(a, t.get(a).start, e - 0x1000);
+            let b = nth_top(t, 40);
+            let name = t.intern(b"renamed");
+            t.get_mut(b).name = name;
+            let c = nth_top(t, 59);
+            t.get_mut(c).flags |= IORESOURCE_SYSRAM_DRIVER_MANAGED;
+            let d = t.first_child(nth_top(t, 0)).unwrap();
+            t.get_mut(d).desc = Desc::Reserved;
+        });
+    }
+
+    #[test]
+    fn first_and_last_rows_change() {
+        check(wide(60, 0), |t| {
+            let f = nth_top(t, 0);
+            t.unlink(f);
+            let l = nth_top(t, 58);
+            let s = t.get(l).end + 1;
+            let n = t.alloc(s, s + 0xfff, b"last", MEMB, Desc::None);
+            t.link_before(Tree::ROOT, n, None);
+        });
+    }
+
+    #[test]
+    fn a_small_tree_is_taken_whole() {
+        // At most FOLD_ABOVE rows after: both excerpts are the whole trees.
+        let v = check(wide(10, 1), |t| {
+            let p = nth_top(t, 3);
+            t.unlink(p);
+        });
+        assert_eq!((v.before.len(), v.after.len()), (20, 18));
+    }
+
+    #[test]
+    fn a_step_growing_a_small_tree_past_the_fold_takes_both_whole() {
+        // Before: 40 rows (whole); after: 46.
+        let v = check(wide(20, 1), |t| {
+            let s = 0x9_0000_0000;
+            let top = t.alloc(s, s + 0xff_ffff, b"new", IORESOURCE_MEM, Desc::None);
+            t.link_sorted(Tree::ROOT, top);
+            for k in 0..5u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"k",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(top, c, None);
+            }
+        });
+        assert_eq!((v.before.len(), v.after.len()), (40, 46));
+    }
+
+    #[test]
+    fn a_step_shrinking_past_the_fold_takes_after_whole() {
+        // Before: 46 rows; after: 40 (the after state is shown whole).
+        let v = check(wide(23, 1), |t| {
+            for _ in 0..3 {
+                let p = nth_top(t, 0);
+                t.unlink(p);
+            }
+        });
+        assert_eq!((v.before.len(), v.after.len()), (46, 40));
+    }
+
+    #[test]
+    fn window_keeps_w_rows_each_side_and_the_ancestors_neighbours() {
+        // Top-level node i is at row 3i, its two children at 3i+1, 3i+2.
+        let t = wide(30, 2);
+        let mid = t.first_child(nth_top(&t, 15)).unwrap();
+        assert_eq!(t.row_of(mid), 46);
+        let rows = |set: BTreeSet<NodeId>| {
+            let mut v: Vec<usize> = set.iter().map(|&id| t.row_of(id)).collect();
+            v.sort();
+            v
+        };
+        // Rows 44..=48 (2 each side of 46); their ancestors: top 14 (42), top 15 (45);
+        // those ancestors' neighbours: 41, 43 and 44, 46; the neighbours' ancestors: top 13
+        // (39) for 41, 42 for 43 — and no neighbours of those.
+        assert_eq!(
+            rows(window(&t, [mid], 2)),
+            [39, 41, 42, 43, 44, 45, 46, 47, 48]
+        );
+        // At the first row nothing comes before it.
+        let first = nth_top(&t, 0);
+        assert_eq!(rows(window(&t, [first], 2)), [0, 1, 2]);
+        // The root is never a window's row.
+        assert!(window(&t, [Tree::ROOT], 2).is_empty());
+    }
+
+    #[test]
+    fn a_step_emptying_a_small_tree() {
+        let v = check(wide(1, 0), |t| {
+            let p = nth_top(t, 0);
+            t.unlink(p);
+        });
+        assert_eq!((v.before.len(), v.after.len()), (1, 0));
+        assert_eq!(v.after_rows.total, 0);
+    }
+
+    #[test]
+    fn a_removed_subtree_longer_than_the_window_is_whole_in_before() {
+        // Only the top of the subtree is touched (unlinked); its 30 rows below are removed
+        // with it and every one is a removed row of the diff.
+        check(wide(50, 1), |t| {
+            let p = nth_top(t, 20);
+            let s = t.get(p).start;
+            for k in 1..30u64 {
+                let c = t.alloc(
+                    s + k * 0x1000,
+                    s + k * 0x1000 + 0xfff,
+                    b"x",
+                    MEMB,
+                    Desc::None,
+                );
+                t.link_before(p, c, None);
+            }
+        });
+        let mut t = wide(50, 1);
+        let p = nth_top(&t, 20);
+        let s = t.get(p).start + 0x10_0000;
+        for k in 0..30u64 {
+            let c = t.alloc(
+                s + k * 0x1000,
+                s + k * 0x1000 + 0xfff,
+                b"x",
+                MEMB,
+                Desc::None,
+            );
+            t.link_before(p, c, None);
+        }
+        let v = check(t.clone(), |t| {
+            t.unlink(p);
+        });
+        assert_eq!(v.before.len(), v.after.len() + 32);
+        // And brought back in one step: the after excerpt holds it whole.
+        let mut gone = t.clone();
+        gone.unlink(p);
+        let v = check(gone, |t| t.link_sorted(Tree::ROOT, p));
+        assert_eq!(v.after.len(), v.before.len() + 32);
+    }
+
+    #[test]
+    fn adopting_a_run_longer_than_the_window_reindents_all_of_it() {
+        check(wide(60, 4), |t| {
+            let run: Vec<NodeId> = (10..20).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[9]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+        // Each adopted node has 12 children, untouched, each re-indented: rows further than
+        // the window from any touched node are still in both excerpts.
+        let v = check(wide(60, 12), |t| {
+            let run: Vec<NodeId> = (10..12).map(|i| nth_top(t, i)).collect();
+            let (s, e) = (t.get(run[0]).start, t.get(run[1]).end);
+            let n = t.alloc(s, e, b"Reserved", IORESOURCE_MEM, Desc::Reserved);
+            t.adopt_run(Tree::ROOT, n, &run);
+        });
+        // Only the moved subtrees (26 rows) and context, not the 780-row tree: a node whose
+        // depth did not change (the root, the parent whose list changed) is not re-indented.
+        assert!(
+            v.after.len() < 60 && v.before.len() < 60,
+            "{} {}",
+            v.before.len(),
+            v.after.len()
+        );
+        check(wide(60, 12), |t| {
+            let p = nth_top(t, 25);
+            t.unlink_lifting_children(p);
+        });
+    }
+
+    #[test]
+    fn an_ancestors_deep_neighbour_comes_with_all_its_ancestors() {
+        // P > P1 > P2 > P3, then A with 20 children; a change at A's 15th child puts A in the
+        // excerpt, with its row before (P3, depth 3) and P3's ancestors at their true depths.
+        let mut t = wide(20, 1);
+        let mut p = Tree::ROOT;
+        for (d, name) in ["P", "P1", "P2", "P3"].iter().enumerate() {
+            let s = 0x40_0000_0000 + d as u64 * 0x1000;
+            let n = t.alloc(
+                s,
+                0x40_0000_ffff,
+                name.as_bytes(),
+                IORESOURCE_MEM,
+                Desc::None,
+            );
+            t.link_before(p, n, None);
+            p = n;
+        }
+        let a = t.alloc(
+            0x50_0000_0000,
+            0x50_00ff_ffff,
+            b"A",
+            IORESOURCE_MEM,
+            Desc::None,
+        );
+        t.link_before(Tree::ROOT, a, None);
+        for k in 0..20u64 {
+            let s = 0x50_0000_0000 + k * 0x1000;
+            let c = t.alloc(s, s + 0xfff, b"a", MEMB, Desc::None);
+            t.link_before(a, c, None);
+        }
+        let v = check(t, |t| {
+            let a = t.find_name("A").unwrap();
+            let c = t.children(a).nth(15).unwrap();
+            t.get_mut(c).flags ^= IORESOURCE_BUSY;
+        });
+        let p3 = v.after.find_name("P3").unwrap();
+        assert_eq!(v.after.depth(p3), 3);
+    }
 
     /// A flat tree of `n` rows.
     fn rows(n: u64) -> Tree {
