@@ -474,6 +474,28 @@ fn stdin_was_meant_to_carry_data() -> bool {
     }
 }
 
+/// A regular file printed as the kernel prints it, parsed while it is read
+/// ([`crate::input::stream_lines`] into [`crate::parse::KernelPrinted`]), so its text is never
+/// held whole. `None` for anything else, or any trouble: the caller reads the file again and
+/// [`parse_dump`] decides, with its errors and notes (a file can be read twice; a pipe cannot,
+/// so stdin always takes the other way).
+fn parse_file_as_read(p: &std::path::Path, hint: Option<RootKind>) -> Option<Dump> {
+    let f = std::fs::File::open(p).ok()?;
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    // Capacity hints (procfs files report size 0): a kernel-printed line is 30 to 60 bytes.
+    let size = usize::try_from(meta.len())
+        .unwrap_or(0)
+        .min(crate::input::MAX_INPUT);
+    let mut b = crate::parse::KernelPrinted::new(hint, size / 32, size / 2);
+    match crate::input::stream_lines(f, |l| b.line(l)) {
+        crate::input::Streamed::Done { final_newline } => b.finish(final_newline),
+        crate::input::Streamed::GaveUp => None,
+    }
+}
+
 /// Load the starting tree named by `source`.
 pub fn load(source: &Source) -> Result<Dump> {
     load_named(source).map(|(d, _)| d)
@@ -483,9 +505,12 @@ pub fn load(source: &Source) -> Result<Dump> {
 pub fn load_named(source: &Source) -> Result<(Dump, String)> {
     let (text, hint, what): (crate::input::Text, Option<RootKind>, String) = match source {
         Source::File(p) => {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let Some(d) = parse_file_as_read(p, name.as_deref().and_then(hint_for)) {
+                return Ok((d, p.display().to_string()));
+            }
             let f = std::fs::File::open(p).with_context(|| format!("reading {}", p.display()))?;
             let text = read_dump_bounded(f, &p.display().to_string())?;
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
             if text.bytes.is_empty() && std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
                 // What `save` writes for a tree emptied by release-resource: /proc/iomem with
                 // no resource prints nothing. An empty *file* is that tree (issue 14 item 3);

@@ -49,7 +49,7 @@ impl fmt::Display for Anomaly {
 fn label(t: &Tree, id: NodeId) -> String {
     let r = t.get(id);
     let w = t.hex_width();
-    let line = match r.line {
+    let line = match r.line() {
         Some(l) => format!("line {l}: "),
         None => String::new(),
     };
@@ -89,8 +89,8 @@ pub fn check(tree: &Tree) -> Vec<Anomaly> {
         kind,
         node,
         other,
-        line: tree.get(node).line,
-        other_line: other.and_then(|o| tree.get(o).line),
+        line: tree.get(node).line(),
+        other_line: other.and_then(|o| tree.get(o).line()),
         message,
     };
     // Pre-order: each node is checked against its parent and its list predecessor(s).

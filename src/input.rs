@@ -149,6 +149,78 @@ pub fn read_bounded(
     Ok(t)
 }
 
+/// How [`stream_lines`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// Every line was taken; `final_newline`: the input ended in LF (false when empty).
+    Done { final_newline: bool },
+    /// Given up: the caller reads the input again with [`read_bounded`], which decides.
+    GaveUp,
+}
+
+/// Feed `r`'s lines, without their LF, to `line` as they are read, holding one 256 KiB chunk
+/// and one partial line, never the whole input (issue 12: a million-line dump is 40 MB). For
+/// inputs that can be read a second time (a regular file): it gives up at anything
+/// [`read_bounded`] treats specially — a CR anywhere, a line over [`MAX_LINE`], more than
+/// [`MAX_INPUT`] bytes, a read error — and at the first line `line` refuses, so that the
+/// second read reports exactly what a single [`read_bounded`] would.
+pub fn stream_lines(mut r: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> Streamed {
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut total = 0usize;
+    let mut last = None;
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Streamed::GaveUp,
+        };
+        total += n;
+        let data = &chunk[..n];
+        if total > MAX_INPUT || memchr::memchr(b'\r', data).is_some() {
+            return Streamed::GaveUp;
+        }
+        last = data.last().copied();
+        let mut rest = data;
+        if !carry.is_empty() {
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    carry.extend_from_slice(&rest[..i]);
+                    if carry.len() > MAX_LINE || !line(&carry) {
+                        return Streamed::GaveUp;
+                    }
+                    carry.clear();
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    carry.extend_from_slice(rest);
+                    if carry.len() > MAX_LINE {
+                        return Streamed::GaveUp;
+                    }
+                    continue;
+                }
+            }
+        }
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            if i > MAX_LINE || !line(&rest[..i]) {
+                return Streamed::GaveUp;
+            }
+            rest = &rest[i + 1..];
+        }
+        carry.extend_from_slice(rest);
+        if carry.len() > MAX_LINE {
+            return Streamed::GaveUp;
+        }
+    }
+    if !carry.is_empty() && !line(&carry) {
+        return Streamed::GaveUp;
+    }
+    Streamed::Done {
+        final_newline: last == Some(b'\n'),
+    }
+}
+
 /// The note for lone-CR line ends (`None` when there were none).
 pub fn lone_cr_note(t: &Text) -> Option<String> {
     (t.lone_cr > 0).then(|| {

@@ -250,47 +250,74 @@ struct Rec {
 /// Where a line failed: 0-based column, kind, message.
 type LineErr = (usize, ParseErrorKind, String);
 
+/// Hex digit values for [`hex_value`]: `0..=15`, `| 0x10` for an uppercase letter, `0xff` for
+/// a byte that is not a hex digit (the same set as `u8::is_ascii_hexdigit`).
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 0x10 | (10 + i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The hex number at the start of `i` (a suffix of `line`): value, digits, any uppercase.
+/// One table lookup per digit, read once (issue 12: this was a sixth of a dump's load time as
+/// nom's `take_while1` followed by a second loop).
 #[inline]
 fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), LineErr> {
-    let col = line.len() - i.len();
-    let digits = match hex_digits(i) {
-        Ok((_, d)) => d,
-        Err(_) => {
-            let extra = if i.first() == Some(&b'\t') {
-                " (/proc/iomem indents with spaces, not tabs)"
-            } else {
-                ""
-            };
-            return Err((
-                col,
-                ParseErrorKind::ExpectedHex,
-                format!("expected a hex {what} address, found {}{extra}", found(i)),
-            ));
+    let mut v: u64 = 0;
+    let mut n = 0usize;
+    let mut upper = 0u8;
+    while let Some(&d) = i.get(n) {
+        let x = HEX[d as usize];
+        if x == 0xff {
+            break;
         }
-    };
-    if digits.len() > 16 {
-        return Err((
+        // Past 16 digits the high ones fall off; that is an error below anyway.
+        v = (v << 4) | u64::from(x & 0xf);
+        upper |= x;
+        n += 1;
+    }
+    if n == 0 || n > 16 {
+        return Err(hex_error(line, i, what));
+    }
+    Ok((v, n, upper & 0x10 != 0))
+}
+
+/// Why [`hex_value`] refused `i`: no digit, or more than 16 (checked by the nom grammar).
+#[cold]
+fn hex_error(line: &[u8], i: &[u8], what: &str) -> LineErr {
+    let col = line.len() - i.len();
+    match hex_digits(i) {
+        Ok((_, digits)) => (
             col + 16,
             ParseErrorKind::TooManyDigits,
             format!(
                 "the {what} address has {} hex digits; at most 16 fit in 64 bits",
                 digits.len()
             ),
-        ));
+        ),
+        Err(_) => {
+            let extra = if i.first() == Some(&b'\t') {
+                " (/proc/iomem indents with spaces, not tabs)"
+            } else {
+                ""
+            };
+            (
+                col,
+                ParseErrorKind::ExpectedHex,
+                format!("expected a hex {what} address, found {}{extra}", found(i)),
+            )
+        }
     }
-    // Digits are known hex here: `| 0x20` lowercases a letter, and letters sit above b'9'.
-    let mut v: u64 = 0;
-    let mut upper = false;
-    for &d in digits {
-        let n = if d <= b'9' {
-            d - b'0'
-        } else {
-            upper |= d < b'a';
-            (d | 0x20) - b'a' + 10
-        };
-        v = (v << 4) | u64::from(n);
-    }
-    Ok((v, digits.len(), upper))
 }
 
 /// Would [`parse_dump`] accept this line on its own (blank, or one resource line; one
@@ -546,7 +573,7 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
         // Each line's name is its own (no de-duplication lookup per line).
         let name = tree.intern(name);
         let id = tree.alloc_named(start, end, name, 0, Desc::None);
-        tree.get_mut(id).line = Some(ln);
+        tree.get_mut(id).set_line(Some(ln));
         debug_assert_eq!(id.0 as usize, idx + 1);
         let (sd, ed) = (usize::from(r.digits.0), usize::from(r.digits.1));
         if sd != width.max(hex_len(start)) || ed != width.max(hex_len(end)) {
@@ -668,46 +695,95 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
     }
     let lines =
         memchr::memchr_iter(b'\n', input).count() + usize::from(input.last() != Some(&b'\n'));
-    let kind = match hint {
-        Some(RootKind::Ioport) => RootKind::Ioport,
-        _ => RootKind::Iomem,
-    };
-    // The ioports root's end depends on the digits seen: set at the end.
-    let mut tree = Tree::new(kind, u64::MAX);
-    tree.reserve(lines + 1, input.len());
-
-    let mut warnings = Vec::new();
-    // Open ancestors: (level, node, where its children start in `pending`).
-    let mut stack: Vec<(usize, NodeId, usize)> = Vec::new();
-    // Children of the open nodes, each node's run after its own entry.
-    let mut pending: Vec<NodeId> = Vec::new();
-    let mut top: Vec<NodeId> = Vec::new();
-    let mut count = 0usize;
-    let mut uppercase = 0usize;
-    let mut bare_colons = 0usize;
-    let mut min_digits = usize::MAX;
-    let mut max_digits = 0usize;
-    let mut all_zero = true;
-    let mut max_end = 0u64;
-    let mut min_indent = usize::MAX;
-    // Indentation unit 2 needs some indent that is 2 mod 4 (else the general parser's gcd
-    // rule may pick 4).
-    let mut any_indent = false;
-    let mut any_2_mod_4 = false;
-    let mut odd8 = 0usize;
-    let mut odd4 = 0usize;
-    let mut no_parent_lines = 0usize;
-
+    let mut b = KernelPrinted::new(hint, lines, input.len());
     let mut pos = 0usize;
-    let mut ln: u32 = 0;
     while pos < input.len() {
-        ln = ln.saturating_add(1);
         let rest = input.get(pos..)?;
         let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = rest.get(..len)?;
+        if !b.line(rest.get(..len)?) {
+            return None;
+        }
         pos += len + 1;
+    }
+    b.finish(input.last() == Some(&b'\n'))
+}
+
+/// [`parse_dump`]'s fast path fed one line at a time, so that a dump read from a file need not
+/// be held whole while its tree is built (issue 12: the input was 40 of the 180 bytes per
+/// resource). Feed every line without its LF to [`KernelPrinted::line`]; when it answers
+/// false, or [`KernelPrinted::finish`] answers `None`, the dump is not as the kernel prints it
+/// and the caller parses the whole input with [`parse_dump`] instead. When it succeeds the
+/// result is exactly `parse_dump`'s on the same bytes.
+pub struct KernelPrinted {
+    hint: Option<RootKind>,
+    kind: RootKind,
+    tree: Tree,
+    warnings: Vec<ParseWarning>,
+    /// Open ancestors: (level, node, where its children start in `pending`).
+    stack: Vec<(usize, NodeId, usize)>,
+    /// Children of the open nodes, each node's run after its own entry.
+    pending: Vec<NodeId>,
+    top: Vec<NodeId>,
+    ln: u32,
+    count: usize,
+    uppercase: usize,
+    bare_colons: usize,
+    min_digits: usize,
+    max_digits: usize,
+    all_zero: bool,
+    max_end: u64,
+    min_indent: usize,
+    // Indentation unit 2 needs some indent that is 2 mod 4 (else the general parser's gcd
+    // rule may pick 4).
+    any_indent: bool,
+    any_2_mod_4: bool,
+    odd8: usize,
+    odd4: usize,
+    no_parent_lines: usize,
+}
+
+impl KernelPrinted {
+    /// A builder for a dump of about `lines` lines and `bytes` bytes (capacity hints only).
+    pub fn new(hint: Option<RootKind>, lines: usize, bytes: usize) -> KernelPrinted {
+        let kind = match hint {
+            Some(RootKind::Ioport) => RootKind::Ioport,
+            _ => RootKind::Iomem,
+        };
+        // The ioports root's end depends on the digits seen: set at the end.
+        let mut tree = Tree::new(kind, u64::MAX);
+        tree.reserve(lines + 1, bytes);
+        KernelPrinted {
+            hint,
+            kind,
+            tree,
+            warnings: Vec::new(),
+            stack: Vec::new(),
+            pending: Vec::new(),
+            top: Vec::new(),
+            ln: 0,
+            count: 0,
+            uppercase: 0,
+            bare_colons: 0,
+            min_digits: usize::MAX,
+            max_digits: 0,
+            all_zero: true,
+            max_end: 0,
+            min_indent: usize::MAX,
+            any_indent: false,
+            any_2_mod_4: false,
+            odd8: 0,
+            odd4: 0,
+            no_parent_lines: 0,
+        }
+    }
+
+    /// Take the next line (without its LF). False: not a dump as the kernel prints it.
+    #[inline]
+    pub fn line(&mut self, line: &[u8]) -> bool {
+        self.ln = self.ln.saturating_add(1);
+        let ln = self.ln;
         // The one line grammar (nom); anything it refuses, the general parser reports.
-        let Line {
+        let Ok(Line {
             indent,
             start,
             end,
@@ -716,44 +792,50 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
             end_digits: ed,
             uppercase: up,
             bare_colon: bare,
-        } = parse_line(line).ok()?;
+        }) = parse_line(line)
+        else {
+            return false;
+        };
         if name.last() == Some(&b'\r') || indent % 2 != 0 {
-            return None;
+            return false;
         }
 
-        count += 1;
-        uppercase += usize::from(up);
-        bare_colons += usize::from(bare);
-        min_digits = min_digits.min(sd).min(ed);
-        max_digits = max_digits.max(sd).max(ed);
-        all_zero &= start == 0 && end == 0;
-        max_end = max_end.max(end);
-        min_indent = min_indent.min(indent);
-        any_indent |= indent != 0;
-        any_2_mod_4 |= indent % 4 == 2;
+        self.count += 1;
+        self.uppercase += usize::from(up);
+        self.bare_colons += usize::from(bare);
+        self.min_digits = self.min_digits.min(sd).min(ed);
+        self.max_digits = self.max_digits.max(sd).max(ed);
+        self.all_zero &= start == 0 && end == 0;
+        self.max_end = self.max_end.max(end);
+        self.min_indent = self.min_indent.min(indent);
+        self.any_indent |= indent != 0;
+        self.any_2_mod_4 |= indent % 4 == 2;
         let (sl, el) = (hex_len(start), hex_len(end));
-        odd8 += usize::from(sd != sl.max(8) || ed != el.max(8));
-        odd4 += usize::from(sd != sl.max(4) || ed != el.max(4));
+        self.odd8 += usize::from(sd != sl.max(8) || ed != el.max(8));
+        self.odd4 += usize::from(sd != sl.max(4) || ed != el.max(4));
 
+        let tree = &mut self.tree;
+        let stack = &mut self.stack;
+        let pending = &mut self.pending;
         let name = tree.intern(name);
         let id = tree.alloc_named(start, end, name, 0, Desc::None);
-        tree.get_mut(id).line = Some(ln);
+        tree.get_mut(id).set_line(Some(ln));
 
         // The nesting rules of `parse_general`, with unit 2 and base 0; the kernel never
         // prints deeper than the cap.
         let level = indent / 2;
         if level > MAX_IORES_LEVEL {
-            return None;
+            return false;
         }
         let parent = if level == MAX_IORES_LEVEL {
             match stack.last() {
-                Some(&(l, _, _)) if l + 1 < MAX_IORES_LEVEL => return None,
+                Some(&(l, _, _)) if l + 1 < MAX_IORES_LEVEL => return false,
                 None => None,
                 Some(_) => {
                     while let Some(&(l, p, mark)) = stack.last() {
                         if l == MAX_IORES_LEVEL && !tree.get(p).contains(start, end) {
                             stack.pop();
-                            close_node(&mut tree, &mut pending, p, mark);
+                            close_node(tree, pending, p, mark);
                         } else {
                             break;
                         }
@@ -761,7 +843,8 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
                     match stack.last() {
                         Some(&(_, p, _)) => {
                             if !tree.get(p).contains(start, end) {
-                                warnings.push(ParseWarning::DeepUncontained { line: ln });
+                                self.warnings
+                                    .push(ParseWarning::DeepUncontained { line: ln });
                             }
                             Some(p)
                         }
@@ -775,10 +858,10 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
                     break;
                 }
                 stack.pop();
-                close_node(&mut tree, &mut pending, p, mark);
+                close_node(tree, pending, p, mark);
             }
             match stack.last() {
-                Some(&(l, _, _)) if level > l + 1 => return None,
+                Some(&(l, _, _)) if level > l + 1 => return false,
                 Some(&(_, p, _)) => Some(p),
                 None => None,
             }
@@ -787,67 +870,78 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
             Some(_) => pending.push(id),
             None => {
                 if level > 0 {
-                    no_parent_lines += 1;
-                    warnings.push(ParseWarning::NoParent { line: ln, indent });
+                    self.no_parent_lines += 1;
+                    self.warnings
+                        .push(ParseWarning::NoParent { line: ln, indent });
                 }
-                top.push(id);
+                self.top.push(id);
             }
         }
         stack.push((level, id, pending.len()));
-    }
-    while let Some((_, p, mark)) = stack.pop() {
-        close_node(&mut tree, &mut pending, p, mark);
-    }
-    tree.set_new_children(Tree::ROOT, &top);
-
-    // Assumptions the general parser would decide otherwise.
-    let looks_ioports = min_digits == 4 && max_digits == 4;
-    if count == 0
-        || min_indent != 0
-        || (any_indent && !any_2_mod_4)
-        || (hint.is_none() && looks_ioports)
-    {
-        return None;
+        true
     }
 
-    // The root and minimum hex width, as `parse_general` decides them.
-    if kind == RootKind::Ioport {
-        let root_end = if min_digits < 8 {
-            0xffff
-        } else if max_end <= 0xff_ffff {
-            0xff_ffff
-        } else {
-            u64::MAX
-        };
-        tree.set_range(Tree::ROOT, 0, root_end);
+    /// The dump, once every line was taken; `final_newline`: the input ended in LF. `None`
+    /// when the dump is not as the kernel prints it after all (no line, an indented top,
+    /// 4-space indentation, ioports digits without a hint).
+    pub fn finish(mut self, final_newline: bool) -> Option<Dump> {
+        let tree = &mut self.tree;
+        while let Some((_, p, mark)) = self.stack.pop() {
+            close_node(tree, &mut self.pending, p, mark);
+        }
+        tree.set_new_children(Tree::ROOT, &self.top);
+
+        // Assumptions the general parser would decide otherwise.
+        let looks_ioports = self.min_digits == 4 && self.max_digits == 4;
+        if self.count == 0
+            || self.min_indent != 0
+            || (self.any_indent && !self.any_2_mod_4)
+            || (self.hint.is_none() && looks_ioports)
+        {
+            return None;
+        }
+
+        // The root and minimum hex width, as `parse_general` decides them.
+        let kind = self.kind;
+        if kind == RootKind::Ioport {
+            let root_end = if self.min_digits < 8 {
+                0xffff
+            } else if self.max_end <= 0xff_ffff {
+                0xff_ffff
+            } else {
+                u64::MAX
+            };
+            tree.set_range(Tree::ROOT, 0, root_end);
+        }
+        let width = tree.hex_width();
+        let mut warnings = self.warnings;
+        if self.all_zero && self.count > 1 {
+            tree.zeroed = true;
+            warnings.insert(0, ParseWarning::Zeroed { kind });
+        }
+        let normalizations = normalizations_of(&Facts {
+            crlf: 0,
+            final_newline,
+            blank_inside: 0,
+            trailing_blank: 0,
+            base: 0,
+            unit: 2,
+            no_parent_lines: self.no_parent_lines,
+            too_deep: 0,
+            uppercase: self.uppercase,
+            odd_width: if width == 4 { self.odd4 } else { self.odd8 },
+            width,
+            bare_colons: self.bare_colons,
+        });
+        crate::infer::infer_flags_in_dump_order(tree);
+        Some(Dump {
+            tree: self.tree,
+            warnings,
+            normalizations,
+            hex_width: width,
+            lines: self.count,
+        })
     }
-    let width = tree.hex_width();
-    if all_zero && count > 1 {
-        tree.zeroed = true;
-        warnings.insert(0, ParseWarning::Zeroed { kind });
-    }
-    let normalizations = normalizations_of(&Facts {
-        crlf: 0,
-        final_newline: input.last() == Some(&b'\n'),
-        blank_inside: 0,
-        trailing_blank: 0,
-        base: 0,
-        unit: 2,
-        no_parent_lines,
-        too_deep: 0,
-        uppercase,
-        odd_width: if width == 4 { odd4 } else { odd8 },
-        width,
-        bare_colons,
-    });
-    crate::infer::infer_flags_in_dump_order(&mut tree);
-    Some(Dump {
-        tree,
-        warnings,
-        normalizations,
-        hex_width: width,
-        lines: count,
-    })
 }
 
 /// What `parse_dump` noticed that makes the render differ from the input.
@@ -1338,7 +1432,7 @@ mod fast_path_tests {
                 r.flags,
                 r.desc,
                 r.confidence,
-                r.line,
+                r.line(),
                 t.is_unsorted(id)
             ));
         }

@@ -173,11 +173,14 @@ pub struct Resource {
     pub flags: u32,
     pub desc: Desc,
     pub confidence: Confidence,
-    /// 1-based line of the dump this node came from, if any.
-    pub line: Option<u32>,
-    parent: Option<NodeId>,
-    key: ChildKey,
-    children: Kids,
+    /// 1-based line of the dump this node came from; 0: none ([`Resource::line`]).
+    line: u32,
+    /// The parent's id, [`NO_NODE`] when unlinked ([`Resource::up`]). (Plain `u32`s, not
+    /// `Option`s: a node is 48 bytes, a million-line dump's tree under 100 bytes a resource.)
+    parent: u32,
+    /// Index of the child list in [`Tree::kid_lists`], [`NO_NODE`] while the node never had
+    /// children: most nodes are leaves, and a leaf pays 4 bytes for its list, not 32.
+    kids: u32,
     /// Linked nodes in the subtree below this one (its rows in `/proc/iomem` after its own):
     /// kept by every change of a child list, so a row's line number and the tree's length
     /// cost the path's siblings, not a walk of the tree (issue 12).
@@ -189,7 +192,23 @@ pub struct Resource {
     freed: bool,
 }
 
+/// "No node" in [`Resource`]'s `u32` links.
+const NO_NODE: u32 = u32::MAX;
+
 impl Resource {
+    /// 1-based line of the dump this node came from, if any.
+    pub fn line(&self) -> Option<u32> {
+        (self.line != 0).then_some(self.line)
+    }
+    pub fn set_line(&mut self, line: Option<u32>) {
+        self.line = line.unwrap_or(0);
+    }
+    fn up(&self) -> Option<NodeId> {
+        (self.parent != NO_NODE).then_some(NodeId(self.parent))
+    }
+    fn set_up(&mut self, p: Option<NodeId>) {
+        self.parent = p.map_or(NO_NODE, |p| p.0);
+    }
     pub fn size(&self) -> u64 {
         self.end.wrapping_sub(self.start).wrapping_add(1)
     }
@@ -208,6 +227,9 @@ impl Resource {
 #[derive(Clone, Debug)]
 pub struct Tree {
     nodes: Vec<Resource>,
+    /// Child lists, by [`Resource`]'s `kids` index. A node keeps its slot here for as long as
+    /// its arena slot lives (a reused arena slot reuses it).
+    kid_lists: Vec<Kids>,
     names: Vec<u8>,
     /// Slots of released nodes, reused by the next allocations: the arena stays as large as the
     /// most nodes ever linked at once, however long a session runs.
@@ -233,6 +255,7 @@ impl Tree {
     pub fn new(kind: RootKind, root_end: u64) -> Tree {
         let mut t = Tree {
             nodes: Vec::new(),
+            kid_lists: Vec::new(),
             names: Vec::new(),
             free_slots: Vec::new(),
             shared_names: BTreeMap::new(),
@@ -254,10 +277,9 @@ impl Tree {
             flags: fl,
             desc: Desc::None,
             confidence: Confidence::Exact,
-            line: None,
-            parent: None,
-            key: (0, 0),
-            children: Kids::new(),
+            line: 0,
+            parent: NO_NODE,
+            kids: NO_NODE,
             rows_below: 0,
             unsorted: false,
             freed: false,
@@ -302,10 +324,10 @@ impl Tree {
         node
     }
     pub fn parent(&self, id: NodeId) -> Option<NodeId> {
-        self.get(id).parent
+        self.get(id).up()
     }
     pub fn is_linked(&self, id: NodeId) -> bool {
-        id == Self::ROOT || self.get(id).parent.is_some()
+        id == Self::ROOT || self.get(id).up().is_some()
     }
     pub fn is_unsorted(&self, id: NodeId) -> bool {
         self.get(id).unsorted
@@ -352,23 +374,24 @@ impl Tree {
     /// Like [`Tree::alloc`] but sharing an existing name (the kernel passes name pointers;
     /// `merge_system_ram_resource` compares them).
     pub fn alloc_named(&mut self, start: u64, end: u64, name: Name, fl: u32, desc: Desc) -> NodeId {
-        let node = Resource {
+        let mut node = Resource {
             start,
             end,
             name,
             flags: fl,
             desc,
             confidence: Confidence::Exact,
-            line: None,
-            parent: None,
-            key: (0, 0),
-            children: Kids::new(),
+            line: 0,
+            parent: NO_NODE,
+            kids: NO_NODE,
             rows_below: 0,
             unsorted: false,
             freed: false,
         };
         match self.free_slots.pop() {
             Some(slot) => {
+                // The released node's child list (emptied by `free`) serves the new one.
+                node.kids = self.nodes[slot as usize].kids;
                 let old = std::mem::replace(&mut self.nodes[slot as usize], node);
                 if let Some(j) = &mut self.journal {
                     j.push(TreeUndo::FreeSlotPopped(slot));
@@ -391,7 +414,7 @@ impl Tree {
     /// subtree released with its parent is gone from the tree too). Their slots are reused by
     /// later allocations, so a released id must not be used after the next `alloc`.
     pub fn free(&mut self, id: NodeId) {
-        debug_assert!(self.get(id).parent.is_none());
+        debug_assert!(self.get(id).up().is_none());
         if id == Self::ROOT || self.get(id).freed {
             return;
         }
@@ -484,16 +507,10 @@ impl Tree {
             let Some(r) = self.nodes.get(cur.0 as usize) else {
                 return false;
             };
-            let Some(p) = r.parent.filter(|_| !r.freed) else {
+            let Some(p) = r.up().filter(|_| !r.freed) else {
                 return false;
             };
-            let listed = self
-                .get(p)
-                .children
-                .range(r.key..=r.key)
-                .next()
-                .map(|(_, v)| *v);
-            if listed != Some(cur) {
+            if self.key_in(p, cur).is_none() {
                 return false;
             }
             cur = p;
@@ -512,11 +529,12 @@ impl Tree {
     pub fn row_of(&self, id: NodeId) -> usize {
         let mut row = 0usize;
         let mut cur = id;
-        while let Some(p) = self.get(cur).parent {
-            let key = self.get(cur).key;
+        while let Some(p) = self.get(cur).up() {
+            let Some(key) = self.key_in(p, cur) else {
+                break;
+            };
             row += self
-                .get(p)
-                .children
+                .kids(p)
                 .range(..key)
                 .map(|(_, c)| 1 + self.get(*c).rows_below as usize)
                 .sum::<usize>();
@@ -542,7 +560,7 @@ impl Tree {
             if let Some(s) = self.next_sibling(cur) {
                 return Some(s);
             }
-            cur = self.get(cur).parent?;
+            cur = self.get(cur).up()?;
         }
     }
 
@@ -551,12 +569,12 @@ impl Tree {
     pub fn prev_row(&self, id: NodeId) -> Option<NodeId> {
         match self.prev_sibling(id) {
             Some(mut s) => {
-                while let Some(&l) = self.get(s).children.values().next_back() {
+                while let Some(&l) = self.kids(s).values().next_back() {
                     s = l;
                 }
                 Some(s)
             }
-            None => self.get(id).parent.filter(|&p| p != Self::ROOT),
+            None => self.get(id).up().filter(|&p| p != Self::ROOT),
         }
     }
 
@@ -573,43 +591,38 @@ impl Tree {
         ok
     }
     pub fn is_empty(&self) -> bool {
-        self.get(Self::ROOT).children.is_empty()
+        self.kids(Self::ROOT).is_empty()
     }
 
     // ---------------------------------------------------------------- child lists
 
     /// Children in list order (the order `/proc/iomem` prints them).
     pub fn children(&self, p: NodeId) -> impl DoubleEndedIterator<Item = NodeId> + '_ {
-        self.get(p).children.values().copied()
+        self.kids(p).values().copied()
     }
     pub fn child_count(&self, p: NodeId) -> usize {
-        self.get(p).children.len()
+        self.kids(p).len()
     }
     pub fn first_child(&self, p: NodeId) -> Option<NodeId> {
-        self.get(p).children.values().next().copied()
+        self.kids(p).values().next().copied()
     }
     pub fn has_children(&self, p: NodeId) -> bool {
-        !self.get(p).children.is_empty()
+        !self.kids(p).is_empty()
     }
     /// The next sibling in list order (`res->sibling`).
     pub fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
-        let p = self.get(id).parent?;
-        let key = self.get(id).key;
-        self.get(p)
-            .children
+        let p = self.get(id).up()?;
+        let key = self.key_in(p, id)?;
+        self.kids(p)
             .range((Bound::Excluded(key), Bound::Unbounded))
             .next()
             .map(|(_, v)| *v)
     }
     /// The previous sibling in list order.
     pub fn prev_sibling(&self, id: NodeId) -> Option<NodeId> {
-        let p = self.get(id).parent?;
-        let key = self.get(id).key;
-        self.get(p)
-            .children
-            .range(..key)
-            .next_back()
-            .map(|(_, v)| *v)
+        let p = self.get(id).up()?;
+        let key = self.key_in(p, id)?;
+        self.kids(p).range(..key).next_back().map(|(_, v)| *v)
     }
 
     /// Children of `p` in list order, starting at the first one the kernel's linear scan for a
@@ -617,44 +630,39 @@ impl Tree {
     /// is found by binary search; in an unsorted one it is the first child (the caller's scan
     /// then skips exactly what the kernel would).
     pub fn scan_from(&self, p: NodeId, start: u64) -> impl Iterator<Item = NodeId> + '_ {
-        let node = self.get(p);
-        let from: ChildKey = if node.unsorted {
+        let kids = self.kids(p);
+        let from: ChildKey = if self.get(p).unsorted {
             (0, 0)
         } else {
             // The last child starting at or before `start` may still reach it.
-            match node.children.range(..=(start, u64::MAX)).next_back() {
+            match kids.range(..=(start, u64::MAX)).next_back() {
                 Some((k, c)) if self.get(*c).end >= start => *k,
                 Some((k, _)) => (k.0, k.1.saturating_add(1)),
                 None => (0, 0),
             }
         };
-        node.children.range(from..).map(|(_, v)| *v)
+        kids.range(from..).map(|(_, v)| *v)
     }
 
     /// Link unlinked `new` into `p`'s list right before `before` (or at the end). The caller
     /// (a kernel operation) decided the position by the kernel's rules.
     pub fn link_before(&mut self, p: NodeId, new: NodeId, before: Option<NodeId>) {
-        debug_assert!(self.get(new).parent.is_none() && !self.get(new).freed);
-        let prev_key = match before {
-            Some(b) => self
-                .get(p)
-                .children
-                .range(..self.get(b).key)
-                .next_back()
-                .map(|(k, _)| *k),
-            None => self.get(p).children.last_key(),
+        debug_assert!(self.get(new).up().is_none() && !self.get(new).freed);
+        let before_key = before.and_then(|b| self.key_in(p, b));
+        let prev_key = match before_key {
+            Some(bk) => self.kids(p).range(..bk).next_back().map(|(k, _)| *k),
+            None => self.kids(p).last_key(),
         };
         let start = self.get(new).start;
         self.seq += 1;
         let key0 = prev_key.map_or(start, |k| k.0.max(start));
         let key = (key0, self.seq);
-        let fits = match before {
-            Some(b) => key < self.get(b).key,
+        let fits = match before_key {
+            Some(bk) => key < bk,
             None => true,
         };
-        self.get_mut(new).parent = Some(p);
+        self.get_mut(new).set_up(Some(p));
         if fits && prev_key.is_none_or(|k| k < key) {
-            self.get_mut(new).key = key;
             self.kids_insert(p, key, new);
             if key0 != start {
                 self.get_mut(p).unsorted = true;
@@ -677,8 +685,7 @@ impl Tree {
         let before = if self.get(p).unsorted {
             self.children(p).find(|&c| self.get(c).start > start)
         } else {
-            self.get(p)
-                .children
+            self.kids(p)
                 .range((start, u64::MAX)..)
                 .next()
                 .map(|(_, v)| *v)
@@ -691,7 +698,7 @@ impl Tree {
     pub fn set_children(&mut self, p: NodeId, order: &[NodeId]) {
         let old: Vec<NodeId> = self.children(p).collect();
         for c in old {
-            self.get_mut(c).parent = None;
+            self.get_mut(c).set_up(None);
         }
         self.kids_replace(p, Kids::new());
         self.fill_children(p, order);
@@ -701,7 +708,7 @@ impl Tree {
     /// construction [`Tree::set_children`] ends with, for a builder (the parser) that knows a
     /// node's whole child list at once. Same keys and `unsorted` mark as `set_children`.
     pub fn set_new_children(&mut self, p: NodeId, order: &[NodeId]) {
-        debug_assert!(self.get(p).children.is_empty());
+        debug_assert!(self.kids(p).is_empty());
         self.fill_children(p, order);
     }
 
@@ -729,9 +736,7 @@ impl Tree {
             }
             prev = Some((key0, e));
             let key = (key0, self.seq);
-            let node = self.get_mut(c);
-            node.key = key;
-            node.parent = Some(p);
+            self.get_mut(c).set_up(Some(p));
             entries.push((key, c));
         }
         self.kids_replace(p, Kids::from_sorted(entries));
@@ -747,19 +752,20 @@ impl Tree {
     /// Unlink `id` from its parent; its subtree stays attached to it (`__release_resource`
     /// with `release_child = true`). Returns false when it was not linked.
     pub fn unlink(&mut self, id: NodeId) -> bool {
-        let Some(p) = self.get(id).parent else {
+        let Some(p) = self.get(id).up() else {
             return false;
         };
-        let key = self.get(id).key;
-        self.kids_remove(p, key);
-        self.get_mut(id).parent = None;
+        if let Some(key) = self.key_in(p, id) {
+            self.kids_remove(p, key);
+        }
+        self.get_mut(id).set_up(None);
         true
     }
 
     /// Move `id`'s children into its parent's list at `id`'s position and unlink `id`
     /// (`__release_resource` with `release_child = false`, i.e. `remove_resource`).
     pub fn unlink_lifting_children(&mut self, id: NodeId) -> bool {
-        let Some(p) = self.get(id).parent else {
+        let Some(p) = self.get(id).up() else {
             return false;
         };
         let kids: Vec<NodeId> = self.children(id).collect();
@@ -776,9 +782,9 @@ impl Tree {
         }
         self.kids_replace(id, Kids::new());
         for &k in &kids {
-            self.get_mut(k).parent = None;
+            self.get_mut(k).set_up(None);
         }
-        self.get_mut(id).parent = None;
+        self.get_mut(id).set_up(None);
         self.set_children_fast(p, &order);
         true
     }
@@ -804,7 +810,7 @@ impl Tree {
     /// Change a linked node's range in place (`__adjust_resource` after its checks passed:
     /// the list position is unchanged).
     pub fn set_range(&mut self, id: NodeId, start: u64, end: u64) {
-        match self.get(id).parent {
+        match self.get(id).up() {
             None => {
                 let n = self.get_mut(id);
                 n.start = start;
@@ -826,7 +832,7 @@ impl Tree {
     /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
     /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
     pub fn walk(&self, top: NodeId) -> Walk<'_> {
-        let stack = vec![self.get(top).children.values()];
+        let stack = vec![self.kids(top).values()];
         Walk { tree: self, stack }
     }
 
@@ -837,7 +843,7 @@ impl Tree {
 
     /// Ancestors from the parent up to (and including) the root.
     pub fn ancestors(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        std::iter::successors(self.get(id).parent, move |&p| self.get(p).parent)
+        std::iter::successors(self.get(id).up(), move |&p| self.get(p).up())
     }
 
     /// Depth below the root (top-level nodes are 0).
@@ -911,9 +917,8 @@ struct Fields {
     flags: u32,
     desc: Desc,
     confidence: Confidence,
-    line: Option<u32>,
-    parent: Option<NodeId>,
-    key: ChildKey,
+    line: u32,
+    parent: u32,
     unsorted: bool,
     freed: bool,
 }
@@ -929,7 +934,6 @@ impl Fields {
             confidence: r.confidence,
             line: r.line,
             parent: r.parent,
-            key: r.key,
             unsorted: r.unsorted,
             freed: r.freed,
         }
@@ -944,12 +948,11 @@ impl Fields {
             confidence,
             line,
             parent,
-            key,
             unsorted,
             freed,
         } = self;
         (r.start, r.end, r.name, r.flags, r.desc) = (start, end, name, flags, desc);
-        (r.confidence, r.line, r.parent, r.key) = (confidence, line, parent, key);
+        (r.confidence, r.line, r.parent) = (confidence, line, parent);
         (r.unsorted, r.freed) = (unsorted, freed);
     }
 }
@@ -981,6 +984,10 @@ enum TreeUndo {
     KidRemoved(NodeId, ChildKey, NodeId),
     /// Put back a whole child list that was replaced.
     Kids(NodeId, Kids),
+    /// Take back the child-list slot given to a node ([`Tree::kids_mut`]).
+    KidsSlotPushed(NodeId),
+    /// Give the node back the child-list slot an undo took (redo of `KidsSlotPushed`).
+    KidsSlotPopped(NodeId, Kids),
     /// Drop the node pushed onto the arena.
     Pushed,
     /// Put back what a reused arena slot held.
@@ -1038,10 +1045,8 @@ impl TreeJournal {
             .iter()
             .map(|op| match op {
                 TreeUndo::Fields(..) => per + std::mem::size_of::<Fields>(),
-                TreeUndo::Kids(_, k) => per + k.len() * 24,
-                TreeUndo::Slot(_, r) => {
-                    per + std::mem::size_of::<Resource>() + r.children.len() * 24
-                }
+                TreeUndo::Kids(_, k) | TreeUndo::KidsSlotPopped(_, k) => per + k.len() * 24,
+                TreeUndo::Slot(..) => per + std::mem::size_of::<Resource>(),
                 TreeUndo::Names(n) => {
                     per + n.names.len() + n.of_nodes.len() * 8 + n.shared.len() * 48
                 }
@@ -1099,6 +1104,21 @@ impl Tree {
                 }
                 TreeUndo::KidRemoved(p, key, id) => self.kids_insert(p, key, id),
                 TreeUndo::Kids(p, k) => self.kids_replace(p, k),
+                TreeUndo::KidsSlotPushed(p) => {
+                    self.nodes[p.0 as usize].kids = NO_NODE;
+                    if let Some(k) = self.kid_lists.pop()
+                        && let Some(j) = &mut self.journal
+                    {
+                        j.push(TreeUndo::KidsSlotPopped(p, k));
+                    }
+                }
+                TreeUndo::KidsSlotPopped(p, k) => {
+                    self.nodes[p.0 as usize].kids = self.kid_lists.len() as u32;
+                    self.kid_lists.push(k);
+                    if let Some(j) = &mut self.journal {
+                        j.push(TreeUndo::KidsSlotPushed(p));
+                    }
+                }
                 TreeUndo::Pushed => {
                     if let Some(r) = self.nodes.pop()
                         && let Some(j) = &mut self.journal
@@ -1192,7 +1212,7 @@ impl Tree {
         while let Some(c) = cur {
             let r = &mut self.nodes[c.0 as usize];
             r.rows_below = (i64::from(r.rows_below) + delta) as u32;
-            cur = r.parent;
+            cur = r.up();
         }
     }
 
@@ -1203,16 +1223,52 @@ impl Tree {
             .sum()
     }
 
+    /// `p`'s child list (an empty one for a node that never had children).
+    fn kids(&self, p: NodeId) -> &Kids {
+        static NONE: Kids = Kids::Small(Vec::new());
+        match self.nodes[p.0 as usize].kids {
+            NO_NODE => &NONE,
+            k => &self.kid_lists[k as usize],
+        }
+    }
+
+    /// `p`'s child list to change, given a slot in [`Tree::kid_lists`] the first time.
+    fn kids_mut(&mut self, p: NodeId) -> &mut Kids {
+        let mut k = self.nodes[p.0 as usize].kids;
+        if k == NO_NODE {
+            k = self.kid_lists.len() as u32;
+            self.kid_lists.push(Kids::new());
+            self.nodes[p.0 as usize].kids = k;
+            if let Some(j) = &mut self.journal {
+                j.push(TreeUndo::KidsSlotPushed(p));
+            }
+        }
+        &mut self.kid_lists[k as usize]
+    }
+
+    /// The key of `c` in `p`'s child list, if it is listed there. Keys are not stored in the
+    /// node (16 bytes a resource): in a sorted list a key's first half is the child's start,
+    /// so a long list finds it by range; a short or unsorted one is scanned, as the kernel
+    /// scans every list.
+    fn key_in(&self, p: NodeId, c: NodeId) -> Option<ChildKey> {
+        let kids = self.kids(p);
+        if let Kids::Big(m) = kids
+            && !self.get(p).unsorted
+        {
+            let s = self.get(c).start;
+            if let Some((k, _)) = m.range((s, 0)..=(s, u64::MAX)).find(|(_, v)| **v == c) {
+                return Some(*k);
+            }
+        }
+        kids.range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded))
+            .find(|(_, v)| **v == c)
+            .map(|(k, _)| *k)
+    }
+
     fn kids_insert(&mut self, p: NodeId, key: ChildKey, id: NodeId) {
         // Keys are unique (`seq`): an insert never replaces an entry.
-        debug_assert!(
-            self.nodes[p.0 as usize]
-                .children
-                .range(key..=key)
-                .next()
-                .is_none()
-        );
-        self.nodes[p.0 as usize].children.insert(key, id);
+        debug_assert!(self.kids(p).range(key..=key).next().is_none());
+        self.kids_mut(p).insert(key, id);
         self.adjust_rows(p, 1 + i64::from(self.nodes[id.0 as usize].rows_below));
         if let Some(j) = &mut self.journal {
             j.push(TreeUndo::KidInserted(p, key));
@@ -1220,7 +1276,7 @@ impl Tree {
     }
 
     fn kids_remove(&mut self, p: NodeId, key: ChildKey) -> Option<NodeId> {
-        let id = self.nodes[p.0 as usize].children.remove(&key);
+        let id = self.kids_mut(p).remove(&key);
         if let Some(c) = id {
             self.adjust_rows(p, -1 - i64::from(self.nodes[c.0 as usize].rows_below));
         }
@@ -1231,8 +1287,12 @@ impl Tree {
     }
 
     fn kids_replace(&mut self, p: NodeId, kids: Kids) {
-        let delta = self.rows_of(&kids) - self.rows_of(&self.nodes[p.0 as usize].children);
-        let old = std::mem::replace(&mut self.nodes[p.0 as usize].children, kids);
+        if kids.is_empty() && self.get(p).kids == NO_NODE {
+            // Nothing to replace (a leaf that never had children).
+            return;
+        }
+        let delta = self.rows_of(&kids) - self.rows_of(self.kids(p));
+        let old = std::mem::replace(self.kids_mut(p), kids);
         self.adjust_rows(p, delta);
         if let Some(j) = &mut self.journal {
             j.push(TreeUndo::Kids(p, old));
@@ -1251,6 +1311,9 @@ impl Tree {
 #[derive(Clone)]
 enum Kids {
     Small(Vec<(ChildKey, NodeId)>),
+    /// A list of one, without an allocation: most parents of a real tree have one child (a
+    /// device and its driver's name).
+    One((ChildKey, NodeId)),
     Big(BTreeMap<ChildKey, NodeId>),
 }
 
@@ -1271,7 +1334,9 @@ impl Kids {
     /// From entries with strictly increasing keys (what inserting them one by one gives).
     fn from_sorted(entries: Vec<(ChildKey, NodeId)>) -> Kids {
         debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        if entries.len() <= Self::SMALL_MAX {
+        if let [one] = entries[..] {
+            Kids::One(one)
+        } else if entries.len() <= Self::SMALL_MAX {
             Kids::Small(entries)
         } else {
             Kids::Big(entries.into_iter().collect())
@@ -1280,7 +1345,16 @@ impl Kids {
     fn len(&self) -> usize {
         match self {
             Kids::Small(v) => v.len(),
+            Kids::One(_) => 1,
             Kids::Big(m) => m.len(),
+        }
+    }
+    /// The entries of a short list (`Small` or `One`) as one slice.
+    fn short(&self) -> Option<&[(ChildKey, NodeId)]> {
+        match self {
+            Kids::Small(v) => Some(v),
+            Kids::One(e) => Some(std::slice::from_ref(e)),
+            Kids::Big(_) => None,
         }
     }
     fn is_empty(&self) -> bool {
@@ -1289,11 +1363,25 @@ impl Kids {
     fn last_key(&self) -> Option<ChildKey> {
         match self {
             Kids::Small(v) => v.last().map(|(k, _)| *k),
+            Kids::One((k, _)) => Some(*k),
             Kids::Big(m) => m.keys().next_back().copied(),
         }
     }
     fn insert(&mut self, key: ChildKey, id: NodeId) {
         match self {
+            Kids::Small(v) if v.is_empty() => *self = Kids::One((key, id)),
+            Kids::One((k, v)) => {
+                if *k == key {
+                    *v = id;
+                } else {
+                    let old = (*k, *v);
+                    *self = Kids::Small(if old.0 < key {
+                        vec![old, (key, id)]
+                    } else {
+                        vec![(key, id), old]
+                    });
+                }
+            }
             Kids::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(&key)) {
                 Ok(i) => v[i].1 = id,
                 Err(i) => {
@@ -1318,14 +1406,23 @@ impl Kids {
                 Ok(i) => Some(v.remove(i).1),
                 Err(_) => None,
             },
+            Kids::One((k, v)) => {
+                if k == key {
+                    let id = *v;
+                    *self = Kids::new();
+                    Some(id)
+                } else {
+                    None
+                }
+            }
             Kids::Big(m) => m.remove(key),
         }
     }
     /// Entries with keys in `r`, in key order (like `BTreeMap::range`, but an empty or
     /// inverted range is simply empty).
     fn range<R: RangeBounds<ChildKey>>(&self, r: R) -> KidsRange<'_> {
-        match self {
-            Kids::Small(v) => {
+        match self.short() {
+            Some(v) => {
                 let lo = match r.start_bound() {
                     Bound::Included(k) => v.partition_point(|(x, _)| x < k),
                     Bound::Excluded(k) => v.partition_point(|(x, _)| x <= k),
@@ -1338,7 +1435,10 @@ impl Kids {
                 };
                 KidsRange::Small(v.get(lo..hi.max(lo)).unwrap_or(&[]).iter())
             }
-            Kids::Big(m) => {
+            None => {
+                let Kids::Big(m) = self else {
+                    return KidsRange::Small([].iter());
+                };
                 let (a, b) = (r.start_bound().cloned(), r.end_bound().cloned());
                 let empty = match (a, b) {
                     (Bound::Included(x), Bound::Included(y)) => x > y,
@@ -1417,7 +1517,7 @@ impl Iterator for Walk<'_> {
             let depth = self.stack.len().checked_sub(1)?;
             match self.stack.last_mut()?.next() {
                 Some(&id) => {
-                    let kids = &self.tree.get(id).children;
+                    let kids = self.tree.kids(id);
                     if !kids.is_empty() {
                         self.stack.push(kids.values());
                     }
@@ -1851,10 +1951,8 @@ mod tests {
                 .iter()
                 .map(|op| match op {
                     TreeUndo::Fields(..) => per + std::mem::size_of::<Fields>(),
-                    TreeUndo::Kids(_, k) => per + k.len() * entry,
-                    TreeUndo::Slot(_, r) => {
-                        per + std::mem::size_of::<Resource>() + r.children.len() * entry
-                    }
+                    TreeUndo::Kids(_, k) | TreeUndo::KidsSlotPopped(_, k) => per + k.len() * entry,
+                    TreeUndo::Slot(..) => per + std::mem::size_of::<Resource>(),
                     TreeUndo::Names(n) => per + n.names.len() + n.of_nodes.len() * 8,
                     TreeUndo::SharedName(b) => per + b.len(),
                     _ => per,

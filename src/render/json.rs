@@ -63,7 +63,7 @@ fn node_fields(tree: &Tree, id: NodeId) -> Vec<(&'static str, Value)> {
         Confidence::Low => "low",
     };
     m.push(("confidence", json!(conf)));
-    if let Some(l) = r.line {
+    if let Some(l) = r.line() {
         m.push(("line", json!(l)));
     }
     m
