@@ -235,6 +235,64 @@ pub fn lone_cr_note(t: &Text) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A reader that hands out at most `n` bytes a call (lines split across chunks).
+    struct Dribble<'a>(&'a [u8], usize);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn streamed(input: &[u8], step: usize) -> (Streamed, Vec<Vec<u8>>) {
+        let mut lines = Vec::new();
+        let s = stream_lines(Dribble(input, step), |l| {
+            lines.push(l.to_vec());
+            true
+        });
+        (s, lines)
+    }
+
+    #[test]
+    fn stream_lines_gives_the_lines_split_at_lf_however_the_reads_fall() {
+        let text = b"00000000-00000fff : Reserved\n  00001000-0009fbff : System RAM\n\nlast";
+        let want: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        for step in [1, 2, 3, 7, 29, 30, 31, 64, 1 << 20] {
+            let (s, lines) = streamed(text, step);
+            assert_eq!(s, Streamed::Done { final_newline: false }, "step {step}");
+            assert_eq!(lines, want, "step {step}");
+        }
+        let (s, lines) = streamed(b"a\nb\n", 1);
+        assert_eq!((s, lines.len()), (Streamed::Done { final_newline: true }, 2));
+        let (s, lines) = streamed(b"", 1);
+        assert_eq!((s, lines.len()), (Streamed::Done { final_newline: false }, 0));
+    }
+
+    #[test]
+    fn stream_lines_gives_up_where_read_bounded_decides() {
+        // A CR anywhere: read_bounded's lone-CR and CRLF rules decide, not this reader.
+        for text in [&b"a\r\nb\n"[..], b"a\rb\n", b"a\nb\r"] {
+            assert_eq!(streamed(text, 2).0, Streamed::GaveUp, "{text:?}");
+        }
+        // A refused line stops the read there: no later line is offered.
+        let mut seen = 0;
+        let s = stream_lines(&b"ok\nbad\nok\n"[..], |l| {
+            seen += 1;
+            l == b"ok"
+        });
+        assert_eq!((s, seen), (Streamed::GaveUp, 2));
+        // A line over MAX_LINE, with or without its LF, whole or in pieces.
+        let mut long = vec![b'a'; MAX_LINE + 1];
+        assert_eq!(streamed(&long, 4096).0, Streamed::GaveUp);
+        long.push(b'\n');
+        assert_eq!(streamed(&long, 1 << 20).0, Streamed::GaveUp);
+        let mut exact = vec![b'a'; MAX_LINE];
+        exact.push(b'\n');
+        assert_eq!(streamed(&exact, 4096).0, Streamed::Done { final_newline: true });
+    }
+
     #[test]
     fn the_line_at_a_time_path_answers_as_the_byte_loop() {
         // A CR anywhere in a chunk sends it through the byte loop; without one, whole lines

@@ -1455,6 +1455,57 @@ mod fast_path_tests {
         }
     }
 
+    /// [`KernelPrinted`] fed line by line (as `app` feeds it from a file) answers exactly
+    /// what `parse_dump` answers on the same bytes, or hands over where the fast path does.
+    fn fed_line_by_line(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
+        let mut b = KernelPrinted::new(hint, 0, 0);
+        let mut lines: Vec<&[u8]> = input.split(|&c| c == b'\n').collect();
+        let final_newline = input.last() == Some(&b'\n');
+        if final_newline || input.is_empty() {
+            lines.pop();
+        }
+        for l in lines {
+            if !b.line(l) {
+                return None;
+            }
+        }
+        b.finish(final_newline)
+    }
+
+    #[test]
+    fn the_line_fed_builder_is_the_fast_path() {
+        let mut inputs: Vec<(Vec<u8>, Option<RootKind>)> = fixtures()
+            .into_iter()
+            .map(|(name, bytes)| {
+                let hint = name.ends_with("ioports").then_some(RootKind::Ioport);
+                (bytes, hint)
+            })
+            .collect();
+        // Handed over: a blank line, CRLF, 4-space indents, an indented first line, no
+        // final newline (taken, with its normalization), nothing at all.
+        for t in [
+            &b"00000000-00000fff : a\n\n00001000-00001fff : b\n"[..],
+            b"00000000-00000fff : a\r\n",
+            b"00000000-0000ffff : a\n    00000000-00000fff : b\n",
+            b"  00000000-00000fff : a\n",
+            b"00000000-00000fff : a",
+            b"",
+        ] {
+            inputs.push((t.to_vec(), None));
+        }
+        let mut taken = 0;
+        for (bytes, hint) in &inputs {
+            let fed = fed_line_by_line(bytes, *hint);
+            let fast = parse_kernel_printed(bytes, *hint);
+            assert_eq!(fed.is_some(), fast.is_some(), "{:?}", String::from_utf8_lossy(bytes));
+            if let (Some(a), Some(b)) = (fed, fast) {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                taken += 1;
+            }
+        }
+        assert!(taken >= 10, "only {taken} inputs took the fast path");
+    }
+
     fn fixtures() -> Vec<(String, Vec<u8>)> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
         let mut out = Vec::new();
