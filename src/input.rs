@@ -261,13 +261,35 @@ mod tests {
         let want: Vec<Vec<u8>> = text.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
         for step in [1, 2, 3, 7, 29, 30, 31, 64, 1 << 20] {
             let (s, lines) = streamed(text, step);
-            assert_eq!(s, Streamed::Done { final_newline: false }, "step {step}");
+            assert_eq!(
+                s,
+                Streamed::Done {
+                    final_newline: false
+                },
+                "step {step}"
+            );
             assert_eq!(lines, want, "step {step}");
         }
         let (s, lines) = streamed(b"a\nb\n", 1);
-        assert_eq!((s, lines.len()), (Streamed::Done { final_newline: true }, 2));
+        assert_eq!(
+            (s, lines.len()),
+            (
+                Streamed::Done {
+                    final_newline: true
+                },
+                2
+            )
+        );
         let (s, lines) = streamed(b"", 1);
-        assert_eq!((s, lines.len()), (Streamed::Done { final_newline: false }, 0));
+        assert_eq!(
+            (s, lines.len()),
+            (
+                Streamed::Done {
+                    final_newline: false
+                },
+                0
+            )
+        );
     }
 
     #[test]
@@ -290,7 +312,12 @@ mod tests {
         assert_eq!(streamed(&long, 1 << 20).0, Streamed::GaveUp);
         let mut exact = vec![b'a'; MAX_LINE];
         exact.push(b'\n');
-        assert_eq!(streamed(&exact, 4096).0, Streamed::Done { final_newline: true });
+        assert_eq!(
+            streamed(&exact, 4096).0,
+            Streamed::Done {
+                final_newline: true
+            }
+        );
     }
 
     #[test]

@@ -716,6 +716,17 @@ impl Tree {
     /// sorted, in one allocation of the exact size) and recompute whether it is sorted and
     /// disjoint.
     fn fill_children(&mut self, p: NodeId, order: &[NodeId]) {
+        if let [c] = *order {
+            // One child (most parents): no entry vector to build and drop.
+            self.seq += 1;
+            let r = self.get(c);
+            let unsorted = r.end < r.start;
+            let key = (r.start, self.seq);
+            self.get_mut(c).set_up(Some(p));
+            self.kids_replace(p, Kids::One((key, c)));
+            self.get_mut(p).unsorted = unsorted;
+            return;
+        }
         let mut entries: Vec<(ChildKey, NodeId)> = Vec::with_capacity(order.len());
         let mut unsorted = false;
         let mut prev: Option<(u64, u64)> = None; // (key0, end of previous)
