@@ -19,8 +19,9 @@ use std::io::Read;
 pub const MAX_LINE: usize = 1 << 20;
 
 /// The largest dump or script read (256 MiB). A real `/proc/iomem` is a few KiB to a few
-/// hundred KiB; the parsed tree costs ~180 bytes per resource (benches/RESULTS.md), so this
-/// bounds a run's memory to about 1.1 GiB whatever is piped in (issue 14 item 8).
+/// hundred KiB; the parsed tree costs about 95 bytes per resource (benches/RESULTS.md; a
+/// piped dump is also held as text while it is parsed, ~40 bytes a line), so this bounds a
+/// run's memory to well under 1 GiB whatever is piped in (issue 14 item 8).
 pub const MAX_INPUT: usize = 256 << 20;
 
 /// A bounded read.

@@ -710,7 +710,7 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
 
 /// [`parse_dump`]'s fast path fed one line at a time, so that a dump read from a file need not
 /// be held whole while its tree is built (issue 12: the input was 40 of the 180 bytes per
-/// resource). Feed every line without its LF to [`KernelPrinted::line`]; when it answers
+/// resource a million-line dump cost). Feed every line without its LF to [`KernelPrinted::line`]; when it answers
 /// false, or [`KernelPrinted::finish`] answers `None`, the dump is not as the kernel prints it
 /// and the caller parses the whole input with [`parse_dump`] instead. When it succeeds the
 /// result is exactly `parse_dump`'s on the same bytes.

@@ -2,16 +2,19 @@
 //! `include/linux/ioport.h`) as an arena.
 //!
 //! The kernel links resources as `parent`/`sibling`/`child` pointers and scans sibling lists
-//! linearly. We keep each node's children in a `BTreeMap` keyed by start address so that the
-//! operations in [`crate::kernel::resource`] find "the first child that could overlap X" in
-//! O(log n) instead of O(n) — with the same result as the kernel's scan, because in a valid tree
-//! siblings are sorted and disjoint (invariant 3, kernel-semantics.md §1.2).
+//! linearly. We keep each node's children as an ordered map keyed by start address (a sorted
+//! vector for short lists, a `BTreeMap` past 32) so that the operations in
+//! [`crate::kernel::resource`] find "the first child that could overlap X" in O(log n) instead
+//! of O(n) — with the same result as the kernel's scan, because in a valid tree siblings are
+//! sorted and disjoint (invariant 3, kernel-semantics.md §1.2).
 //!
 //! Real dumps break that invariant (overlapping or out-of-order siblings, `0-0` entries). Their
 //! order must survive a round trip, so a child's key is `(max(start, previous key), seq)`: in a
 //! sorted list the key's first half *is* the start; in an anomalous list the keys still follow
 //! the list order, and the parent is marked `unsorted` so that operations fall back to the
-//! kernel's plain linear scan ([`Tree::scan_from`]).
+//! kernel's plain linear scan ([`Tree::scan_from`]). Keys live only in the lists, not in the
+//! nodes (a node is 48 bytes; issue 12): a child's key is found in its parent's list, by its
+//! start in a long sorted list, by a scan otherwise.
 //!
 //! Nothing here recurses on input-controlled depth: every walk is iterative.
 
@@ -1652,6 +1655,44 @@ mod tests {
         let id = t.alloc(s, e, n.as_bytes(), IORESOURCE_MEM, Desc::None);
         t.link_sorted(p, id);
         id
+    }
+
+    #[test]
+    fn a_leaf_pays_no_child_list_and_a_first_child_is_undone_exactly() {
+        // Issue 12's budget: <= 100 bytes a resource with its name and list entry.
+        assert!(std::mem::size_of::<Resource>() <= 48);
+        let mut t = Tree::new_iomem(64);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let lists = t.kid_lists.len();
+        assert_eq!(t.get(a).kids, NO_NODE, "a leaf has no child list");
+        let before = format!("{t:?}");
+        t.begin_journal();
+        let b = leaf(&mut t, a, 0x1000, 0x17ff, "b");
+        assert_eq!(t.kid_lists.len(), lists + 1);
+        assert_eq!(t.children(a).collect::<Vec<_>>(), [b]);
+        let j = t.end_journal();
+        let redo = t.undo(j);
+        assert_eq!(format!("{t:?}"), before, "undo takes the list slot back");
+        t.undo(redo);
+        assert_eq!(t.children(a).collect::<Vec<_>>(), [b]);
+        assert_eq!(t.kid_lists.len(), lists + 1);
+    }
+
+    #[test]
+    fn a_child_whose_start_moved_behind_the_lists_back_is_still_found() {
+        // In a long sorted list a key is looked up by the child's start; a start changed in
+        // place (not through set_range) falls back to the scan.
+        let mut t = Tree::new_iomem(64);
+        let ids: Vec<NodeId> = (0..40u64)
+            .map(|i| leaf(&mut t, Tree::ROOT, i * 0x1000, i * 0x1000 + 0xfff, "k"))
+            .collect();
+        t.get_mut(ids[7]).start = 0x7800;
+        assert!(t.in_tree(ids[7]));
+        assert_eq!(t.next_sibling(ids[7]), Some(ids[8]));
+        assert_eq!(t.prev_sibling(ids[7]), Some(ids[6]));
+        assert!(t.unlink(ids[7]));
+        assert_eq!(t.child_count(Tree::ROOT), 39);
+        assert!(!t.children(Tree::ROOT).any(|c| c == ids[7]));
     }
 
     #[test]
