@@ -972,6 +972,8 @@ pub fn run(cfg: &Config) -> Result<Exit> {
             }
         }
         let c = crate::repl::run_from(&mut session, &present_opts, side)?;
+        // As below: the exit frees the session faster than its destructor.
+        std::mem::forget(session);
         return Ok(Exit::from_code(code.max(c)));
     }
     let tree = session.tree();

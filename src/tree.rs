@@ -526,9 +526,11 @@ impl Tree {
     }
 
     /// The 0-based row of a linked node in `/proc/iomem` (pre-order, the root not counted):
-    /// along the path up, each earlier sibling's subtree plus each ancestor's own row. Costs
-    /// the siblings before the path (a binary search would need sums per list; the top level
-    /// of a million-line dump is ~80k entries, well under a millisecond).
+    /// along the path up, each earlier sibling's subtree plus each ancestor's own row. The
+    /// earlier siblings' rows are summed from whichever side of the node is shorter (the
+    /// parent's count gives the other side), so a node near either end of a long list — a
+    /// block hot-added above the last one — costs a few siblings, one in the middle half the
+    /// list (a binary search would need sums kept per list entry).
     pub fn row_of(&self, id: NodeId) -> usize {
         let mut row = 0usize;
         let mut cur = id;
@@ -536,11 +538,26 @@ impl Tree {
             let Some(key) = self.key_in(p, cur) else {
                 break;
             };
-            row += self
-                .kids(p)
-                .range(..key)
-                .map(|(_, c)| 1 + self.get(*c).rows_below as usize)
-                .sum::<usize>();
+            let kids = self.kids(p);
+            let rows = |(_, c): (&ChildKey, &NodeId)| 1 + self.get(*c).rows_below as usize;
+            let mut before = kids.range(..key).rev();
+            let mut after = kids.range((Bound::Excluded(key), Bound::Unbounded));
+            let (mut sb, mut sa) = (0usize, 0usize);
+            let earlier = loop {
+                match before.next() {
+                    None => break sb,
+                    Some(e) => sb += rows(e),
+                }
+                match after.next() {
+                    None => {
+                        // Everything after is counted: the rest is before.
+                        let own = 1 + self.get(cur).rows_below as usize;
+                        break self.get(p).rows_below as usize - own - sa;
+                    }
+                    Some(e) => sa += rows(e),
+                }
+            };
+            row += earlier;
             if p != Self::ROOT {
                 row += 1;
             }
