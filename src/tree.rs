@@ -195,6 +195,33 @@ pub struct Resource {
     freed: bool,
 }
 
+/// Ask Linux to back `v`'s buffer with 2 MiB pages (`madvise(MADV_HUGEPAGE)`; the default
+/// `transparent_hugepage=madvise` gives them only to regions that ask). A million-line dump's
+/// arena is ~80 MB: in 4 KiB pages that is 20,000 page faults, which were a third of
+/// `--format iomem show`'s time in a VM (issue 12). Only advice: nothing changes where the
+/// kernel says no, and small buffers (under 4 MiB) are left alone.
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (v.as_ptr() as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: the range lies inside `v`'s own allocation, and MADV_HUGEPAGE is
+            // advice about how to back it: it never changes the memory's contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
 /// "No node" in [`Resource`]'s `u32` links.
 const NO_NODE: u32 = u32::MAX;
 
@@ -366,6 +393,11 @@ impl Tree {
     pub fn reserve(&mut self, nodes: usize, name_bytes: usize) {
         self.nodes.reserve(nodes);
         self.names.reserve(name_bytes);
+        // Most nodes with children have one or two: about one list per two nodes.
+        self.kid_lists.reserve(nodes / 2);
+        advise_huge_pages(&self.nodes);
+        advise_huge_pages(&self.names);
+        advise_huge_pages(&self.kid_lists);
     }
 
     /// Create an unlinked node (the kernel's `alloc_resource` + field setup).
