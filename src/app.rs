@@ -480,11 +480,13 @@ fn stdin_was_meant_to_carry_data() -> bool {
 /// [`parse_dump`] decides, with its errors and notes (a file can be read twice; a pipe cannot,
 /// so stdin always takes the other way).
 fn parse_file_as_read(p: &std::path::Path, hint: Option<RootKind>) -> Option<Dump> {
-    let f = std::fs::File::open(p).ok()?;
-    let meta = f.metadata().ok()?;
+    // stat before open: opening a FIFO would wait for a writer, and closing it again would
+    // leave that writer writing into a pipe nobody reads.
+    let meta = std::fs::metadata(p).ok()?;
     if !meta.is_file() {
         return None;
     }
+    let f = std::fs::File::open(p).ok()?;
     // Capacity hints (procfs files report size 0): a kernel-printed line is 30 to 60 bytes.
     let size = usize::try_from(meta.len())
         .unwrap_or(0)

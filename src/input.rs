@@ -52,6 +52,16 @@ pub enum InputError {
     Io(#[from] std::io::Error),
 }
 
+/// One `read`, retried when a signal interrupted it (0: the end).
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Read `r` to its end, or to just after the first line `ok` refuses, or fail at a line
 /// longer than [`MAX_LINE`]. `ok` sees a line without its LF (a CR before the LF is kept).
 pub fn read_bounded(
@@ -66,11 +76,9 @@ pub fn read_bounded(
     // A CR at the end of the previous chunk, not yet decided.
     let mut pending_cr = false;
     loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
+        let n = match read_some(&mut r, &mut chunk)? {
+            0 => break,
+            n => n,
         };
         if t.bytes.len() + n > MAX_INPUT {
             return Err(InputError::TooBig);
@@ -171,10 +179,9 @@ pub fn stream_lines(mut r: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> St
     let mut total = 0usize;
     let mut last = None;
     loop {
-        let n = match r.read(&mut chunk) {
+        let n = match read_some(&mut r, &mut chunk) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return Streamed::GaveUp,
         };
         total += n;

@@ -107,6 +107,67 @@ fn item1_save_refuses_fifos_and_directories() {
     );
 }
 
+#[test]
+fn item1_a_fifo_input_is_read_once_whole() {
+    // `--input FIFO` (a named pipe): a regular file is parsed as it is read and may be read
+    // again; a pipe must be opened once. A writer of more than a pipe buffer (64 KiB) is still
+    // writing when the reader opens: opening and closing the FIFO to look at it would leave
+    // that writer with EPIPE and the next open waiting for a writer that never comes.
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("iomem");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut dump = String::new();
+    for i in 0..8000u64 {
+        dump.push_str(&format!(
+            "{:08x}-{:08x} : r{i}\n",
+            i * 0x1000,
+            i * 0x1000 + 0xfff
+        ));
+    }
+    assert!(dump.len() > 200_000);
+    let mut child = std::process::Command::new(bin_path())
+        .args(["--format", "iomem", "--input"])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = {
+        let (fifo, dump) = (fifo.clone(), dump.clone());
+        std::thread::spawn(move || {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo)?;
+            f.write_all(dump.as_bytes())
+        })
+    };
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let Ok(o) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+        panic!("iomem-sim still waits on the FIFO after 60 s");
+    };
+    let o = o.unwrap();
+    assert!(
+        writer.join().unwrap().is_ok(),
+        "the writer got an error (EPIPE)"
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), dump);
+}
+
 // ---------------------------------------------------------------------- 2. empty stdin
 
 #[test]
