@@ -131,7 +131,7 @@ fn item1_a_fifo_input_is_read_once_whole() {
         ));
     }
     assert!(dump.len() > 200_000);
-    let mut child = std::process::Command::new(bin_path())
+    let child = std::process::Command::new(bin_path())
         .args(["--format", "iomem", "--input"])
         .arg(&fifo)
         .stdout(Stdio::piped())
