@@ -419,8 +419,8 @@ fn item7_devices_without_end_fail_fast() {
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains("line 1"), "{args:?}: {err}");
         // Milliseconds when it works (it stops at the first line, 1 MiB at most); reading
-        // the device on would take far longer. 30 s, not 5: a loaded 2-core CI machine once
-        // took over 5 s to start the debug binary.
+        // the device on would never end. 30 s, not 5: the 5 s bound failed once while the
+        // machine's two cores were fully loaded.
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "{args:?} took {:?}",
