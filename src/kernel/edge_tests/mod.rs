@@ -13,6 +13,7 @@ mod hotplug_paths;
 mod memory;
 mod region;
 mod resource;
+mod versions;
 
 use crate::kernel::machine::{AddOptions, Config, Machine};
 use crate::kernel::memory::{BlockState, MemoryBlock, Zone};
