@@ -11,6 +11,7 @@ mod dax;
 mod hotplug;
 mod hotplug_paths;
 mod memory;
+mod nvdimm;
 mod region;
 mod resource;
 mod versions;

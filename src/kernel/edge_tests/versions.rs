@@ -80,7 +80,10 @@ fn model_ends_are_inclusive_and_the_oldest_boundary_is_named() {
     assert_eq!(modelled_warning(v("4.16")), None);
     assert_eq!(modelled_warning(v("6.18")), None);
     let w = modelled_warning(v("6.19")).unwrap();
-    assert!(w.contains("newer than the newest modelled kernel (6.18)"), "{w}");
+    assert!(
+        w.contains("newer than the newest modelled kernel (6.18)"),
+        "{w}"
+    );
     let w = modelled_warning(v("4.15")).unwrap();
     assert!(w.contains("(4.16: __release_region)"), "{w}");
     assert!(!w.contains(HOTPLUG_RANGE_BLOCK_ALIGNED.function), "{w}");
@@ -100,7 +103,11 @@ fn range_holds_each_boundary_inside_once() {
     assert_eq!(names("5.10", "5.13"), ["5.10", "5.11", "5.12", "5.13"]);
     assert_eq!(names("5.13", "5.10"), ["5.10", "5.11", "5.12", "5.13"]);
     assert_eq!(names("5.9", "5.9"), ["5.9"]);
-    assert_eq!(names("6.13", "6.15"), ["6.13", "6.15"], "no boundary inside");
+    assert_eq!(
+        names("6.13", "6.15"),
+        ["6.13", "6.15"],
+        "no boundary inside"
+    );
 }
 
 /// `-k list` shows every row of the table: its version, function, quoted title, effect and
