@@ -732,3 +732,69 @@ fn device_dax_bind_and_unbind() {
         (DaxDriver::None, 0x100e00000, 0x12fffffff)
     );
 }
+
+/// pfn_devs.c `__nvdimm_setup_pfn`: `*range = (struct range) { .start = nsio->res.start +
+/// start_pad, .end = nsio->res.end - end_trunc }`, then dax/pmem.c `range.start += offset`:
+/// the dax device stops `end_trunc` short of the namespace's end. 769 MiB at 4 GiB, map=dev,
+/// align 2M: end_trunc = 1 MiB; npfns = (0x30100000 - 8K) / 4K = 0x300fe, ALIGN(8K + 64 *
+/// 0x300fe, 2M) = 0xe00000. dax_pmem's claim is `[start, start + offset - 1]` (the trace says
+/// so).
+#[test]
+fn devdax_range_stops_end_trunc_short() {
+    let tr = &mut Trace::new();
+    let mut m = boot(
+        &[
+            (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
+            (
+                0,
+                0x100000000,
+                0x1300fffff,
+                "Persistent Memory (legacy)",
+                IORESOURCE_MEM,
+                LEGACY,
+            ),
+        ],
+        Config::default(),
+    );
+    load(&mut m, &["nd_e820"]);
+    let ib = m
+        .nd_namespace_set_mode("namespace0.0", NsMode::Devdax, PfnMode::Pmem, SZ_2M, tr)
+        .unwrap();
+    assert_eq!((ib.dataoff, ib.end_trunc), (0xe00000, 0x100000));
+    let tr = &mut Trace::new();
+    m.modprobe("dax_pmem", tr).unwrap();
+    let d = &m.dax["dax0.0"];
+    assert_eq!((d.start, d.end), (0x100e00000, 0x12fffffff));
+    assert!(
+        tr.steps
+            .iter()
+            .any(|s| s.func == "__dax_pmem_probe" && s.text.ends_with("[0x100000000-0x100dfffff]")),
+        "{:?}",
+        tr.steps
+    );
+    assert_eq!(
+        span(&m, "namespace0.0"),
+        Some((0x100000000, 0x100dfffff, true))
+    );
+}
+
+/// Loading device_dax binds the dax devices that have no driver and leave the rest alone:
+/// drivers/base/dd.c `__driver_probe_device`: `if (dev->driver) return -EBUSY;`, and
+/// `__driver_attach` ignores a probe's failure. A device already claimed by device_dax (declared
+/// bound) stays as it is and the modprobe succeeds.
+#[test]
+fn device_dax_load_skips_bound_devices() {
+    use crate::kernel::dax::DaxDriver;
+    let tr = &mut Trace::new();
+    let mut m = legacy(true);
+    m.add_dax_device("dax0.0", 0x100000000, 0x10fffffff, 0, true, tr)
+        .unwrap();
+    m.add_dax_device("dax0.1", 0x110000000, 0x11fffffff, 0, true, tr)
+        .unwrap();
+    m.dax_unbind_device_dax("dax0.1", tr).unwrap();
+    assert_eq!(span(&m, "dax0.1"), None);
+    m.modprobe("device_dax", tr).unwrap();
+    assert_eq!(m.dax["dax0.0"].driver, DaxDriver::DeviceDax);
+    assert_eq!(m.dax["dax0.1"].driver, DaxDriver::DeviceDax);
+    assert_eq!(span(&m, "dax0.1"), Some((0x110000000, 0x11fffffff, true)));
+}
