@@ -12,6 +12,7 @@ mod hotplug;
 mod hotplug_paths;
 mod memory;
 mod nvdimm;
+mod placement;
 mod region;
 mod resource;
 mod versions;
