@@ -5,9 +5,10 @@
 //! missing. So the expectations here come from running that path, start by start, never from
 //! `where`'s own output; the reasons and ranks come from the checks the module doc quotes.
 
-use super::{add, m, v};
+use super::{add, blk, m, v};
 use crate::kernel::Trace;
 use crate::kernel::machine::{Config, Machine};
+use crate::kernel::memory::BlockState;
 use crate::kernel::placement::{Purpose, answer_text, memmap_word, where_hotplug, where_memmap};
 use crate::testutil::{MEMB, RAM, build, t0};
 use crate::tree::flags::*;
@@ -54,7 +55,8 @@ fn agrees(mc: &Machine, size: u64, scan_end: u64) {
 
 /// T0 with more shapes: a non-BUSY window holding a BUSY device and a non-BUSY child (nested
 /// twice), a hot-added block already present, a BUSY range that is not block-aligned and one
-/// that starts one byte before a block boundary and ends one byte after it.
+/// that starts one byte before a block boundary and ends one byte after it, and memory blocks
+/// present where no resource is.
 fn shaped(ver: &str) -> Machine {
     let mut mc = m(ver);
     let t = &mut mc.tree;
@@ -84,6 +86,12 @@ fn shaped(ver: &str) -> Machine {
     let edge = t.alloc(0x37fffffff, 0x380000000, b"edge", MEMB, Desc::None);
     t.link_sorted(Tree::ROOT, edge);
     add(&mut mc, 0x340000000, BS, &mut Trace::new()).unwrap();
+    // Present memory blocks with no resource over them (sections left present: the state
+    // sparse_add_section refuses, -EEXIST): one alone, two side by side at the start of a
+    // free run, one inside the nested window.
+    for addr in [0x3c0000000u64, 0x3d0000000, 0x3d8000000, 0x260000000] {
+        mc.blocks.insert(blk(addr / BS, BlockState::Offline, None));
+    }
     mc
 }
 
@@ -350,6 +358,7 @@ fn memmap_takes_boot_ram_only() {
     let t = build(&[
         (0, 0x1000, 0x9fbff, "System RAM", RAM, Desc::None),
         (0, 0x100000, 0x7ffffff, "System RAM", RAM, Desc::None),
+        (0, 0x8000000, 0xfffffff, "System RAM", RAM, Desc::None),
         (0, 0x100000000, 0x10fffffff, "System RAM", RAM, Desc::None),
         (
             0,
@@ -391,9 +400,17 @@ fn memmap_takes_boot_ram_only() {
         .iter()
         .map(|c| (c.start, c.last_start, c.rank))
         .collect();
-    assert_eq!(got, [(0x100000000, 0x108000000, 0)]);
+    assert_eq!(
+        got,
+        [(0x100000000, 0x108000000, 0), (0x8000000, 0x8000000, 1)]
+    );
     let c = &a.candidates[0];
     assert_eq!(c.command, "memmap=128M!0x100000000");
+    assert!(
+        a.candidates[1]
+            .reason
+            .starts_with("boot System RAM [8000000-fffffff]:")
+    );
     assert!(!c.reason.contains("clear of its children"), "{}", c.reason);
     assert!(
         c.reason
@@ -411,7 +428,7 @@ fn memmap_takes_boot_ram_only() {
         .map(|c| (c.start, c.last_start))
         .collect();
     assert_eq!(got, [(0x100000000, 0x100000000)]);
-    // Nothing of 512 MiB: the largest stretch is named.
+    // Nothing of 512 MiB: the largest stretch (256 MiB, after a 128 MiB one) is named.
     let a = where_memmap(&mc, 4 * BS);
     assert!(a.candidates.is_empty());
     assert_eq!(a.blockers.len(), 1);
@@ -618,4 +635,29 @@ fn one_byte_stretches_with_one_byte_blocks() {
         .map(|c| (c.start, c.last_start))
         .collect();
     assert_eq!(got, [(0x100800, 0x100800), (0x200000, 0x200000)]);
+}
+
+/// The only free block-aligned stretch holds a present memory block (`sparse_add_section`:
+/// -EEXIST): nothing fits and no stretch is free at all. Root of 2^28 bytes (two blocks), the
+/// first taken by a BUSY range.
+#[test]
+fn a_stretch_whose_only_block_is_present_is_not_free() {
+    let mut mc = Machine::boot(
+        build(&[(0, 0, 0x7ffffff, "Reserved", MEMB, Desc::Reserved)]),
+        Config {
+            phys_bits: 28,
+            ..Config::default()
+        },
+    );
+    mc.blocks.insert(blk(1, BlockState::Offline, None));
+    assert!(!accepted(&mc, 0x8000000, BS));
+    let a = where_hotplug(&mc, BS, 0);
+    assert!(a.candidates.is_empty());
+    assert_eq!(a.largest, None);
+    assert_eq!(
+        a.blockers,
+        [
+            "no free block-aligned stretch of 128 MiB at all (every 128 MiB block is taken or holds a memory block)"
+        ]
+    );
 }
