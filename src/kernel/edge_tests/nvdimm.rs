@@ -329,7 +329,7 @@ fn dax_pmem_cannot_reserve_busy_metadata() {
         e.log.as_deref(),
         Some("dax_pmem dax0.0: could not reserve metadata")
     );
-    assert!(m.dax.get("dax0.0").is_none());
+    assert!(!m.dax.contains_key("dax0.0"));
     // Just past the metadata: dax_pmem reserves [start, start + 0xe00000) and creates dax0.0.
     let mut m = boot(&rows(0x100e00000), Config::default());
     m.modprobe("nd_e820", tr).unwrap();
@@ -666,7 +666,7 @@ fn disable_devdax_namespace() {
     m.nd_namespace_disable("namespace0.0", tr).unwrap();
     assert_eq!(span(&m, "dax0.0"), None);
     assert_eq!(span(&m, "namespace0.0"), None);
-    assert!(m.dax.get("dax0.0").is_none());
+    assert!(!m.dax.contains_key("dax0.0"));
     assert!(!m.nvdimm.namespaces[0].enabled);
     // Disabling again: nothing to release, no error.
     m.nd_namespace_disable("namespace0.0", tr).unwrap();
