@@ -11,8 +11,11 @@ mod dax;
 mod hotplug;
 mod hotplug_paths;
 mod memory;
+mod nvdimm;
+mod placement;
 mod region;
 mod resource;
+mod versions;
 
 use crate::kernel::machine::{AddOptions, Config, Machine};
 use crate::kernel::memory::{BlockState, MemoryBlock, Zone};
