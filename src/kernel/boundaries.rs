@@ -363,7 +363,14 @@ pub fn modelled_warning(v: KernelVersion) -> Option<String> {
             "Linux {v} is newer than the newest modelled kernel ({newest}): simulating {newest} behaviour"
         ));
     }
-    if v < oldest {
+    // A boundary named by its series (`4.16`) holds from that series' first release on,
+    // `4.16.0` included (the rules test `at_least(major, minor)`), though `4.16.0` sorts
+    // before `4.16` ("the series today").
+    let before_oldest = match oldest.patch {
+        None => !v.at_least(oldest.major, oldest.minor),
+        Some(_) => v < oldest,
+    };
+    if before_oldest {
         let first = BOUNDARIES
             .iter()
             .filter(|b| b.since_version() == oldest)

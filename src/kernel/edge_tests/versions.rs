@@ -87,6 +87,12 @@ fn model_ends_are_inclusive_and_the_oldest_boundary_is_named() {
     let w = modelled_warning(v("4.15")).unwrap();
     assert!(w.contains("(4.16: __release_region)"), "{w}");
     assert!(!w.contains(HOTPLUG_RANGE_BLOCK_ALIGNED.function), "{w}");
+    // 4.16.0 is the first release the 4.16 boundary holds for (`__release_region` of
+    // v4.16 prints `%pa`; the rules test `at_least(4, 16)`), so it is not "older"; the
+    // last 4.15 release is.
+    assert_eq!(modelled_warning(v("4.16.0")), None);
+    assert_eq!(modelled_warning(v("4.16.7")), None);
+    assert!(modelled_warning(v("4.15.18")).is_some());
 }
 
 /// `A..B` holds A, B and every boundary strictly after A up to B, in order, once each;
