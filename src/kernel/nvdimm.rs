@@ -463,6 +463,10 @@ impl Machine {
     }
 
     /// Bind every namespace whose driver is loaded, then every dax device device_dax can take.
+    /// A probe that fails leaves its device unbound and the rest go on: `__driver_attach`
+    /// (drivers/base/dd.c, 5.10–6.12) "drop[s] the error here and always return[s] 0", after
+    /// `call_driver_probe` printed `pr_warn("%s: probe of %s failed with error %d\n", …)`
+    /// (not for -ENODEV/-ENXIO, which it reports at debug level only). So `modprobe` succeeds.
     fn nd_attach_all(&mut self, trace: &mut Trace) -> KResult<()> {
         for i in 0..self.nvdimm.namespaces.len() {
             let ns = &self.nvdimm.namespaces[i];
@@ -474,8 +478,14 @@ impl Machine {
                 NsMode::Devdax => "dax_pmem",
             };
             if self.module_loaded(driver) {
-                let name = ns.name.clone();
-                self.nd_namespace_probe(&name, trace)?;
+                // The device the driver probes: the namespace for nd_pmem, its nd_dax
+                // device (`daxX.Y`) for dax_pmem, as the probe's own lines name them.
+                let (name, dev) = match ns.mode {
+                    NsMode::Devdax => (ns.name.clone(), ns.dax_name()),
+                    _ => (ns.name.clone(), ns.name.clone()),
+                };
+                let r = self.nd_namespace_probe(&name, trace);
+                probe_failed_warning(driver, &dev, r, trace);
             }
         }
         if self.module_loaded("device_dax") {
@@ -486,7 +496,8 @@ impl Machine {
                 .map(|d| d.name.clone())
                 .collect();
             for d in unbound {
-                self.dax_bind_device_dax(&d, trace)?;
+                let r = self.dax_bind_device_dax(&d, trace);
+                probe_failed_warning("device_dax", &d, r, trace);
             }
         }
         Ok(())
@@ -588,7 +599,10 @@ impl Machine {
                     d.devdax_claims = true;
                 }
                 if self.module_loaded("device_dax") {
-                    self.dax_bind_device_dax(&dax, trace)?;
+                    // device_add → bus_probe_device: device_dax's failure does not fail
+                    // dax_pmem's probe (see `nd_attach_all`); dax0.0 stays unbound.
+                    let r = self.dax_bind_device_dax(&dax, trace);
+                    probe_failed_warning("device_dax", &dax, r, trace);
                 }
             }
         }
@@ -755,6 +769,20 @@ impl Machine {
     /// The dax device as kmem sees it (for daxctl's checks).
     pub fn dax_device(&self, dev: &str) -> Option<&DaxDevice> {
         self.dax.get(dev)
+    }
+}
+
+/// The driver core's line for a failed probe (`call_driver_probe`, drivers/base/dd.c):
+/// `"%s: probe of %s failed with error %d"` with the driver's and the device's names; -ENODEV
+/// and -ENXIO ("rejects match") only at debug level, not in the log.
+fn probe_failed_warning(driver: &str, dev: &str, r: KResult<()>, trace: &mut Trace) {
+    if let Err(e) = r
+        && !matches!(e.errno, Errno::ENODEV | Errno::ENXIO)
+    {
+        trace.log(format!(
+            "{driver}: probe of {dev} failed with error -{}",
+            e.errno.value()
+        ));
     }
 }
 

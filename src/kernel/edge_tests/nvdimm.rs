@@ -289,11 +289,17 @@ fn nd_pmem_cannot_claim_a_namespace_with_a_busy_child_range() {
     );
     let tr = &mut Trace::new();
     m.modprobe("nd_e820", tr).unwrap();
-    let _ = m.modprobe("nd_pmem", tr);
+    // drivers/base/dd.c `__driver_attach`: "We drop the error here and always return 0";
+    // `call_driver_probe` warned "%s: probe of %s failed with error %d". modprobe succeeds.
+    m.modprobe("nd_pmem", tr).unwrap();
     assert!(m.module_loaded("nd_pmem"));
     assert!(!m.nvdimm.namespaces[0].enabled);
     let warn = "nd_pmem namespace0.0: could not reserve region";
     assert!(tr.log.iter().any(|l| l.starts_with(warn)), "{:?}", tr.log);
+    assert_eq!(
+        tr.log.last().map(String::as_str),
+        Some("nd_pmem: probe of namespace0.0 failed with error -16")
+    );
     let tr = &mut Trace::new();
     let e = m.nd_namespace_probe("namespace0.0", tr).unwrap_err();
     assert_eq!(e.errno, Errno::EBUSY);
@@ -301,6 +307,46 @@ fn nd_pmem_cannot_claim_a_namespace_with_a_busy_child_range() {
     assert!(log.starts_with(warn), "{log}");
     assert_eq!(tr.log, [log]);
     assert!(!m.nvdimm.namespaces[0].enabled);
+}
+
+/// device_dax loaded first, then dax_pmem: `devm_create_dev_dax` adds dax0.0 and the driver
+/// core probes device_dax on it right away (`device_add` → `bus_probe_device`, whose result
+/// nobody checks). Its -EBUSY on a BUSY range in the data area leaves dax0.0 unbound but does
+/// not fail dax_pmem's probe: the namespace is enabled with its metadata claim, and modprobe
+/// succeeds.
+#[test]
+fn a_device_dax_failure_inside_dax_pmems_probe_does_not_fail_it() {
+    let mut m = boot(
+        &[
+            (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
+            (
+                0,
+                0x100000000,
+                0x12fffffff,
+                "Persistent Memory (legacy)",
+                IORESOURCE_MEM,
+                LEGACY,
+            ),
+            (1, 0x100e00000, 0x100e00fff, "reserved", MEMB, Desc::None),
+        ],
+        Config::default(),
+    );
+    let tr = &mut Trace::new();
+    m.modprobe("nd_e820", tr).unwrap();
+    m.nd_namespace_set_mode("namespace0.0", NsMode::Devdax, PfnMode::Pmem, SZ_2M, tr)
+        .unwrap();
+    m.modprobe("device_dax", tr).unwrap();
+    m.modprobe("dax_pmem", tr).unwrap();
+    assert!(m.nvdimm.namespaces[0].enabled);
+    assert_eq!(m.dax["dax0.0"].driver, crate::kernel::dax::DaxDriver::None);
+    assert_eq!(
+        span(&m, "namespace0.0"),
+        Some((0x100000000, 0x100dfffff, true))
+    );
+    assert_eq!(
+        tr.log.last().map(String::as_str),
+        Some("device_dax: probe of dax0.0 failed with error -16")
+    );
 }
 
 /// dax/pmem.c `__dax_pmem_probe`: `if (!devm_request_mem_region(dev, nsio->res.start, offset,
@@ -329,7 +375,11 @@ fn dax_pmem_cannot_reserve_busy_metadata() {
     // 768 MiB, map=dev, align 2M: dataoff 0xe00000 (see nvdimm.rs tests).
     m.nd_namespace_set_mode("namespace0.0", NsMode::Devdax, PfnMode::Pmem, SZ_2M, tr)
         .unwrap();
-    let _ = m.modprobe("dax_pmem", tr);
+    m.modprobe("dax_pmem", tr).unwrap();
+    assert_eq!(
+        tr.log.last().map(String::as_str),
+        Some("dax_pmem: probe of dax0.0 failed with error -16")
+    );
     assert!(!m.dax.contains_key("dax0.0"));
     assert!(!m.nvdimm.namespaces[0].enabled);
     let e = m
@@ -355,7 +405,11 @@ fn dax_pmem_cannot_reserve_busy_metadata() {
     assert_eq!((d.start, d.end, d.nid), (0x100e00000, 0x12fffffff, -1));
     // device_dax's probe (`dev_dax_probe`: "mapping%d: %#llx-%#llx could not reserve range",
     // -EBUSY) fails on the BUSY range in the data area; dax0.0 stays without a driver.
-    let _ = m.modprobe("device_dax", tr);
+    m.modprobe("device_dax", tr).unwrap();
+    assert_eq!(
+        tr.log.last().map(String::as_str),
+        Some("device_dax: probe of dax0.0 failed with error -16")
+    );
     assert_eq!(m.dax["dax0.0"].driver, crate::kernel::dax::DaxDriver::None);
     let e = m
         .dax_bind_device_dax("dax0.0", &mut Trace::new())
