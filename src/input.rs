@@ -300,6 +300,98 @@ mod tests {
         );
     }
 
+    /// A reader that is interrupted by a signal before each piece, or fails for good.
+    struct Flaky<'a> {
+        data: &'a [u8],
+        interrupt_next: bool,
+        broken: bool,
+    }
+    impl Read for Flaky<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.broken {
+                return Err(std::io::Error::other("device gone"));
+            }
+            if std::mem::take(&mut self.interrupt_next) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            self.interrupt_next = true;
+            let n = buf.len().min(self.data.len()).min(5);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_are_retried_when_interrupted_and_fail_on_any_other_error() {
+        // read(2) fails with EINTR when a signal lands first: try again (std's own
+        // read_to_end does). Any other error is the read's answer.
+        let text = b"a\nbb\nccc\n";
+        let flaky = |broken| Flaky {
+            data: text,
+            interrupt_next: true,
+            broken,
+        };
+        let mut lines = 0;
+        let s = stream_lines(flaky(false), |_| {
+            lines += 1;
+            true
+        });
+        assert_eq!(
+            (s, lines),
+            (
+                Streamed::Done {
+                    final_newline: true
+                },
+                3
+            )
+        );
+        let t = read_bounded(flaky(false), |_| true).expect("interrupted reads are retried");
+        assert_eq!(t.bytes, text);
+        assert_eq!(stream_lines(flaky(true), |_| true), Streamed::GaveUp);
+        assert!(matches!(
+            read_bounded(flaky(true), |_| true),
+            Err(InputError::Io(_))
+        ));
+    }
+
+    /// `n` bytes of 1 MiB lines ("aaa…a\n"), generated as they are read.
+    struct Lines(usize, usize);
+    impl Read for Lines {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            const LINE: usize = 1 << 20;
+            let n = buf.len().min(self.0 - self.1);
+            buf[..n].fill(b'a');
+            // Byte k (0-based, from the start) is a line end when k + 1 is a multiple of LINE.
+            let mut k = (self.1 / LINE + 1) * LINE - 1;
+            while k < self.1 + n {
+                buf[k - self.1] = b'\n';
+                k += LINE;
+            }
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn stream_lines_gives_up_past_max_input_and_not_at_it() {
+        // MAX_INPUT bytes are read; one byte more is refused (read_bounded then says so).
+        assert_eq!(
+            stream_lines(Lines(MAX_INPUT, 0), |_| true),
+            Streamed::Done {
+                final_newline: true
+            }
+        );
+        assert_eq!(
+            stream_lines(Lines(MAX_INPUT + 7, 0), |_| true),
+            Streamed::GaveUp
+        );
+        assert!(matches!(
+            read_bounded(Lines(MAX_INPUT + 7, 0), |_| true),
+            Err(InputError::TooBig)
+        ));
+    }
+
     #[test]
     fn stream_lines_gives_up_where_read_bounded_decides() {
         // A CR anywhere: read_bounded's lone-CR and CRLF rules decide, not this reader.
