@@ -174,7 +174,11 @@ pub enum Streamed {
 /// [`MAX_INPUT`] bytes, a read error — and at the first line `line` refuses, so that the
 /// second read reports exactly what a single [`read_bounded`] would.
 pub fn stream_lines(mut r: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> Streamed {
-    let mut chunk = vec![0u8; 256 * 1024];
+    // Smaller than MAX_LINE: a line that ends in the chunk it starts in is shorter than
+    // MAX_LINE, so only lines carried across reads need the length check.
+    const CHUNK: usize = 256 * 1024;
+    const _: () = assert!(CHUNK < MAX_LINE);
+    let mut chunk = vec![0u8; CHUNK];
     let mut carry: Vec<u8> = Vec::new();
     let mut total = 0usize;
     let mut last = None;
@@ -211,15 +215,13 @@ pub fn stream_lines(mut r: impl Read, mut line: impl FnMut(&[u8]) -> bool) -> St
             }
         }
         while let Some(i) = memchr::memchr(b'\n', rest) {
-            if i > MAX_LINE || !line(&rest[..i]) {
+            if !line(&rest[..i]) {
                 return Streamed::GaveUp;
             }
             rest = &rest[i + 1..];
         }
+        // Shorter than a chunk: checked once the next read makes it longer.
         carry.extend_from_slice(rest);
-        if carry.len() > MAX_LINE {
-            return Streamed::GaveUp;
-        }
     }
     if !carry.is_empty() && !line(&carry) {
         return Streamed::GaveUp;
