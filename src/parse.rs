@@ -733,10 +733,6 @@ pub struct KernelPrinted {
     all_zero: bool,
     max_end: u64,
     min_indent: usize,
-    // Indentation unit 2 needs some indent that is 2 mod 4 (else the general parser's gcd
-    // rule may pick 4).
-    any_indent: bool,
-    any_2_mod_4: bool,
     odd8: usize,
     odd4: usize,
     no_parent_lines: usize,
@@ -769,8 +765,6 @@ impl KernelPrinted {
             all_zero: true,
             max_end: 0,
             min_indent: usize::MAX,
-            any_indent: false,
-            any_2_mod_4: false,
             odd8: 0,
             odd4: 0,
             no_parent_lines: 0,
@@ -808,8 +802,6 @@ impl KernelPrinted {
         self.all_zero &= start == 0 && end == 0;
         self.max_end = self.max_end.max(end);
         self.min_indent = self.min_indent.min(indent);
-        self.any_indent |= indent != 0;
-        self.any_2_mod_4 |= indent % 4 == 2;
         let (sl, el) = (hex_len(start), hex_len(end));
         self.odd8 += usize::from(sd != sl.max(8) || ed != el.max(8));
         self.odd4 += usize::from(sd != sl.max(4) || ed != el.max(4));
@@ -891,13 +883,11 @@ impl KernelPrinted {
         }
         tree.set_new_children(Tree::ROOT, &self.top);
 
-        // Assumptions the general parser would decide otherwise.
+        // Assumptions the general parser would decide otherwise. (Its indentation unit is 2
+        // here without a check: a line can only be one level below an open line, so an
+        // indented dump starting at column 1 has a 2-space line, and 2 divides every indent.)
         let looks_ioports = self.min_digits == 4 && self.max_digits == 4;
-        if self.count == 0
-            || self.min_indent != 0
-            || (self.any_indent && !self.any_2_mod_4)
-            || (self.hint.is_none() && looks_ioports)
-        {
+        if self.count == 0 || self.min_indent != 0 || (self.hint.is_none() && looks_ioports) {
             return None;
         }
 
@@ -1595,6 +1585,16 @@ mod fast_path_tests {
         assert_eq!(depths, [0, 1, 2, 3, 4, 5, 6, 6, 5]);
         assert_eq!(d.lines, 9);
         assert!(d.warnings.is_empty() && d.normalizations.is_empty());
+        // Taken, with the general parser's normalization: a name-less line whose trailing
+        // space an editor stripped (` :`), and a flat dump with no indent at all.
+        let bare = b"00000000-00000fff :\n00001000-00001fff : b\n";
+        assert!(agree(bare, None), "fast path refused a bare colon");
+        let d = parse_kernel_printed(bare, None).unwrap();
+        assert_eq!(d.normalizations.len(), 1, "{:?}", d.normalizations);
+        assert!(agree(
+            b"00000000-00000fff : a\n00001000-00001fff : b\n",
+            None
+        ));
 
         let other: &[(&str, Option<RootKind>)] = &[
             ("", None),
