@@ -2201,4 +2201,373 @@ mod tests {
         assert_eq!(t.path_to(0x800), [z]);
         assert_eq!(t.path_to(0x3000), Vec::<NodeId>::new());
     }
+
+    // ------------------------------------------------------------ issue 16, round h5
+
+    #[test]
+    fn desc_names_are_the_kernels() {
+        // include/linux/ioport.h (6.12): `IORES_DESC_NONE = 0, IORES_DESC_CRASH_KERNEL = 1,
+        // IORES_DESC_ACPI_TABLES = 2, IORES_DESC_ACPI_NV_STORAGE = 3,
+        // IORES_DESC_PERSISTENT_MEMORY = 4, IORES_DESC_PERSISTENT_MEMORY_LEGACY = 5,
+        // IORES_DESC_DEVICE_PRIVATE_MEMORY = 6, IORES_DESC_RESERVED = 7,
+        // IORES_DESC_SOFT_RESERVED = 8, IORES_DESC_CXL = 9,`
+        let kernel = [
+            "NONE",
+            "CRASH_KERNEL",
+            "ACPI_TABLES",
+            "ACPI_NV_STORAGE",
+            "PERSISTENT_MEMORY",
+            "PERSISTENT_MEMORY_LEGACY",
+            "DEVICE_PRIVATE_MEMORY",
+            "RESERVED",
+            "SOFT_RESERVED",
+            "CXL",
+        ];
+        for (i, d) in Desc::ALL.into_iter().enumerate() {
+            assert_eq!(d as u8 as usize, i);
+            assert_eq!(d.kernel_name(), kernel[i]);
+            assert_eq!(Desc::from_kernel_name(kernel[i]), Some(d));
+            let prefixed = format!("iores_desc_{}", kernel[i].to_ascii_lowercase());
+            assert_eq!(Desc::from_kernel_name(&prefixed), Some(d), "{prefixed}");
+        }
+        assert_eq!(Desc::from_kernel_name("PERSISTENT"), None);
+        assert_eq!(Desc::from_kernel_name(""), None);
+    }
+
+    #[test]
+    fn is_empty_and_len_count_the_linked_rows() {
+        let mut t = Tree::new_iomem(46);
+        assert!(t.is_empty());
+        assert_eq!(t.len(), 0);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        assert!(!t.is_empty());
+        leaf(&mut t, a, 0x1000, 0x17ff, "a1");
+        assert_eq!(t.len(), 2);
+        assert!(t.unlink(a));
+        assert!(t.is_empty());
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn free_leaves_the_root_and_a_released_node_alone() {
+        // free: the root is never released; a released node released again changes nothing
+        // (its slot is on the free list once, so two allocations get two slots).
+        let (mut t, a, _, b) = two_level();
+        let before = format!("{t:?}");
+        t.free(Tree::ROOT);
+        assert_eq!(format!("{t:?}"), before, "free(ROOT) is a no-op");
+        assert!(t.unlink(b));
+        t.free(b);
+        t.free(b);
+        assert_eq!(t.free_slots, [b.0]);
+        let x = t.alloc(0x5000, 0x5fff, b"x", IORESOURCE_MEM, Desc::None);
+        let y = t.alloc(0x6000, 0x6fff, b"y", IORESOURCE_MEM, Desc::None);
+        assert_eq!(x, b);
+        assert_ne!(x, y);
+        assert_eq!(y.0 as usize, t.arena_len() - 1);
+        assert!(t.in_tree(a));
+    }
+
+    #[test]
+    fn link_sorted_goes_to_the_end_of_the_run_of_equal_starts() {
+        // "Link `new` into `p` at the position its start sorts to (end of the run of equal
+        // starts)", in a sorted list and in an unsorted one (scanned in list order).
+        let mut t = Tree::new_iomem(46);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let b = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
+        let c = leaf(&mut t, Tree::ROOT, 0x1000, 0x10ff, "c");
+        assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), [a, c, b]);
+        let mut u = Tree::new_iomem(46);
+        let x = u.alloc(0x9000, 0x9fff, b"x", IORESOURCE_MEM, Desc::None);
+        let y = u.alloc(0x1000, 0x1fff, b"y", IORESOURCE_MEM, Desc::None);
+        let z = u.alloc(0xa000, 0xafff, b"z", IORESOURCE_MEM, Desc::None);
+        u.set_children(Tree::ROOT, &[x, y, z]);
+        assert!(u.is_unsorted(Tree::ROOT));
+        let w = leaf(&mut u, Tree::ROOT, 0x9000, 0x90ff, "w");
+        assert_eq!(u.children(Tree::ROOT).collect::<Vec<_>>(), [x, y, w, z]);
+    }
+
+    /// Every entry of `p`'s list in list order, read from the list itself.
+    fn entries(t: &Tree, p: NodeId) -> Vec<(ChildKey, NodeId)> {
+        t.kids(p)
+            .range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded))
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
+
+    #[test]
+    fn key_and_previous_and_key_in_read_the_list() {
+        // key_and_previous: "`before`'s key in `p`'s list and the key of the entry before it
+        // (the last entry when `before` is `None` or not listed)"; key_in: "the key of `c` in
+        // `p`'s list, if it is listed there". Short and long (Big) lists, with runs of equal
+        // starts (the fast path must not take another child of the same start), unsorted.
+        let mut shapes: Vec<(Tree, NodeId)> = Vec::new();
+        for n in [3u64, 40] {
+            let mut t = Tree::new_iomem(46);
+            for i in 0..n {
+                let s = (i / 3) * 0x1000; // three children to a start
+                leaf(&mut t, Tree::ROOT, s, s + 0xfff - i % 3, "k");
+            }
+            shapes.push((t, Tree::ROOT));
+        }
+        let mut u = Tree::new_iomem(46);
+        let order: Vec<NodeId> = (0..40u64)
+            .map(|i| {
+                let s = ((i * 7) % 40) * 0x1000;
+                u.alloc(s, s + 0xfff, b"u", IORESOURCE_MEM, Desc::None)
+            })
+            .collect();
+        u.set_children(Tree::ROOT, &order);
+        assert!(u.is_unsorted(Tree::ROOT));
+        shapes.push((u, Tree::ROOT));
+        for (t, p) in &shapes {
+            let list = entries(t, *p);
+            assert!(list.windows(2).all(|w| w[0].0 < w[1].0), "keys increase");
+            let last = list.last().map(|e| e.0);
+            for (i, &(k, c)) in list.iter().enumerate() {
+                let prev = i.checked_sub(1).map(|j| list[j].0);
+                assert_eq!(t.key_in(*p, c), Some(k));
+                assert_eq!(
+                    t.key_and_previous(*p, Some(c)),
+                    (Some(k), prev),
+                    "entry {i}"
+                );
+                assert_eq!(t.next_sibling(c), list.get(i + 1).map(|e| e.1));
+                assert_eq!(t.prev_sibling(c), i.checked_sub(1).map(|j| list[j].1));
+            }
+            assert_eq!(t.key_and_previous(*p, None), (None, last));
+            let mut t2 = t.clone();
+            let s = t2.alloc(0x2000, 0x2fff, b"stray", 0, Desc::None);
+            assert_eq!(t2.key_in(*p, s), None);
+            assert_eq!(t2.key_and_previous(*p, Some(s)), (None, last));
+        }
+    }
+
+    #[test]
+    fn fill_children_marks_what_is_not_sorted_and_disjoint() {
+        // set_children / set_new_children: "recomputing whether the list is sorted and
+        // disjoint" (invariant 3: siblings sorted by start and not overlapping; a range with
+        // end < start is not a range).
+        let cases: &[(&[(u64, u64)], bool)] = &[
+            (&[(0x5, 0x5)], false),
+            (&[(0x6, 0x5)], true),
+            (&[(0x10, 0x10), (0x20, 0x2f)], false),
+            (&[(0x10, 0x1f), (0x20, 0x20)], false),
+            (&[(0x1000, 0x1fff), (0x2000, 0x2fff)], false),
+            (&[(0x30, 0x2f), (0x40, 0x4f)], true),
+            (&[(0x10, 0x1f), (0x30, 0x2f)], true),
+            (&[(0x1000, 0x1fff), (0x1800, 0x27ff)], true),
+            (&[(0x1000, 0x1fff), (0x1fff, 0x27ff)], true),
+            (&[(0x5000, 0x5fff), (0x1000, 0x1fff)], true),
+            (&[(0x1000, 0x1fff), (0x1000, 0x1fff)], true),
+        ];
+        for (i, (ranges, unsorted)) in cases.iter().enumerate() {
+            for bulk in [false, true] {
+                let mut t = Tree::new_iomem(46);
+                let ids: Vec<NodeId> = ranges
+                    .iter()
+                    .map(|&(s, e)| t.alloc(s, e, b"c", IORESOURCE_MEM, Desc::None))
+                    .collect();
+                if bulk {
+                    t.set_new_children(Tree::ROOT, &ids);
+                } else {
+                    t.set_children(Tree::ROOT, &ids);
+                }
+                assert_eq!(t.is_unsorted(Tree::ROOT), *unsorted, "case {i} bulk {bulk}");
+                assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), ids, "case {i}");
+                let list = entries(&t, Tree::ROOT);
+                assert!(list.windows(2).all(|w| w[0].0 < w[1].0), "case {i}");
+                assert_eq!(t.len(), ids.len());
+            }
+        }
+    }
+
+    #[test]
+    fn a_first_journal_counts_compaction_from_the_arena_it_finds() {
+        // begin_journal: "A parsed tree holds no dead names: count compaction's doubling from
+        // here, or the first step would copy the whole arena into its journal."
+        let mut t = Tree::new_iomem(46);
+        for i in 0..4u64 {
+            let id = t.alloc(
+                i << 16,
+                (i << 16) + 0xfff,
+                &[b'a' + i as u8; 3000],
+                0,
+                Desc::None,
+            );
+            t.link_before(Tree::ROOT, id, None);
+        }
+        let len = t.names.len();
+        assert!(len > 4096 && t.names_compacted == 0);
+        t.begin_journal();
+        t.compact_names();
+        let j = t.end_journal();
+        assert_eq!(t.names.len(), len, "nothing to compact yet");
+        assert!(!j.ops.iter().any(|op| matches!(op, TreeUndo::Names(_))));
+        assert_eq!(t.names_compacted, len);
+    }
+
+    #[test]
+    fn journal_heap_bytes_count_saved_arenas_and_names() {
+        // heap_bytes, "approximate heap bytes the journal holds": at least each record, a
+        // saved arena's bytes, 8 bytes per saved node name (a Name) and 24 per saved shared
+        // name entry (its boxed key and Name); not more than 3 times that.
+        fn held(j: &TreeJournal) -> usize {
+            let per = std::mem::size_of::<TreeUndo>();
+            j.ops
+                .iter()
+                .map(|op| match op {
+                    TreeUndo::Names(n) => {
+                        per + n.names.len() + n.of_nodes.len() * 8 + n.shared.len() * 24
+                    }
+                    TreeUndo::SharedName(b) => per + b.len(),
+                    TreeUndo::Fields(..) => per + std::mem::size_of::<Fields>(),
+                    TreeUndo::Slot(..) => per + std::mem::size_of::<Resource>(),
+                    TreeUndo::Kids(_, k) => per + k.len() * 24,
+                    _ => per,
+                })
+                .sum()
+        }
+        let check = |j: &TreeJournal| {
+            let (got, low) = (j.heap_bytes(), held(j));
+            assert!(got >= low && got <= 3 * low, "{got} vs {low}");
+        };
+        // Many nodes, one shared name; then many shared names.
+        for distinct in [false, true] {
+            let mut t = Tree::new_iomem(46);
+            for i in 0..2000u64 {
+                let name = if distinct {
+                    format!("n{i:04}")
+                } else {
+                    "k".into()
+                };
+                let id = t.alloc(i << 12, (i << 12) + 0xfff, name.as_bytes(), 0, Desc::None);
+                t.link_before(Tree::ROOT, id, None);
+            }
+            // A first journal counts compaction's doubling from here (all names live).
+            t.begin_journal();
+            let _ = t.end_journal();
+            let live = t.names.len();
+            let d = t.alloc(0, 0, &vec![b'd'; live + 4096], 0, Desc::None);
+            t.free(d);
+            t.begin_journal();
+            t.compact_names();
+            let j = t.end_journal();
+            assert_eq!(t.names.len(), live);
+            assert!(j.ops.iter().any(|op| matches!(op, TreeUndo::Names(_))));
+            check(&j);
+        }
+        // One allocation with a new 1000-byte name: its SharedName record holds the bytes.
+        let mut t = Tree::new_iomem(46);
+        t.begin_journal();
+        let id = t.alloc(0x1000, 0x1fff, &[b'q'; 1000], 0, Desc::None);
+        t.link_before(Tree::ROOT, id, None);
+        let j = t.end_journal();
+        assert!(j.heap_bytes() >= 1000);
+        check(&j);
+    }
+
+    #[test]
+    fn kids_take_the_documented_shape() {
+        // Kids: "A list of one, without an allocation" (`One`), "small lists are a sorted
+        // `Vec`", "a list that grows past SMALL_MAX ... becomes a BTreeMap" — built in bulk
+        // (from_sorted) or one insert at a time.
+        let e = |n: u64| {
+            (0..n)
+                .map(|i| ((i, i), NodeId(i as u32)))
+                .collect::<Vec<_>>()
+        };
+        assert!(matches!(Kids::from_sorted(e(1)), Kids::One(_)));
+        assert!(matches!(Kids::from_sorted(e(2)), Kids::Small(_)));
+        assert!(matches!(Kids::from_sorted(e(32)), Kids::Small(_)));
+        assert!(matches!(Kids::from_sorted(e(33)), Kids::Big(_)));
+        let mut k = Kids::new();
+        k.insert((5, 1), NodeId(1));
+        assert!(matches!(k, Kids::One(((5, 1), NodeId(1)))));
+        k.insert((4, 2), NodeId(2));
+        assert!(matches!(k, Kids::Small(ref v) if v.len() == 2));
+        assert_eq!(
+            k.values().copied().collect::<Vec<_>>(),
+            [NodeId(2), NodeId(1)]
+        );
+    }
+
+    #[test]
+    fn an_inverted_or_empty_range_is_empty_in_either_shape() {
+        // Kids::range: "like `BTreeMap::range`, but an empty or inverted range is simply
+        // empty" (BTreeMap panics on those).
+        for n in [3u64, 40] {
+            let mut k = Kids::new();
+            for i in 0..n {
+                k.insert((i, 0), NodeId(i as u32));
+            }
+            let (a, b) = ((2u64, 0u64), (1u64, 0u64));
+            let count = |r: KidsRange<'_>| r.count();
+            assert_eq!(count(k.range(a..=b)), 0, "{n}: inverted ..=");
+            assert_eq!(count(k.range(a..b)), 0, "{n}: inverted ..");
+            assert_eq!(count(k.range(a..a)), 0, "{n}: empty ..");
+            assert_eq!(count(k.range(a..=a)), 1, "{n}: one ..=");
+            use Bound::{Excluded, Included};
+            assert_eq!(count(k.range((Excluded(a), Excluded(a)))), 0, "{n}");
+            assert_eq!(count(k.range((Excluded(a), Included(a)))), 0, "{n}");
+            assert_eq!(count(k.range((Excluded(a), Included(b)))), 0, "{n}");
+            assert_eq!(count(k.range((Excluded(a), Excluded(b)))), 0, "{n}");
+            assert_eq!(count(k.range((Excluded(b), Included(a)))), 1, "{n}");
+            // and a range that is not empty gives its entries
+            let c = (3u64, 0u64); // keys (1, 0) and (2, 0) below it; (3, 0) only when n = 40
+            let with_c = if n > 3 { 1 } else { 0 };
+            assert_eq!(count(k.range(b..a)), 1, "{n}: b..a");
+            assert_eq!(count(k.range(b..c)), 2, "{n}: b..c");
+            assert_eq!(count(k.range((Excluded(b), Excluded(c)))), 1, "{n}");
+            assert_eq!(
+                count(k.range((Excluded(b), Included(c)))),
+                1 + with_c,
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_takes_a_fresh_seq() {
+        // Module doc: "a child's key is `(max(start, previous key), seq)`"; kids_insert: "Keys
+        // are unique (`seq`)". Every key made — by link_before / link_sorted, by a list of
+        // one or of many — takes its own seq, whatever list it lands in.
+        let mut t = Tree::new_iomem(46);
+        let a = leaf(&mut t, Tree::ROOT, 0x1000, 0x1fff, "a");
+        let b = leaf(&mut t, Tree::ROOT, 0x2000, 0x2fff, "b");
+        leaf(&mut t, a, 0x1000, 0x10ff, "a1");
+        let one = t.alloc(0x2000, 0x20ff, b"b1", IORESOURCE_MEM, Desc::None);
+        t.set_children(b, &[one]);
+        let two: Vec<NodeId> = (0..2u64)
+            .map(|i| t.alloc(0x3000 + i * 0x100, 0x30ff + i * 0x100, b"c", 0, Desc::None))
+            .collect();
+        let c = leaf(&mut t, Tree::ROOT, 0x3000, 0x3fff, "c");
+        t.set_children(c, &two);
+        leaf(&mut t, Tree::ROOT, 0x4000, 0x4fff, "d");
+        let mut seqs: Vec<u64> = [Tree::ROOT, a, b, c]
+            .iter()
+            .flat_map(|&p| entries(&t, p).into_iter().map(|(k, _)| k.1))
+            .collect();
+        assert_eq!(seqs.len(), 8);
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 8, "a seq used twice");
+    }
+
+    #[test]
+    fn a_child_list_prints_its_entries_whatever_its_shape() {
+        // Kids' Debug: "The entries in order, whatever the representation (...): they answer
+        // every query alike, so they print alike" — what the undo tests compare.
+        let e: Vec<(ChildKey, NodeId)> = (0..40u64).map(|i| ((i, i), NodeId(i as u32))).collect();
+        let want = format!("{:?}", e.iter().map(|(_, v)| v).collect::<Vec<_>>());
+        let big = Kids::from_sorted(e.clone());
+        assert!(matches!(big, Kids::Big(_)));
+        let mut small = Kids::Small(e.clone());
+        assert_eq!(format!("{big:?}"), want);
+        assert_eq!(format!("{small:?}"), want);
+        small.remove(&(0, 0));
+        assert_ne!(format!("{small:?}"), want);
+        assert_eq!(format!("{:?}", Kids::One(e[3])), "[NodeId(3)]");
+        assert_eq!(format!("{:?}", Kids::new()), "[]");
+    }
 }
