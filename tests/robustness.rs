@@ -73,10 +73,9 @@ fn item1_save_through_a_symlink_replaces_the_target_and_keeps_its_mode() {
     assert_eq!(names.len(), 1, "a temporary file was left");
 }
 
-#[test]
-fn item1_save_refuses_fifos_and_directories() {
-    let d = tempfile::tempdir().unwrap();
-    let fifo = d.path().join("fifo");
+/// A named pipe `name` in `dir`.
+fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let fifo = dir.join(name);
     assert!(
         std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -84,6 +83,13 @@ fn item1_save_refuses_fifos_and_directories() {
             .unwrap()
             .success()
     );
+    fifo
+}
+
+#[test]
+fn item1_save_refuses_fifos_and_directories() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = mkfifo(d.path(), "fifo");
     for (path, kind) in [
         (fifo.clone(), "a FIFO"),
         (d.path().to_path_buf(), "a directory"),
@@ -114,14 +120,7 @@ fn item1_a_fifo_input_is_read_once_whole() {
     // writing when the reader opens: opening and closing the FIFO to look at it would leave
     // that writer with EPIPE and the next open waiting for a writer that never comes.
     let d = tempfile::tempdir().unwrap();
-    let fifo = d.path().join("iomem");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(d.path(), "iomem");
     let mut dump = String::new();
     for i in 0..8000u64 {
         dump.push_str(&format!(

@@ -13,6 +13,19 @@ use crate::tree::flags::*;
 
 const LEGACY: Desc = Desc::PersistentMemoryLegacy;
 
+/// The top-level row e820 type 12 gives (`e820_reserve_resources`: "Persistent Memory
+/// (legacy)", MEM, desc PERSISTENT_MEMORY_LEGACY).
+fn pmem_legacy(start: u64, end: u64) -> (usize, u64, u64, &'static str, u32, Desc) {
+    (
+        0,
+        start,
+        end,
+        "Persistent Memory (legacy)",
+        IORESOURCE_MEM,
+        LEGACY,
+    )
+}
+
 fn boot(rows: &[(usize, u64, u64, &str, u32, Desc)], cfg: Config) -> Machine {
     Machine::boot(build(rows), cfg)
 }
@@ -21,14 +34,7 @@ fn boot(rows: &[(usize, u64, u64, &str, u32, Desc)], cfg: Config) -> Machine {
 fn legacy(ram_above: bool) -> Machine {
     let mut rows = vec![
         (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-        (
-            0,
-            0x100000000,
-            0x12fffffff,
-            "Persistent Memory (legacy)",
-            IORESOURCE_MEM,
-            LEGACY,
-        ),
+        pmem_legacy(0x100000000, 0x12fffffff),
     ];
     if ram_above {
         rows.push((0, 0x130000000, 0x13fffffff, "System RAM", RAM, Desc::None));
@@ -146,23 +152,9 @@ fn nd_e820_registers_one_region_per_legacy_range_and_nfit_its_own() {
     let mut m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x100000000,
-                0x10fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x100000000, 0x10fffffff),
             (0, 0x110000000, 0x11fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x120000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x120000000, 0x12fffffff),
             (
                 0,
                 0x140000000,
@@ -275,14 +267,7 @@ fn nd_pmem_cannot_claim_a_namespace_with_a_busy_child_range() {
     let mut m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x100000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x100000000, 0x12fffffff),
             (1, 0x110000000, 0x110000fff, "reserved", MEMB, Desc::None),
         ],
         Config::default(),
@@ -319,14 +304,7 @@ fn a_device_dax_failure_inside_dax_pmems_probe_does_not_fail_it() {
     let mut m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x100000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x100000000, 0x12fffffff),
             (1, 0x100e00000, 0x100e00fff, "reserved", MEMB, Desc::None),
         ],
         Config::default(),
@@ -358,14 +336,7 @@ fn dax_pmem_cannot_reserve_busy_metadata() {
     let rows = |busy_at: u64| {
         vec![
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x100000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x100000000, 0x12fffffff),
             (1, busy_at, busy_at + 0xfff, "reserved", MEMB, Desc::None),
         ]
     };
@@ -474,14 +445,7 @@ fn discover_devdax_namespace_from_the_dump() {
     let m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x110000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x110000000, 0x12fffffff),
             (
                 1,
                 0x110000000,
@@ -543,14 +507,7 @@ fn discover_kmem_namespace_from_the_dump() {
     let m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x110000000,
-                0x12fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x110000000, 0x12fffffff),
             (
                 1,
                 0x110000000,
@@ -614,14 +571,7 @@ fn discover_raw_nfit_namespace_and_ignore_the_rest() {
                 MEMB,
                 Desc::None,
             ),
-            (
-                0,
-                0x140000000,
-                0x17fffffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x140000000, 0x17fffffff),
             (1, 0x140000000, 0x140000fff, "namespace", MEMB, Desc::None),
             (
                 0,
@@ -812,14 +762,7 @@ fn devdax_range_stops_end_trunc_short() {
     let mut m = boot(
         &[
             (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
-            (
-                0,
-                0x100000000,
-                0x1300fffff,
-                "Persistent Memory (legacy)",
-                IORESOURCE_MEM,
-                LEGACY,
-            ),
+            pmem_legacy(0x100000000, 0x1300fffff),
         ],
         Config::default(),
     );
