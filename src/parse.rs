@@ -1283,26 +1283,25 @@ mod tests {
         assert_eq!(e.text.chars().nth(e.caret), Some('z'));
     }
 
+    /// The dump says one line's addresses were not padded as `r_show` pads them.
+    fn assert_odd_width_noted(d: &Dump) {
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n.starts_with("1 line(s) whose addresses")),
+            "{:?}",
+            d.normalizations
+        );
+    }
+
     #[test]
     fn an_end_padded_oddly_is_a_normalization_on_the_general_path_too() {
         // r_show pads both `%0*llx` to the minimum width; a 4-digit end in an 8-digit dump is
         // not the kernel's (CRLF sends the dump to the general parser).
         let d = parse_dump(b"00000000-0fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
-        assert!(
-            d.normalizations
-                .iter()
-                .any(|n| n.starts_with("1 line(s) whose addresses")),
-            "{:?}",
-            d.normalizations
-        );
+        assert_odd_width_noted(&d);
         let d = parse_dump(b"0000-00000fff : a\r\n00001000-00001fff : b\r\n", None).unwrap();
-        assert!(
-            d.normalizations
-                .iter()
-                .any(|n| n.starts_with("1 line(s) whose addresses")),
-            "{:?}",
-            d.normalizations
-        );
+        assert_odd_width_noted(&d);
     }
 
     #[test]
@@ -1331,21 +1330,9 @@ mod tests {
     fn an_end_padded_oddly_is_a_normalization_on_the_fast_path() {
         let text: &[u8] = b"00000000-0fff : a\n00001000-00001fff : b\n";
         let d = parse_dump(text, None).unwrap();
-        assert!(
-            d.normalizations
-                .iter()
-                .any(|n| n.starts_with("1 line(s) whose addresses")),
-            "{:?}",
-            d.normalizations
-        );
+        assert_odd_width_noted(&d);
         let d = parse_dump(b"0000-00000fff : a\n00001000-00001fff : b\n", None).unwrap();
-        assert!(
-            d.normalizations
-                .iter()
-                .any(|n| n.starts_with("1 line(s) whose addresses")),
-            "{:?}",
-            d.normalizations
-        );
+        assert_odd_width_noted(&d);
         // /proc/ioports (width 4): an 8-digit end of a small port number is not r_show's.
         let d = parse_dump(
             b"0000-00000cf7 : a\n0cf8-0cff : b\n",
@@ -1353,13 +1340,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.hex_width, 4);
-        assert!(
-            d.normalizations
-                .iter()
-                .any(|n| n.starts_with("1 line(s) whose addresses")),
-            "{:?}",
-            d.normalizations
-        );
+        assert_odd_width_noted(&d);
     }
 
     #[test]
