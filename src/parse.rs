@@ -1357,6 +1357,28 @@ mod tests {
         name.extend(std::iter::repeat_n(b'x', 1 << 20));
         assert!(parse_dump(&name, None).is_ok());
     }
+
+    #[test]
+    fn an_error_far_into_a_line_is_shown_from_40_bytes_before_it() {
+        // `excerpt`: the window starts BEFORE = 40 bytes before the error's byte; when that
+        // cuts the line, a leading `…` is shown and the caret moves one character right for
+        // it. Here the bad `z` is byte 69 (column 70), so the window starts at byte 29.
+        let mut text = b"00000000-00000fff : Reserved\n".to_vec();
+        text.extend(std::iter::repeat_n(b' ', 56));
+        text.extend(b"00001000-0000zfff : X\n");
+        let e = parse_dump(&text, None).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 70));
+        assert_eq!(
+            e.text,
+            format!("…{}00001000-0000zfff : X", " ".repeat(56 - 29))
+        );
+        assert_eq!(
+            e.caret,
+            1 + 40,
+            "one for the `…`, forty for the bytes before `z`"
+        );
+        assert_eq!(e.text.chars().nth(e.caret), Some('z'));
+    }
 }
 
 /// The fast path ([`parse_kernel_printed`]) must be invisible: whenever it accepts an input, the

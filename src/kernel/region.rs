@@ -318,7 +318,15 @@ pub struct FoundRes {
 /// `find_next_iomem_res(start, end, flags, desc, [first_lvl])`: the first node (pre-order, or
 /// among the top level) overlapping `[start, end]` and matching `flags`/`desc`, clipped.
 /// `start >= end` → `-EINVAL` (a one-byte query is rejected). Nothing found → `-1` before
-/// v5.13, `-ENODEV` after (approx.; only visible inside the kernel, the walkers map it).
+/// [`WALK_RES_WHOLE_TREE`](super::boundaries::WALK_RES_WHOLE_TREE) (v5.13, and 5.10-stable:
+/// 5.10.262 ends with `return p ? 0 : -ENODEV;`), `-ENODEV` with it (only visible inside the
+/// kernel, the walkers map it).
+///
+/// The same change made the whole-tree search skip the subtrees of top-level resources until
+/// the first one that overlaps `[start, end]` (5.10.262: `bool siblings_only = true; … if
+/// (p->end < start) continue; … siblings_only = first_lvl;`, 6.1.172: `bool skip_children =
+/// true; … skip_children = false;`): a child lying outside a top-level parent that ends before
+/// `start` (a dump's anomaly) is not found, where the plain pre-order walk before it found it.
 ///
 /// The scan order of the checks changed with Nadav Amit's "resource: avoid unnecessary lookups
 /// in find_next_iomem_res()" (756398750e11, posted against v5.2-rc3, merged for v5.3; the
@@ -339,11 +347,8 @@ pub fn find_next_iomem_res(
     if start >= end {
         return Err(ret::EINVAL);
     }
-    let not_found = if version.at_least(5, 13) {
-        ret::ENODEV
-    } else {
-        -1
-    };
+    let skip_children = super::boundaries::WALK_RES_WHOLE_TREE.applies(version);
+    let not_found = if skip_children { ret::ENODEV } else { -1 };
     let new_order = version.at_least(5, 3);
     let mut check = |p: NodeId| -> Option<Option<NodeId>> {
         // Some(Some(p)) found, Some(None) stop, None continue.
@@ -371,6 +376,24 @@ pub fn find_next_iomem_res(
     };
     let found = match depth {
         SearchDepth::TopLevel => tree.children(Tree::ROOT).find_map(&mut check),
+        SearchDepth::WholeTree if skip_children => {
+            // `for_each_resource(&iomem_resource, p, skip_children)`: top-level siblings only
+            // until one reaches `start` (a start past `end` still stops), then pre-order from
+            // it, children included.
+            let mut tops = tree.children(Tree::ROOT).peekable();
+            while let Some(&c) = tops.peek() {
+                let r = tree.get(c);
+                if r.start > end {
+                    return Err(not_found);
+                }
+                if r.end >= start {
+                    break;
+                }
+                tops.next();
+            }
+            tops.flat_map(|c| std::iter::once(c).chain(tree.descendants(c)))
+                .find_map(&mut check)
+        }
         SearchDepth::WholeTree => tree.descendants(Tree::ROOT).find_map(&mut check),
     };
     match found.flatten() {

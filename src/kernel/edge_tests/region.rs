@@ -653,3 +653,89 @@ fn walk_system_ram_res_depth_on_both_sides_incl_5_10_stable() {
         assert!(tr.steps[0].text.contains(&format!(", {depth} (")), "{ver}");
     }
 }
+
+/// `find_next_iomem_res` with the top-level skip (5.10.262: `bool siblings_only = true; for (p
+/// = iomem_resource.child; p; p = next_resource(p, siblings_only)) { if (p->start > end) { p =
+/// NULL; break; } if (p->end < start) continue; … siblings_only = first_lvl;`; 6.1.172 the same
+/// as `skip_children`; `return p ? 0 : -ENODEV;`): the subtree of a top-level node that ends
+/// before `start` is never entered. A dump's child lying outside its parent (B under A) is
+/// found by the plain pre-order walk (5.2's flags-first order, 5.10.0's reordered one: `next_resource(p,
+/// false)` descends into every node) and not by the skipping one (5.10-stable, 6.1), which
+/// returns -ENODEV where the older walk returned -1.
+#[test]
+fn find_next_iomem_res_skips_children_until_a_top_level_overlap() {
+    let t = build(&[
+        (0, 0x1000, 0x1fff, "Reserved", IORESOURCE_MEM, Desc::None),
+        (1, 0x5000, 0x5fff, "System RAM", RAM, Desc::None),
+        (0, 0x8000, 0x8fff, "System RAM", RAM, Desc::None),
+    ]);
+    let f = |ver: &str, s: u64, e: u64| {
+        found(find_next_iomem_res(
+            &t,
+            s,
+            e,
+            SR,
+            Desc::None,
+            SearchDepth::WholeTree,
+            v(ver),
+        ))
+    };
+    for (ver, skips) in [
+        ("5.2", false),
+        ("5.10.0", false),
+        ("5.12", false),
+        ("5.10", true),
+        ("5.13", true),
+        ("6.1", true),
+        ("6.12", true),
+    ] {
+        let want = if skips {
+            Err(-19)
+        } else {
+            Ok((0x5000, 0x5fff))
+        };
+        assert_eq!(f(ver, 0x5000, 0x5fff), want, "{ver}");
+        // A's end reaches the query: from A on the walk descends, and B is found.
+        assert_eq!(f(ver, 0x1800, 0x5fff), Ok((0x5000, 0x5fff)), "{ver}");
+        // Nothing anywhere: the not-found value of each side.
+        let none = if skips { -19 } else { -1 };
+        assert_eq!(f(ver, 0x9000, 0x9fff), Err(none), "{ver}");
+    }
+    // Top level only (first_lvl, or before the whole-tree walkers): B is never looked at.
+    for ver in ["5.10.0", "6.1"] {
+        let r = find_next_iomem_res(
+            &t,
+            0x1800,
+            0x5fff,
+            SR,
+            Desc::None,
+            SearchDepth::TopLevel,
+            v(ver),
+        );
+        assert!(r.is_err(), "{ver}");
+    }
+}
+
+/// In the skipping phase a top-level node starting past `end` stops the search at once (`if
+/// (p->start > end) { p = NULL; break; }` comes before `if (p->end < start) continue;`), even
+/// when it also ends before `start` (an inverted `9000-0fff` entry of a broken dump) and a
+/// later-listed top-level node would match.
+#[test]
+fn find_next_iomem_res_skip_phase_stops_at_a_start_past_end() {
+    let t = build(&[
+        (0, 0x9000, 0x0fff, "Reserved", IORESOURCE_MEM, Desc::None),
+        (0, 0x5000, 0x5fff, "System RAM", RAM, Desc::None),
+    ]);
+    for ver in ["5.10", "6.1"] {
+        let r = find_next_iomem_res(
+            &t,
+            0x5000,
+            0x5fff,
+            SR,
+            Desc::None,
+            SearchDepth::WholeTree,
+            v(ver),
+        );
+        assert_eq!(found(r), Err(-19), "{ver}");
+    }
+}
