@@ -18,9 +18,10 @@ use super::{Errno, KResult, ResRef, Trace, boundaries, fail};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
-/// `%pR` of a memory resource: `[mem 0xa0000000-0xa7ffffff]` (at least 8 hex digits).
+/// `%pR` of a memory resource without the decoded extras (System RAM, a dax range):
+/// `[mem 0xa0000000-0xa7ffffff]` (at least 8 hex digits), [`super::resource_string`].
 pub(crate) fn fmt_pr(start: u64, end: u64) -> String {
-    format!("[mem {start:#010x}-{end:#010x}]")
+    super::resource_string(start, end, IORESOURCE_MEM, true)
 }
 
 /// `%pa` of a physical address: `0x` + 16 hex digits.

@@ -101,6 +101,71 @@ impl fmt::Display for ResRef {
     }
 }
 
+/// `%pR` (`decode`) and `%pr` (raw) of a resource, as lib/vsprintf.c's `resource_string`
+/// prints them (6.1.172): `[` + the type (`io  `, `mem `, `irq `, `dma `, `bus `, else `??? `
+/// and no decoding) + `start[-end]` (`-end` only when `end != start`; io `0x` + at least 4
+/// digits, mem and `???` `0x` + at least 8, irq and dma decimal, bus 2 hex digits) + for `%pR`
+/// ` 64bit`, ` pref`, ` window`, ` disabled` as set (an `IORESOURCE_UNSET` one prints `size
+/// N` instead of its range), for `%pr` ` flags 0x…` + `]`.
+pub(crate) fn resource_string(start: u64, end: u64, fl: u32, decode: bool) -> String {
+    use crate::tree::flags::*;
+    const IORESOURCE_IRQ: u32 = 0x400;
+    const IORESOURCE_DMA: u32 = 0x800;
+    const IORESOURCE_BUS: u32 = 0x1000;
+    #[derive(Clone, Copy)]
+    enum Spec {
+        Hex(usize),
+        Dec,
+        Bus,
+    }
+    let (kind, spec, decode) = if fl & IORESOURCE_IO != 0 {
+        ("io  ", Spec::Hex(6), decode)
+    } else if fl & IORESOURCE_MEM != 0 {
+        ("mem ", Spec::Hex(10), decode)
+    } else if fl & IORESOURCE_IRQ != 0 {
+        ("irq ", Spec::Dec, decode)
+    } else if fl & IORESOURCE_DMA != 0 {
+        ("dma ", Spec::Dec, decode)
+    } else if fl & IORESOURCE_BUS != 0 {
+        ("bus ", Spec::Bus, decode)
+    } else {
+        ("??? ", Spec::Hex(10), false)
+    };
+    // `number()` with SPECIAL|ZEROPAD: the width counts the `0x`.
+    let num = |x: u64| match spec {
+        Spec::Hex(w) => format!("{x:#0w$x}"),
+        Spec::Dec => x.to_string(),
+        Spec::Bus => format!("{x:02x}"),
+    };
+    let mut s = format!("[{kind}");
+    if decode && fl & IORESOURCE_UNSET != 0 {
+        s.push_str("size ");
+        s.push_str(&num(end.wrapping_sub(start).wrapping_add(1)));
+    } else {
+        s.push_str(&num(start));
+        if start != end {
+            s.push('-');
+            s.push_str(&num(end));
+        }
+    }
+    if decode {
+        for (bit, word) in [
+            (IORESOURCE_MEM_64, " 64bit"),
+            (IORESOURCE_PREFETCH, " pref"),
+            (IORESOURCE_WINDOW, " window"),
+            (IORESOURCE_DISABLED, " disabled"),
+        ] {
+            if fl & bit != 0 {
+                s.push_str(word);
+            }
+        }
+    } else {
+        s.push_str(&format!(" flags {fl:#x}"));
+    }
+    s.push(']');
+    s
+}
+
 /// A refusal, the way a kernel developer reads it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{errno} ({func}: {reason})")]
@@ -187,5 +252,83 @@ impl Trace {
     /// Record a kernel log line (what dmesg would show).
     pub fn log(&mut self, line: impl Into<String>) {
         self.log.push(line.into());
+    }
+}
+
+/// `resource_string` (lib/vsprintf.c, 6.1.172): the expectations are read off its code — the
+/// type words and their padding (`"io  "`, `"mem "`; `io_spec`/`mem_spec` field widths 6 and
+/// 10 with SPECIAL|ZEROPAD, so `0x` + 4 or 8 digits; `bus_spec` width 2 without `0x`; irq/dma
+/// `default_dec_spec`), `if (res->start != res->end)` for the `-end`, the decoded words in
+/// their order, `size` for UNSET, `flags` for `%pr`, and no decoding for an unknown type.
+#[cfg(test)]
+mod resource_string_tests {
+    use super::resource_string;
+    use crate::tree::flags::*;
+
+    #[test]
+    fn pr_and_pr_decoded_as_vsprintf_prints_them() {
+        let cases: &[(u64, u64, u32, bool, &str)] = &[
+            (
+                0,
+                0x3fff_ffff_ffff,
+                IORESOURCE_MEM,
+                false,
+                "[mem 0x00000000-0x3fffffffffff flags 0x200]",
+            ),
+            (
+                0xa000_0000,
+                0xa7ff_ffff,
+                IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
+                true,
+                "[mem 0xa0000000-0xa7ffffff]",
+            ),
+            (
+                0x8000_0000,
+                0x8fff_ffff,
+                IORESOURCE_MEM
+                    | IORESOURCE_MEM_64
+                    | IORESOURCE_PREFETCH
+                    | IORESOURCE_WINDOW
+                    | IORESOURCE_DISABLED,
+                true,
+                "[mem 0x80000000-0x8fffffff 64bit pref window disabled]",
+            ),
+            (0x1000, 0x1000, IORESOURCE_MEM, true, "[mem 0x00001000]"),
+            (0, 0xffff, IORESOURCE_IO, true, "[io  0x0000-0xffff]"),
+            (
+                0x3f8,
+                0x3f8,
+                IORESOURCE_IO,
+                false,
+                "[io  0x03f8 flags 0x100]",
+            ),
+            (0, 0xff, 0x1000, true, "[bus 00-ff]"),
+            (9, 9, 0x400, true, "[irq 9]"),
+            (1, 3, 0x800, true, "[dma 1-3]"),
+            (
+                0x1000,
+                0x1fff,
+                IORESOURCE_MEM | IORESOURCE_UNSET,
+                true,
+                "[mem size 0x00001000]",
+            ),
+            (
+                0x1000,
+                0x1fff,
+                IORESOURCE_MEM | IORESOURCE_UNSET,
+                false,
+                "[mem 0x00001000-0x00001fff flags 0x20000200]",
+            ),
+            (
+                0x1000,
+                0x1fff,
+                0,
+                true,
+                "[??? 0x00001000-0x00001fff flags 0x0]",
+            ),
+        ];
+        for &(start, end, fl, decode, want) in cases {
+            assert_eq!(resource_string(start, end, fl, decode), want);
+        }
     }
 }

@@ -1220,9 +1220,10 @@ pub fn reserve_region_with_split(
     let (rs, re, rflags) = (r.start, r.end, r.flags);
     let (mut start, mut end) = (start, end);
     if rs > start || re < end {
+        let r = tree.get(root);
         trace.log(format!(
             "requested range [{start:#x}-{end:#x}] not in root {}",
-            ResRef::of(tree, root)
+            super::resource_string(r.start, r.end, r.flags, false)
         ));
         if start > re || end < rs {
             trace.step(

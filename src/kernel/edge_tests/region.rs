@@ -308,6 +308,16 @@ fn reserve_region_with_split_root_edges() {
             tr.log.len(),
             usize::from(outside) + usize::from(fixed.is_some())
         );
+        if outside {
+            // `%pr` of the root: raw, with its flags (lib/vsprintf.c `resource_string`).
+            assert_eq!(
+                tr.log[0],
+                format!(
+                    "requested range [{start:#x}-{end:#x}] not in root \
+                     [mem 0x80000000-0x8fffffff flags 0x200]"
+                )
+            );
+        }
     }
 }
 
