@@ -1069,6 +1069,16 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Echo(ToolArgs),
+    /// Read a file as the kernel prints it: cat /proc/iomem, /sys/…
+    ///
+    /// /proc/iomem, /sys/devices/system/memory/{block_size_bytes,auto_online_blocks},
+    /// /sys/devices/system/memory/memoryN/{phys_index,state,online,valid_zones,removable,
+    /// phys_device}, /sys/bus/dax/devices/daxX.Y/{size,target_node,resource}. Changes nothing.
+    #[command(
+        after_help = "Example:\n  cat /sys/devices/system/memory/memory35/state /sys/devices/system/memory/memory35/valid_zones",
+        disable_help_flag = true
+    )]
+    Cat(ToolArgs),
     /// The address space as a picture
     ///
     /// One line per top-level stretch (System RAM, reserved, persistent memory, kmem, PCI,
@@ -1518,6 +1528,7 @@ impl Cmd {
             Cmd::Ndctl(a) => tool(line, "ndctl", a.args)?,
             Cmd::Daxctl(a) => tool(line, "daxctl", a.args)?,
             Cmd::Echo(a) => tool(line, "echo", a.args)?,
+            Cmd::Cat(a) => tool(line, "cat", a.args)?,
             Cmd::Map { width } => Command::Map { width },
             Cmd::Where {
                 size,

@@ -535,11 +535,21 @@ impl Session {
         }
         match cmd {
             Command::Tool(t) if t.is_query() => {
-                let mut m = self.machine.clone();
-                let r = crate::tools::run(&mut m, t, &mut out.trace);
+                let r = match t {
+                    // Reads the machine as it is: no copy to throw away.
+                    crate::tools::ToolCommand::Cat(c) => crate::tools::cat::run(&self.machine, c),
+                    _ => {
+                        let mut m = self.machine.clone();
+                        crate::tools::run(&mut m, t, &mut out.trace)
+                    }
+                };
                 // An empty list prints nothing (as ndctl/daxctl do).
                 if !r.output.is_empty() {
                     out.output = Output::Text(r.output);
+                }
+                // A query that fails (cat of a missing file) exits 1, its output still shown.
+                if let Some(e) = r.error {
+                    out.outcome = Outcome::Refused(e);
                 }
             }
             Command::Tool(t) => self.run_tool(t, &mut out),

@@ -552,3 +552,97 @@ fn insert_infers_flags_from_the_name_and_takes_flags() {
     let o = run(&["insert 100000000 512M foo --flags NOPE"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `cat` reads what the real kernel's sysfs showed: each memory block attribute of the 6.1
+/// capture's `after-kmem-bind` and `after-kmem-online` listings (phys_index, state, online,
+/// valid_zones, removable, phys_device — read off the real /sys), the dax device's size and
+/// target_node as `daxctl list` printed them in steps.txt (526385152, 0), and `/proc/iomem`
+/// byte for byte as the capture's after-kmem-online.iomem.
+#[test]
+fn cat_reads_the_files_as_the_real_kernel_showed_them() {
+    const ATTRS: [&str; 6] = [
+        "phys_index",
+        "state",
+        "online",
+        "valid_zones",
+        "removable",
+        "phys_device",
+    ];
+    // (block, its row's columns 1,3,4,5,6,7 of the listing).
+    let rows = |file: &str| -> Vec<(String, Vec<String>)> {
+        read(&case_dir("6.1").join(file))
+            .lines()
+            .filter(|l| l.starts_with("memory3") && l.split('\t').count() == 9)
+            .map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                let vals = [c[1], c[3], c[4], c[5], c[6], c[7]]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                (c[0].to_string(), vals)
+            })
+            .filter(|(b, _)| {
+                matches!(
+                    b.as_str(),
+                    "memory35" | "memory36" | "memory37" | "memory38"
+                )
+            })
+            .collect()
+    };
+    let cat_line = |rows: &[(String, Vec<String>)]| -> (String, String) {
+        let mut paths = Vec::new();
+        let mut want = String::new();
+        for (b, vals) in rows {
+            for (a, v) in ATTRS.iter().zip(vals) {
+                paths.push(format!("/sys/devices/system/memory/{b}/{a}"));
+                want.push_str(v);
+                want.push('\n');
+            }
+        }
+        (format!("cat {}", paths.join(" ")), want)
+    };
+    let bind = rows("after-kmem-bind.memory-blocks.txt");
+    let online = rows("after-kmem-online.memory-blocks.txt");
+    assert_eq!((bind.len(), online.len()), (4, 4));
+    let (cat_bind, want_bind) = cat_line(&bind);
+    let (cat_online, want_online) = cat_line(&online);
+    let mut lines: Vec<&str> = TO_DEVDAX.to_vec();
+    lines.extend([
+        "modprobe kmem",
+        "cat /sys/bus/dax/devices/dax0.0/size /sys/bus/dax/devices/dax0.0/target_node",
+        "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+        &cat_bind,
+        "daxctl online-memory dax0.0",
+        &cat_online,
+        "cat /proc/iomem",
+    ]);
+    let o = run_61(&[], &lines);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The text between the last `> CMD` line and the next `> ` line (the two block listings
+    // are the same command line: the second is the one after onlining).
+    let out_of = |cmd: &str| -> String {
+        let start = stdout
+            .rfind(&format!("> {cmd}\n"))
+            .unwrap_or_else(|| panic!("no `{cmd}` in\n{stdout}"))
+            + cmd.len()
+            + 3;
+        let rest = &stdout[start..];
+        rest[..rest.find("\n> ").map_or(rest.len(), |i| i + 1)].to_string()
+    };
+    assert_eq!(
+        out_of("cat /sys/bus/dax/devices/dax0.0/size /sys/bus/dax/devices/dax0.0/target_node"),
+        "526385152\n0\n"
+    );
+    assert_eq!(cat_bind, cat_online);
+    let first = stdout.find(&format!("> {cat_bind}\n")).unwrap() + cat_bind.len() + 3;
+    assert!(
+        stdout[first..].starts_with(&want_bind),
+        "{}",
+        &stdout[first..]
+    );
+    assert_eq!(out_of(&cat_online), want_online);
+    let iomem = out_of("cat /proc/iomem");
+    let want = read(&case_dir("6.1").join("after-kmem-online.iomem"));
+    assert!(iomem.starts_with(&want), "{iomem}");
+}

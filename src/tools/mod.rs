@@ -1,4 +1,5 @@
-//! The user's tools: `modprobe`, `ndctl`, `daxctl` and `echo WORD > /sys/…` (issue 15).
+//! The user's tools: `modprobe`, `ndctl`, `daxctl`, `echo WORD > /sys/…` (issue 15) and `cat`
+//! of the files they change.
 //!
 //! Each tool has its own clap parser with the real tool's spellings ([`modprobe`], [`ndctl`],
 //! [`daxctl`], [`sysfs`]); [`parse_argv`] is the one entry point (argv[0] names the tool).
@@ -6,6 +7,7 @@
 //! tool performs them; when one fails part way, the earlier ones stay done (as on the real
 //! machine) and [`ToolRun::partial`] says so.
 
+pub mod cat;
 pub mod daxctl;
 pub mod modprobe;
 pub mod ndctl;
@@ -22,6 +24,8 @@ pub enum ToolCommand {
     Ndctl(ndctl::Ndctl),
     Daxctl(daxctl::Daxctl),
     Sysfs(sysfs::SysfsWrite),
+    /// `cat FILE…`: reads, changes nothing.
+    Cat(cat::Cat),
     /// `ndctl --help`, `daxctl create-device -h`, `modprobe --help`: the tool's usage, printed
     /// with exit status 0 as the tool does; nothing runs.
     Help {
@@ -36,7 +40,7 @@ pub enum ToolCommand {
 pub struct ToolParseError(pub String);
 
 /// The tools this module speaks (the first word of their lines).
-pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo"];
+pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo", "cat"];
 
 /// Parse a tool's argv (`argv[0]` = `modprobe|ndctl|daxctl|echo`).
 pub fn parse_argv(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
@@ -74,6 +78,7 @@ fn parse_tool(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
         Some("ndctl") => ndctl::parse(argv).map(ToolCommand::Ndctl),
         Some("daxctl") => daxctl::parse(argv).map(ToolCommand::Daxctl),
         Some("echo") => sysfs::parse(argv).map(ToolCommand::Sysfs),
+        Some("cat") => cat::parse(argv).map(ToolCommand::Cat),
         Some(w) => Err(ToolParseError(format!(
             "`{w}` is not one of the modelled tools: {}",
             TOOLS.join(", ")
@@ -92,7 +97,7 @@ impl ToolCommand {
     /// Lists change nothing.
     pub fn is_query(&self) -> bool {
         match self {
-            ToolCommand::Help { .. } => true,
+            ToolCommand::Help { .. } | ToolCommand::Cat(_) => true,
             ToolCommand::Ndctl(n) => n.is_query(),
             ToolCommand::Daxctl(d) => d.is_query(),
             _ => false,
@@ -107,6 +112,7 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Ndctl(n) => n.fmt(f),
             ToolCommand::Daxctl(d) => d.fmt(f),
             ToolCommand::Sysfs(s) => s.fmt(f),
+            ToolCommand::Cat(c) => c.fmt(f),
             ToolCommand::Help { argv, .. } => {
                 let words: Vec<&str> = argv.iter().map(String::as_str).collect();
                 match shlex::try_join(words.iter().copied()) {
@@ -148,6 +154,7 @@ pub fn run(m: &mut Machine, t: &ToolCommand, trace: &mut Trace) -> ToolRun {
         ToolCommand::Ndctl(c) => ndctl::run(m, c, trace),
         ToolCommand::Daxctl(c) => daxctl::run(m, c, trace),
         ToolCommand::Sysfs(c) => sysfs::run(m, c, trace),
+        ToolCommand::Cat(c) => cat::run(m, c),
         ToolCommand::Help { text, .. } => ToolRun {
             output: format!("{}\n", text.trim_end()),
             ..ToolRun::default()

@@ -1,0 +1,297 @@
+//! `cat FILE…`: the read side of the files `echo` writes, and `/proc/iomem`, printed as the
+//! kernel's show functions print them (6.1.172 source):
+//!
+//! * `/proc/iomem`: `r_show` (kernel/resource.c), as root.
+//! * `/sys/devices/system/memory/block_size_bytes`: `block_size_bytes_show`, `"%lx\n"`.
+//! * `/sys/devices/system/memory/auto_online_blocks`: `auto_online_blocks_show`, `"%s\n"` of
+//!   `online_type_to_str[mhp_default_online_type]`.
+//! * `/sys/devices/system/memory/memoryN/` (drivers/base/memory.c): `phys_index` (`"%08lx\n"`),
+//!   `state` (`"%s\n"`: online, offline, going-offline), `online` (drivers/base/core.c
+//!   `online_show`, `"%u\n"` of `!dev->offline`), `valid_zones` (`valid_zones_show`: the zone
+//!   of an online block, `none` when it spans zones; the candidate zones of an offline one),
+//!   `removable` (`"%d\n"`), `phys_device` (`"%d\n"` of `arch_get_memory_phys_device()`, 0 on
+//!   x86).
+//! * `/sys/bus/dax/devices/daxX.Y/` (drivers/dax/bus.c): `size` (`"%llu\n"`), `target_node`
+//!   (`"%d\n"`), `resource` (`"%#llx\n"` of the first range's start).
+//!
+//! Like cat(1), every file is printed in turn; one that does not exist (no such block or dax
+//! device) is reported as `cat: PATH: No such file or directory` and makes the exit status 1,
+//! the others are still printed. A path outside the modelled files is a usage error.
+
+use super::{ToolParseError, ToolRun, strerror, tool_error};
+use crate::kernel::Errno;
+use crate::kernel::machine::Machine;
+use crate::kernel::memory::BlockState;
+use std::fmt;
+
+const SYS_MEMORY: &str = "/sys/devices/system/memory/";
+const SYS_DAX: &str = "/sys/bus/dax/devices/";
+
+/// One modelled file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum File {
+    ProcIomem,
+    BlockSizeBytes,
+    AutoOnlineBlocks,
+    /// `memoryN/<attr>`.
+    Block {
+        id: u64,
+        attr: BlockAttr,
+    },
+    /// `daxX.Y/<attr>`.
+    Dax {
+        dev: String,
+        attr: DaxAttr,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum BlockAttr {
+    PhysIndex,
+    State,
+    Online,
+    ValidZones,
+    Removable,
+    PhysDevice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum DaxAttr {
+    Size,
+    TargetNode,
+    Resource,
+}
+
+/// A parsed `cat FILE…`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Cat {
+    /// The paths as typed, with what each names.
+    pub files: Vec<(String, File)>,
+}
+
+const MODELLED: &str = "/proc/iomem, /sys/devices/system/memory/{block_size_bytes,auto_online_blocks}, \
+     …/memory/memoryN/{phys_index,state,online,valid_zones,removable,phys_device}, \
+     /sys/bus/dax/devices/daxX.Y/{size,target_node,resource}";
+
+fn file_of(path: &str) -> Option<File> {
+    if path == "/proc/iomem" {
+        return Some(File::ProcIomem);
+    }
+    if let Some(rest) = path
+        .strip_prefix(SYS_MEMORY)
+        .or_else(|| path.strip_prefix("/sys/bus/memory/devices/"))
+    {
+        return match rest {
+            "block_size_bytes" => Some(File::BlockSizeBytes),
+            "auto_online_blocks" => Some(File::AutoOnlineBlocks),
+            _ => {
+                let (blk, attr) = rest.split_once('/')?;
+                let digits = blk.strip_prefix("memory")?;
+                // sysfs names are `memory%u`: no sign, no leading zeros but for memory0.
+                if digits.is_empty()
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                    || (digits.len() > 1 && digits.starts_with('0'))
+                {
+                    return None;
+                }
+                let id = digits.parse().ok()?;
+                let attr = match attr {
+                    "phys_index" => BlockAttr::PhysIndex,
+                    "state" => BlockAttr::State,
+                    "online" => BlockAttr::Online,
+                    "valid_zones" => BlockAttr::ValidZones,
+                    "removable" => BlockAttr::Removable,
+                    "phys_device" => BlockAttr::PhysDevice,
+                    _ => return None,
+                };
+                Some(File::Block { id, attr })
+            }
+        };
+    }
+    let rest = path.strip_prefix(SYS_DAX)?;
+    let (dev, attr) = rest.split_once('/')?;
+    if !dev.starts_with("dax") || dev.contains('/') {
+        return None;
+    }
+    let attr = match attr {
+        "size" => DaxAttr::Size,
+        "target_node" => DaxAttr::TargetNode,
+        "resource" => DaxAttr::Resource,
+        _ => return None,
+    };
+    Some(File::Dax {
+        dev: dev.to_string(),
+        attr,
+    })
+}
+
+pub fn parse(argv: &[String]) -> Result<Cat, ToolParseError> {
+    let mut files = Vec::new();
+    let mut options_end = false;
+    for a in argv.iter().skip(1) {
+        if !options_end && a == "--" {
+            options_end = true;
+            continue;
+        }
+        if !options_end && a.starts_with('-') && a.len() > 1 {
+            return Err(ToolParseError(format!(
+                "cat {a}: options are not modelled (cat FILE…: {MODELLED})"
+            )));
+        }
+        let f = file_of(a)
+            .ok_or_else(|| ToolParseError(format!("cat {a}: not a modelled file ({MODELLED})")))?;
+        files.push((a.clone(), f));
+    }
+    if files.is_empty() {
+        return Err(ToolParseError(format!(
+            "expected `cat FILE…` ({MODELLED}); cat without a file reads stdin, which a \
+             simulated machine does not have"
+        )));
+    }
+    Ok(Cat { files })
+}
+
+impl fmt::Display for Cat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cat")?;
+        for (p, _) in &self.files {
+            write!(f, " {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The file's text, `None` when it does not exist on this machine.
+fn read(m: &Machine, file: &File) -> Option<String> {
+    Some(match file {
+        File::ProcIomem => {
+            let mut out = Vec::new();
+            // Writing into a Vec cannot fail.
+            crate::render::write_iomem(&m.tree, &mut out).ok()?;
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        File::BlockSizeBytes => format!("{:x}\n", m.config.block_size),
+        File::AutoOnlineBlocks => format!("{}\n", m.config.auto_online),
+        File::Block { id, attr } => {
+            let b = m.blocks.get(*id)?;
+            match attr {
+                BlockAttr::PhysIndex => format!("{}\n", b.phys_index()),
+                BlockAttr::State => format!("{}\n", b.state),
+                BlockAttr::Online => format!("{}\n", u8::from(b.state == BlockState::Online)),
+                BlockAttr::ValidZones => format!("{}\n", m.blocks.valid_zones(b)),
+                BlockAttr::Removable => format!("{}\n", u8::from(b.removable)),
+                BlockAttr::PhysDevice => "0\n".to_string(),
+            }
+        }
+        File::Dax { dev, attr } => {
+            let d = m.dax.get(dev)?;
+            match attr {
+                DaxAttr::Size => format!("{}\n", d.end.wrapping_sub(d.start).wrapping_add(1)),
+                DaxAttr::TargetNode => format!("{}\n", d.nid),
+                DaxAttr::Resource => format!("{:#x}\n", d.start),
+            }
+        }
+    })
+}
+
+pub fn run(m: &Machine, c: &Cat) -> ToolRun {
+    let mut r = ToolRun::default();
+    let mut missing = Vec::new();
+    for (path, file) in &c.files {
+        match read(m, file) {
+            Some(text) => r.output.push_str(&text),
+            None => {
+                r.say(format!("cat: {path}: {}", strerror(Errno::ENOENT)));
+                missing.push(path.as_str());
+            }
+        }
+    }
+    if !missing.is_empty() {
+        r.error = Some(tool_error(
+            Errno::ENOENT,
+            "cat",
+            format!("no such file on this machine: {}", missing.join(", ")),
+        ));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::machine::Config;
+    use crate::testutil::t0;
+
+    fn argv(s: &str) -> Vec<String> {
+        shlex::split(s).unwrap()
+    }
+
+    fn cat(m: &Machine, s: &str) -> ToolRun {
+        run(m, &parse(&argv(s)).unwrap())
+    }
+
+    #[test]
+    fn memory_block_files_read_as_drivers_base_memory_c_prints_them() {
+        // t0 boots with memory0..memory19 online (below the legacy pmem at a0000000);
+        // memory0 spans DMA and DMA32 (valid_zones "none", as real-kernel-6.1 before.memory-blocks.txt).
+        let m = Machine::boot(t0(), Config::default());
+        let r = cat(
+            &m,
+            "cat /sys/devices/system/memory/memory1/phys_index \
+             /sys/devices/system/memory/memory1/state \
+             /sys/devices/system/memory/memory1/online \
+             /sys/devices/system/memory/memory1/valid_zones \
+             /sys/devices/system/memory/memory0/valid_zones \
+             /sys/devices/system/memory/memory1/removable \
+             /sys/devices/system/memory/memory1/phys_device \
+             /sys/devices/system/memory/block_size_bytes \
+             /sys/devices/system/memory/auto_online_blocks",
+        );
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!(
+            r.output,
+            "00000001\nonline\n1\nDMA32\nnone\n1\n0\n8000000\noffline\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_block_is_enoent_and_the_other_files_still_print() {
+        let m = Machine::boot(t0(), Config::default());
+        let r = cat(
+            &m,
+            "cat /sys/devices/system/memory/memory99/state /sys/devices/system/memory/memory1/state",
+        );
+        assert_eq!(
+            r.output,
+            "cat: /sys/devices/system/memory/memory99/state: No such file or directory\nonline\n"
+        );
+        assert_eq!(r.error.map(|e| e.errno), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn proc_iomem_is_the_tree_as_r_show_prints_it() {
+        let m = Machine::boot(t0(), Config::default());
+        let r = cat(&m, "cat /proc/iomem");
+        let mut want = Vec::new();
+        crate::render::write_iomem(&m.tree, &mut want).unwrap();
+        assert_eq!(r.output.as_bytes(), &want[..]);
+        assert!(r.output.starts_with("00000000-00000fff : Reserved\n"));
+    }
+
+    #[test]
+    fn unmodelled_paths_options_and_no_file_are_usage_errors() {
+        for s in [
+            "cat",
+            "cat -A /proc/iomem",
+            "cat /etc/passwd",
+            "cat /sys/devices/system/memory/memory01/state",
+            "cat /sys/devices/system/memory/memory1/uevent",
+            "cat /sys/devices/system/memory/memory-1/state",
+            "cat /sys/bus/dax/devices/dax0.0/mapping",
+        ] {
+            assert!(parse(&argv(s)).is_err(), "{s}");
+        }
+        // `--` ends the options; a path may follow.
+        assert!(parse(&argv("cat -- /proc/iomem")).is_ok());
+    }
+}
