@@ -1063,7 +1063,8 @@ pub enum Cmd {
     ///
     /// /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id},
     /// /sys/devices/system/memory/memoryN/state (online, offline, online_movable,
-    /// online_kernel), /sys/devices/system/memory/probe. Quote it on a shell command line.
+    /// online_kernel), memoryN/online (1, 0), /sys/devices/system/memory/probe. Quote it on a
+    /// shell command line.
     #[command(
         after_help = "Example:\n  echo online_movable > /sys/devices/system/memory/memory35/state",
         disable_help_flag = true

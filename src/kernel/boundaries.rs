@@ -298,6 +298,16 @@ pub const ONLINE_POLICY_AUTO_MOVABLE: Boundary = Boundary {
     source: "6.1.192 read (David Hildenbrand, 2021)",
 };
 
+/// `kstrtobool()` (the `online` attribute's `strtobool`) takes `t`/`T`/`f`/`F`.
+pub const KSTRTOBOOL_TRUE_FALSE: Boundary = Boundary {
+    function: "kstrtobool",
+    since: (6, 1),
+    backports: &[],
+    title: "kstrtobool() accepts \"true\"/\"false\" (t, T, f, F as the first character)",
+    effect: "`echo true > memoryN/online` onlines; before, -EINVAL",
+    source: "read: lib/kstrtox.c has `case 't': case 'T':` in 6.1.172 and 6.12.118, not in 5.10.262; the release between is not pinned (modelled from 6.1), title paraphrased",
+};
+
 /// The table, oldest first.
 pub const BOUNDARIES: &[Boundary] = &[
     RELEASE_REGION_PA,
@@ -320,6 +330,7 @@ pub const BOUNDARIES: &[Boundary] = &[
     WALK_RES_WHOLE_TREE,
     ONLINE_POLICY_AUTO_MOVABLE,
     ALLOC_FREE_MEM_REGION,
+    KSTRTOBOOL_TRUE_FALSE,
     RMRA_SYSRAM_BAILOUT_REMOVED,
     GFR_STEP_BY_ALIGN,
     REGION_INTERSECTS_DESCENDANTS,

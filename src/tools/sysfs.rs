@@ -13,6 +13,14 @@
 //!   - `remove_id`: drops the id.
 //! * `/sys/devices/system/memory/memoryN/state` (`state_store`): `online`, `online_kernel`,
 //!   `online_movable`, `offline`.
+//! * `/sys/devices/system/memory/memoryN/online` (drivers/base/core.c `online_store`):
+//!   `strtobool(buf, &val)` (lib/kstrtox.c `kstrtobool`: the first character `y`/`Y`/`1`, from
+//!   6.1 also `t`/`T`, is true; `n`/`N`/`0`, from 6.1 also `f`/`F`, false; `on`/`of…` by the
+//!   second; anything else -EINVAL), then `val ? device_online(dev) : device_offline(dev)` and
+//!   `return ret < 0 ? ret : count;`: a block already in that state is no error (device_online
+//!   returns 1), unlike `state`, where `if (ret > 0) ret = -EINVAL;`. Onlining takes
+//!   `memory_subsys_online`'s default, MMOP_ONLINE (`if (mem->online_type == MMOP_OFFLINE)
+//!   mem->online_type = MMOP_ONLINE;`).
 //! * `/sys/devices/system/memory/probe` (`probe_store`, CONFIG_ARCH_MEMORY_PROBE): the address
 //!   must be block aligned (`if (phys_addr & ((pages_per_block << PAGE_SHIFT) - 1)) return
 //!   -EINVAL;`), then `__add_memory(memory_add_physaddr_to_nid(phys_addr), phys_addr,
@@ -33,6 +41,8 @@ pub enum Target {
     DaxDriver { driver: String, op: String },
     /// `/sys/devices/system/memory/memoryN/state`.
     MemoryState(u64),
+    /// `/sys/devices/system/memory/memoryN/online`.
+    MemoryOnline(u64),
     /// `/sys/devices/system/memory/probe`.
     Probe,
     /// `/sys/devices/system/memory/auto_online_blocks`.
@@ -71,13 +81,12 @@ fn target_of(path: &str) -> Option<Target> {
         "auto_online_blocks" => Some(Target::AutoOnline),
         _ => {
             let (blk, file) = mem.split_once('/')?;
-            if file != "state" {
-                return None;
+            let n = blk.strip_prefix("memory")?.parse().ok()?;
+            match file {
+                "state" => Some(Target::MemoryState(n)),
+                "online" => Some(Target::MemoryOnline(n)),
+                _ => None,
             }
-            blk.strip_prefix("memory")?
-                .parse()
-                .ok()
-                .map(Target::MemoryState)
         }
     }
 }
@@ -99,7 +108,7 @@ pub fn parse(argv: &[String]) -> Result<SysfsWrite, ToolParseError> {
     };
     let target = target_of(path).ok_or_else(|| {
         ToolParseError(format!(
-            "{path}: not a modelled sysfs file (/sys/bus/dax/drivers/{{device_dax,kmem}}/{{bind,unbind,new_id,remove_id}}, /sys/devices/system/memory/memoryN/state, …/memory/probe, …/memory/auto_online_blocks)"
+            "{path}: not a modelled sysfs file (/sys/bus/dax/drivers/{{device_dax,kmem}}/{{bind,unbind,new_id,remove_id}}, /sys/devices/system/memory/memoryN/{{state,online}}, …/memory/probe, …/memory/auto_online_blocks)"
         ))
     })?;
     match &target {
@@ -114,7 +123,8 @@ pub fn parse(argv: &[String]) -> Result<SysfsWrite, ToolParseError> {
                 ))
             })?;
         }
-        Target::DaxDriver { .. } => {}
+        // kstrtobool's answer depends on the kernel version: decided when it runs.
+        Target::MemoryOnline(_) | Target::DaxDriver { .. } => {}
     }
     Ok(SysfsWrite {
         word: word.to_string(),
@@ -182,6 +192,7 @@ pub fn run(m: &mut Machine, c: &SysfsWrite, trace: &mut Trace) -> ToolRun {
                 m.online_memory(s, bs, ty, trace)
             }
         }
+        Target::MemoryOnline(n) => memory_online_store(m, *n, &c.word, trace),
         Target::Probe => {
             let addr = parse_probe_addr(&c.word).unwrap_or(0);
             let bs = m.config.block_size;
@@ -203,6 +214,66 @@ pub fn run(m: &mut Machine, c: &SysfsWrite, trace: &mut Trace) -> ToolRun {
         err(&mut r, c, e);
     }
     r
+}
+
+/// `kstrtobool(s)` as kernel `v` reads it (lib/kstrtox.c; `t`/`f` from
+/// [`KSTRTOBOOL_TRUE_FALSE`](crate::kernel::boundaries::KSTRTOBOOL_TRUE_FALSE)).
+pub fn kstrtobool(s: &str, v: crate::kernel::KernelVersion) -> Option<bool> {
+    let tf = crate::kernel::boundaries::KSTRTOBOOL_TRUE_FALSE.applies(v);
+    let b = s.as_bytes();
+    match b.first()? {
+        b'y' | b'Y' | b'1' => Some(true),
+        b'n' | b'N' | b'0' => Some(false),
+        b't' | b'T' if tf => Some(true),
+        b'f' | b'F' if tf => Some(false),
+        b'o' | b'O' => match b.get(1)? {
+            b'n' | b'N' => Some(true),
+            b'f' | b'F' => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `online_store` on `memoryN/online`.
+fn memory_online_store(
+    m: &mut Machine,
+    n: u64,
+    word: &str,
+    trace: &mut Trace,
+) -> Result<(), KernelError> {
+    const F: &str = "online_store";
+    let Some(val) = kstrtobool(word, m.config.version) else {
+        return Err(KernelError::new(
+            Errno::EINVAL,
+            F,
+            format!("strtobool({word:?}) fails: not y/n/1/0/on/off (t/f from 6.1)"),
+        ));
+    };
+    let Some(b) = m.blocks.get(n) else {
+        return Err(KernelError::new(Errno::ENOENT, F, format!("no memory{n}")));
+    };
+    let online = b.state == crate::kernel::memory::BlockState::Online;
+    if online == val {
+        trace.step(
+            0,
+            F,
+            format!(
+                "memory{n} is already {} → device_{} returns 1 → the write succeeds, nothing changes",
+                b.state,
+                if val { "online" } else { "offline" }
+            ),
+        );
+        return Ok(());
+    }
+    let (s, _) = m.block_range(n);
+    let bs = m.config.block_size;
+    let ty = if val {
+        OnlineType::Online
+    } else {
+        OnlineType::Offline
+    };
+    m.online_memory(s, bs, ty, trace)
 }
 
 fn dax_write(
@@ -329,5 +400,100 @@ fn dax_write(
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KernelVersion;
+    use crate::kernel::machine::Config;
+    use crate::kernel::memory::BlockState;
+    use crate::testutil::t0;
+
+    fn v(s: &str) -> KernelVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn kstrtobool_reads_the_first_characters_as_lib_kstrtox_c() {
+        // 5.10.262 lib/kstrtox.c: `case 'y': case 'Y': case '1':` true, `case 'n': case 'N':
+        // case '0':` false, `case 'o': case 'O':` then s[1] `n`/`N` true, `f`/`F` false;
+        // 6.1.172 adds `case 't': case 'T':` and `case 'f': case 'F':`. Only the first one or
+        // two characters count ("yes please" is true).
+        for ver in ["5.10", "6.1"] {
+            for (s, want) in [
+                ("1", Some(true)),
+                ("y", Some(true)),
+                ("Yes please", Some(true)),
+                ("0", Some(false)),
+                ("N", Some(false)),
+                ("on", Some(true)),
+                ("ON", Some(true)),
+                ("off", Some(false)),
+                ("oF", Some(false)),
+                ("o", None),
+                ("ox", None),
+                ("", None),
+                ("2", None),
+                ("online", Some(true)),
+            ] {
+                assert_eq!(kstrtobool(s, v(ver)), want, "{ver} {s:?}");
+            }
+        }
+        for (s, want) in [("true", true), ("T", true), ("false", false), ("F", false)] {
+            assert_eq!(kstrtobool(s, v("5.10")), None, "5.10 {s:?}");
+            assert_eq!(kstrtobool(s, v("6.1")), Some(want), "6.1 {s:?}");
+        }
+    }
+
+    fn write(m: &mut Machine, line: &str) -> ToolRun {
+        let argv: Vec<String> = shlex::split(line).unwrap();
+        let c = parse(&argv).unwrap();
+        run(m, &c, &mut Trace::new())
+    }
+
+    #[test]
+    fn online_attr_is_no_error_when_the_block_is_already_there_state_is() {
+        // online_store: `ret = val ? device_online(dev) : device_offline(dev); return ret < 0 ?
+        // ret : count;` — device_online returns 1 for an online block: success. state_store:
+        // `if (ret > 0) ret = -EINVAL;` for the same block.
+        let mut m = Machine::boot(t0(), Config::default());
+        let b1 = "/sys/devices/system/memory/memory1";
+        assert_eq!(m.blocks.get(1).map(|b| b.state), Some(BlockState::Online));
+        let r = write(&mut m, &format!("echo 1 > {b1}/online"));
+        assert!(r.error.is_none(), "{:?}", r.error);
+        let r = write(&mut m, &format!("echo online > {b1}/state"));
+        assert_eq!(r.error.map(|e| e.errno), Some(Errno::EINVAL));
+        // A hot-added (offline) block: `online` onlines it with MMOP_ONLINE (the default zone,
+        // Normal above 4 GiB), `0` offlines it again, `0` once more is no error.
+        m.add_memory(
+            0,
+            0x1_0000_0000,
+            128 << 20,
+            &AddOptions::default(),
+            &mut Trace::new(),
+        )
+        .unwrap();
+        let b32 = "/sys/devices/system/memory/memory32";
+        let r = write(&mut m, &format!("echo 1 > {b32}/online"));
+        assert!(r.error.is_none(), "{:?}", r.error);
+        let b = m.blocks.get(32).unwrap();
+        assert_eq!(b.state, BlockState::Online);
+        assert_eq!(m.blocks.valid_zones(b), "Normal");
+        for _ in 0..2 {
+            let r = write(&mut m, &format!("echo 0 > {b32}/online"));
+            assert!(r.error.is_none(), "{:?}", r.error);
+            assert_eq!(m.blocks.get(32).map(|b| b.state), Some(BlockState::Offline));
+        }
+        // No such block; a word kstrtobool refuses.
+        let r = write(
+            &mut m,
+            "echo 1 > /sys/devices/system/memory/memory99/online",
+        );
+        assert_eq!(r.error.map(|e| e.errno), Some(Errno::ENOENT));
+        let r = write(&mut m, &format!("echo maybe > {b32}/online"));
+        assert_eq!(r.error.map(|e| e.errno), Some(Errno::EINVAL));
+        assert_eq!(m.blocks.get(32).map(|b| b.state), Some(BlockState::Offline));
     }
 }
