@@ -1074,7 +1074,8 @@ pub enum Cmd {
     ///
     /// /proc/iomem, /sys/devices/system/memory/{block_size_bytes,auto_online_blocks},
     /// /sys/devices/system/memory/memoryN/{phys_index,state,online,valid_zones,removable,
-    /// phys_device}, /sys/bus/dax/devices/daxX.Y/{size,target_node,resource}. Changes nothing.
+    /// phys_device}, /sys/bus/dax/devices/daxX.Y/{size,target_node,resource,align}. Changes
+    /// nothing.
     #[command(
         after_help = "Example:\n  cat /sys/devices/system/memory/memory35/state /sys/devices/system/memory/memory35/valid_zones",
         disable_help_flag = true

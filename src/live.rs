@@ -159,6 +159,8 @@ pub struct SysDax {
     pub size: Option<u64>,
     pub resource: Option<u64>,
     pub target_node: Option<i32>,
+    /// `align` (decimal, drivers/dax/bus.c `align_show`; v5.10+).
+    pub align: Option<u64>,
     /// The basename of the `driver` link (`kmem`, `device_dax`), `None` when unbound.
     pub driver: Option<String>,
     /// `mappingN`: (start, end, page_offset).
@@ -589,6 +591,9 @@ impl LiveState {
             let size = num("size").and_then(|s| s.parse().ok());
             let resource = num("resource").and_then(|s| hex_u64(&s));
             let target_node = num("target_node").and_then(|s| s.parse().ok());
+            let align = num("align")
+                .and_then(|s| s.parse::<u64>().ok())
+                .filter(|a| a.is_power_of_two());
             let driver = files
                 .link(&format!("{dir}/driver"))
                 .ok()
@@ -617,6 +622,7 @@ impl LiveState {
                 size,
                 resource,
                 target_node,
+                align,
                 driver,
                 mappings,
             });
@@ -821,6 +827,9 @@ impl LiveState {
             if let Some(dev) = m.dax.get_mut(&d.name) {
                 dev.nid = nid;
                 dev.driver = driver;
+                if let Some(a) = d.align {
+                    dev.align = a;
+                }
             } else if let Some((s, e)) = d
                 .mappings
                 .first()
@@ -843,6 +852,7 @@ impl LiveState {
                         driver,
                         devdax_claims: false,
                         kmem_ranges: Vec::new(),
+                        align: d.align.unwrap_or(crate::kernel::dax::DEFAULT_DAX_ALIGN),
                     },
                 );
             }

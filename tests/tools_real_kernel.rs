@@ -724,3 +724,30 @@ fn tool_outputs_match_the_5_10_capture() {
 fn tool_outputs_match_the_6_12_capture() {
     tool_outputs_match_steps("6.12");
 }
+
+/// `ndctl create-namespace -m devdax -a 4K` (6.1 source): the layout is computed with `align =
+/// max(nd_pfn->align, memremap_compat_align())` (pfn_devs.c `nd_pfn_init`; SUBSECTION_SIZE,
+/// 2 MiB, with CONFIG_ZONE_DEVICE, mm/memremap.c), so the data starts 10 MiB in as with 2 MiB
+/// (size 526385152, the capture's); but the info block stores the asked align (`pfn_sb->align =
+/// cpu_to_le32(nd_pfn->align);`), dax_pmem makes it the region's (`alloc_dax_region(…,
+/// le32_to_cpu(pfn_sb->align), …)`) and the device takes the region's (bus.c
+/// `dev_dax->align = dax_region->align;`): 4096 in ndctl's JSON and in sysfs.
+#[test]
+fn devdax_with_a_4k_align_keeps_the_2m_layout_and_reports_4k() {
+    let o = run_61(
+        &["--diff", "none"],
+        &[
+            TO_DEVDAX[0],
+            "ndctl create-namespace -f -e namespace0.0 -m devdax -a 4K",
+            "cat /sys/bus/dax/devices/dax0.0/align /sys/bus/dax/devices/dax0.0/size",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json_start = stdout.find("> ndctl create-namespace").unwrap();
+    let json = &stdout[json_start..stdout.find("> cat").unwrap()];
+    assert!(json.contains("\"size\":526385152"), "{json}");
+    assert_eq!(json.matches("\"align\":4096").count(), 3, "{json}");
+    assert!(!json.contains("2097152"), "{json}");
+    assert!(stdout.contains("> cat /sys/bus/dax/devices/dax0.0/align /sys/bus/dax/devices/dax0.0/size\n4096\n526385152\n"), "{stdout}");
+}

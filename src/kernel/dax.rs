@@ -46,7 +46,16 @@ pub struct DaxDevice {
     pub devdax_claims: bool,
     /// Ranges kmem claimed (non-busy `daxX.Y` nodes with System RAM below) still in the tree.
     pub kmem_ranges: Vec<(u64, u64)>,
+    /// `dev_dax->align` (drivers/dax/bus.c `devm_create_dev_dax`: `dev_dax->align =
+    /// dax_region->align;`), for a pmem namespace the info block's `pfn_sb->align`, the align
+    /// `ndctl create-namespace -a` asked for (drivers/dax/pmem.c `alloc_dax_region(…,
+    /// le32_to_cpu(pfn_sb->align), …)`). [`DEFAULT_DAX_ALIGN`] when not known (a dump).
+    pub align: u64,
 }
+
+/// `nd_pfn_default_alignment()` on x86_64 with transparent huge pages: `HPAGE_PMD_SIZE`, the
+/// align of a dax device whose creation was not seen.
+pub const DEFAULT_DAX_ALIGN: u64 = 2 << 20;
 
 /// `daxX.Y`.
 fn is_dax_name(n: &[u8]) -> bool {
@@ -121,6 +130,7 @@ impl Machine {
                 driver: DaxDriver::None,
                 devdax_claims: true,
                 kmem_ranges: Vec::new(),
+                align: DEFAULT_DAX_ALIGN,
             });
             dev.start = dev.start.min(s);
             dev.end = dev.end.max(e);
@@ -179,6 +189,7 @@ impl Machine {
             driver: DaxDriver::None,
             devdax_claims: bind_devdax,
             kmem_ranges: Vec::new(),
+            align: DEFAULT_DAX_ALIGN,
         };
         if bind_devdax {
             self.dev_dax_probe(&mut dev, trace)?;

@@ -597,6 +597,8 @@ impl Machine {
                 if let Some(d) = self.dax.get_mut(&dax) {
                     d.driver = DaxDriver::None;
                     d.devdax_claims = true;
+                    // alloc_dax_region(…, le32_to_cpu(pfn_sb->align), …) → dev_dax->align.
+                    d.align = info.align;
                 }
                 if self.module_loaded("device_dax") {
                     // device_add → bus_probe_device: device_dax's failure does not fail
@@ -715,10 +717,14 @@ impl Machine {
         }
         self.dax.remove(dev);
         let r = self.add_dax_device(dev, d.start, d.end, d.nid, true, trace);
-        if r.is_err() {
-            let mut d = d;
-            d.driver = DaxDriver::None;
-            self.dax.insert(dev.to_string(), d);
+        match self.dax.get_mut(dev) {
+            // The same device, bound again: it keeps its align.
+            Some(n) if r.is_ok() => n.align = d.align,
+            _ => {
+                let mut d = d;
+                d.driver = DaxDriver::None;
+                self.dax.insert(dev.to_string(), d);
+            }
         }
         r
     }

@@ -12,7 +12,8 @@
 //!   `removable` (`"%d\n"`), `phys_device` (`"%d\n"` of `arch_get_memory_phys_device()`, 0 on
 //!   x86).
 //! * `/sys/bus/dax/devices/daxX.Y/` (drivers/dax/bus.c): `size` (`"%llu\n"`), `target_node`
-//!   (`"%d\n"`), `resource` (`"%#llx\n"` of the first range's start).
+//!   (`"%d\n"`), `resource` (`"%#llx\n"` of the first range's start), `align` (`"%d\n"` of
+//!   `dev_dax->align`).
 //!
 //! Like cat(1), every file is printed in turn; one that does not exist (no such block or dax
 //! device) is reported as `cat: PATH: No such file or directory` and makes the exit status 1,
@@ -60,6 +61,7 @@ pub enum DaxAttr {
     Size,
     TargetNode,
     Resource,
+    Align,
 }
 
 /// A parsed `cat FILE…`.
@@ -71,7 +73,7 @@ pub struct Cat {
 
 const MODELLED: &str = "/proc/iomem, /sys/devices/system/memory/{block_size_bytes,auto_online_blocks}, \
      …/memory/memoryN/{phys_index,state,online,valid_zones,removable,phys_device}, \
-     /sys/bus/dax/devices/daxX.Y/{size,target_node,resource}";
+     /sys/bus/dax/devices/daxX.Y/{size,target_node,resource,align}";
 
 fn file_of(path: &str) -> Option<File> {
     if path == "/proc/iomem" {
@@ -117,6 +119,7 @@ fn file_of(path: &str) -> Option<File> {
         "size" => DaxAttr::Size,
         "target_node" => DaxAttr::TargetNode,
         "resource" => DaxAttr::Resource,
+        "align" => DaxAttr::Align,
         _ => return None,
     };
     Some(File::Dax {
@@ -189,6 +192,7 @@ fn read(m: &Machine, file: &File) -> Option<String> {
                 DaxAttr::Size => format!("{}\n", d.end.wrapping_sub(d.start).wrapping_add(1)),
                 DaxAttr::TargetNode => format!("{}\n", d.nid),
                 DaxAttr::Resource => format!("{:#x}\n", d.start),
+                DaxAttr::Align => format!("{}\n", d.align),
             }
         }
     })

@@ -248,7 +248,7 @@ pub fn dev_json(m: &Machine, d: &DaxDevice, human: bool) -> J {
         ("chardev", J::Str(d.name.clone())),
         ("size", size_json(d.end - d.start + 1, human)),
         ("target_node", J::Num(i64::from(d.nid))),
-        ("align", J::Num(2 << 20)),
+        ("align", J::Num(d.align as i64)),
         (
             "mode",
             J::Str(
