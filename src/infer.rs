@@ -139,6 +139,11 @@ fn infer_each(tree: &mut Tree, arch: Arch, ids: impl Iterator<Item = NodeId>) {
         r.flags = guess.flags;
         r.desc = guess.desc;
         r.confidence = guess.confidence;
+        // MERGEABLE comes with a driver's literal name (virtio_mem.c: `vm->resource_name =
+        // kstrdup_const("System RAM (virtio_mem)", …)`): one name object for all of them.
+        if guess.flags & IORESOURCE_SYSRAM_MERGEABLE != 0 {
+            tree.share_name(id);
+        }
     }
 }
 

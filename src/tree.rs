@@ -526,6 +526,29 @@ impl Tree {
         n
     }
 
+    /// Make `id`'s name *the* shared object for its bytes, the one [`Tree::intern_shared`]
+    /// hands out: a dump's resource whose name the kernel passes as a string literal (virtio-mem's
+    /// `kstrdup_const("System RAM (virtio_mem)")`, which returns the literal itself) has the
+    /// same name pointer as the ones a driver adds later, which `system_ram_resources_mergeable`
+    /// compares. The node's own bytes become the shared copy when there is none yet.
+    pub fn share_name(&mut self, id: NodeId) {
+        let bytes: Box<[u8]> = self.name_of(id).into();
+        match self.shared_names.get(&bytes) {
+            Some(&n) => {
+                if self.get(id).name != n {
+                    self.get_mut(id).name = n;
+                }
+            }
+            None => {
+                let n = self.get(id).name;
+                if let Some(j) = &mut self.journal {
+                    j.push(TreeUndo::SharedName(bytes.clone()));
+                }
+                self.shared_names.insert(bytes, n);
+            }
+        }
+    }
+
     /// Number of linked resources below the root (the root itself not counted).
     pub fn len(&self) -> usize {
         self.get(Self::ROOT).rows_below as usize
@@ -2525,6 +2548,29 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn share_name_makes_the_nodes_name_the_shared_one_and_undoes() {
+        let mut t = Tree::new(RootKind::Iomem, u64::MAX);
+        let a = t.alloc_named(0x1000, 0x1fff, Name { off: 0, len: 0 }, 0, Desc::None);
+        let own = t.intern(b"System RAM (virtio_mem)");
+        t.get_mut(a).name = own;
+        t.begin_journal();
+        t.share_name(a);
+        // The node's own bytes became the shared copy: no new bytes, the same object.
+        assert_eq!(t.intern_shared(b"System RAM (virtio_mem)"), own);
+        let j = t.end_journal();
+        t.undo(j);
+        // Undone: the map forgot it; the next intern_shared makes a fresh copy.
+        assert_ne!(t.intern_shared(b"System RAM (virtio_mem)"), own);
+        // A second node with the same text takes the shared object.
+        let copy = t.intern(b"System RAM (virtio_mem)");
+        let b = t.alloc_named(0x2000, 0x2fff, copy, 0, Desc::None);
+        let shared = t.intern_shared(b"System RAM (virtio_mem)");
+        assert_ne!(t.get(b).name, shared);
+        t.share_name(b);
+        assert_eq!(t.get(b).name, shared);
     }
 
     #[test]

@@ -227,6 +227,49 @@ fn merge_steps_nest_under_add_memory_resource() {
     assert!(merge.iter().all(|&d| d == 2), "{:#?}", tr.steps);
 }
 
+/// virtio-mem's memory read from a dump merges with the memory the driver adds next to it:
+/// virtio_mem.c `vm->resource_name = kstrdup_const("System RAM (virtio_mem)", GFP_KERNEL);`
+/// (a literal: kstrdup_const returns it, the same pointer for every add) and
+/// `add_memory_driver_managed(…, vm->resource_name, MHP_MERGE_RESOURCE | …)`;
+/// `system_ram_resources_mergeable` compares `r1->name == r2->name` as pointers. A dump's
+/// "System RAM (virtio_mem)" (inferred DRIVER_MANAGED|MERGEABLE) therefore shares the name
+/// object of later adds; another driver-managed name of the same text is not at issue here.
+/// Both neighbours of a dump's block: the added one absorbs the next, the previous absorbs it.
+#[test]
+fn a_dumps_virtio_mem_memory_merges_with_memory_added_beside_it() {
+    let dump = "00000000-00000fff : Reserved\n\
+                00001000-7fffffff : System RAM\n\
+                100000000-107ffffff : System RAM (virtio_mem)\n\
+                110000000-117ffffff : System RAM (virtio_mem)\n";
+    let tree = crate::parse::parse_dump(dump.as_bytes(), None)
+        .unwrap()
+        .tree;
+    let mut mc = Machine::boot(tree, Config::default());
+    let o = AddOptions {
+        driver_managed: Some("System RAM (virtio_mem)".into()),
+        merge_resource: true,
+    };
+    mc.add_memory(0, G4 + BS, BS, &o, &mut Trace::new())
+        .unwrap();
+    assert_eq!(
+        text(&mc.tree),
+        "00000000-00000fff : Reserved\n00001000-7fffffff : System RAM\n\
+         100000000-117ffffff : System RAM (virtio_mem)\n"
+    );
+    // Without MHP_MERGE_RESOURCE (a plain add_memory_driver_managed) nothing merges.
+    let tree = crate::parse::parse_dump(dump.as_bytes(), None)
+        .unwrap()
+        .tree;
+    let mut mc = Machine::boot(tree, Config::default());
+    let o = AddOptions {
+        driver_managed: Some("System RAM (virtio_mem)".into()),
+        merge_resource: false,
+    };
+    mc.add_memory(0, G4 + BS, BS, &o, &mut Trace::new())
+        .unwrap();
+    assert_eq!(mc.tree.len(), 5);
+}
+
 // ---------------------------------------------------------------- offline_pages
 
 /// 6.1 offline_pages: `ret = start_isolate_page_range(...); if (ret) { reason = "failure to
