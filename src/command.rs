@@ -1018,9 +1018,11 @@ pub enum Cmd {
     /// ZONES; +COL adds), -S/--split COLS, -a/--all, -b/--bytes, -n/--noheadings, -J/--json,
     /// -r/--raw, -P/--pairs, --output-all, --summary[=never|always|only]. Default columns:
     /// RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE. --sysfs instead prints each block's sysfs
-    /// values (state, valid_zones, removable, node) exactly as sysfs does.
+    /// values (state, valid_zones, removable, node) exactly as sysfs does. Also spelled
+    /// `lsmem`, as typed on the machine.
     #[command(
-        after_help = "Example:\n  blocks\n  blocks -o RANGE,STATE,ZONES -b\n  blocks --sysfs",
+        visible_alias = "lsmem",
+        after_help = "Example:\n  blocks\n  blocks -o RANGE,STATE,ZONES -b\n  lsmem -o +ZONES\n  blocks --sysfs",
         disable_help_flag = true
     )]
     Blocks {

@@ -397,3 +397,22 @@ fn free_region_top_down_and_bottom_up_sc23_sc24() {
     );
     assert_eq!(stdout(&o), want, "{}", show(&o));
 }
+
+/// `lsmem` as typed on the machine is `blocks`: the same table for the same options.
+#[test]
+fn lsmem_is_blocks_as_typed() {
+    for opts in [&[][..], &["-o", "+ZONES"][..], &["-b", "-n", "-r"][..]] {
+        let mut a = vec!["--example", "t0", "--color", "never", "blocks"];
+        a.extend(opts);
+        let mut b = vec!["--example", "t0", "--color", "never", "lsmem"];
+        b.extend(opts);
+        let (oa, ob) = (run(&a, &[], None), run(&b, &[], None));
+        assert!(
+            oa.status.success() && ob.status.success(),
+            "{}",
+            stderr(&ob)
+        );
+        assert!(stdout(&oa).contains("Memory block size:") || opts.contains(&"-n"));
+        assert_eq!(stdout(&oa), stdout(&ob), "{opts:?}");
+    }
+}
