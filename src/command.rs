@@ -1018,15 +1018,30 @@ pub enum Cmd {
     /// ZONES; +COL adds), -S/--split COLS, -a/--all, -b/--bytes, -n/--noheadings, -J/--json,
     /// -r/--raw, -P/--pairs, --output-all, --summary[=never|always|only]. Default columns:
     /// RANGE,SIZE,STATE,REMOVABLE,BLOCK,ZONES,NODE. --sysfs instead prints each block's sysfs
-    /// values (state, valid_zones, removable, node) exactly as sysfs does. Also spelled
-    /// `lsmem`, as typed on the machine.
+    /// values (state, valid_zones, removable, node) exactly as sysfs does.
     #[command(
-        visible_alias = "lsmem",
-        after_help = "Example:\n  blocks\n  blocks -o RANGE,STATE,ZONES -b\n  lsmem -o +ZONES\n  blocks --sysfs",
+        after_help = "Example:\n  blocks\n  blocks -o RANGE,STATE,ZONES -b\n  blocks --sysfs",
         disable_help_flag = true
     )]
     Blocks {
         /// lsmem's options, or --sysfs.
+        #[arg(
+            value_name = "LSMEM_OPTIONS",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        options: Vec<String>,
+    },
+    /// util-linux lsmem as typed on the machine
+    ///
+    /// `blocks` with lsmem's own default columns (sys-utils/lsmem.c: RANGE, SIZE, STATE,
+    /// REMOVABLE, BLOCK) when -o is not given; the same options.
+    #[command(
+        after_help = "Example:\n  lsmem\n  lsmem -o +ZONES,NODE",
+        disable_help_flag = true
+    )]
+    Lsmem {
+        /// lsmem's options.
         #[arg(
             value_name = "LSMEM_OPTIONS",
             trailing_var_arg = true,
@@ -1406,6 +1421,7 @@ fn one_span(line: &str, cmd: &'static str, a: &SpanArg) -> Result<Span, CommandE
 impl Cmd {
     /// The command the session executes. `line` is the text the words came from (for errors).
     pub fn into_command(self, line: &str) -> Result<Command, CommandError> {
+        let typed_lsmem = matches!(self, Cmd::Lsmem { .. });
         Ok(match self {
             Cmd::Hotplug(HotplugCmd::Add {
                 span,
@@ -1510,15 +1526,24 @@ impl Cmd {
             },
             Cmd::Find { addr } => Command::Find { addr },
             Cmd::Blocks { options } if options == ["--sysfs"] => Command::BlocksSysfs,
-            Cmd::Blocks { options } => {
+            Cmd::Blocks { options } | Cmd::Lsmem { options } => {
                 // lsmem's own option rules (short options bundled, `-o +COL`, …).
                 let ws: Vec<&str> = options.iter().map(String::as_str).collect();
                 if ws.iter().any(|w| *w == "-h" || *w == "--help") {
                     return Ok(Command::Help {
-                        topic: Some("blocks".into()),
+                        topic: Some(if typed_lsmem { "lsmem" } else { "blocks" }.into()),
                     });
                 }
+                // Typed as `lsmem`, no `-o`: lsmem's own default columns (sys-utils/lsmem.c
+                // "Default columns": RANGE, SIZE, STATE, REMOVABLE, BLOCK), as on the machine;
+                // `blocks` keeps the simulator's wider default.
                 crate::render::lsmem::LsmemOptions::parse(&ws)
+                    .map(|mut o| {
+                        if typed_lsmem && o.columns.is_none() {
+                            o.columns = Some(crate::render::lsmem::Column::LSMEM_DEFAULT.to_vec());
+                        }
+                        o
+                    })
                     .map(Command::Blocks)
                     .map_err(|e| {
                         CommandError::new(

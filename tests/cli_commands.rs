@@ -398,21 +398,37 @@ fn free_region_top_down_and_bottom_up_sc23_sc24() {
     assert_eq!(stdout(&o), want, "{}", show(&o));
 }
 
-/// `lsmem` as typed on the machine is `blocks`: the same table for the same options.
+/// `lsmem` as typed on the machine is `blocks` with lsmem's own default columns when no `-o`
+/// is given (sys-utils/lsmem.c "Default columns": RANGE, SIZE, STATE, REMOVABLE, BLOCK), the
+/// same table as `blocks` for the same `-o`.
 #[test]
-fn lsmem_is_blocks_as_typed() {
-    for opts in [&[][..], &["-o", "+ZONES"][..], &["-b", "-n", "-r"][..]] {
-        let mut a = vec!["--example", "t0", "--color", "never", "blocks"];
+fn lsmem_is_blocks_with_lsmems_default_columns() {
+    let out = |args: &[&str]| {
+        let mut a = vec!["--example", "t0", "--color", "never"];
+        a.extend(args);
+        let o = run(&a, &[], None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let bare = out(&["lsmem"]);
+    assert!(
+        bare.starts_with("RANGE                                  SIZE  STATE REMOVABLE BLOCK\n"),
+        "{bare}"
+    );
+    assert_eq!(
+        bare,
+        out(&["blocks", "-o", "RANGE,SIZE,STATE,REMOVABLE,BLOCK"])
+    );
+    assert_ne!(bare, out(&["blocks"]));
+    for opts in [
+        &["-o", "+ZONES"][..],
+        &["-b", "-n", "-r", "-o", "RANGE,NODE"][..],
+    ] {
+        let mut a = vec!["lsmem"];
         a.extend(opts);
-        let mut b = vec!["--example", "t0", "--color", "never", "lsmem"];
+        let mut b = vec!["blocks"];
         b.extend(opts);
-        let (oa, ob) = (run(&a, &[], None), run(&b, &[], None));
-        assert!(
-            oa.status.success() && ob.status.success(),
-            "{}",
-            stderr(&ob)
-        );
-        assert!(stdout(&oa).contains("Memory block size:") || opts.contains(&"-n"));
-        assert_eq!(stdout(&oa), stdout(&ob), "{opts:?}");
+        assert_eq!(out(&a), out(&b), "{opts:?}");
     }
+    assert!(out(&["lsmem", "--help"]).contains("lsmem"));
 }

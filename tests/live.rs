@@ -83,6 +83,16 @@ fn sysfs_root_blocks_equal_real_lsmem() {
             la.extend(theirs.split_whitespace());
             assert_eq!(Some(stdout(&o)), lsmem(&la), "{name}: lsmem {theirs} now");
         }
+        // `lsmem` typed with lsmem's own words prints what lsmem printed.
+        let mut args = vec!["--sysfs-root", root.as_str(), "lsmem"];
+        args.extend(theirs.split_whitespace());
+        let o = run(&args, &[], None);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", show(&o));
+        assert_eq!(
+            stdout(&o),
+            want,
+            "{name}: iomem-sim lsmem {theirs} vs lsmem {theirs}"
+        );
     }
 }
 
