@@ -18,6 +18,12 @@
 //! Like cat(1), every file is printed in turn; one that does not exist (no such block or dax
 //! device) is reported as `cat: PATH: No such file or directory` and makes the exit status 1,
 //! the others are still printed. A path outside the modelled files is a usage error.
+//!
+//! A path with glob characters (`memory*/state`, `memory3?/online`, `dax*/size`) is expanded
+//! as the shell would before cat runs: against the files that exist on the machine at that
+//! moment, sorted by name (bash sorts matches with strcoll; these names sort the same in the C
+//! and the usual UTF-8 locales: `memory10` before `memory2`); no match leaves the word as it
+//! is, and cat then cannot open it.
 
 use super::{ToolParseError, ToolRun, strerror, tool_error};
 use crate::kernel::Errno;
@@ -44,6 +50,8 @@ pub enum File {
         dev: String,
         attr: DaxAttr,
     },
+    /// A glob over the files above (`memory*/state`), expanded when cat runs.
+    Glob(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -128,6 +136,91 @@ fn file_of(path: &str) -> Option<File> {
     })
 }
 
+/// Whether `path` has characters a shell expands.
+fn is_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
+fn glob_matcher(pat: &str) -> Option<globset::GlobMatcher> {
+    globset::GlobBuilder::new(pat)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+/// Every modelled file that exists on `m`, by path.
+fn existing_files(m: &Machine) -> Vec<(String, File)> {
+    let mut v = vec![
+        ("/proc/iomem".to_string(), File::ProcIomem),
+        (
+            format!("{SYS_MEMORY}block_size_bytes"),
+            File::BlockSizeBytes,
+        ),
+        (
+            format!("{SYS_MEMORY}auto_online_blocks"),
+            File::AutoOnlineBlocks,
+        ),
+    ];
+    const BLOCK_ATTRS: [(&str, BlockAttr); 6] = [
+        ("online", BlockAttr::Online),
+        ("phys_device", BlockAttr::PhysDevice),
+        ("phys_index", BlockAttr::PhysIndex),
+        ("removable", BlockAttr::Removable),
+        ("state", BlockAttr::State),
+        ("valid_zones", BlockAttr::ValidZones),
+    ];
+    for b in m.blocks.iter() {
+        for (a, attr) in BLOCK_ATTRS {
+            v.push((
+                format!("{SYS_MEMORY}memory{}/{a}", b.id),
+                File::Block { id: b.id, attr },
+            ));
+        }
+    }
+    const DAX_ATTRS: [(&str, DaxAttr); 4] = [
+        ("align", DaxAttr::Align),
+        ("resource", DaxAttr::Resource),
+        ("size", DaxAttr::Size),
+        ("target_node", DaxAttr::TargetNode),
+    ];
+    for d in m.dax.keys() {
+        for (a, attr) in DAX_ATTRS {
+            v.push((
+                format!("{SYS_DAX}{d}/{a}"),
+                File::Dax {
+                    dev: d.clone(),
+                    attr,
+                },
+            ));
+        }
+    }
+    v
+}
+
+/// The shell's expansion of `pat` on `m`: matching files sorted by path; none → `None`.
+fn expand(m: &Machine, pat: &str) -> Option<Vec<(String, File)>> {
+    let g = glob_matcher(pat)?;
+    let mut hits: Vec<(String, File)> = existing_files(m)
+        .into_iter()
+        .filter(|(p, _)| g.is_match(p))
+        .collect();
+    hits.sort_by(|a, b| a.0.cmp(&b.0));
+    (!hits.is_empty()).then_some(hits)
+}
+
+/// A glob is accepted when it lies inside a modelled directory (its part before the first
+/// wildcard starts with `/sys/devices/system/memory/`, `/sys/bus/dax/devices/` or `/proc/`)
+/// and compiles; what it matches is decided when cat runs.
+fn glob_ok(pat: &str) -> bool {
+    let lit = &pat[..pat.find(['*', '?', '[']).unwrap_or(pat.len())];
+    [SYS_MEMORY, SYS_DAX, "/proc/"]
+        .iter()
+        .any(|d| lit.starts_with(d))
+        && glob_matcher(pat).is_some()
+}
+
 pub fn parse(argv: &[String]) -> Result<Cat, ToolParseError> {
     let mut files = Vec::new();
     let mut options_end = false;
@@ -141,8 +234,13 @@ pub fn parse(argv: &[String]) -> Result<Cat, ToolParseError> {
                 "cat {a}: options are not modelled (cat FILE…: {MODELLED})"
             )));
         }
-        let f = file_of(a)
-            .ok_or_else(|| ToolParseError(format!("cat {a}: not a modelled file ({MODELLED})")))?;
+        let f = if is_glob(a) && glob_ok(a) {
+            File::Glob(a.clone())
+        } else {
+            file_of(a).ok_or_else(|| {
+                ToolParseError(format!("cat {a}: not a modelled file ({MODELLED})"))
+            })?
+        };
         files.push((a.clone(), f));
     }
     if files.is_empty() {
@@ -186,6 +284,7 @@ fn read(m: &Machine, file: &File) -> Option<String> {
                 BlockAttr::PhysDevice => "0\n".to_string(),
             }
         }
+        File::Glob(_) => return None,
         File::Dax { dev, attr } => {
             let d = m.dax.get(dev)?;
             match attr {
@@ -201,7 +300,17 @@ fn read(m: &Machine, file: &File) -> Option<String> {
 pub fn run(m: &Machine, c: &Cat) -> ToolRun {
     let mut r = ToolRun::default();
     let mut missing = Vec::new();
+    let mut words: Vec<(String, File)> = Vec::new();
     for (path, file) in &c.files {
+        match file {
+            File::Glob(pat) => match expand(m, pat) {
+                Some(hits) => words.extend(hits),
+                None => words.push((path.clone(), file.clone())),
+            },
+            _ => words.push((path.clone(), file.clone())),
+        }
+    }
+    for (path, file) in &words {
         match read(m, file) {
             Some(text) => r.output.push_str(&text),
             None => {
@@ -280,6 +389,33 @@ mod tests {
         crate::render::write_iomem(&m.tree, &mut want).unwrap();
         assert_eq!(r.output.as_bytes(), &want[..]);
         assert!(r.output.starts_with("00000000-00000fff : Reserved\n"));
+    }
+
+    #[test]
+    fn globs_expand_like_the_shell_over_the_files_that_exist() {
+        // t0: memory0..memory19 and memory22, memory23 online. `memory1*` sorts as bash
+        // does (byte order here): memory1, memory10 … memory19.
+        let m = Machine::boot(t0(), Config::default());
+        let r = cat(&m, "cat /sys/devices/system/memory/memory1*/phys_index");
+        let want: String = std::iter::once(1)
+            .chain(10..=19)
+            .map(|i| format!("{i:08x}\n"))
+            .collect();
+        assert_eq!(r.output, want);
+        assert!(r.error.is_none());
+        let all = cat(&m, "cat /sys/devices/system/memory/memory*/state");
+        assert_eq!(all.output, "online\n".repeat(m.blocks.iter().count()));
+        let two = cat(&m, "cat /sys/devices/system/memory/memory2?/online");
+        assert_eq!(two.output, "1\n1\n", "memory22 and memory23");
+        // No match: the word stays as typed and cat cannot open it (bash without nullglob).
+        let none = cat(&m, "cat /sys/bus/dax/devices/dax*/size");
+        assert_eq!(
+            none.output,
+            "cat: /sys/bus/dax/devices/dax*/size: No such file or directory\n"
+        );
+        assert_eq!(none.error.map(|e| e.errno), Some(Errno::ENOENT));
+        // Outside the modelled directories a glob is a usage error like any other path.
+        assert!(parse(&argv("cat /etc/*")).is_err());
     }
 
     #[test]
