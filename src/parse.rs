@@ -1359,6 +1359,36 @@ mod tests {
     }
 
     #[test]
+    fn four_and_eight_space_gcds_mean_a_four_space_unit() {
+        // `match unit_gcd { 3 | 9 => 3, 4 | 8 => 4, _ => 2 }`: a dump indented 4 spaces per
+        // level nests one level per 4 spaces (read with unit 2, its child would be two levels
+        // below the parent: a depth jump, refused).
+        let text = "00000000-0000ffff : A\n    00001000-00001fff : B\n        \
+                    00001000-000010ff : C\n    00002000-00002fff : D\n";
+        let d = parse_dump(text.as_bytes(), None).expect("parses");
+        let got: Vec<usize> = d.tree.walk(Tree::ROOT).map(|(_, depth)| depth).collect();
+        assert_eq!(got, vec![0, 1, 2, 1]);
+        assert!(
+            d.normalizations
+                .iter()
+                .any(|n| n == "indented 4 spaces per level: printed with the kernel's 2"),
+            "{:?}",
+            d.normalizations
+        );
+        // Indents of 8 and 16 only (gcd 8) are also read in 4-space levels: an 8-space child is
+        // a jump of two levels, and the refusal says so in 4-space units.
+        let text = "00000000-0000ffff : A\n        00001000-00001fff : B\n";
+        let e = parse_dump(text.as_bytes(), None).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::DepthJump);
+        assert!(
+            e.expected
+                .contains("from depth 0 to depth 2: a line can be at most one level (4 spaces)"),
+            "{}",
+            e.expected
+        );
+    }
+
+    #[test]
     fn an_error_far_into_a_line_is_shown_from_40_bytes_before_it() {
         // `excerpt`: the window starts BEFORE = 40 bytes before the error's byte; when that
         // cuts the line, a leading `…` is shown and the caret moves one character right for
