@@ -79,6 +79,21 @@ pub struct Cat {
     pub files: Vec<(String, File)>,
 }
 
+/// The files of a memory block directory and of a dax device directory, by name.
+const BLOCK_ATTRS: [(&str, BlockAttr); 6] = [
+    ("online", BlockAttr::Online),
+    ("phys_device", BlockAttr::PhysDevice),
+    ("phys_index", BlockAttr::PhysIndex),
+    ("removable", BlockAttr::Removable),
+    ("state", BlockAttr::State),
+    ("valid_zones", BlockAttr::ValidZones),
+];
+const DAX_ATTRS: [(&str, DaxAttr); 4] = [
+    ("align", DaxAttr::Align),
+    ("resource", DaxAttr::Resource),
+    ("size", DaxAttr::Size),
+    ("target_node", DaxAttr::TargetNode),
+];
 const MODELLED: &str = "/proc/iomem, /sys/devices/system/memory/{block_size_bytes,auto_online_blocks}, \
      …/memory/memoryN/{phys_index,state,online,valid_zones,removable,phys_device}, \
      /sys/bus/dax/devices/daxX.Y/{size,target_node,resource,align}";
@@ -105,15 +120,7 @@ fn file_of(path: &str) -> Option<File> {
                     return None;
                 }
                 let id = digits.parse().ok()?;
-                let attr = match attr {
-                    "phys_index" => BlockAttr::PhysIndex,
-                    "state" => BlockAttr::State,
-                    "online" => BlockAttr::Online,
-                    "valid_zones" => BlockAttr::ValidZones,
-                    "removable" => BlockAttr::Removable,
-                    "phys_device" => BlockAttr::PhysDevice,
-                    _ => return None,
-                };
+                let (_, attr) = *BLOCK_ATTRS.iter().find(|(n, _)| *n == attr)?;
                 Some(File::Block { id, attr })
             }
         };
@@ -123,13 +130,7 @@ fn file_of(path: &str) -> Option<File> {
     if !dev.starts_with("dax") || dev.contains('/') {
         return None;
     }
-    let attr = match attr {
-        "size" => DaxAttr::Size,
-        "target_node" => DaxAttr::TargetNode,
-        "resource" => DaxAttr::Resource,
-        "align" => DaxAttr::Align,
-        _ => return None,
-    };
+    let (_, attr) = *DAX_ATTRS.iter().find(|(n, _)| *n == attr)?;
     Some(File::Dax {
         dev: dev.to_string(),
         attr,
@@ -163,14 +164,6 @@ fn existing_files(m: &Machine) -> Vec<(String, File)> {
             File::AutoOnlineBlocks,
         ),
     ];
-    const BLOCK_ATTRS: [(&str, BlockAttr); 6] = [
-        ("online", BlockAttr::Online),
-        ("phys_device", BlockAttr::PhysDevice),
-        ("phys_index", BlockAttr::PhysIndex),
-        ("removable", BlockAttr::Removable),
-        ("state", BlockAttr::State),
-        ("valid_zones", BlockAttr::ValidZones),
-    ];
     for b in m.blocks.iter() {
         for (a, attr) in BLOCK_ATTRS {
             v.push((
@@ -179,12 +172,6 @@ fn existing_files(m: &Machine) -> Vec<(String, File)> {
             ));
         }
     }
-    const DAX_ATTRS: [(&str, DaxAttr); 4] = [
-        ("align", DaxAttr::Align),
-        ("resource", DaxAttr::Resource),
-        ("size", DaxAttr::Size),
-        ("target_node", DaxAttr::TargetNode),
-    ];
     for d in m.dax.keys() {
         for (a, attr) in DAX_ATTRS {
             v.push((

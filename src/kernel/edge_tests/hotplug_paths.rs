@@ -241,33 +241,27 @@ fn a_dumps_virtio_mem_memory_merges_with_memory_added_beside_it() {
                 00001000-7fffffff : System RAM\n\
                 100000000-107ffffff : System RAM (virtio_mem)\n\
                 110000000-117ffffff : System RAM (virtio_mem)\n";
-    let tree = crate::parse::parse_dump(dump.as_bytes(), None)
-        .unwrap()
-        .tree;
-    let mut mc = Machine::boot(tree, Config::default());
-    let o = AddOptions {
-        driver_managed: Some("System RAM (virtio_mem)".into()),
-        merge_resource: true,
+    // The dump, then one virtio-mem add of memory32 between its two blocks.
+    let add_between = |merge_resource: bool| {
+        let tree = crate::parse::parse_dump(dump.as_bytes(), None)
+            .unwrap()
+            .tree;
+        let mut mc = Machine::boot(tree, Config::default());
+        let o = AddOptions {
+            driver_managed: Some("System RAM (virtio_mem)".into()),
+            merge_resource,
+        };
+        mc.add_memory(0, G4 + BS, BS, &o, &mut Trace::new())
+            .unwrap();
+        mc
     };
-    mc.add_memory(0, G4 + BS, BS, &o, &mut Trace::new())
-        .unwrap();
     assert_eq!(
-        text(&mc.tree),
+        text(&add_between(true).tree),
         "00000000-00000fff : Reserved\n00001000-7fffffff : System RAM\n\
          100000000-117ffffff : System RAM (virtio_mem)\n"
     );
     // Without MHP_MERGE_RESOURCE (a plain add_memory_driver_managed) nothing merges.
-    let tree = crate::parse::parse_dump(dump.as_bytes(), None)
-        .unwrap()
-        .tree;
-    let mut mc = Machine::boot(tree, Config::default());
-    let o = AddOptions {
-        driver_managed: Some("System RAM (virtio_mem)".into()),
-        merge_resource: false,
-    };
-    mc.add_memory(0, G4 + BS, BS, &o, &mut Trace::new())
-        .unwrap();
-    assert_eq!(mc.tree.len(), 5);
+    assert_eq!(add_between(false).tree.len(), 5);
 }
 
 // ---------------------------------------------------------------- offline_pages

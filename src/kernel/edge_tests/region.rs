@@ -19,6 +19,17 @@ fn found(r: Result<crate::kernel::region::FoundRes, i32>) -> Result<(u64, u64), 
     r.map(|f| (f.start, f.end))
 }
 
+/// `find_next_iomem_res(start, end, SYSTEM_RAM, NONE, depth)` on `t` as kernel `ver`, clipped.
+fn next_ram(
+    t: &crate::tree::Tree,
+    ver: &str,
+    depth: SearchDepth,
+    s: u64,
+    e: u64,
+) -> Result<(u64, u64), i32> {
+    found(find_next_iomem_res(t, s, e, SR, Desc::None, depth, v(ver)))
+}
+
 /// `find_next_iomem_res` (6.1 kernel/resource.c): `if (p->start > end) { p = NULL; break; }`
 /// then `if (p->end < start) continue;` — both strict: a matching node that starts exactly at
 /// the query's `end`, or ends exactly at its `start`, overlaps it by one byte and is found,
@@ -33,17 +44,7 @@ fn find_next_iomem_res_one_byte_overlap_at_each_end() {
         (0, 0x3000, 0x3fff, "System RAM", RAM, Desc::None),
     ]);
     for ver in ["5.2", "6.1"] {
-        let f = |s, e| {
-            found(find_next_iomem_res(
-                &t,
-                s,
-                e,
-                SR,
-                Desc::None,
-                SearchDepth::WholeTree,
-                v(ver),
-            ))
-        };
+        let f = |s, e| next_ram(&t, ver, SearchDepth::WholeTree, s, e);
         // The node starts exactly at `end`.
         assert_eq!(f(0x2000, 0x3000), Ok((0x3000, 0x3000)), "{ver}");
         // The node ends exactly at `start`.
@@ -679,17 +680,7 @@ fn find_next_iomem_res_skips_children_until_a_top_level_overlap() {
         (1, 0x5000, 0x5fff, "System RAM", RAM, Desc::None),
         (0, 0x8000, 0x8fff, "System RAM", RAM, Desc::None),
     ]);
-    let f = |ver: &str, s: u64, e: u64| {
-        found(find_next_iomem_res(
-            &t,
-            s,
-            e,
-            SR,
-            Desc::None,
-            SearchDepth::WholeTree,
-            v(ver),
-        ))
-    };
+    let f = |ver: &str, s, e| next_ram(&t, ver, SearchDepth::WholeTree, s, e);
     for (ver, skips) in [
         ("5.2", false),
         ("5.10.0", false),
@@ -713,15 +704,7 @@ fn find_next_iomem_res_skips_children_until_a_top_level_overlap() {
     }
     // Top level only (first_lvl, or before the whole-tree walkers): B is never looked at.
     for ver in ["5.10.0", "6.1"] {
-        let r = find_next_iomem_res(
-            &t,
-            0x1800,
-            0x5fff,
-            SR,
-            Desc::None,
-            SearchDepth::TopLevel,
-            v(ver),
-        );
+        let r = next_ram(&t, ver, SearchDepth::TopLevel, 0x1800, 0x5fff);
         assert!(r.is_err(), "{ver}");
     }
 }
@@ -737,15 +720,7 @@ fn find_next_iomem_res_skip_phase_stops_at_a_start_past_end() {
         (0, 0x5000, 0x5fff, "System RAM", RAM, Desc::None),
     ]);
     for ver in ["5.10", "6.1"] {
-        let r = find_next_iomem_res(
-            &t,
-            0x5000,
-            0x5fff,
-            SR,
-            Desc::None,
-            SearchDepth::WholeTree,
-            v(ver),
-        );
-        assert_eq!(found(r), Err(-19), "{ver}");
+        let r = next_ram(&t, ver, SearchDepth::WholeTree, 0x5000, 0x5fff);
+        assert_eq!(r, Err(-19), "{ver}");
     }
 }
