@@ -735,7 +735,6 @@ pub struct KernelPrinted {
     min_indent: usize,
     odd8: usize,
     odd4: usize,
-    no_parent_lines: usize,
 }
 
 impl KernelPrinted {
@@ -767,7 +766,6 @@ impl KernelPrinted {
             min_indent: usize::MAX,
             odd8: 0,
             odd4: 0,
-            no_parent_lines: 0,
         }
     }
 
@@ -860,14 +858,11 @@ impl KernelPrinted {
         };
         match parent {
             Some(_) => pending.push(id),
-            None => {
-                if level > 0 {
-                    self.no_parent_lines += 1;
-                    self.warnings
-                        .push(ParseWarning::NoParent { line: ln, indent });
-                }
-                self.top.push(id);
-            }
+            // An indented line before the first top-level one: the kernel never prints it, and
+            // the indentation unit is then the general parser's to decide (a first line
+            // indented 4 makes it 4, not 2).
+            None if level > 0 => return false,
+            None => self.top.push(id),
         }
         stack.push((level, id, pending.len()));
         true
@@ -916,7 +911,7 @@ impl KernelPrinted {
             trailing_blank: 0,
             base: 0,
             unit: 2,
-            no_parent_lines: self.no_parent_lines,
+            no_parent_lines: 0,
             too_deep: 0,
             uppercase: self.uppercase,
             odd_width: if width == 4 { self.odd4 } else { self.odd8 },
@@ -924,6 +919,8 @@ impl KernelPrinted {
             bare_colons: self.bare_colons,
         });
         crate::infer::infer_flags_in_dump_order(tree);
+        // Every node was allocated as its line came, and every list linked in line order.
+        tree.mark_dump_order();
         Some(Dump {
             tree: self.tree,
             warnings,
@@ -1663,6 +1660,13 @@ mod fast_path_tests {
             ("00000000-00000fff : a\nnot a line\n", None),
             // 4-digit addresses without a hint: ioports, decided by the general parser.
             ("0000-0cf7 : PCI Bus 0000:00\n", None),
+            // An indented line before any top-level one: the general parser decides the unit
+            // from it (4 here), so the fast path must not assume 2 (found by the edited-dumps
+            // property test: the normalizations differed).
+            (
+                "    a90000000-b4fffffff : dax1.0\na90000000-b4fffffff : Soft Reserved\n",
+                None,
+            ),
         ];
         for (text, hint) in other {
             assert!(
@@ -1680,6 +1684,12 @@ mod fast_path_tests {
             let hint = path.ends_with(".ioports").then_some(RootKind::Ioport);
             for h in [hint, None, Some(RootKind::Iomem), Some(RootKind::Ioport)] {
                 taken += usize::from(agree(bytes, h));
+            }
+        }
+        // The fast path's trees are walked along their arenas, and that walk is the lists'.
+        for (path, bytes) in &all {
+            if let Some(d) = parse_kernel_printed(bytes, None) {
+                assert_eq!(d.tree.arena_walk_agrees(), (true, true), "{path}");
             }
         }
         // Most real dumps are exactly as the kernel printed them: the fast path must see use.

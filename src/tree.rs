@@ -277,6 +277,12 @@ pub struct Tree {
     /// ([`Tree::begin_journal`]). `None` outside steps (the parser, benches), where nothing is
     /// recorded.
     journal: Option<Vec<TreeUndo>>,
+    /// The arena is the tree in pre-order: ids `1..` are exactly the linked nodes, each
+    /// subtree a run of consecutive ids, as the parser builds them ([`Tree::mark_dump_order`]).
+    /// Then a walk reads the arena front to back instead of chasing child lists (issue 12:
+    /// printing a million-line dump was a third list-chasing). Any change of a child list
+    /// clears it ([`Tree::kids_mut`]); a step's undo puts it back with the lists.
+    dump_order: bool,
 }
 
 impl Tree {
@@ -294,6 +300,7 @@ impl Tree {
             kind,
             zeroed: false,
             journal: None,
+            dump_order: false,
         };
         let (name, fl) = match kind {
             RootKind::Iomem => ("PCI mem", flags::IORESOURCE_MEM),
@@ -658,10 +665,10 @@ impl Tree {
     pub fn rows_consistent(&self) -> bool {
         let mut ok = true;
         for (id, _) in self
-            .walk(Self::ROOT)
+            .walk_lists(Self::ROOT)
             .chain(std::iter::once((Self::ROOT, 0)))
         {
-            ok &= self.descendants(id).count() == self.get(id).rows_below as usize;
+            ok &= self.walk_lists(id).count() == self.get(id).rows_below as usize;
         }
         ok
     }
@@ -940,8 +947,53 @@ impl Tree {
     /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
     /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
     pub fn walk(&self, top: NodeId) -> Walk<'_> {
+        if self.dump_order {
+            // `top`'s subtree is the run of ids after it, `rows_below` long.
+            let next = top.0 + 1;
+            let last = top.0 + self.get(top).rows_below;
+            Walk(WalkBy::Arena {
+                tree: self,
+                next,
+                last,
+                path: vec![top],
+            })
+        } else {
+            self.walk_lists(top)
+        }
+    }
+
+    /// [`Tree::walk`] by the child lists, whatever the arena's order.
+    fn walk_lists(&self, top: NodeId) -> Walk<'_> {
         let stack = vec![self.kids(top).values()];
-        Walk { tree: self, stack }
+        Walk(WalkBy::Lists { tree: self, stack })
+    }
+
+    /// Whether [`Tree::walk`] reads the arena, and whether it then agrees, below every node,
+    /// with the walk down the child lists (for tests).
+    #[cfg(test)]
+    pub(crate) fn arena_walk_agrees(&self) -> (bool, bool) {
+        let tops = std::iter::once(Self::ROOT).chain(self.walk_lists(Self::ROOT).map(|(id, _)| id));
+        let agree = tops
+            .collect::<Vec<_>>()
+            .into_iter()
+            .all(|top| self.walk(top).eq(self.walk_lists(top)));
+        (self.dump_order, agree)
+    }
+
+    /// Say that the arena is the tree in pre-order (see [`Tree::dump_order`]'s field): a
+    /// builder that allocated every node in dump order right after its parent's subtree began
+    /// and linked each list in that order (the parser). Checked in debug builds.
+    pub(crate) fn mark_dump_order(&mut self) {
+        debug_assert!(
+            self.free_slots.is_empty()
+                && self.len() + 1 == self.nodes.len()
+                && self
+                    .walk_lists(Self::ROOT)
+                    .map(|(id, _)| id.0)
+                    .eq(1..self.nodes.len() as u32),
+            "mark_dump_order on a tree whose arena is not in pre-order"
+        );
+        self.dump_order = true;
     }
 
     /// All linked nodes below `top`, pre-order.
@@ -1083,6 +1135,7 @@ enum TreeUndo {
         seq: u64,
         compacted: usize,
         zeroed: bool,
+        dump_order: bool,
     },
     /// Put back a node's fields.
     Fields(NodeId, Box<Fields>),
@@ -1174,6 +1227,7 @@ impl Tree {
                 seq: self.seq,
                 compacted: self.names_compacted,
                 zeroed: self.zeroed,
+                dump_order: self.dump_order,
             }]);
             // A parsed tree holds no dead names: count compaction's doubling from here, or
             // the first step would copy the whole arena into its journal.
@@ -1201,10 +1255,12 @@ impl Tree {
                     seq,
                     compacted,
                     zeroed,
+                    dump_order,
                 } => {
                     self.seq = seq;
                     self.names_compacted = compacted;
                     self.zeroed = zeroed;
+                    self.dump_order = dump_order;
                 }
                 TreeUndo::Fields(id, f) => f.put(self.get_mut(id)),
                 TreeUndo::KidInserted(p, key) => {
@@ -1213,6 +1269,7 @@ impl Tree {
                 TreeUndo::KidRemoved(p, key, id) => self.kids_insert(p, key, id),
                 TreeUndo::Kids(p, k) => self.kids_replace(p, k),
                 TreeUndo::KidsSlotPushed(p) => {
+                    self.dump_order = false;
                     self.nodes[p.0 as usize].kids = NO_NODE;
                     if let Some(k) = self.kid_lists.pop()
                         && let Some(j) = &mut self.journal
@@ -1221,6 +1278,7 @@ impl Tree {
                     }
                 }
                 TreeUndo::KidsSlotPopped(p, k) => {
+                    self.dump_order = false;
                     self.nodes[p.0 as usize].kids = self.kid_lists.len() as u32;
                     self.kid_lists.push(k);
                     if let Some(j) = &mut self.journal {
@@ -1241,6 +1299,7 @@ impl Tree {
                     }
                 }
                 TreeUndo::Slot(id, r) => {
+                    self.dump_order = false;
                     let old = std::mem::replace(&mut self.nodes[id.0 as usize], *r);
                     if let Some(j) = &mut self.journal {
                         j.push(TreeUndo::Slot(id, Box::new(old)));
@@ -1342,6 +1401,7 @@ impl Tree {
 
     /// `p`'s child list to change, given a slot in [`Tree::kid_lists`] the first time.
     fn kids_mut(&mut self, p: NodeId) -> &mut Kids {
+        self.dump_order = false;
         let mut k = self.nodes[p.0 as usize].kids;
         if k == NO_NODE {
             k = self.kid_lists.len() as u32;
@@ -1613,27 +1673,62 @@ impl DoubleEndedIterator for KidsValues<'_> {
 }
 
 /// Iterator of [`Tree::walk`].
-pub struct Walk<'a> {
-    tree: &'a Tree,
-    stack: Vec<KidsValues<'a>>,
+pub struct Walk<'a>(WalkBy<'a>);
+
+enum WalkBy<'a> {
+    /// Down the child lists, a list iterator per open level.
+    Lists {
+        tree: &'a Tree,
+        stack: Vec<KidsValues<'a>>,
+    },
+    /// Along a pre-order arena: ids `next..=last`, `path` the open ancestors (the top first),
+    /// so a node's depth is how many of them are open when its parent is on top.
+    Arena {
+        tree: &'a Tree,
+        next: u32,
+        last: u32,
+        path: Vec<NodeId>,
+    },
 }
 
 impl Iterator for Walk<'_> {
     type Item = (NodeId, usize);
     fn next(&mut self) -> Option<(NodeId, usize)> {
-        loop {
-            let depth = self.stack.len().checked_sub(1)?;
-            match self.stack.last_mut()?.next() {
-                Some(&id) => {
-                    let kids = self.tree.kids(id);
-                    if !kids.is_empty() {
-                        self.stack.push(kids.values());
+        match &mut self.0 {
+            WalkBy::Lists { tree, stack } => loop {
+                let depth = stack.len().checked_sub(1)?;
+                match stack.last_mut()?.next() {
+                    Some(&id) => {
+                        let kids = tree.kids(id);
+                        if !kids.is_empty() {
+                            stack.push(kids.values());
+                        }
+                        return Some((id, depth));
                     }
-                    return Some((id, depth));
+                    None => {
+                        stack.pop();
+                    }
                 }
-                None => {
-                    self.stack.pop();
+            },
+            WalkBy::Arena {
+                tree,
+                next,
+                last,
+                path,
+            } => {
+                if *next > *last {
+                    return None;
                 }
+                let id = NodeId(*next);
+                *next += 1;
+                let parent = tree.nodes[id.0 as usize].parent;
+                while path.last().is_some_and(|p| p.0 != parent) {
+                    path.pop();
+                }
+                // An empty path would mean the arena was not in pre-order after all.
+                let depth = path.len().checked_sub(1)?;
+                path.push(id);
+                Some((id, depth))
             }
         }
     }
@@ -1749,6 +1844,38 @@ mod tests {
         let id = t.alloc(s, e, n.as_bytes(), IORESOURCE_MEM, Desc::None);
         t.link_sorted(p, id);
         id
+    }
+
+    #[test]
+    fn a_parsed_tree_is_walked_along_its_arena_until_a_list_changes_and_again_after_undo() {
+        let text = crate::examples::T0;
+        let mut t = crate::parse::parse_dump(text.as_bytes(), None)
+            .expect("example")
+            .tree;
+        assert_eq!(t.arena_walk_agrees(), (true, true));
+        let before: Vec<(NodeId, usize)> = t.walk(Tree::ROOT).collect();
+        // A step links a node deep in the tree: the arena is no longer pre-order.
+        t.begin_journal();
+        let (p, _) = before[before.len() / 2];
+        let (s, e) = (t.get(p).start, t.get(p).start);
+        let id = t.alloc(s, e, b"new", flags::IORESOURCE_MEM, Desc::None);
+        t.link_sorted(p, id);
+        let j = t.end_journal();
+        assert_eq!(t.arena_walk_agrees(), (false, true));
+        assert!(t.walk(Tree::ROOT).any(|(n, _)| n == id));
+        // Undone, the lists are as parsed: the arena walk is back, and gives the same rows.
+        let redo = t.undo(j);
+        assert_eq!(t.arena_walk_agrees(), (true, true));
+        assert!(t.walk(Tree::ROOT).eq(before.iter().copied()));
+        t.undo(redo);
+        assert_eq!(t.arena_walk_agrees(), (false, true));
+        // A node allocated but never linked lies past the root's rows: not walked.
+        let mut t = crate::parse::parse_dump(text.as_bytes(), None)
+            .expect("example")
+            .tree;
+        let lone = t.alloc(0, 0xfff, b"lone", flags::IORESOURCE_MEM, Desc::None);
+        assert_eq!(t.arena_walk_agrees(), (true, true));
+        assert!(!t.walk(Tree::ROOT).any(|(n, _)| n == lone));
     }
 
     #[test]

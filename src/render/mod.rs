@@ -31,7 +31,8 @@ pub fn render_iomem(tree: &Tree) -> Vec<u8> {
 /// tree's width.
 pub fn render_iomem_below(tree: &Tree, top: NodeId) -> Vec<u8> {
     let width = tree.hex_width();
-    let mut out = Vec::with_capacity(tree.child_count(top) * 48);
+    // Every row below `top`, at a typical row's length (untouched capacity costs nothing).
+    let mut out = Vec::with_capacity(tree.rows_below(top) * 48);
     for (id, depth) in tree.walk(top) {
         let r = tree.get(id);
         let indent = 2 * depth.min(MAX_IORES_LEVEL);
