@@ -742,7 +742,22 @@ impl Tree {
         self.get_mut(new).set_up(Some(p));
         if fits && prev_key.is_none_or(|k| k < key) {
             self.kids_insert(p, key, new);
-            if key0 != start {
+            // The mark `set_children` would give this list (its start behind the list's keys,
+            // an overlap with either neighbour, or an inverted range): the rules then scan it
+            // as the kernel does instead of trusting a binary search.
+            let end = self.get(new).end;
+            let kids = self.kids(p);
+            let prev_end = kids.range(..key).next_back().map(|(_, v)| self.get(*v).end);
+            let next_start = kids
+                .range((Bound::Excluded(key), Bound::Unbounded))
+                .next()
+                .map(|(_, v)| self.get(*v).start);
+            if (key0 != start
+                || end < start
+                || prev_end.is_some_and(|pe| start <= pe)
+                || next_start.is_some_and(|ns| ns <= end))
+                && !self.get(p).unsorted
+            {
                 self.get_mut(p).unsorted = true;
             }
         } else {
@@ -2416,6 +2431,61 @@ mod tests {
         assert_ne!(x, y);
         assert_eq!(y.0 as usize, t.arena_len() - 1);
         assert!(t.in_tree(a));
+    }
+
+    #[test]
+    fn link_before_marks_a_list_as_set_children_would() {
+        // An overlap with the entry before, one with the entry after, a start behind the
+        // list's keys, and a clean link: each as `set_children` of the same order decides.
+        let mut t = Tree::new_iomem(46);
+        let a = t.alloc(0x1000, 0x2fff, b"a", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, a, None);
+        let b = t.alloc(0x2000, 0x3fff, b"b", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, b, None);
+        assert!(t.is_unsorted(Tree::ROOT), "overlap with the previous entry");
+
+        let mut t = Tree::new_iomem(46);
+        let a = t.alloc(0x4000, 0x4fff, b"a", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, a, None);
+        let b = t.alloc(0x1000, 0x4000, b"b", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, b, Some(a));
+        assert!(t.is_unsorted(Tree::ROOT), "overlap with the next entry");
+
+        let mut t = Tree::new_iomem(46);
+        let a = t.alloc(0x1000, 0x1fff, b"a", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, a, None);
+        let b = t.alloc(0x2000, 0x2fff, b"b", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, b, None);
+        assert!(!t.is_unsorted(Tree::ROOT), "touching is not overlapping");
+
+        // Random links (no removals, so the mark never had a reason to go stale): the mark is
+        // always the one `set_children` computes for the resulting order.
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for _ in 0..200 {
+            let mut t = Tree::new_iomem(46);
+            for _ in 0..1 + next(6) {
+                let s = next(16) * 0x1000;
+                let e = s + next(3) * 0x1000 + 0xfff;
+                let id = t.alloc(s, e, b"x", IORESOURCE_MEM, Desc::None);
+                let kids: Vec<NodeId> = t.children(Tree::ROOT).collect();
+                let at = next(kids.len() as u64 + 1) as usize;
+                t.link_before(Tree::ROOT, id, kids.get(at).copied());
+            }
+            let order: Vec<NodeId> = t.children(Tree::ROOT).collect();
+            let mut again = t.clone();
+            again.set_children(Tree::ROOT, &order);
+            assert_eq!(
+                t.is_unsorted(Tree::ROOT),
+                again.is_unsorted(Tree::ROOT),
+                "{order:?}"
+            );
+        }
     }
 
     #[test]
