@@ -1098,6 +1098,16 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Cat(ToolArgs),
+    /// Set memory online or offline by size, address range or block (util-linux chmem)
+    ///
+    /// chmem -e|-d [-b] [-v] [-z ZONE] SIZE|0xSTART-0xEND|BLOCK[-BLOCK]: writes each memory
+    /// block's `state` as the real tool does (Movable by default when valid_zones allows it);
+    /// its messages and exit status (0, 1, 64 for part) are util-linux 2.38.1's.
+    #[command(
+        after_help = "Example:\n  chmem -v -e 0x100000000-0x107ffffff",
+        disable_help_flag = true
+    )]
+    Chmem(ToolArgs),
     /// The address space as a picture
     ///
     /// One line per top-level stretch (System RAM, reserved, persistent memory, kmem, PCI,
@@ -1558,6 +1568,7 @@ impl Cmd {
             Cmd::Daxctl(a) => tool(line, "daxctl", a.args)?,
             Cmd::Echo(a) => tool(line, "echo", a.args)?,
             Cmd::Cat(a) => tool(line, "cat", a.args)?,
+            Cmd::Chmem(a) => tool(line, "chmem", a.args)?,
             Cmd::Map { width } => Command::Map { width },
             Cmd::Where {
                 size,

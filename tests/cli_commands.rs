@@ -432,3 +432,53 @@ fn lsmem_is_blocks_with_lsmems_default_columns() {
     }
     assert!(out(&["lsmem", "--help"]).contains("lsmem"));
 }
+
+/// `chmem` as typed on a machine (util-linux 2.38.1): `-v` lines on stdout, each block's
+/// `state` written through the kernel's `state_store`, "Could only …" and status 1 when part
+/// of a size could not be done (the part done is kept), usage errors with status 2.
+#[test]
+fn chmem_onlines_blocks_as_util_linux_does() {
+    let o = run(
+        &[
+            "--diff",
+            "none",
+            "--kernel",
+            "6.1",
+            "-e",
+            "hotplug add 100000000 512M",
+            "-e",
+            "chmem -v -e 0x100000000-0x10fffffff",
+            "-e",
+            "cat /sys/devices/system/memory/memory32/valid_zones",
+            "-e",
+            "chmem -e 1G",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "Memory Block 32 (0x0000000100000000-0x0000000107ffffff) enabled\n\
+             Memory Block 33 (0x0000000108000000-0x000000010fffffff) enabled\n"
+        ),
+        "{}",
+        show(&o)
+    );
+    // valid_zones of an online block names its zone: Movable, chmem's default.
+    assert!(out.contains("Movable\n"), "{}", show(&o));
+    assert!(
+        show(&o).contains("chmem: Could only enable 256M of memory"),
+        "{}",
+        show(&o)
+    );
+
+    let o = run(&["-e", "chmem --v"], &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        stderr(&o).contains("chmem: option '--v' is ambiguous"),
+        "{}",
+        show(&o)
+    );
+}

@@ -8,6 +8,7 @@
 //! machine) and [`ToolRun::partial`] says so.
 
 pub mod cat;
+pub mod chmem;
 pub mod daxctl;
 pub mod modprobe;
 pub mod ndctl;
@@ -26,6 +27,8 @@ pub enum ToolCommand {
     Sysfs(sysfs::SysfsWrite),
     /// `cat FILE…`: reads, changes nothing.
     Cat(cat::Cat),
+    /// `chmem -e|-d SIZE|RANGE|-b BLOCKRANGE`: `state` writes, block by block.
+    Chmem(chmem::Chmem),
     /// `ndctl --help`, `daxctl create-device -h`, `modprobe --help`: the tool's usage, printed
     /// with exit status 0 as the tool does; nothing runs.
     Help {
@@ -40,7 +43,7 @@ pub enum ToolCommand {
 pub struct ToolParseError(pub String);
 
 /// The tools this module speaks (the first word of their lines).
-pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo", "cat"];
+pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo", "cat", "chmem"];
 
 /// Parse a tool's argv (`argv[0]` = `modprobe|ndctl|daxctl|echo`).
 pub fn parse_argv(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
@@ -79,6 +82,17 @@ fn parse_tool(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
         Some("daxctl") => daxctl::parse(argv).map(ToolCommand::Daxctl),
         Some("echo") => sysfs::parse(argv).map(ToolCommand::Sysfs),
         Some("cat") => cat::parse(argv).map(ToolCommand::Cat),
+        Some("chmem") => chmem::parse(argv).map(|asked| match asked {
+            Ok(c) => ToolCommand::Chmem(c),
+            // -h and -V print and exit 0, as the tool does.
+            Err(a) => ToolCommand::Help {
+                argv: argv.to_vec(),
+                text: match a {
+                    chmem::Asked::Help => chmem::HELP.to_string(),
+                    chmem::Asked::Version => chmem::VERSION.to_string(),
+                },
+            },
+        }),
         Some(w) => Err(ToolParseError(format!(
             "`{w}` is not one of the modelled tools: {}",
             TOOLS.join(", ")
@@ -113,6 +127,7 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Daxctl(d) => d.fmt(f),
             ToolCommand::Sysfs(s) => s.fmt(f),
             ToolCommand::Cat(c) => c.fmt(f),
+            ToolCommand::Chmem(c) => c.fmt(f),
             ToolCommand::Help { argv, .. } => {
                 let words: Vec<&str> = argv.iter().map(String::as_str).collect();
                 match shlex::try_join(words.iter().copied()) {
@@ -155,6 +170,7 @@ pub fn run(m: &mut Machine, t: &ToolCommand, trace: &mut Trace) -> ToolRun {
         ToolCommand::Daxctl(c) => daxctl::run(m, c, trace),
         ToolCommand::Sysfs(c) => sysfs::run(m, c, trace),
         ToolCommand::Cat(c) => cat::run(m, c),
+        ToolCommand::Chmem(c) => chmem::run(m, c, trace),
         ToolCommand::Help { text, .. } => ToolRun {
             output: format!("{}\n", text.trim_end()),
             ..ToolRun::default()

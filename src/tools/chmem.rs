@@ -1,0 +1,731 @@
+//! `chmem` (util-linux 2.38.1, sys-utils/chmem.c): set a size or a range of memory online or
+//! offline by writing each memory block's `state` file, as the real tool does.
+//!
+//! What it mirrors, function by function:
+//! - `main`'s getopt loop (`"bdehvVz:"`, `-d`/`-e` mutually exclusive), then "bad usage"
+//!   unless exactly one parameter and `-e` or `-d` were given;
+//! - `parse_parameter`: `SIZE` (`strtosize_or_err`, MiB when it ends in a digit, a multiple of
+//!   the block size), `0xSTART-0xEND` (both aligned: start and end + 1), or with `-b` a block
+//!   number or `FIRST-LAST`; then `start > end` is an invalid range;
+//! - the zone name (`zone_name_to_id`, case-insensitive) is checked after the parameter;
+//! - `chmem_size`: the first SIZE/blocksize blocks not already in the wanted state, lowest
+//!   first to enable, highest first to disable, skipping blocks whose `valid_zones` does not
+//!   name the zone; `chmem_range`: every block of the range, "Zone mismatch" for the others;
+//! - without `-z`, enabling writes `online_movable` where `valid_zones` names Movable, else
+//!   `online` (the "By default, use zone Movable" branch); `-z Movable` writes
+//!   `online_movable`, any other zone `online_kernel`;
+//! - messages: `warn` (`chmem: … enable failed: <strerror>`), `warnx`, `-v` lines on stdout;
+//!   exit status 0, 1 when nothing was done, 64 (`CHMEM_EXIT_SOMEOK`) when part was.
+//!
+//! Every `state` write is [`super::sysfs`]'s `echo WORD > …/memoryN/state`: the kernel's
+//! `state_store` decides, exactly as for a write typed by hand.
+//!
+//! The argument parser is getopt's grammar by hand (bundled short options, `--opt=value`,
+//! `-zNAME`) because chmem's error words are glibc getopt's ("invalid option -- 'x'"), which
+//! clap does not print. `strtosize` takes an integer (strtoumax base 0) with an optional
+//! K/M/G/T/P/E suffix and optional `iB`/`B`; its decimal fractions (`1.5G`) are refused here.
+
+use super::sysfs::{SysfsWrite, Target};
+use super::{ToolParseError, ToolRun, strerror, tool_error};
+use crate::kernel::machine::Machine;
+use crate::kernel::{Errno, Trace};
+use crate::render::lsmem::size_to_human_string;
+use std::fmt;
+
+/// `CHMEM_EXIT_SOMEOK`: part of the request was done.
+pub const EXIT_SOMEOK: i32 = 64;
+
+const TRY_HELP: &str = "Try 'chmem --help' for more information.";
+
+/// `zone_names[]` in `enum zone_id` order.
+const ZONE_NAMES: [&str; 6] = ["DMA", "DMA32", "Normal", "Highmem", "Movable", "Device"];
+
+/// `usage()` with util-linux's USAGE_* macros, as `chmem --help` prints it (2.38.1).
+pub const HELP: &str = "
+Usage:
+ chmem [options] [SIZE|RANGE|BLOCKRANGE]
+
+Set a particular size or range of memory online or offline.
+
+Options:
+ -e, --enable       enable memory
+ -d, --disable      disable memory
+ -b, --blocks       use memory blocks
+ -z, --zone <name>  select memory zone (see below)
+ -v, --verbose      verbose output
+ -h, --help         display this help
+ -V, --version      display version
+
+Supported zones:
+ DMA
+ DMA32
+ Normal
+ Highmem
+ Movable
+ Device
+
+For more details see chmem(8).";
+
+/// `print_version`.
+pub const VERSION: &str = "chmem from util-linux 2.38.1";
+
+/// A parsed `chmem` command line (the parameter is read against the block size when it runs,
+/// as the real tool reads `block_size_bytes` first).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Chmem {
+    pub argv: Vec<String>,
+    pub enable: bool,
+    pub blocks: bool,
+    pub verbose: bool,
+    pub zone: Option<String>,
+    pub param: String,
+}
+
+/// What `parse` found instead of a command to run.
+pub enum Asked {
+    Help,
+    Version,
+}
+
+fn usage_error(first: impl Into<String>) -> ToolParseError {
+    ToolParseError(format!("chmem: {}\n{TRY_HELP}", first.into()))
+}
+
+/// Parse `chmem …` (`argv[0]` = "chmem"). `Err` holds the tool's usage message; `-h`/`-V`
+/// come back as `Ok(Err(Asked))` so that the caller prints them with status 0.
+pub fn parse(argv: &[String]) -> Result<Result<Chmem, Asked>, ToolParseError> {
+    const LONG: [(&str, char); 7] = [
+        ("blocks", 'b'),
+        ("disable", 'd'),
+        ("enable", 'e'),
+        ("help", 'h'),
+        ("verbose", 'v'),
+        ("version", 'V'),
+        ("zone", 'z'),
+    ];
+    // getopt's pass: options in order (a refusal is an event too, so that an earlier `-h`
+    // still wins), parameters anywhere (GNU getopt permutes them to the end).
+    enum Ev {
+        Opt(char, Option<String>),
+        Refused(String),
+    }
+    let mut events = Vec::new();
+    let mut positional: Vec<String> = Vec::new();
+    let mut i = 1;
+    while let Some(a) = argv.get(i) {
+        i += 1;
+        if a == "--" {
+            positional.extend(argv[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            // getopt_long: an exact name, else any unambiguous prefix.
+            let hits: Vec<&(&str, char)> = match LONG.iter().find(|(l, _)| *l == name) {
+                Some(exact) => vec![exact],
+                None => LONG.iter().filter(|(l, _)| l.starts_with(name)).collect(),
+            };
+            let ev = match hits.as_slice() {
+                [] => Ev::Refused(format!("unrecognized option '{a}'")),
+                [(full, 'z')] => match inline.or_else(|| {
+                    let v = argv.get(i).cloned();
+                    i += usize::from(v.is_some());
+                    v
+                }) {
+                    Some(v) => Ev::Opt('z', Some(v)),
+                    None => Ev::Refused(format!("option '--{full}' requires an argument")),
+                },
+                [(full, c)] if inline.is_none() => Ev::Opt(*c, None),
+                [(full, _)] => Ev::Refused(format!("option '--{full}' doesn't allow an argument")),
+                many => {
+                    let names: Vec<String> = many.iter().map(|(l, _)| format!("'--{l}'")).collect();
+                    Ev::Refused(format!(
+                        "option '{a}' is ambiguous; possibilities: {}",
+                        names.join(" ")
+                    ))
+                }
+            };
+            events.push(ev);
+        } else if a.len() > 1 && a.starts_with('-') {
+            let chars: Vec<char> = a[1..].chars().collect();
+            for (k, &c) in chars.iter().enumerate() {
+                if c == 'z' {
+                    let rest: String = chars[k + 1..].iter().collect();
+                    let value = if rest.is_empty() {
+                        let v = argv.get(i).cloned();
+                        i += usize::from(v.is_some());
+                        v
+                    } else {
+                        Some(rest)
+                    };
+                    events.push(match value {
+                        Some(v) => Ev::Opt('z', Some(v)),
+                        None => Ev::Refused("option requires an argument -- 'z'".into()),
+                    });
+                    break;
+                }
+                events.push(if "bdehvV".contains(c) {
+                    Ev::Opt(c, None)
+                } else {
+                    Ev::Refused(format!("invalid option -- '{c}'"))
+                });
+            }
+        } else {
+            positional.push(a.clone());
+        }
+    }
+
+    let (mut enable, mut disable) = (false, false);
+    let (mut blocks, mut verbose, mut zone) = (false, false, None);
+    for ev in events {
+        match ev {
+            Ev::Refused(why) => return Err(usage_error(why)),
+            // err_exclusive_options: the second of -d/-e names both (longopts order).
+            Ev::Opt('e', _) if disable => return Err(exclusive()),
+            Ev::Opt('d', _) if enable => return Err(exclusive()),
+            Ev::Opt('e', _) => enable = true,
+            Ev::Opt('d', _) => disable = true,
+            Ev::Opt('b', _) => blocks = true,
+            Ev::Opt('v', _) => verbose = true,
+            Ev::Opt('z', v) => zone = v,
+            Ev::Opt('h', _) => return Ok(Err(Asked::Help)),
+            Ev::Opt(_, _) => return Ok(Err(Asked::Version)),
+        }
+    }
+    if positional.len() != 1 || !(enable || disable) {
+        return Err(usage_error("bad usage"));
+    }
+    Ok(Ok(Chmem {
+        argv: argv.to_vec(),
+        enable,
+        blocks,
+        verbose,
+        zone,
+        param: positional.remove(0),
+    }))
+}
+
+fn exclusive() -> ToolParseError {
+    ToolParseError("chmem: mutually exclusive arguments: --disable --enable".into())
+}
+
+impl fmt::Display for Chmem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match shlex::try_join(self.argv.iter().map(String::as_str)) {
+            Ok(s) => f.write_str(&s),
+            Err(_) => f.write_str(&self.argv.join(" ")),
+        }
+    }
+}
+
+/// What the parameter asks for, in memory blocks.
+#[derive(Debug, PartialEq, Eq)]
+enum Param {
+    /// `chmem_size`: this many blocks.
+    Size(u64),
+    /// `chmem_range`: blocks `first..=last`.
+    Range(u64, u64),
+}
+
+/// `strtosize` (lib/strutils.c `parse_size`): a number as `strtoumax(…, 0)` reads it
+/// (decimal, `0x` hex, `0` octal), then optionally K/M/G/T/P/E (either case), then optionally
+/// `iB` (powers of 1024, also the default) or `B` (powers of 1000).
+fn strtosize(s: &str) -> Option<u64> {
+    let t = s.trim_start();
+    let hex = t.starts_with("0x") || t.starts_with("0X");
+    let body = if hex { &t[2..] } else { t };
+    let n = body
+        .find(|c: char| !(c.is_ascii_hexdigit() && (hex || c.is_ascii_digit())))
+        .unwrap_or(body.len());
+    let (digits, suffix) = body.split_at(n);
+    if digits.is_empty() {
+        return None;
+    }
+    let x = if hex {
+        u64::from_str_radix(digits, 16)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse()
+    }
+    .ok()?;
+    let mut it = suffix.chars();
+    let pwr = match it.next() {
+        None => return Some(x),
+        Some(c) => "KMGTPE".find(c.to_ascii_uppercase())? as u32 + 1,
+    };
+    let base: u64 = match it.as_str() {
+        "" | "iB" => 1024,
+        "B" => 1000,
+        _ => return None,
+    };
+    x.checked_mul(base.checked_pow(pwr)?)
+}
+
+/// `parse_parameter` against the machine's block size: `Err` is the tool's message.
+fn parse_parameter(c: &Chmem, block_size: u64) -> Result<Param, String> {
+    let human_bs = size_to_human_string(block_size);
+    let split: Vec<&str> = c.param.split('-').collect();
+    let p = match split.as_slice() {
+        [one] if c.blocks => {
+            let n = ul_strtou64(one).ok_or(format!("Failed to parse block number: '{one}'"))?;
+            Param::Range(n, n)
+        }
+        [one] => {
+            let mut size =
+                strtosize(one).ok_or(format!("Failed to parse size: '{one}': Invalid argument"))?;
+            if one.ends_with(|ch: char| ch.is_ascii_digit()) {
+                size = size.wrapping_mul(1024 * 1024);
+            }
+            if !size.is_multiple_of(block_size) {
+                return Err(format!(
+                    "Size must be aligned to memory block size ({human_bs})"
+                ));
+            }
+            Param::Size(size / block_size)
+        }
+        [a, b] if c.blocks => {
+            let s = ul_strtou64(a).ok_or(format!("Failed to parse start: '{a}'"))?;
+            let e = ul_strtou64(b).ok_or(format!("Failed to parse end: '{b}'"))?;
+            Param::Range(s, e)
+        }
+        [a, b] => {
+            if a.len() < 2 || a.as_bytes()[1] != b'x' {
+                return Err(format!("Invalid start address format: {a}"));
+            }
+            if b.len() < 2 || b.as_bytes()[1] != b'x' {
+                return Err(format!("Invalid end address format: {b}"));
+            }
+            let s = strtox64(a).ok_or(format!("Failed to parse start address: '{a}'"))?;
+            let e = strtox64(b).ok_or(format!("Failed to parse end address: '{b}'"))?;
+            if !s.is_multiple_of(block_size) || !e.wrapping_add(1).is_multiple_of(block_size) {
+                return Err(format!(
+                    "Start address and (end address + 1) must be aligned to memory block size \
+                     ({human_bs})"
+                ));
+            }
+            Param::Range(s / block_size, e / block_size)
+        }
+        _ => return Err(format!("Invalid parameter: {}", c.param)),
+    };
+    match p {
+        Param::Range(s, e) if s > e => Err(format!("Invalid range: {}", c.param)),
+        p => Ok(p),
+    }
+}
+
+/// `ul_strtou64(s, base 10)`: digits only (a leading `-` is refused).
+fn ul_strtou64(s: &str) -> Option<u64> {
+    let t = s.trim_start();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| t.parse().ok())
+        .flatten()
+}
+
+/// `strtox64_or_err`: hex, with or without `0x`.
+fn strtox64(s: &str) -> Option<u64> {
+    let t = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    u64::from_str_radix(t, 16).ok()
+}
+
+/// `idxtostr`.
+fn idxtostr(idx: u64, block_size: u64) -> String {
+    let start = idx.wrapping_mul(block_size);
+    let end = start.wrapping_add(block_size).wrapping_sub(1);
+    format!("Memory Block {idx} (0x{start:016x}-0x{end:016x})")
+}
+
+/// `c_strcasestr` of a zone name in a `valid_zones` line.
+fn names_zone(line: &str, zone: &str) -> bool {
+    line.to_ascii_lowercase()
+        .contains(&zone.to_ascii_lowercase())
+}
+
+/// Run `chmem` on `m`: each block's `state` written in the tool's order.
+pub fn run(m: &mut Machine, c: &Chmem, trace: &mut Trace) -> ToolRun {
+    let mut r = ToolRun::default();
+    let bs = m.config.block_size;
+    let refuse = |r: &mut ToolRun, words: String| {
+        r.error = Some(tool_error(Errno::EINVAL, "chmem", words));
+    };
+    let param = match parse_parameter(c, bs) {
+        Ok(p) => p,
+        Err(words) => {
+            refuse(&mut r, words);
+            return r;
+        }
+    };
+    // valid_zones exists on every kernel modelled (since 3.18): have_zones.
+    let zone_id = match &c.zone {
+        None => None,
+        Some(z) => match ZONE_NAMES.iter().position(|n| n.eq_ignore_ascii_case(z)) {
+            Some(i) => Some(i),
+            None => {
+                refuse(&mut r, format!("unknown memory zone: {z}\n{TRY_HELP}"));
+                return r;
+            }
+        },
+    };
+    let mut onoff = match (c.enable, zone_id) {
+        (false, _) => "offline",
+        (true, Some(4)) => "online_movable",
+        (true, Some(_)) => "online_kernel",
+        (true, None) => "online",
+    };
+    let ids: Vec<u64> = m.blocks.iter().map(|b| b.id).collect();
+    let (what, done_word) = if c.enable {
+        ("enable", "enabled")
+    } else {
+        ("disable", "disabled")
+    };
+    let mut last_errno = Errno::EINVAL;
+    let mut logs = Vec::new();
+    let mut done = 0u64;
+    let (wanted, order): (u64, Vec<u64>) = match param {
+        Param::Size(n) if c.enable => (n, ids),
+        Param::Size(n) => (n, ids.into_iter().rev().collect()),
+        Param::Range(s, e) => (
+            e - s + 1,
+            ids.into_iter().filter(|&i| i >= s && i <= e).collect(),
+        ),
+    };
+    let is_size = matches!(param, Param::Size(_));
+    let mut todo = wanted;
+    for idx in order {
+        if is_size && todo == 0 {
+            break;
+        }
+        let Some(b) = m.blocks.get(idx) else { continue };
+        let state = b.state.as_str();
+        let line = m.blocks.valid_zones(b);
+        let str = idxtostr(idx, bs);
+        // strncmp(onoff, state, 6): "online…" matches any online state.
+        if state.as_bytes().get(..6) == onoff.as_bytes().get(..6) {
+            if !is_size {
+                if c.verbose {
+                    r.say(format!("{str} already {done_word}"));
+                }
+                todo -= 1;
+            }
+            continue;
+        }
+        if let Some(z) = zone_id {
+            let zn = ZONE_NAMES[z];
+            let mismatch = if c.enable {
+                !names_zone(&line, zn)
+            } else {
+                !line
+                    .to_ascii_lowercase()
+                    .starts_with(&zn.to_ascii_lowercase())
+            };
+            if mismatch {
+                if !is_size {
+                    r.say(format!("chmem: {str} {what} failed: Zone mismatch"));
+                }
+                continue;
+            }
+        } else if c.enable {
+            onoff = if names_zone(&line, "Movable") {
+                "online_movable"
+            } else {
+                "online"
+            };
+        }
+        let write = SysfsWrite {
+            word: onoff.to_string(),
+            path: format!("/sys/devices/system/memory/memory{idx}/state"),
+            target: Target::MemoryState(idx),
+        };
+        let w = super::sysfs::run(m, &write, trace);
+        match w.error {
+            Some(e) => {
+                last_errno = e.errno;
+                r.say(format!("chmem: {str} {what} failed: {}", strerror(e.errno)));
+                logs.extend(e.log);
+            }
+            None => {
+                if c.verbose {
+                    r.say(format!("{str} {done_word}"));
+                }
+                todo -= 1;
+                done += 1;
+            }
+        }
+    }
+    if is_size && todo > 0 {
+        let bytes = (wanted - todo) * bs;
+        r.say(format!(
+            "chmem: Could only {what} {} of memory",
+            size_to_human_string(bytes)
+        ));
+    }
+    if todo == 0 {
+        r.error = None;
+    } else {
+        let status = if todo == wanted { 1 } else { EXIT_SOMEOK };
+        let mut e = tool_error(
+            last_errno,
+            "chmem",
+            format!("exit status {status}: {todo} of {wanted} memory block(s) not {done_word}"),
+        );
+        e.log = (!logs.is_empty()).then(|| logs.join("\n"));
+        r.error = Some(e);
+        r.partial = done > 0;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::machine::{AddOptions, Config};
+    use crate::kernel::memory::{BlockState, Zone};
+    use crate::testutil::t0;
+
+    fn argv(line: &str) -> Vec<String> {
+        shlex::split(line).expect("words")
+    }
+    fn parsed(line: &str) -> Chmem {
+        match parse(&argv(line)) {
+            Ok(Ok(c)) => c,
+            _ => panic!("{line} did not parse"),
+        }
+    }
+
+    #[test]
+    fn usage_errors_are_the_real_tools_words() {
+        // Each message is what util-linux 2.38.1's chmem printed on this project's build
+        // machine for the same argv (Debian bookworm, `chmem from util-linux 2.38.1`).
+        let try_help = "\nTry 'chmem --help' for more information.";
+        for (line, want) in [
+            ("chmem", format!("chmem: bad usage{try_help}")),
+            ("chmem -e", format!("chmem: bad usage{try_help}")),
+            ("chmem -e -b", format!("chmem: bad usage{try_help}")),
+            ("chmem -e 5 6", format!("chmem: bad usage{try_help}")),
+            (
+                "chmem -e -d 1",
+                "chmem: mutually exclusive arguments: --disable --enable".into(),
+            ),
+            (
+                "chmem -e -e 128M -v -d",
+                "chmem: mutually exclusive arguments: --disable --enable".into(),
+            ),
+            (
+                "chmem -x",
+                format!("chmem: invalid option -- 'x'{try_help}"),
+            ),
+            (
+                "chmem --v",
+                format!(
+                    "chmem: option '--v' is ambiguous; possibilities: '--verbose' '--version'{try_help}"
+                ),
+            ),
+            (
+                "chmem --foo",
+                format!("chmem: unrecognized option '--foo'{try_help}"),
+            ),
+            (
+                "chmem --zone",
+                format!("chmem: option '--zone' requires an argument{try_help}"),
+            ),
+            (
+                "chmem -z",
+                format!("chmem: option requires an argument -- 'z'{try_help}"),
+            ),
+            (
+                "chmem -ebz",
+                format!("chmem: option requires an argument -- 'z'{try_help}"),
+            ),
+            (
+                "chmem --enable=1",
+                format!("chmem: option '--enable' doesn't allow an argument{try_help}"),
+            ),
+        ] {
+            match parse(&argv(line)) {
+                Err(e) => assert_eq!(e.0, want, "{line}"),
+                Ok(_) => panic!("{line} parsed"),
+            }
+        }
+        // `--dis 5` is `--disable 5` (a getopt_long prefix); `-zMovable`, `-evb`, `--zone=x`.
+        let c = parsed("chmem --dis 5");
+        assert!(!c.enable && c.param == "5");
+        let c = parsed("chmem -evb -zMovable 3");
+        assert!(c.enable && c.verbose && c.blocks && c.zone.as_deref() == Some("Movable"));
+        assert_eq!(
+            parsed("chmem -e --zone=normal 1G").zone.as_deref(),
+            Some("normal")
+        );
+        assert!(matches!(parse(&argv("chmem -h -x")), Ok(Err(Asked::Help))));
+        assert!(matches!(parse(&argv("chmem -V")), Ok(Err(Asked::Version))));
+    }
+
+    #[test]
+    fn parameters_as_parse_parameter_reads_them() {
+        // Real 2.38.1 words for the refusals (block size 128M, as on the build machine).
+        let bs = 128 << 20;
+        let p = |line: &str| parse_parameter(&parsed(line), bs);
+        assert_eq!(
+            p("chmem -e xyz"),
+            Err("Failed to parse size: 'xyz': Invalid argument".into())
+        );
+        assert_eq!(
+            p("chmem -e 100M"),
+            Err("Size must be aligned to memory block size (128M)".into())
+        );
+        // `--dis 5`: a bare number is MiB (`isdigit(str[strlen(str) - 1])`).
+        assert_eq!(
+            p("chmem --dis 5"),
+            Err("Size must be aligned to memory block size (128M)".into())
+        );
+        assert_eq!(
+            p("chmem -b -e abc"),
+            Err("Failed to parse block number: 'abc'".into())
+        );
+        assert_eq!(
+            p("chmem -e 0x10-0x20"),
+            Err(
+                "Start address and (end address + 1) must be aligned to memory block size (128M)"
+                    .into()
+            )
+        );
+        assert_eq!(p("chmem -e 1-2-3"), Err("Invalid parameter: 1-2-3".into()));
+        assert_eq!(
+            p("chmem -e 0x100000000-0xfffffff"),
+            Err("Invalid range: 0x100000000-0xfffffff".into())
+        );
+        assert_eq!(p("chmem -b -e 5-3"), Err("Invalid range: 5-3".into()));
+        assert_eq!(
+            p("chmem -e 100000000-10fffffff"),
+            Err("Invalid start address format: 100000000".into())
+        );
+        // What they ask for.
+        assert_eq!(p("chmem -e 256"), Ok(Param::Size(2)));
+        assert_eq!(p("chmem -e 1G"), Ok(Param::Size(8)));
+        assert_eq!(p("chmem -e 1GiB"), Ok(Param::Size(8)));
+        // A hex size ending in a digit is MiB too: 0x8000000 MiB (the C tests the last char).
+        assert_eq!(p("chmem -e 0x8000000"), Ok(Param::Size(1 << 20)));
+        assert_eq!(
+            p("chmem -e 0x100000000-0x10fffffff"),
+            Ok(Param::Range(32, 33))
+        );
+        assert_eq!(p("chmem -b -d 7"), Ok(Param::Range(7, 7)));
+        assert_eq!(p("chmem -b -d 7-9"), Ok(Param::Range(7, 9)));
+        // strtosize: base-0 numbers, K…E suffixes, iB (1024) or B (1000).
+        assert_eq!(strtosize("0x10K"), Some(16 << 10));
+        assert_eq!(strtosize("010"), Some(8));
+        assert_eq!(strtosize("2MB"), Some(2_000_000));
+        assert_eq!(strtosize("3m"), Some(3 << 20));
+        assert_eq!(strtosize("1Q"), None);
+        assert_eq!(strtosize(""), None);
+    }
+
+    /// T0 with four hot-added, offline blocks at 4 GiB (32–35; valid_zones "Normal Movable").
+    fn machine() -> Machine {
+        let mut m = Machine::boot(t0(), Config::default());
+        m.add_memory(
+            0,
+            0x1_0000_0000,
+            512 << 20,
+            &AddOptions::default(),
+            &mut Trace::new(),
+        )
+        .expect("hot-add");
+        m
+    }
+    fn run_line(m: &mut Machine, line: &str) -> ToolRun {
+        run(m, &parsed(line), &mut Trace::new())
+    }
+    fn state(m: &Machine, n: u64) -> (BlockState, Option<Zone>) {
+        let b = m.blocks.get(n).expect("block");
+        (b.state, b.zone)
+    }
+
+    #[test]
+    fn a_range_onlines_movable_by_default_and_says_what_it_did() {
+        // chmem_range: "By default, use zone Movable for online, if valid"; `-v` prints
+        // "%s enabled" with idxtostr's "Memory Block %lu (0x%016lx-0x%016lx)".
+        let mut m = machine();
+        let r = run_line(&mut m, "chmem -v -e 0x100000000-0x10fffffff");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!(
+            r.output,
+            "Memory Block 32 (0x0000000100000000-0x0000000107ffffff) enabled\n\
+             Memory Block 33 (0x0000000108000000-0x000000010fffffff) enabled\n"
+        );
+        assert_eq!(state(&m, 32), (BlockState::Online, Some(Zone::Movable)));
+        assert_eq!(state(&m, 34).0, BlockState::Offline);
+        // Again: "already enabled", no write, status 0.
+        let r = run_line(&mut m, "chmem -v -b -e 32-33");
+        assert!(r.error.is_none());
+        assert_eq!(
+            r.output,
+            "Memory Block 32 (0x0000000100000000-0x0000000107ffffff) already enabled\n\
+             Memory Block 33 (0x0000000108000000-0x000000010fffffff) already enabled\n"
+        );
+        // -z Normal writes online_kernel; -z DMA32 does not match valid_zones: a warnx.
+        let r = run_line(&mut m, "chmem -z Normal -b -e 34");
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert_eq!(state(&m, 34), (BlockState::Online, Some(Zone::Normal)));
+        let r = run_line(&mut m, "chmem -z dma32 -b -e 35");
+        assert_eq!(
+            r.output,
+            "chmem: Memory Block 35 (0x0000000118000000-0x000000011fffffff) enable failed: Zone mismatch\n"
+        );
+        assert!(r.error.is_some() && !r.partial);
+        assert_eq!(state(&m, 35).0, BlockState::Offline);
+    }
+
+    #[test]
+    fn a_size_takes_the_lowest_blocks_to_enable_and_the_highest_to_disable() {
+        // chmem_size: `i = enable ? 0 : desc->ndirs - 1`, skipping blocks already in the state,
+        // until `size` blocks were changed; "Could only %s %s of memory" when it ran out.
+        let mut m = machine();
+        let r = run_line(&mut m, "chmem -e 256M");
+        assert!(r.error.is_none() && r.output.is_empty(), "{r:?}");
+        assert_eq!(
+            (state(&m, 32).0, state(&m, 33).0),
+            (BlockState::Online, BlockState::Online)
+        );
+        assert_eq!(state(&m, 34).0, BlockState::Offline);
+        // Disable 128M: the highest-numbered block not already offline (33; 34 and 35 are).
+        let r = run_line(&mut m, "chmem -v -d 128M");
+        assert!(r.error.is_none(), "{r:?}");
+        assert_eq!(
+            r.output,
+            "Memory Block 33 (0x0000000108000000-0x000000010fffffff) disabled\n"
+        );
+        // 1G = 8 blocks, but only 35, 34, 33 are offline: 384M, status 64, kept.
+        let r = run_line(&mut m, "chmem -e 1G");
+        assert_eq!(r.output, "chmem: Could only enable 384M of memory\n");
+        let e = r.error.expect("status 64");
+        assert!(e.reason.starts_with("exit status 64"), "{}", e.reason);
+        assert!(r.partial);
+        assert!((32..=35).all(|n| state(&m, n).0 == BlockState::Online));
+    }
+
+    #[test]
+    fn a_refused_state_write_is_warned_with_strerror_and_nothing_done_is_status_1() {
+        // Block 0 spans DMA and DMA32 (valid_zones "none"): offline_pages refuses it, and
+        // chmem_range says `warn("%s disable failed")`, errno's words after the colon.
+        let mut m = machine();
+        let r = run_line(&mut m, "chmem -b -d 0");
+        let e = r.error.expect("refused");
+        assert!(e.reason.starts_with("exit status 1"), "{}", e.reason);
+        assert!(!r.partial);
+        assert!(
+            r.output.starts_with(
+                "chmem: Memory Block 0 (0x0000000000000000-0x0000000007ffffff) disable failed: "
+            ),
+            "{}",
+            r.output
+        );
+        assert_eq!(state(&m, 0).0, BlockState::Online);
+    }
+}
