@@ -462,6 +462,10 @@ impl fmt::Display for Command {
                 }
             }
             Command::Find { addr } => write!(f, "find {addr:x}"),
+            Command::Blocks(o) if o.typed_as_lsmem => match o.to_string() {
+                opts if opts.is_empty() => write!(f, "lsmem"),
+                opts => write!(f, "lsmem {opts}"),
+            },
             Command::Blocks(o) if o == &Default::default() => write!(f, "blocks"),
             Command::Blocks(o) => write!(f, "blocks {o}"),
             Command::BlocksSysfs => write!(f, "blocks --sysfs"),
@@ -1552,6 +1556,7 @@ impl Cmd {
                         if typed_lsmem && o.columns.is_none() {
                             o.columns = Some(crate::render::lsmem::Column::LSMEM_DEFAULT.to_vec());
                         }
+                        o.typed_as_lsmem = typed_lsmem;
                         o
                     })
                     .map(Command::Blocks)
@@ -1884,6 +1889,11 @@ mod tests {
             "show \"Persistent Memory (legacy)\"",
             "find a0001000",
             "blocks",
+            // Typed as lsmem, echoed and saved as lsmem (its own default columns).
+            "lsmem",
+            "lsmem -o RANGE -b",
+            "chmem -v -e 0x100000000-0x10fffffff",
+            "chmem -b -d 7",
             "diff",
             "diff 2",
             "undo",
@@ -1903,6 +1913,9 @@ mod tests {
             let again = ok(&c.to_string());
             assert_eq!(c, again, "{l:?} → {c} did not round-trip");
         }
+        // What the user typed is what is echoed (lsmem is not shown as `blocks -o …`).
+        assert_eq!(ok("lsmem").to_string(), "lsmem");
+        assert_eq!(ok("lsmem -b -o RANGE").to_string(), "lsmem -o RANGE -b");
         assert_eq!(ok("exit"), Command::Quit);
         assert_eq!(ok("?"), Command::Help { topic: None });
         assert_eq!(

@@ -122,6 +122,9 @@ pub struct LsmemOptions {
     pub noheadings: bool,
     pub want_table: bool,
     pub want_summary: bool,
+    /// Typed as `lsmem` (not `blocks`): its default columns are lsmem's
+    /// ([`Column::LSMEM_DEFAULT`]), and it is echoed and saved as typed.
+    pub typed_as_lsmem: bool,
 }
 
 impl Default for LsmemOptions {
@@ -135,6 +138,7 @@ impl Default for LsmemOptions {
             noheadings: false,
             want_table: true,
             want_summary: true,
+            typed_as_lsmem: false,
         }
     }
 }
@@ -349,7 +353,9 @@ impl fmt::Display for LsmemOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |v: &[Column]| v.iter().map(|c| c.name()).collect::<Vec<_>>().join(",");
         let mut parts: Vec<String> = Vec::new();
-        if let Some(c) = &self.columns {
+        if let Some(c) = &self.columns
+            && !(self.typed_as_lsmem && c[..] == Column::LSMEM_DEFAULT[..])
+        {
             parts.push(format!("-o {}", list(c)));
         }
         if let Some(c) = &self.split {
