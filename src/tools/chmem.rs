@@ -572,40 +572,33 @@ mod tests {
         // Real 2.38.1 words for the refusals (block size 128M, as on the build machine).
         let bs = 128 << 20;
         let p = |line: &str| parse_parameter(&parsed(line), bs);
-        assert_eq!(
-            p("chmem -e xyz"),
-            Err("Failed to parse size: 'xyz': Invalid argument".into())
-        );
-        assert_eq!(
-            p("chmem -e 100M"),
-            Err("Size must be aligned to memory block size (128M)".into())
-        );
-        // `--dis 5`: a bare number is MiB (`isdigit(str[strlen(str) - 1])`).
-        assert_eq!(
-            p("chmem --dis 5"),
-            Err("Size must be aligned to memory block size (128M)".into())
-        );
-        assert_eq!(
-            p("chmem -b -e abc"),
-            Err("Failed to parse block number: 'abc'".into())
-        );
-        assert_eq!(
-            p("chmem -e 0x10-0x20"),
-            Err(
-                "Start address and (end address + 1) must be aligned to memory block size (128M)"
-                    .into()
-            )
-        );
-        assert_eq!(p("chmem -e 1-2-3"), Err("Invalid parameter: 1-2-3".into()));
-        assert_eq!(
-            p("chmem -e 0x100000000-0xfffffff"),
-            Err("Invalid range: 0x100000000-0xfffffff".into())
-        );
-        assert_eq!(p("chmem -b -e 5-3"), Err("Invalid range: 5-3".into()));
-        assert_eq!(
-            p("chmem -e 100000000-10fffffff"),
-            Err("Invalid start address format: 100000000".into())
-        );
+        let aligned = "Size must be aligned to memory block size (128M)";
+        for (line, want) in [
+            (
+                "chmem -e xyz",
+                "Failed to parse size: 'xyz': Invalid argument",
+            ),
+            ("chmem -e 100M", aligned),
+            // `--dis 5`: a bare number is MiB (`isdigit(str[strlen(str) - 1])`).
+            ("chmem --dis 5", aligned),
+            ("chmem -b -e abc", "Failed to parse block number: 'abc'"),
+            (
+                "chmem -e 0x10-0x20",
+                "Start address and (end address + 1) must be aligned to memory block size (128M)",
+            ),
+            ("chmem -e 1-2-3", "Invalid parameter: 1-2-3"),
+            (
+                "chmem -e 0x100000000-0xfffffff",
+                "Invalid range: 0x100000000-0xfffffff",
+            ),
+            ("chmem -b -e 5-3", "Invalid range: 5-3"),
+            (
+                "chmem -e 100000000-10fffffff",
+                "Invalid start address format: 100000000",
+            ),
+        ] {
+            assert_eq!(p(line), Err(want.to_string()), "{line}");
+        }
         // What they ask for.
         assert_eq!(p("chmem -e 256"), Ok(Param::Size(2)));
         assert_eq!(p("chmem -e 1G"), Ok(Param::Size(8)));
