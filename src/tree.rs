@@ -2458,6 +2458,17 @@ mod tests {
         t.link_before(Tree::ROOT, b, None);
         assert!(!t.is_unsorted(Tree::ROOT), "touching is not overlapping");
 
+        // An inverted range alone in its list is marked (set_children: `if e < s`); a
+        // one-byte range (end == start) is not.
+        let mut t = Tree::new_iomem(46);
+        let a = t.alloc(0x3000, 0x2fff, b"inverted", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, a, None);
+        assert!(t.is_unsorted(Tree::ROOT), "end below start");
+        let mut t = Tree::new_iomem(46);
+        let a = t.alloc(0x3000, 0x3000, b"one byte", IORESOURCE_MEM, Desc::None);
+        t.link_before(Tree::ROOT, a, None);
+        assert!(!t.is_unsorted(Tree::ROOT), "a one-byte range is a range");
+
         // Random links (no removals, so the mark never had a reason to go stale): the mark is
         // always the one `set_children` computes for the resulting order.
         let mut rng = 0x2545_f491_4f6c_dd1du64;
