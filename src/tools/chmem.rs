@@ -563,6 +563,21 @@ mod tests {
             parsed("chmem -e --zone=normal 1G").zone.as_deref(),
             Some("normal")
         );
+        // `--zone NAME` takes the next word; `-` alone is a parameter, as getopt has it.
+        let c = parsed("chmem -e --zone Movable 1G");
+        assert_eq!(
+            (c.zone.as_deref(), c.param.as_str()),
+            (Some("Movable"), "1G")
+        );
+        assert_eq!(parsed("chmem -e -").param, "-");
+        // -d then -e: the same message, both names in longopts order.
+        match parse(&argv("chmem -d -e 1")) {
+            Err(e) => assert_eq!(
+                e.0,
+                "chmem: mutually exclusive arguments: --disable --enable"
+            ),
+            Ok(_) => panic!("-d -e parsed"),
+        }
         assert!(matches!(parse(&argv("chmem -h -x")), Ok(Err(Asked::Help))));
         assert!(matches!(parse(&argv("chmem -V")), Ok(Err(Asked::Version))));
     }
@@ -614,6 +629,7 @@ mod tests {
         // strtosize: base-0 numbers, K…E suffixes, iB (1024) or B (1000).
         assert_eq!(strtosize("0x10K"), Some(16 << 10));
         assert_eq!(strtosize("010"), Some(8));
+        assert_eq!(strtosize("0"), Some(0));
         assert_eq!(strtosize("2MB"), Some(2_000_000));
         assert_eq!(strtosize("3m"), Some(3 << 20));
         assert_eq!(strtosize("1Q"), None);
