@@ -319,11 +319,8 @@ fn parse_parameter(c: &Chmem, block_size: u64) -> Result<Param, String> {
 
 /// `ul_strtou64(s, base 10)`: digits only (a leading `-` is refused).
 fn ul_strtou64(s: &str) -> Option<u64> {
-    let t = s.trim_start();
-    let t = t.strip_prefix('+').unwrap_or(t);
-    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| t.parse().ok())
-        .flatten()
+    // u64's parse takes digits with an optional `+`, as strtoumax does after the blanks.
+    s.trim_start().parse().ok()
 }
 
 /// `strtox64_or_err`: hex, with or without `0x`.
@@ -607,6 +604,16 @@ mod tests {
                 "Invalid range: 0x100000000-0xfffffff",
             ),
             ("chmem -b -e 5-3", "Invalid range: 5-3"),
+            ("chmem -e 0-0x7ffffff", "Invalid start address format: 0"),
+            ("chmem -e 0x0-f", "Invalid end address format: f"),
+            (
+                "chmem -e 0x-0x7ffffff",
+                "Failed to parse start address: '0x'",
+            ),
+            (
+                "chmem -e 0x0-0x100",
+                "Start address and (end address + 1) must be aligned to memory block size (128M)",
+            ),
             (
                 "chmem -e 100000000-10fffffff",
                 "Invalid start address format: 100000000",
@@ -729,6 +736,14 @@ mod tests {
         let e = r.error.expect("refused");
         assert!(e.reason.starts_with("exit status 1"), "{}", e.reason);
         assert!(!r.partial);
+        // The kernel's own line for the failed write is kept (offline_pages' reason).
+        assert!(
+            e.log
+                .as_deref()
+                .is_some_and(|l| l.contains("failed due to multizone range")),
+            "{:?}",
+            e.log
+        );
         assert!(
             r.output.starts_with(
                 "chmem: Memory Block 0 (0x0000000000000000-0x0000000007ffffff) disable failed: "
@@ -737,6 +752,18 @@ mod tests {
             r.output
         );
         assert_eq!(state(&m, 0).0, BlockState::Online);
+        // With -z, a block whose valid_zones does not start with the zone is not written:
+        // `c_strncasecmp(line, zn, strlen(zn)) != 0` → "disable failed: Zone mismatch".
+        let r = run_line(&mut m, "chmem -z Movable -b -d 0");
+        assert_eq!(
+            r.output,
+            "chmem: Memory Block 0 (0x0000000000000000-0x0000000007ffffff) disable failed: Zone mismatch\n"
+        );
+        // A block online in Movable is offlined by -z movable (case does not matter).
+        run_line(&mut m, "chmem -b -e 32");
+        let r = run_line(&mut m, "chmem -z movable -b -d 32");
+        assert!(r.error.is_none(), "{r:?}");
+        assert_eq!(state(&m, 32).0, BlockState::Offline);
     }
 
     use proptest::prelude::*;
