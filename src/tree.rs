@@ -987,10 +987,8 @@ impl Tree {
     /// with the walk down the child lists (for tests).
     #[cfg(test)]
     pub(crate) fn arena_walk_agrees(&self) -> (bool, bool) {
-        let tops = std::iter::once(Self::ROOT).chain(self.walk_lists(Self::ROOT).map(|(id, _)| id));
-        let agree = tops
-            .collect::<Vec<_>>()
-            .into_iter()
+        let agree = std::iter::once(Self::ROOT)
+            .chain(self.walk_lists(Self::ROOT).map(|(id, _)| id))
             .all(|top| self.walk(top).eq(self.walk_lists(top)));
         (self.dump_order, agree)
     }

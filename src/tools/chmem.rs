@@ -214,10 +214,7 @@ fn exclusive() -> ToolParseError {
 
 impl fmt::Display for Chmem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match shlex::try_join(self.argv.iter().map(String::as_str)) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => f.write_str(&self.argv.join(" ")),
-        }
+        f.write_str(&super::shell_words(&self.argv))
     }
 }
 

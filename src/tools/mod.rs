@@ -128,15 +128,15 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Sysfs(s) => s.fmt(f),
             ToolCommand::Cat(c) => c.fmt(f),
             ToolCommand::Chmem(c) => c.fmt(f),
-            ToolCommand::Help { argv, .. } => {
-                let words: Vec<&str> = argv.iter().map(String::as_str).collect();
-                match shlex::try_join(words.iter().copied()) {
-                    Ok(s) => f.write_str(&s),
-                    Err(_) => f.write_str(&argv.join(" ")),
-                }
-            }
+            ToolCommand::Help { argv, .. } => f.write_str(&shell_words(argv)),
         }
     }
+}
+
+/// `argv` as a shell line that splits back into it (quoted where needed; a word shlex cannot
+/// quote, such as one with a NUL, leaves the words joined by spaces).
+pub(crate) fn shell_words(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
 
 /// What running a tool did.
