@@ -45,8 +45,15 @@ fn main() {
     }
     if args.iter().any(|a| a == "--profile-parse") {
         // For `perf record`: only our parser, nothing else in the profile.
-        let dump = gen_dump(1_000_000);
-        for _ in 0..5 {
+        // `PROFILE_LINES`/`PROFILE_REPS` shrink it for callgrind (instruction counts).
+        let env = |k: &str, d: usize| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let dump = gen_dump(env("PROFILE_LINES", 1_000_000));
+        for _ in 0..env("PROFILE_REPS", 5) {
             black_box(
                 parse_dump(&dump, Some(RootKind::Iomem))
                     .map(|d| d.lines)

@@ -135,10 +135,7 @@ fn infer_each(tree: &mut Tree, arch: Arch, ids: impl Iterator<Item = NodeId>) {
             RootKind::Iomem => iomem_rule(tree, id, arch),
             RootKind::Ioport => ioport_rule(tree, id),
         };
-        let r = tree.get_mut(id);
-        r.flags = guess.flags;
-        r.desc = guess.desc;
-        r.confidence = guess.confidence;
+        tree.set_inferred(id, guess.flags, guess.desc, guess.confidence);
         // MERGEABLE comes with a driver's literal name (virtio_mem.c: `vm->resource_name =
         // kstrdup_const("System RAM (virtio_mem)", …)`): one name object for all of them.
         if guess.flags & IORESOURCE_SYSRAM_MERGEABLE != 0 {

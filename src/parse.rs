@@ -669,20 +669,10 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
     })
 }
 
-/// Give the node closed at stack mark `mark` its children (`pending[mark..]`).
-fn close_node(tree: &mut Tree, pending: &mut Vec<NodeId>, id: NodeId, mark: usize) {
-    if let Some(kids) = pending.get(mark..)
-        && !kids.is_empty()
-    {
-        tree.set_new_children(id, kids);
-    }
-    pending.truncate(mark);
-}
-
 /// The fast path of [`parse_dump`] for dumps printed the way the kernel prints them: one pass
-/// straight into the arena, no per-line record. Each node's child list is built in one piece
-/// when the node is closed (a line at its depth or above follows), so lists get their exact
-/// size.
+/// straight into the arena, no per-line record: each line's row is pushed in pre-order below
+/// its parent ([`Tree::push_dump_row`]), and the child lists are left to be built from the
+/// arena when something first reads them (printing the tree does not).
 ///
 /// It assumes what `r_show` output always satisfies — LF line ends, no blank lines, no
 /// malformed line, top level at column 1, 2 spaces per level, and (without a hint) 8-digit
@@ -719,11 +709,8 @@ pub struct KernelPrinted {
     kind: RootKind,
     tree: Tree,
     warnings: Vec<ParseWarning>,
-    /// Open ancestors: (level, node, where its children start in `pending`).
-    stack: Vec<(usize, NodeId, usize)>,
-    /// Children of the open nodes, each node's run after its own entry.
-    pending: Vec<NodeId>,
-    top: Vec<NodeId>,
+    /// Open ancestors: (level, node).
+    stack: Vec<(usize, NodeId)>,
     ln: u32,
     count: usize,
     uppercase: usize,
@@ -753,8 +740,6 @@ impl KernelPrinted {
             tree,
             warnings: Vec::new(),
             stack: Vec::new(),
-            pending: Vec::new(),
-            top: Vec::new(),
             ln: 0,
             count: 0,
             uppercase: 0,
@@ -806,32 +791,29 @@ impl KernelPrinted {
 
         let tree = &mut self.tree;
         let stack = &mut self.stack;
-        let pending = &mut self.pending;
-        let name = tree.intern(name);
-        let id = tree.alloc_named(start, end, name, 0, Desc::None);
-        tree.get_mut(id).set_line(Some(ln));
 
         // The nesting rules of `parse_general`, with unit 2 and base 0; the kernel never
-        // prints deeper than the cap.
+        // prints deeper than the cap. A row is closed (its subtree complete) when it leaves
+        // the stack, before the new row is pushed.
         let level = indent / 2;
         if level > MAX_IORES_LEVEL {
             return false;
         }
         let parent = if level == MAX_IORES_LEVEL {
             match stack.last() {
-                Some(&(l, _, _)) if l + 1 < MAX_IORES_LEVEL => return false,
+                Some(&(l, _)) if l + 1 < MAX_IORES_LEVEL => return false,
                 None => None,
                 Some(_) => {
-                    while let Some(&(l, p, mark)) = stack.last() {
+                    while let Some(&(l, p)) = stack.last() {
                         if l == MAX_IORES_LEVEL && !tree.get(p).contains(start, end) {
                             stack.pop();
-                            close_node(tree, pending, p, mark);
+                            tree.close_dump_row(p);
                         } else {
                             break;
                         }
                     }
                     match stack.last() {
-                        Some(&(_, p, _)) => {
+                        Some(&(_, p)) => {
                             if !tree.get(p).contains(start, end) {
                                 self.warnings
                                     .push(ParseWarning::DeepUncontained { line: ln });
@@ -843,28 +825,30 @@ impl KernelPrinted {
                 }
             }
         } else {
-            while let Some(&(l, p, mark)) = stack.last() {
+            while let Some(&(l, p)) = stack.last() {
                 if l < level {
                     break;
                 }
                 stack.pop();
-                close_node(tree, pending, p, mark);
+                tree.close_dump_row(p);
             }
             match stack.last() {
-                Some(&(l, _, _)) if level > l + 1 => return false,
-                Some(&(_, p, _)) => Some(p),
+                Some(&(l, _)) if level > l + 1 => return false,
+                Some(&(_, p)) => Some(p),
                 None => None,
             }
         };
-        match parent {
-            Some(_) => pending.push(id),
+        let parent = match parent {
+            Some(p) => p,
             // An indented line before the first top-level one: the kernel never prints it, and
             // the indentation unit is then the general parser's to decide (a first line
             // indented 4 makes it 4, not 2).
             None if level > 0 => return false,
-            None => self.top.push(id),
-        }
-        stack.push((level, id, pending.len()));
+            None => Tree::ROOT,
+        };
+        let name = tree.intern(name);
+        let id = tree.push_dump_row(start, end, name, ln, parent);
+        stack.push((level, id));
         true
     }
 
@@ -873,10 +857,11 @@ impl KernelPrinted {
     /// 4-space indentation, ioports digits without a hint).
     pub fn finish(mut self, final_newline: bool) -> Option<Dump> {
         let tree = &mut self.tree;
-        while let Some((_, p, mark)) = self.stack.pop() {
-            close_node(tree, &mut self.pending, p, mark);
+        while let Some((_, p)) = self.stack.pop() {
+            tree.close_dump_row(p);
         }
-        tree.set_new_children(Tree::ROOT, &self.top);
+        // Every row was pushed as its line came: the arena is the tree in pre-order.
+        tree.finish_dump_rows();
 
         // Assumptions the general parser would decide otherwise. (Its indentation unit is 2
         // here without a check: a line can only be one level below an open line, so an
@@ -919,8 +904,6 @@ impl KernelPrinted {
             bare_colons: self.bare_colons,
         });
         crate::infer::infer_flags_in_dump_order(tree);
-        // Every node was allocated as its line came, and every list linked in line order.
-        tree.mark_dump_order();
         Some(Dump {
             tree: self.tree,
             warnings,
@@ -1694,6 +1677,74 @@ mod fast_path_tests {
         }
         // Most real dumps are exactly as the kernel printed them: the fast path must see use.
         assert!(taken > all.len(), "fast path taken {taken} times");
+    }
+
+    /// The fast path leaves the child lists unbuilt; the arena's answers to the list queries
+    /// that do not build them are the built lists' answers, from both ends and meeting in the
+    /// middle; and the first change builds them, after which the tree answers as the general
+    /// parser's tree does under the same change.
+    #[test]
+    fn unbuilt_lists_answer_as_the_built_ones_and_are_built_by_the_first_change() {
+        let mut seen = 0;
+        for (path, bytes) in &fixtures() {
+            let hint = path.ends_with(".ioports").then_some(RootKind::Ioport);
+            let Some(d) = parse_kernel_printed(bytes, hint) else {
+                continue;
+            };
+            seen += 1;
+            let t = &d.tree;
+            assert!(t.lists_unbuilt(), "{path}");
+            let mut built = t.clone();
+            built.get_mut(Tree::ROOT);
+            assert!(!built.lists_unbuilt());
+            let ids = std::iter::once(Tree::ROOT).chain(t.walk(Tree::ROOT).map(|(id, _)| id));
+            for id in ids {
+                let lazy: Vec<NodeId> = t.children(id).collect();
+                let listed: Vec<NodeId> = built.children(id).collect();
+                assert_eq!(lazy, listed, "{path}: children of {id:?}");
+                let back: Vec<NodeId> = t.children(id).rev().collect();
+                assert!(back.iter().rev().eq(listed.iter()), "{path}: reversed");
+                // Alternating ends meet without skipping or repeating a child.
+                let mut it = t.children(id);
+                let (mut front, mut rear) = (Vec::new(), Vec::new());
+                loop {
+                    match it.next() {
+                        Some(c) => front.push(c),
+                        None => break,
+                    }
+                    match it.next_back() {
+                        Some(c) => rear.push(c),
+                        None => break,
+                    }
+                }
+                front.extend(rear.into_iter().rev());
+                assert_eq!(front, listed, "{path}: both ends");
+                assert_eq!(t.has_children(id), built.has_children(id));
+                assert_eq!(t.child_count(id), built.child_count(id));
+                assert_eq!(t.first_child(id), built.first_child(id));
+            }
+            assert_eq!(t.is_empty(), built.is_empty());
+            // The same change on the general parser's tree and on the fast path's.
+            let mut general = parse_general(bytes, hint).expect("the fast path took it").tree;
+            let mut fast = d.tree.clone();
+            for tree in [&mut general, &mut fast] {
+                let top = tree.get(Tree::ROOT).end;
+                let new = tree.alloc(top, top, b"probe", 0, Desc::None);
+                tree.link_sorted(Tree::ROOT, new);
+                if let Some(c) = tree.first_child(Tree::ROOT) {
+                    tree.unlink_lifting_children(c);
+                }
+            }
+            assert!(!fast.lists_unbuilt());
+            assert_eq!(
+                crate::render::render_iomem(&fast),
+                crate::render::render_iomem(&general),
+                "{path}"
+            );
+            assert!(fast.rows_consistent(), "{path}");
+            assert!(fast.arena_walk_agrees().1, "{path}");
+        }
+        assert!(seen > 10, "fast path took {seen} fixtures");
     }
 
     /// Line-level edits that keep the text kernel-shaped: drop, duplicate or swap lines, move a

@@ -278,11 +278,21 @@ pub struct Tree {
     /// recorded.
     journal: Option<Vec<TreeUndo>>,
     /// The arena is the tree in pre-order: ids `1..` are exactly the linked nodes, each
-    /// subtree a run of consecutive ids, as the parser builds them ([`Tree::mark_dump_order`]).
+    /// subtree a run of consecutive ids, as the parser builds them ([`Tree::finish_dump_rows`]).
     /// Then a walk reads the arena front to back instead of chasing child lists (issue 12:
     /// printing a million-line dump was a third list-chasing). Any change of a child list
     /// clears it ([`Tree::kids_mut`]); a step's undo puts it back with the lists.
     dump_order: bool,
+    /// `Some` while the child lists of a parsed tree are not built (issue 12: building them
+    /// was a fifth of a million-line dump's load, and printing it never reads them). Each
+    /// node's `parent`, `kids` slot, `rows_below` and `unsorted` are already right, and the
+    /// arena is in pre-order ([`Tree::dump_order`]), so the lists follow from the arena:
+    /// the first read of one builds them all into this cell ([`Tree::build_unbuilt`]), the
+    /// first change moves them into `kid_lists` ([`Tree::build_lists`]). Until then the
+    /// arena answers [`Tree::children`] and [`Tree::has_children`] without building them.
+    unbuilt: Option<std::sync::OnceLock<Vec<Kids>>>,
+    /// List slots handed out by [`Tree::push_dump_row`] (the length `kid_lists` will have).
+    unbuilt_slots: u32,
 }
 
 impl Tree {
@@ -301,6 +311,8 @@ impl Tree {
             zeroed: false,
             journal: None,
             dump_order: false,
+            unbuilt: None,
+            unbuilt_slots: 0,
         };
         let (name, fl) = match kind {
             RootKind::Iomem => ("PCI mem", flags::IORESOURCE_MEM),
@@ -354,6 +366,15 @@ impl Tree {
     /// The node to change. Under a journal its fields (not its child list, which only this
     /// module changes) are recorded first, so the step can be undone.
     pub fn get_mut(&mut self, id: NodeId) -> &mut Resource {
+        // A change of a range, a parent or a row count would make the lists built from the
+        // arena differ from the lists the tree had when it was parsed.
+        self.build_lists();
+        self.fields_mut(id)
+    }
+
+    /// [`Tree::get_mut`] for a change that no child list depends on (flags, desc, name):
+    /// leaves unbuilt lists unbuilt.
+    fn fields_mut(&mut self, id: NodeId) -> &mut Resource {
         let node = &mut self.nodes[id.0 as usize];
         if let Some(j) = &mut self.journal {
             j.push(TreeUndo::Fields(id, Box::new(Fields::of(node))));
@@ -543,7 +564,7 @@ impl Tree {
         match self.shared_names.get(&bytes) {
             Some(&n) => {
                 if self.get(id).name != n {
-                    self.get_mut(id).name = n;
+                    self.fields_mut(id).name = n;
                 }
             }
             None => {
@@ -673,6 +694,9 @@ impl Tree {
         ok
     }
     pub fn is_empty(&self) -> bool {
+        if self.unbuilt.is_some() {
+            return self.nodes[0].rows_below == 0;
+        }
         self.kids(Self::ROOT).is_empty()
     }
 
@@ -680,15 +704,26 @@ impl Tree {
 
     /// Children in list order (the order `/proc/iomem` prints them).
     pub fn children(&self, p: NodeId) -> impl DoubleEndedIterator<Item = NodeId> + '_ {
-        self.kids(p).values().copied()
+        if self.unbuilt.is_some() {
+            Children::Arena(ArenaKids::new(self, p))
+        } else {
+            Children::Lists(self.kids(p).values().copied())
+        }
     }
     pub fn child_count(&self, p: NodeId) -> usize {
+        if self.unbuilt.is_some() {
+            return self.children(p).count();
+        }
         self.kids(p).len()
     }
     pub fn first_child(&self, p: NodeId) -> Option<NodeId> {
-        self.kids(p).values().next().copied()
+        self.children(p).next()
     }
     pub fn has_children(&self, p: NodeId) -> bool {
+        if self.unbuilt.is_some() {
+            // In a pre-order arena a node's rows are its subtree.
+            return self.nodes[p.0 as usize].rows_below > 0;
+        }
         !self.kids(p).is_empty()
     }
     /// The next sibling in list order (`res->sibling`).
@@ -873,6 +908,153 @@ impl Tree {
         self.get_mut(p).unsorted = unsorted;
     }
 
+    // ------------------------------------------------ the parser's pre-order rows
+
+    /// Append the next row of a dump, below `parent` (the root or an open row: one whose
+    /// subtree [`Tree::close_dump_row`] has not closed), for a builder that reads the rows in
+    /// `/proc/iomem` order into a fresh tree (the parser's fast path). The row is linked
+    /// without a child list: [`Tree::finish_dump_rows`] leaves the lists to be built from the
+    /// arena when first read. The `unsorted` mark is the one [`Tree::set_children`] would give.
+    pub(crate) fn push_dump_row(
+        &mut self,
+        start: u64,
+        end: u64,
+        name: Name,
+        line: u32,
+        parent: NodeId,
+    ) -> NodeId {
+        debug_assert!(self.journal.is_none() && self.kid_lists.is_empty());
+        let id = self.nodes.len() as u32;
+        let last = id - 1;
+        let prev = if last == parent.0 {
+            None
+        } else {
+            // The previous sibling is the child of `parent` holding the row just before.
+            Some(self.up_to(last, parent.0))
+        };
+        let unsorted = end < start
+            || prev.is_some_and(|s| {
+                let s = &self.nodes[s as usize];
+                start <= s.end || start < s.start
+            });
+        let p = &mut self.nodes[parent.0 as usize];
+        if p.kids == NO_NODE {
+            p.kids = self.unbuilt_slots;
+            self.unbuilt_slots += 1;
+        }
+        // Once a list is unsorted the keys run ahead of the starts; the mark stays.
+        p.unsorted |= unsorted;
+        self.nodes.push(Resource {
+            start,
+            end,
+            name,
+            flags: 0,
+            desc: Desc::None,
+            confidence: Confidence::Exact,
+            line,
+            parent: parent.0,
+            kids: NO_NODE,
+            rows_below: 0,
+            unsorted: false,
+            freed: false,
+        });
+        NodeId(id)
+    }
+
+    /// Every row of `id`'s subtree has been pushed: its row count is the rows since.
+    pub(crate) fn close_dump_row(&mut self, id: NodeId) {
+        let last = self.nodes.len() as u32 - 1;
+        self.nodes[id.0 as usize].rows_below = last - id.0;
+    }
+
+    /// The last row was pushed: close the root, mark the arena as the tree in pre-order, and
+    /// leave the child lists unbuilt. Their keys will be `(max(start, previous key), id)`:
+    /// the ids of a list increase along it, as the seqs of [`Tree::set_children`] do, and
+    /// `seq` starts above every id, so every later key is fresh.
+    pub(crate) fn finish_dump_rows(&mut self) {
+        self.close_dump_row(Self::ROOT);
+        self.seq = self.nodes.len() as u64;
+        self.unbuilt = Some(std::sync::OnceLock::new());
+        self.dump_order = true;
+        debug_assert!(
+            self.walk_lists(Self::ROOT)
+                .map(|(id, _)| id.0)
+                .eq(1..self.nodes.len() as u32)
+                && self.rows_consistent(),
+            "finish_dump_rows on rows that are not in pre-order"
+        );
+    }
+
+    /// Flags, desc and confidence decided by the inference rules: no list depends on them,
+    /// so unbuilt lists stay unbuilt.
+    pub(crate) fn set_inferred(&mut self, id: NodeId, fl: u32, desc: Desc, c: Confidence) {
+        let r = self.fields_mut(id);
+        r.flags = fl;
+        r.desc = desc;
+        r.confidence = c;
+    }
+
+    /// The ancestor of `x` (or `x` itself) whose parent is `p`, which must be above it.
+    fn up_to(&self, mut x: u32, p: u32) -> u32 {
+        loop {
+            let up = self.nodes[x as usize].parent;
+            if up == p {
+                return x;
+            }
+            x = up;
+        }
+    }
+
+    /// The child lists of a tree whose lists are unbuilt, built from its pre-order arena: every
+    /// linked node in its parent's slot, in id order (which is list order), keyed as
+    /// [`Tree::finish_dump_rows`] says.
+    #[cold]
+    fn build_unbuilt(&self) -> Vec<Kids> {
+        let mut len = vec![0u32; self.unbuilt_slots as usize];
+        let slot = |r: &Resource| {
+            (r.parent != NO_NODE && !r.freed).then(|| self.nodes[r.parent as usize].kids as usize)
+        };
+        for r in &self.nodes[1..] {
+            if let Some(k) = slot(r) {
+                len[k] += 1;
+            }
+        }
+        let mut lists: Vec<Vec<(ChildKey, NodeId)>> = len
+            .iter()
+            .map(|&n| Vec::with_capacity(n as usize))
+            .collect();
+        for (i, r) in self.nodes.iter().enumerate().skip(1) {
+            if let Some(k) = slot(r) {
+                let l = &mut lists[k];
+                let key0 = l.last().map_or(r.start, |&((k0, _), _)| k0.max(r.start));
+                l.push(((key0, i as u64), NodeId(i as u32)));
+            }
+        }
+        lists.into_iter().map(Kids::from_sorted).collect()
+    }
+
+    /// Unbuilt child lists become the tree's own, before anything changes.
+    #[inline]
+    fn build_lists(&mut self) {
+        if self.unbuilt.is_some() {
+            self.move_unbuilt();
+        }
+    }
+
+    #[cold]
+    fn move_unbuilt(&mut self) {
+        if let Some(cell) = self.unbuilt.take() {
+            // `build_unbuilt` reads the arena only, not the (now gone) cell.
+            self.kid_lists = cell.into_inner().unwrap_or_else(|| self.build_unbuilt());
+        }
+    }
+
+    /// Whether the child lists are still unbuilt (for tests).
+    #[cfg(test)]
+    pub(crate) fn lists_unbuilt(&self) -> bool {
+        self.unbuilt.is_some()
+    }
+
     /// Number of arena slots (linked, unlinked and released nodes, the root included): ids
     /// `0..arena_len()` are valid for [`Tree::get`].
     pub fn arena_len(&self) -> usize {
@@ -942,7 +1124,8 @@ impl Tree {
     pub fn set_range(&mut self, id: NodeId, start: u64, end: u64) {
         match self.get(id).up() {
             None => {
-                let n = self.get_mut(id);
+                // Unlinked (or the root): in no list, so unbuilt lists stay unbuilt.
+                let n = self.fields_mut(id);
                 n.start = start;
                 n.end = end;
             }
@@ -991,22 +1174,6 @@ impl Tree {
             .chain(self.walk_lists(Self::ROOT).map(|(id, _)| id))
             .all(|top| self.walk(top).eq(self.walk_lists(top)));
         (self.dump_order, agree)
-    }
-
-    /// Say that the arena is the tree in pre-order (see [`Tree::dump_order`]'s field): a
-    /// builder that allocated every node in dump order right after its parent's subtree began
-    /// and linked each list in that order (the parser). Checked in debug builds.
-    pub(crate) fn mark_dump_order(&mut self) {
-        debug_assert!(
-            self.free_slots.is_empty()
-                && self.len() + 1 == self.nodes.len()
-                && self
-                    .walk_lists(Self::ROOT)
-                    .map(|(id, _)| id.0)
-                    .eq(1..self.nodes.len() as u32),
-            "mark_dump_order on a tree whose arena is not in pre-order"
-        );
-        self.dump_order = true;
     }
 
     /// All linked nodes below `top`, pre-order.
@@ -1260,6 +1427,7 @@ impl Tree {
     /// Undo a journal's changes, newest first, and return the journal that redoes them
     /// (undoing that gives this tree back, exactly: same arena, ids, names and keys).
     pub fn undo(&mut self, j: TreeJournal) -> TreeJournal {
+        self.build_lists();
         let outer = self.journal.take();
         self.begin_journal();
         for op in j.ops.into_iter().rev() {
@@ -1408,12 +1576,16 @@ impl Tree {
         static NONE: Kids = Kids::Small(Vec::new());
         match self.nodes[p.0 as usize].kids {
             NO_NODE => &NONE,
-            k => &self.kid_lists[k as usize],
+            k => match &self.unbuilt {
+                None => &self.kid_lists[k as usize],
+                Some(cell) => &cell.get_or_init(|| self.build_unbuilt())[k as usize],
+            },
         }
     }
 
     /// `p`'s child list to change, given a slot in [`Tree::kid_lists`] the first time.
     fn kids_mut(&mut self, p: NodeId) -> &mut Kids {
+        self.build_lists();
         self.dump_order = false;
         let mut k = self.nodes[p.0 as usize].kids;
         if k == NO_NODE {
@@ -1682,6 +1854,67 @@ impl<'a> Iterator for KidsValues<'a> {
 impl DoubleEndedIterator for KidsValues<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.0.next_back().map(|(_, v)| v)
+    }
+}
+
+/// Iterator of [`Tree::children`]: down the list, or along the arena while lists are unbuilt.
+enum Children<'a> {
+    Lists(std::iter::Copied<KidsValues<'a>>),
+    Arena(ArenaKids<'a>),
+}
+
+impl Iterator for Children<'_> {
+    type Item = NodeId;
+    fn next(&mut self) -> Option<NodeId> {
+        match self {
+            Children::Lists(it) => it.next(),
+            Children::Arena(it) => it.next(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Children<'_> {
+    fn next_back(&mut self) -> Option<NodeId> {
+        match self {
+            Children::Lists(it) => it.next_back(),
+            Children::Arena(it) => it.next_back(),
+        }
+    }
+}
+
+/// The children of `p` in a pre-order arena: the first is `p + 1`, each next one right after
+/// its predecessor's subtree; the last is the ancestor of `p`'s last row that `p` holds, each
+/// one before it the ancestor of the row just before it.
+struct ArenaKids<'a> {
+    tree: &'a Tree,
+    p: u32,
+    /// The next child from the front, and from the back; `None` when they have met.
+    ends: Option<(u32, u32)>,
+}
+
+impl<'a> ArenaKids<'a> {
+    fn new(tree: &'a Tree, p: NodeId) -> ArenaKids<'a> {
+        let rows = tree.nodes[p.0 as usize].rows_below;
+        let ends = (rows > 0).then(|| (p.0 + 1, tree.up_to(p.0 + rows, p.0)));
+        ArenaKids { tree, p: p.0, ends }
+    }
+}
+
+impl Iterator for ArenaKids<'_> {
+    type Item = NodeId;
+    fn next(&mut self) -> Option<NodeId> {
+        let (front, back) = self.ends?;
+        self.ends = (front != back)
+            .then(|| (front + 1 + self.tree.nodes[front as usize].rows_below, back));
+        Some(NodeId(front))
+    }
+}
+
+impl DoubleEndedIterator for ArenaKids<'_> {
+    fn next_back(&mut self) -> Option<NodeId> {
+        let (front, back) = self.ends?;
+        self.ends = (front != back).then(|| (front, self.tree.up_to(back - 1, self.p)));
+        Some(NodeId(back))
     }
 }
 
