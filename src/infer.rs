@@ -55,12 +55,14 @@ fn guess_arch_of(tree: &Tree, nodes: impl Iterator<Item = NodeId>) -> Arch {
 const BELOW_1M: u64 = 0x10_0000;
 
 /// `<prefix><digits>` exactly.
+#[inline(always)]
 fn numbered(n: &[u8], prefix: &[u8]) -> bool {
     n.strip_prefix(prefix)
         .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
 }
 
 /// `<prefix><digits>.<digits>` exactly (`dax0.0`, `namespace1.2`).
+#[inline(always)]
 fn numbered_pair(n: &[u8], prefix: &[u8]) -> bool {
     let Some(rest) = n.strip_prefix(prefix) else {
         return false;
@@ -72,6 +74,7 @@ fn numbered_pair(n: &[u8], prefix: &[u8]) -> bool {
 }
 
 /// A PCI device address `DDDD:BB:DD.F` (BAR nodes).
+#[inline(always)]
 fn pci_address(n: &[u8]) -> bool {
     let hex = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_hexdigit);
     n.len() == 12
