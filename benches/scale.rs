@@ -43,6 +43,17 @@ fn main() {
         eprintln!("wrote {lines} lines, {} bytes to {path}", dump.len());
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--procfs-parse") {
+        // The whole-process peer of `iomem-sim --format iomem show FILE`: procfs-core's parse
+        // of the same file and nothing else (benches/process.sh alternates the two).
+        use procfs_core::FromBufRead;
+        let path = args.get(i + 1).expect("--procfs-parse FILE");
+        let f = std::fs::File::open(path).expect("open the dump");
+        let v = procfs_core::Iomem::from_buf_read(std::io::BufReader::new(f))
+            .expect("procfs-core parses the dump");
+        println!("{}", v.0.len());
+        return;
+    }
     if args.iter().any(|a| a == "--profile-parse") {
         // For `perf record`: only our parser, nothing else in the profile.
         // `PROFILE_LINES`/`PROFILE_REPS` shrink it for callgrind (instruction counts).

@@ -1822,6 +1822,39 @@ mod fast_path_tests {
         })
     }
 
+    /// `hex_value` against the plain reading of its contract: the longest run of hex digits,
+    /// its value, its length, whether a letter was uppercase; refused when empty or longer
+    /// than 16. Digits drawn so that the 8-at-once step meets every case: runs shorter and
+    /// longer than 8, an uppercase letter or a stop byte at each of the first 8 places.
+    fn hex_reference(i: &[u8]) -> Option<(u64, usize, bool)> {
+        let n = i.iter().take_while(|c| c.is_ascii_hexdigit()).count();
+        if n == 0 || n > 16 {
+            return None;
+        }
+        let d = std::str::from_utf8(&i[..n]).ok()?;
+        let v = u64::from_str_radix(d, 16).ok()?;
+        Some((v, n, i[..n].iter().any(u8::is_ascii_uppercase)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn hex_value_reads_what_the_reference_reads(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    8 => proptest::sample::select(b"0123456789abcdef".to_vec()),
+                    1 => proptest::sample::select(b"ABCDEF".to_vec()),
+                    1 => proptest::sample::select(b"- :gG\x00\xff".to_vec()),
+                ],
+                0..20,
+            )
+        ) {
+            let got = hex_value(&bytes, &bytes, "start").ok();
+            prop_assert_eq!(got, hex_reference(&bytes));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
