@@ -1721,11 +1721,8 @@ mod fast_path_tests {
                 // Alternating ends meet without skipping or repeating a child.
                 let mut it = t.children(id);
                 let (mut front, mut rear) = (Vec::new(), Vec::new());
-                loop {
-                    match it.next() {
-                        Some(c) => front.push(c),
-                        None => break,
-                    }
+                while let Some(c) = it.next() {
+                    front.push(c);
                     match it.next_back() {
                         Some(c) => rear.push(c),
                         None => break,
@@ -1739,7 +1736,9 @@ mod fast_path_tests {
             }
             assert_eq!(t.is_empty(), built.is_empty());
             // The same change on the general parser's tree and on the fast path's.
-            let mut general = parse_general(bytes, hint).expect("the fast path took it").tree;
+            let mut general = parse_general(bytes, hint)
+                .expect("the fast path took it")
+                .tree;
             let mut fast = d.tree.clone();
             for tree in [&mut general, &mut fast] {
                 let top = tree.get(Tree::ROOT).end;

@@ -1904,8 +1904,8 @@ impl Iterator for ArenaKids<'_> {
     type Item = NodeId;
     fn next(&mut self) -> Option<NodeId> {
         let (front, back) = self.ends?;
-        self.ends = (front != back)
-            .then(|| (front + 1 + self.tree.nodes[front as usize].rows_below, back));
+        self.ends =
+            (front != back).then(|| (front + 1 + self.tree.nodes[front as usize].rows_below, back));
         Some(NodeId(front))
     }
 }
