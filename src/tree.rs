@@ -1019,18 +1019,36 @@ impl Tree {
                 len[k] += 1;
             }
         }
-        let mut lists: Vec<Vec<(ChildKey, NodeId)>> = len
+        // Each list at its final size and shape from the start (a list of one without an
+        // allocation), so the build peaks at what the lists keep.
+        let mut lists: Vec<Kids> = len
             .iter()
-            .map(|&n| Vec::with_capacity(n as usize))
+            .map(|&n| match n {
+                1 => Kids::One(((0, 0), Self::ROOT)),
+                n => Kids::Small(Vec::with_capacity(n as usize)),
+            })
             .collect();
         for (i, r) in self.nodes.iter().enumerate().skip(1) {
             if let Some(k) = slot(r) {
-                let l = &mut lists[k];
-                let key0 = l.last().map_or(r.start, |&((k0, _), _)| k0.max(r.start));
-                l.push(((key0, i as u64), NodeId(i as u32)));
+                let id = NodeId(i as u32);
+                match &mut lists[k] {
+                    Kids::One(e) => *e = ((r.start, i as u64), id),
+                    Kids::Small(l) => {
+                        let key0 = l.last().map_or(r.start, |&((k0, _), _)| k0.max(r.start));
+                        l.push(((key0, i as u64), id));
+                    }
+                    Kids::Big(_) => unreachable!("built as Small"),
+                }
             }
         }
-        lists.into_iter().map(Kids::from_sorted).collect()
+        for l in &mut lists {
+            if let Kids::Small(v) = l
+                && v.len() > Kids::SMALL_MAX
+            {
+                *l = Kids::from_sorted(std::mem::take(v));
+            }
+        }
+        lists
     }
 
     /// Unbuilt child lists become the tree's own, before anything changes.
