@@ -1442,7 +1442,7 @@ mod fast_path_tests {
         for (id, depth) in t.walk(Tree::ROOT) {
             let r = t.get(id);
             out.push_str(&format!(
-                "{depth} {:x}-{:x} {:?} {:#x} {:?} {:?} {:?} unsorted={}\n",
+                "{depth} {:x}-{:x} {:?} {:#x} {:?} {:?} {:?} unsorted={} children={} last={:?}\n",
                 r.start,
                 r.end,
                 t.name_of(id),
@@ -1450,7 +1450,10 @@ mod fast_path_tests {
                 r.desc,
                 r.confidence,
                 r.line(),
-                t.is_unsorted(id)
+                t.is_unsorted(id),
+                // The fast path's tree answers these from its arena, the general one from lists.
+                t.child_count(id),
+                t.children(id).next_back().map(|c| t.get(c).start),
             ));
         }
         out
@@ -1711,6 +1714,7 @@ mod fast_path_tests {
             let mut built = t.clone();
             built.get_mut(Tree::ROOT);
             assert!(!built.lists_unbuilt());
+            assert!(built.rows_consistent(), "{path}");
             let ids = std::iter::once(Tree::ROOT).chain(t.walk(Tree::ROOT).map(|(id, _)| id));
             for id in ids {
                 let lazy: Vec<NodeId> = t.children(id).collect();
