@@ -858,14 +858,6 @@ impl Tree {
         self.fill_children(p, order);
     }
 
-    /// Give `p`, which has no children, the child list `order` (exactly that order): the bulk
-    /// construction [`Tree::set_children`] ends with, for a builder (the parser) that knows a
-    /// node's whole child list at once. Same keys and `unsorted` mark as `set_children`.
-    pub fn set_new_children(&mut self, p: NodeId, order: &[NodeId]) {
-        debug_assert!(self.kids(p).is_empty());
-        self.fill_children(p, order);
-    }
-
     /// Key `order` as `p`'s list (keys strictly increase, so the entries are built already
     /// sorted, in one allocation of the exact size) and recompute whether it is sorted and
     /// disjoint.
@@ -2824,7 +2816,8 @@ mod tests {
 
     #[test]
     fn fill_children_marks_what_is_not_sorted_and_disjoint() {
-        // set_children / set_new_children: "recomputing whether the list is sorted and
+        // set_children, and push_dump_row for the parser ("The `unsorted` mark is the one
+        // [`Tree::set_children`] would give"): "recomputing whether the list is sorted and
         // disjoint" (invariant 3: siblings sorted by start and not overlapping; a range with
         // end < start is not a range).
         let cases: &[(&[(u64, u64)], bool)] = &[
@@ -2843,15 +2836,23 @@ mod tests {
         for (i, (ranges, unsorted)) in cases.iter().enumerate() {
             for bulk in [false, true] {
                 let mut t = Tree::new_iomem(46);
-                let ids: Vec<NodeId> = ranges
-                    .iter()
-                    .map(|&(s, e)| t.alloc(s, e, b"c", IORESOURCE_MEM, Desc::None))
-                    .collect();
-                if bulk {
-                    t.set_new_children(Tree::ROOT, &ids);
+                let ids: Vec<NodeId> = if bulk {
+                    // The parser's rows, pushed one by one at top level.
+                    let name = t.intern(b"c");
+                    let ids = ranges
+                        .iter()
+                        .map(|&(s, e)| t.push_dump_row(s, e, name, 1, Tree::ROOT))
+                        .collect();
+                    t.finish_dump_rows();
+                    ids
                 } else {
+                    let ids: Vec<NodeId> = ranges
+                        .iter()
+                        .map(|&(s, e)| t.alloc(s, e, b"c", IORESOURCE_MEM, Desc::None))
+                        .collect();
                     t.set_children(Tree::ROOT, &ids);
-                }
+                    ids
+                };
                 assert_eq!(t.is_unsorted(Tree::ROOT), *unsorted, "case {i} bulk {bulk}");
                 assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), ids, "case {i}");
                 let list = entries(&t, Tree::ROOT);
