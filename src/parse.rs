@@ -747,7 +747,7 @@ impl KernelPrinted {
         };
         // The ioports root's end depends on the digits seen: set at the end.
         let mut tree = Tree::new(kind, u64::MAX);
-        tree.reserve(lines + 1, bytes);
+        tree.reserve_rows(lines + 1, bytes);
         KernelPrinted {
             hint,
             kind,
@@ -1696,12 +1696,13 @@ mod fast_path_tests {
         assert!(taken > all.len(), "fast path taken {taken} times");
     }
 
-    /// The fast path leaves the child lists unbuilt; the arena's answers to the list queries
-    /// that do not build them are the built lists' answers, from both ends and meeting in the
-    /// middle; and the first change builds them, after which the tree answers as the general
-    /// parser's tree does under the same change.
+    /// The fast path leaves the child lists unbuilt; the arena's answers to every list query
+    /// are the built lists' answers (from both ends, meeting in the middle, and by key
+    /// range); a change builds the lists on its path and no others, after which the tree
+    /// answers as the general parser's tree does under the same change; and undoing the
+    /// change puts the unbuilt lists back exactly.
     #[test]
-    fn unbuilt_lists_answer_as_the_built_ones_and_are_built_by_the_first_change() {
+    fn unbuilt_lists_answer_as_the_built_ones_and_a_change_builds_only_its_path() {
         let mut seen = 0;
         for (path, bytes) in &fixtures() {
             let hint = path.ends_with(".ioports").then_some(RootKind::Ioport);
@@ -1710,10 +1711,15 @@ mod fast_path_tests {
             };
             seen += 1;
             let t = &d.tree;
-            assert!(t.lists_unbuilt(), "{path}");
+            // Every parent's list is unbuilt except those not sorted and disjoint.
+            let parents = std::iter::once(Tree::ROOT)
+                .chain(t.walk(Tree::ROOT).map(|(id, _)| id))
+                .filter(|&id| t.has_children(id));
+            let sorted_parents = parents.filter(|&id| !t.is_unsorted(id)).count();
+            assert_eq!(t.unbuilt_lists(), sorted_parents, "{path}");
             let mut built = t.clone();
-            built.get_mut(Tree::ROOT);
-            assert!(!built.lists_unbuilt());
+            built.build_all_lists();
+            assert_eq!(built.unbuilt_lists(), 0);
             assert!(built.rows_consistent(), "{path}");
             let ids = std::iter::once(Tree::ROOT).chain(t.walk(Tree::ROOT).map(|(id, _)| id));
             for id in ids {
@@ -1737,6 +1743,29 @@ mod fast_path_tests {
                 assert_eq!(t.has_children(id), built.has_children(id));
                 assert_eq!(t.child_count(id), built.child_count(id));
                 assert_eq!(t.first_child(id), built.first_child(id));
+                // The queries by key: siblings, rows, and the kernel's scan from an address
+                // (at, inside, just past and just before each child).
+                assert_eq!(t.next_sibling(id), built.next_sibling(id), "{path}");
+                assert_eq!(t.prev_sibling(id), built.prev_sibling(id), "{path}");
+                assert_eq!(t.next_row(id), built.next_row(id), "{path}");
+                assert_eq!(t.prev_row(id), built.prev_row(id), "{path}");
+                if id != Tree::ROOT {
+                    assert_eq!(t.row_of(id), built.row_of(id), "{path}");
+                }
+                for &c in &listed {
+                    let r = t.get(c);
+                    for a in [
+                        r.start,
+                        r.end,
+                        r.end.wrapping_add(1),
+                        r.start.wrapping_sub(1),
+                    ] {
+                        assert!(
+                            t.scan_from(id, a).eq(built.scan_from(id, a)),
+                            "{path}: scan of {id:?} from {a:#x}"
+                        );
+                    }
+                }
             }
             assert_eq!(t.is_empty(), built.is_empty());
             // The same change on the general parser's tree and on the fast path's.
@@ -1744,6 +1773,8 @@ mod fast_path_tests {
                 .expect("the fast path took it")
                 .tree;
             let mut fast = d.tree.clone();
+            let before = format!("{fast:?}");
+            fast.begin_journal();
             for tree in [&mut general, &mut fast] {
                 let top = tree.get(Tree::ROOT).end;
                 let new = tree.alloc(top, top, b"probe", 0, Desc::None);
@@ -1752,14 +1783,24 @@ mod fast_path_tests {
                     tree.unlink_lifting_children(c);
                 }
             }
-            assert!(!fast.lists_unbuilt());
-            assert_eq!(
-                crate::render::render_iomem(&fast),
-                crate::render::render_iomem(&general),
-                "{path}"
-            );
+            let journal = fast.end_journal();
+            // The root's list and the lifted node's, no others.
+            let first = t.first_child(Tree::ROOT);
+            let on_path = [Some(Tree::ROOT), first]
+                .into_iter()
+                .flatten()
+                .filter(|&id| t.has_children(id) && !t.is_unsorted(id))
+                .count();
+            assert_eq!(fast.unbuilt_lists(), t.unbuilt_lists() - on_path, "{path}");
+            let changed = crate::render::render_iomem(&fast);
+            assert_eq!(changed, crate::render::render_iomem(&general), "{path}");
             assert!(fast.rows_consistent(), "{path}");
             assert!(fast.arena_walk_agrees().1, "{path}");
+            let redo = fast.undo(journal);
+            assert_eq!(format!("{fast:?}"), before, "{path}: undo");
+            assert_eq!(fast.unbuilt_lists(), t.unbuilt_lists());
+            fast.undo(redo);
+            assert_eq!(crate::render::render_iomem(&fast), changed, "{path}: redo");
         }
         assert!(seen > 10, "fast path took {seen} fixtures");
     }

@@ -183,6 +183,7 @@ pub struct Resource {
     parent: u32,
     /// Index of the child list in [`Tree::kid_lists`], [`NO_NODE`] while the node never had
     /// children: most nodes are leaves, and a leaf pays 4 bytes for its list, not 32.
+    /// [`ARENA_KIDS`] while the list is the node's run of the parsed arena, not built.
     kids: u32,
     /// Linked nodes in the subtree below this one (its rows in `/proc/iomem` after its own):
     /// kept by every change of a child list, so a row's line number and the tree's length
@@ -224,6 +225,11 @@ fn advise_huge_pages<T>(v: &Vec<T>) {
 
 /// "No node" in [`Resource`]'s `u32` links.
 const NO_NODE: u32 = u32::MAX;
+/// [`Resource::kids`] of a parsed node whose child list is not built: the node's subtree is
+/// still the run of the arena the parser pushed ([`Tree::push_dump_row`]), so its children
+/// are that run's top rows ([`ArenaKids`]) and each child's key is `(start, id)` (a list
+/// built at parse time is sorted and disjoint, or it is built then, [`Tree::close_dump_row`]).
+const ARENA_KIDS: u32 = u32::MAX - 1;
 
 impl Resource {
     /// 1-based line of the dump this node came from, if any.
@@ -283,16 +289,12 @@ pub struct Tree {
     /// printing a million-line dump was a third list-chasing). Any change of a child list
     /// clears it ([`Tree::kids_mut`]); a step's undo puts it back with the lists.
     dump_order: bool,
-    /// `Some` while the child lists of a parsed tree are not built (issue 12: building them
-    /// was a fifth of a million-line dump's load, and printing it never reads them). Each
-    /// node's `parent`, `kids` slot, `rows_below` and `unsorted` are already right, and the
-    /// arena is in pre-order ([`Tree::dump_order`]), so the lists follow from the arena:
-    /// the first read of one builds them all into this cell ([`Tree::build_unbuilt`]), the
-    /// first change moves them into `kid_lists` ([`Tree::build_lists`]). Until then the
-    /// arena answers [`Tree::children`] and [`Tree::has_children`] without building them.
-    unbuilt: Option<std::sync::OnceLock<Vec<Kids>>>,
-    /// List slots handed out by [`Tree::push_dump_row`] (the length `kid_lists` will have).
-    unbuilt_slots: u32,
+    /// Nodes whose child list is [`ARENA_KIDS`], not built (issue 12: building every list
+    /// was a fifth of a million-line dump's load, and printing it reads none). A list is
+    /// built when its node's subtree first changes, with the lists above it
+    /// ([`Tree::build_path`]): a command pays for the lists on its path, not for the tree's.
+    /// Reads of an unbuilt list walk its arena run ([`KidsRef::Arena`]).
+    arena_lists: u32,
 }
 
 impl Tree {
@@ -311,8 +313,7 @@ impl Tree {
             zeroed: false,
             journal: None,
             dump_order: false,
-            unbuilt: None,
-            unbuilt_slots: 0,
+            arena_lists: 0,
         };
         let (name, fl) = match kind {
             RootKind::Iomem => ("PCI mem", flags::IORESOURCE_MEM),
@@ -366,9 +367,14 @@ impl Tree {
     /// The node to change. Under a journal its fields (not its child list, which only this
     /// module changes) are recorded first, so the step can be undone.
     pub fn get_mut(&mut self, id: NodeId) -> &mut Resource {
-        // A change of a range, a parent or a row count would make the lists built from the
-        // arena differ from the lists the tree had when it was parsed.
-        self.build_lists();
+        // A change of a start is a change of its key in the parent's list, and any change
+        // below an unbuilt list would make it differ from its arena run: the lists above
+        // `id` are built first.
+        if self.arena_lists > 0
+            && let Some(p) = self.get(id).up()
+        {
+            self.build_path(p);
+        }
         self.fields_mut(id)
     }
 
@@ -419,13 +425,18 @@ impl Tree {
     }
     /// Pre-reserve arena space (parsers know the input size).
     pub fn reserve(&mut self, nodes: usize, name_bytes: usize) {
-        self.nodes.reserve(nodes);
-        self.names.reserve(name_bytes);
+        self.reserve_rows(nodes, name_bytes);
         // Most nodes with children have one or two: about one list per two nodes.
         self.kid_lists.reserve(nodes / 2);
+        advise_huge_pages(&self.kid_lists);
+    }
+
+    /// [`Tree::reserve`] for rows pushed by [`Tree::push_dump_row`], whose lists stay unbuilt.
+    pub(crate) fn reserve_rows(&mut self, nodes: usize, name_bytes: usize) {
+        self.nodes.reserve(nodes);
+        self.names.reserve(name_bytes);
         advise_huge_pages(&self.nodes);
         advise_huge_pages(&self.names);
-        advise_huge_pages(&self.kid_lists);
     }
 
     /// Create an unlinked node (the kernel's `alloc_resource` + field setup).
@@ -622,7 +633,7 @@ impl Tree {
                 break;
             };
             let kids = self.kids(p);
-            let rows = |(_, c): (&ChildKey, &NodeId)| 1 + self.get(*c).rows_below as usize;
+            let rows = |(_, c): (ChildKey, NodeId)| 1 + self.get(c).rows_below as usize;
             let mut before = kids.range(..key).rev();
             let mut after = kids.range((Bound::Excluded(key), Bound::Unbounded));
             let (mut sb, mut sa) = (0usize, 0usize);
@@ -672,7 +683,7 @@ impl Tree {
     pub fn prev_row(&self, id: NodeId) -> Option<NodeId> {
         match self.prev_sibling(id) {
             Some(mut s) => {
-                while let Some(&l) = self.kids(s).values().next_back() {
+                while let Some(l) = self.kids(s).values().next_back() {
                     s = l;
                 }
                 Some(s)
@@ -694,9 +705,6 @@ impl Tree {
         ok
     }
     pub fn is_empty(&self) -> bool {
-        if self.unbuilt.is_some() {
-            return self.nodes[0].rows_below == 0;
-        }
         self.kids(Self::ROOT).is_empty()
     }
 
@@ -704,26 +712,15 @@ impl Tree {
 
     /// Children in list order (the order `/proc/iomem` prints them).
     pub fn children(&self, p: NodeId) -> impl DoubleEndedIterator<Item = NodeId> + '_ {
-        if self.unbuilt.is_some() {
-            Children::Arena(ArenaKids::new(self, p))
-        } else {
-            Children::Lists(self.kids(p).values().copied())
-        }
+        self.kids(p).values()
     }
     pub fn child_count(&self, p: NodeId) -> usize {
-        if self.unbuilt.is_some() {
-            return self.children(p).count();
-        }
         self.kids(p).len()
     }
     pub fn first_child(&self, p: NodeId) -> Option<NodeId> {
         self.children(p).next()
     }
     pub fn has_children(&self, p: NodeId) -> bool {
-        if self.unbuilt.is_some() {
-            // In a pre-order arena a node's rows are its subtree.
-            return self.nodes[p.0 as usize].rows_below > 0;
-        }
         !self.kids(p).is_empty()
     }
     /// The next sibling in list order (`res->sibling`).
@@ -733,13 +730,13 @@ impl Tree {
         self.kids(p)
             .range((Bound::Excluded(key), Bound::Unbounded))
             .next()
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v)
     }
     /// The previous sibling in list order.
     pub fn prev_sibling(&self, id: NodeId) -> Option<NodeId> {
         let p = self.get(id).up()?;
         let key = self.key_in(p, id)?;
-        self.kids(p).range(..key).next_back().map(|(_, v)| *v)
+        self.kids(p).range(..key).next_back().map(|(_, v)| v)
     }
 
     /// Children of `p` in list order, starting at the first one the kernel's linear scan for a
@@ -753,18 +750,20 @@ impl Tree {
         } else {
             // The last child starting at or before `start` may still reach it.
             match kids.range(..=(start, u64::MAX)).next_back() {
-                Some((k, c)) if self.get(*c).end >= start => *k,
+                Some((k, c)) if self.get(c).end >= start => k,
                 Some((k, _)) => (k.0, k.1.saturating_add(1)),
                 None => (0, 0),
             }
         };
-        kids.range(from..).map(|(_, v)| *v)
+        kids.range(from..).map(|(_, v)| v)
     }
 
     /// Link unlinked `new` into `p`'s list right before `before` (or at the end). The caller
     /// (a kernel operation) decided the position by the kernel's rules.
     pub fn link_before(&mut self, p: NodeId, new: NodeId, before: Option<NodeId>) {
         debug_assert!(self.get(new).up().is_none() && !self.get(new).freed);
+        // The list is about to change: its lookups below are the built list's.
+        self.build_path(p);
         let (before_key, prev_key) = self.key_and_previous(p, before);
         let start = self.get(new).start;
         self.seq += 1;
@@ -782,11 +781,11 @@ impl Tree {
             // as the kernel does instead of trusting a binary search.
             let end = self.get(new).end;
             let kids = self.kids(p);
-            let prev_end = kids.range(..key).next_back().map(|(_, v)| self.get(*v).end);
+            let prev_end = kids.range(..key).next_back().map(|(_, v)| self.get(v).end);
             let next_start = kids
                 .range((Bound::Excluded(key), Bound::Unbounded))
                 .next()
-                .map(|(_, v)| self.get(*v).start);
+                .map(|(_, v)| self.get(v).start);
             if (key0 != start
                 || end < start
                 || prev_end.is_some_and(|pe| start <= pe)
@@ -823,12 +822,12 @@ impl Tree {
         let s = self.get(b).start;
         let mut it = kids.range(..=(s, u64::MAX)).rev();
         if let Some((k, v)) = it.next()
-            && *v == b
+            && v == b
         {
-            return (Some(*k), it.next().map(|(k, _)| *k));
+            return (Some(k), it.next().map(|(k, _)| k));
         }
         match self.key_in(p, b) {
-            Some(bk) => (Some(bk), kids.range(..bk).next_back().map(|(k, _)| *k)),
+            Some(bk) => (Some(bk), kids.range(..bk).next_back().map(|(k, _)| k)),
             None => (None, kids.last_key()),
         }
     }
@@ -842,7 +841,7 @@ impl Tree {
             self.kids(p)
                 .range((start, u64::MAX)..)
                 .next()
-                .map(|(_, v)| *v)
+                .map(|(_, v)| v)
         };
         self.link_before(p, new, before);
     }
@@ -915,7 +914,7 @@ impl Tree {
         line: u32,
         parent: NodeId,
     ) -> NodeId {
-        debug_assert!(self.journal.is_none() && self.kid_lists.is_empty());
+        debug_assert!(self.journal.is_none());
         let id = self.nodes.len() as u32;
         let last = id - 1;
         let prev = if last == parent.0 {
@@ -931,8 +930,8 @@ impl Tree {
             });
         let p = &mut self.nodes[parent.0 as usize];
         if p.kids == NO_NODE {
-            p.kids = self.unbuilt_slots;
-            self.unbuilt_slots += 1;
+            p.kids = ARENA_KIDS;
+            self.arena_lists += 1;
         }
         // Once a list is unsorted the keys run ahead of the starts; the mark stays.
         p.unsorted |= unsorted;
@@ -953,20 +952,25 @@ impl Tree {
         NodeId(id)
     }
 
-    /// Every row of `id`'s subtree has been pushed: its row count is the rows since.
+    /// Every row of `id`'s subtree has been pushed: its row count is the rows since. A list
+    /// that is not sorted and disjoint is built now (rare: a dump that broke invariant 3), so
+    /// an unbuilt list's keys are its children's starts.
     pub(crate) fn close_dump_row(&mut self, id: NodeId) {
         let last = self.nodes.len() as u32 - 1;
-        self.nodes[id.0 as usize].rows_below = last - id.0;
+        let r = &mut self.nodes[id.0 as usize];
+        r.rows_below = last - id.0;
+        if r.unsorted && r.kids == ARENA_KIDS {
+            self.build_arena_list(id);
+        }
     }
 
-    /// The last row was pushed: close the root, mark the arena as the tree in pre-order, and
-    /// leave the child lists unbuilt. Their keys will be `(max(start, previous key), id)`:
-    /// the ids of a list increase along it, as the seqs of [`Tree::set_children`] do, and
-    /// `seq` starts above every id, so every later key is fresh.
+    /// The last row was pushed: close the root and mark the arena as the tree in pre-order;
+    /// the child lists stay unbuilt ([`ARENA_KIDS`]). Built, a list's keys are
+    /// `(max(start, previous key), id)`: the ids of a list increase along it, as the seqs of
+    /// [`Tree::set_children`] do, and `seq` starts above every id, so every later key is fresh.
     pub(crate) fn finish_dump_rows(&mut self) {
         self.close_dump_row(Self::ROOT);
         self.seq = self.nodes.len() as u64;
-        self.unbuilt = Some(std::sync::OnceLock::new());
         self.dump_order = true;
         debug_assert!(
             self.walk_lists(Self::ROOT)
@@ -996,72 +1000,69 @@ impl Tree {
         }
     }
 
-    /// The child lists of a tree whose lists are unbuilt, built from its pre-order arena: every
-    /// linked node in its parent's slot, in id order (which is list order), keyed as
-    /// [`Tree::finish_dump_rows`] says.
-    #[cold]
-    fn build_unbuilt(&self) -> Vec<Kids> {
-        let mut len = vec![0u32; self.unbuilt_slots as usize];
-        let slot = |r: &Resource| {
-            (r.parent != NO_NODE && !r.freed).then(|| self.nodes[r.parent as usize].kids as usize)
-        };
-        for r in &self.nodes[1..] {
-            if let Some(k) = slot(r) {
-                len[k] += 1;
-            }
+    /// Build `p`'s list (and those above it) now, for a caller about to search it many
+    /// times: an unbuilt list is read child after child down its arena run, each step waiting
+    /// on the last one's row count; a built list's children are read independently.
+    pub fn build_list(&mut self, p: NodeId) {
+        self.build_path(p);
+    }
+
+    /// Build the unbuilt lists of `p` and of every node above it, before a change below them
+    /// (the lists off the path stay unbuilt: their subtrees are still their arena runs).
+    #[inline]
+    fn build_path(&mut self, p: NodeId) {
+        if self.arena_lists == 0 {
+            return;
         }
-        // Each list at its final size and shape from the start (a list of one without an
-        // allocation), so the build peaks at what the lists keep.
-        let mut lists: Vec<Kids> = len
-            .iter()
-            .map(|&n| match n {
-                1 => Kids::One(((0, 0), Self::ROOT)),
-                n => Kids::Small(Vec::with_capacity(n as usize)),
+        let mut cur = p.0;
+        while cur != NO_NODE {
+            let r = &self.nodes[cur as usize];
+            let up = r.parent;
+            if r.kids == ARENA_KIDS {
+                self.build_arena_list(NodeId(cur));
+            }
+            cur = up;
+        }
+    }
+
+    /// Build `p`'s unbuilt list from its arena run: its children in id order (which is list
+    /// order), keyed `(max(start, previous key), id)`, as [`Tree::finish_dump_rows`] says.
+    /// Under a journal the build is recorded, and undone by putting the run back.
+    #[cold]
+    fn build_arena_list(&mut self, p: NodeId) {
+        debug_assert_eq!(self.nodes[p.0 as usize].kids, ARENA_KIDS);
+        let mut key0 = 0;
+        let entries: Vec<(ChildKey, NodeId)> = ArenaKids::new(self, p)
+            .enumerate()
+            .map(|(i, c)| {
+                let start = self.nodes[c.0 as usize].start;
+                key0 = if i == 0 { start } else { key0.max(start) };
+                ((key0, u64::from(c.0)), c)
             })
             .collect();
-        for (i, r) in self.nodes.iter().enumerate().skip(1) {
-            if let Some(k) = slot(r) {
-                let id = NodeId(i as u32);
-                match &mut lists[k] {
-                    Kids::One(e) => *e = ((r.start, i as u64), id),
-                    Kids::Small(l) => {
-                        let key0 = l.last().map_or(r.start, |&((k0, _), _)| k0.max(r.start));
-                        l.push(((key0, i as u64), id));
-                    }
-                    Kids::Big(_) => unreachable!("built as Small"),
-                }
-            }
-        }
-        for l in &mut lists {
-            if let Kids::Small(v) = l
-                && v.len() > Kids::SMALL_MAX
-            {
-                *l = Kids::from_sorted(std::mem::take(v));
-            }
-        }
-        lists
-    }
-
-    /// Unbuilt child lists become the tree's own, before anything changes.
-    #[inline]
-    fn build_lists(&mut self) {
-        if self.unbuilt.is_some() {
-            self.move_unbuilt();
+        let k = self.kid_lists.len() as u32;
+        self.kid_lists.push(Kids::from_sorted(entries));
+        self.nodes[p.0 as usize].kids = k;
+        self.arena_lists -= 1;
+        if let Some(j) = &mut self.journal {
+            j.push(TreeUndo::Built(p));
         }
     }
 
-    #[cold]
-    fn move_unbuilt(&mut self) {
-        if let Some(cell) = self.unbuilt.take() {
-            // `build_unbuilt` reads the arena only, not the (now gone) cell.
-            self.kid_lists = cell.into_inner().unwrap_or_else(|| self.build_unbuilt());
-        }
-    }
-
-    /// Whether the child lists are still unbuilt (for tests).
+    /// Build every unbuilt list (for tests: a tree with each list built, to compare with).
     #[cfg(test)]
-    pub(crate) fn lists_unbuilt(&self) -> bool {
-        self.unbuilt.is_some()
+    pub(crate) fn build_all_lists(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].kids == ARENA_KIDS {
+                self.build_arena_list(NodeId(i as u32));
+            }
+        }
+    }
+
+    /// How many lists are unbuilt (for tests).
+    #[cfg(test)]
+    pub(crate) fn unbuilt_lists(&self) -> usize {
+        self.arena_lists as usize
     }
 
     /// Number of arena slots (linked, unlinked and released nodes, the root included): ids
@@ -1154,25 +1155,29 @@ impl Tree {
     /// Depth-first pre-order over the subtree below `top` (not including `top`), in the order
     /// `r_next` prints `/proc/iomem`, with each node's depth (top's children have depth 0).
     pub fn walk(&self, top: NodeId) -> Walk<'_> {
-        if self.dump_order {
+        if self.dump_order || self.get(top).kids == ARENA_KIDS {
             // `top`'s subtree is the run of ids after it, `rows_below` long.
-            let next = top.0 + 1;
-            let last = top.0 + self.get(top).rows_below;
-            Walk(WalkBy::Arena {
-                tree: self,
-                next,
-                last,
-                path: vec![top],
-            })
+            Walk::run(self, top)
         } else {
-            self.walk_lists(top)
+            // Down the lists, and along the arena below each list still unbuilt.
+            Walk {
+                runs: true,
+                ..self.walk_lists(top)
+            }
         }
     }
 
-    /// [`Tree::walk`] by the child lists, whatever the arena's order.
+    /// [`Tree::walk`] by the child lists only, whatever the arena's order.
     fn walk_lists(&self, top: NodeId) -> Walk<'_> {
-        let stack = vec![self.kids(top).values()];
-        Walk(WalkBy::Lists { tree: self, stack })
+        Walk {
+            tree: self,
+            stack: vec![self.kids(top).values()],
+            runs: false,
+            next: 1,
+            last: 0,
+            path: Vec::new(),
+            base: 0,
+        }
     }
 
     /// Whether [`Tree::walk`] reads the arena, and whether it then agrees, below every node,
@@ -1336,6 +1341,10 @@ enum TreeUndo {
     Kids(NodeId, Kids),
     /// Take back the child-list slot given to a node ([`Tree::kids_mut`]).
     KidsSlotPushed(NodeId),
+    /// Put back the unbuilt list that was built ([`Tree::build_arena_list`]): by then every
+    /// later change is undone, so the list is its arena run again. Its redo needs no record:
+    /// the redone change builds it again.
+    Built(NodeId),
     /// Give the node back the child-list slot an undo took (redo of `KidsSlotPushed`).
     KidsSlotPopped(NodeId, Kids),
     /// Drop the node pushed onto the arena.
@@ -1426,6 +1435,26 @@ impl Tree {
         }
     }
 
+    /// Take `p`'s list slot back (the last one, as every slot pushed since was taken back
+    /// first) and mark `p`'s list `kids` ([`NO_NODE`] or [`ARENA_KIDS`]); returns the list.
+    fn take_slot(&mut self, p: NodeId, kids: u32) -> Kids {
+        let k = std::mem::replace(&mut self.nodes[p.0 as usize].kids, kids) as usize;
+        debug_assert_eq!(
+            k + 1,
+            self.kid_lists.len(),
+            "slots are taken back newest first"
+        );
+        if k + 1 == self.kid_lists.len() {
+            self.kid_lists.pop().unwrap_or_default()
+        } else {
+            // Out of order (not reached): leave an empty list in the slot, nothing points at it.
+            self.kid_lists
+                .get_mut(k)
+                .map(std::mem::take)
+                .unwrap_or_default()
+        }
+    }
+
     /// Stop recording and hand over what was recorded.
     pub fn end_journal(&mut self) -> TreeJournal {
         TreeJournal {
@@ -1436,7 +1465,6 @@ impl Tree {
     /// Undo a journal's changes, newest first, and return the journal that redoes them
     /// (undoing that gives this tree back, exactly: same arena, ids, names and keys).
     pub fn undo(&mut self, j: TreeJournal) -> TreeJournal {
-        self.build_lists();
         let outer = self.journal.take();
         self.begin_journal();
         for op in j.ops.into_iter().rev() {
@@ -1460,12 +1488,14 @@ impl Tree {
                 TreeUndo::Kids(p, k) => self.kids_replace(p, k),
                 TreeUndo::KidsSlotPushed(p) => {
                     self.dump_order = false;
-                    self.nodes[p.0 as usize].kids = NO_NODE;
-                    if let Some(k) = self.kid_lists.pop()
-                        && let Some(j) = &mut self.journal
-                    {
+                    let k = self.take_slot(p, NO_NODE);
+                    if let Some(j) = &mut self.journal {
                         j.push(TreeUndo::KidsSlotPopped(p, k));
                     }
+                }
+                TreeUndo::Built(p) => {
+                    self.take_slot(p, ARENA_KIDS);
+                    self.arena_lists += 1;
                 }
                 TreeUndo::KidsSlotPopped(p, k) => {
                     self.dump_order = false;
@@ -1574,27 +1604,27 @@ impl Tree {
     }
 
     /// Rows a child list stands for: each child and its subtree.
-    fn rows_of(&self, kids: &Kids) -> i64 {
+    fn rows_of(&self, kids: KidsRef<'_>) -> i64 {
         kids.values()
             .map(|c| 1 + i64::from(self.nodes[c.0 as usize].rows_below))
             .sum()
     }
 
-    /// `p`'s child list (an empty one for a node that never had children).
-    fn kids(&self, p: NodeId) -> &Kids {
+    /// `p`'s child list (an empty one for a node that never had children), or its arena run
+    /// while it is unbuilt.
+    fn kids(&self, p: NodeId) -> KidsRef<'_> {
         static NONE: Kids = Kids::Small(Vec::new());
         match self.nodes[p.0 as usize].kids {
-            NO_NODE => &NONE,
-            k => match &self.unbuilt {
-                None => &self.kid_lists[k as usize],
-                Some(cell) => &cell.get_or_init(|| self.build_unbuilt())[k as usize],
-            },
+            NO_NODE => KidsRef::List(&NONE),
+            ARENA_KIDS => KidsRef::Arena(self, p),
+            k => KidsRef::List(&self.kid_lists[k as usize]),
         }
     }
 
-    /// `p`'s child list to change, given a slot in [`Tree::kid_lists`] the first time.
+    /// `p`'s child list to change (built first, with the lists above it), given a slot in
+    /// [`Tree::kid_lists`] the first time.
     fn kids_mut(&mut self, p: NodeId) -> &mut Kids {
-        self.build_lists();
+        self.build_path(p);
         self.dump_order = false;
         let mut k = self.nodes[p.0 as usize].kids;
         if k == NO_NODE {
@@ -1613,7 +1643,14 @@ impl Tree {
     /// so a long list finds it by range; a short or unsorted one is scanned, as the kernel
     /// scans every list.
     fn key_in(&self, p: NodeId, c: NodeId) -> Option<ChildKey> {
-        let kids = self.kids(p);
+        let kids = match self.kids(p) {
+            // An unbuilt list is sorted: a child's key is its start and id.
+            KidsRef::Arena(..) => {
+                let r = &self.nodes[c.0 as usize];
+                return (r.parent == p.0 && !r.freed).then(|| arena_key(r, c));
+            }
+            KidsRef::List(k) => k,
+        };
         if let Kids::Big(m) = kids
             && !self.get(p).unsorted
         {
@@ -1622,9 +1659,7 @@ impl Tree {
                 return Some(*k);
             }
         }
-        kids.range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded))
-            .find(|(_, v)| **v == c)
-            .map(|(k, _)| *k)
+        kids.range(..).find(|&(_, v)| v == c).map(|(k, _)| k)
     }
 
     fn kids_insert(&mut self, p: NodeId, key: ChildKey, id: NodeId) {
@@ -1653,7 +1688,7 @@ impl Tree {
             // Nothing to replace (a leaf that never had children).
             return;
         }
-        let delta = self.rows_of(&kids) - self.rows_of(self.kids(p));
+        let delta = self.rows_of(KidsRef::List(&kids)) - self.rows_of(self.kids(p));
         let old = std::mem::replace(self.kids_mut(p), kids);
         self.adjust_rows(p, delta);
         if let Some(j) = &mut self.journal {
@@ -1684,6 +1719,12 @@ enum Kids {
 impl std::fmt::Debug for Kids {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.values()).finish()
+    }
+}
+
+impl Default for Kids {
+    fn default() -> Kids {
+        Kids::new()
     }
 }
 
@@ -1816,84 +1857,184 @@ impl Kids {
             }
         }
     }
+}
+
+impl Kids {
     fn values(&self) -> KidsValues<'_> {
-        KidsValues(
-            self.range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded)),
-        )
+        KidsValues(self.range(..))
     }
 }
 
-/// Iterator of [`Kids::range`]: `(&key, &id)` in key order, both ends.
-#[derive(Clone, Debug)]
+/// The key of `c` (node `r`) in its parent's unbuilt list ([`ARENA_KIDS`]).
+fn arena_key(r: &Resource, c: NodeId) -> ChildKey {
+    (r.start, u64::from(c.0))
+}
+
+/// A child list as [`Tree::kids`] reads it: a built list, or the arena run of a node whose
+/// list is unbuilt ([`ARENA_KIDS`]). Both answer the same ordered-map queries alike; the
+/// run's cost is a walk of its children (the kernel's own sibling walk), so a list that a
+/// change will search is built first ([`Tree::build_path`]).
+#[derive(Clone, Copy)]
+enum KidsRef<'a> {
+    List(&'a Kids),
+    Arena(&'a Tree, NodeId),
+}
+
+impl<'a> KidsRef<'a> {
+    fn len(self) -> usize {
+        match self {
+            KidsRef::List(k) => k.len(),
+            KidsRef::Arena(t, p) => ArenaKids::new(t, p).count(),
+        }
+    }
+    fn is_empty(self) -> bool {
+        match self {
+            KidsRef::List(k) => k.is_empty(),
+            // In an arena run a node's rows are its subtree.
+            KidsRef::Arena(t, p) => t.nodes[p.0 as usize].rows_below == 0,
+        }
+    }
+    fn last_key(self) -> Option<ChildKey> {
+        match self {
+            KidsRef::List(k) => k.last_key(),
+            KidsRef::Arena(t, p) => {
+                let c = ArenaKids::new(t, p).next_back()?;
+                Some(arena_key(t.get(c), c))
+            }
+        }
+    }
+    /// Entries with keys in `r`, in key order (as [`Kids::range`]).
+    fn range<R: RangeBounds<ChildKey>>(self, r: R) -> KidsRange<'a> {
+        match self {
+            KidsRef::List(k) => k.range(r),
+            KidsRef::Arena(t, p) => KidsRange::Arena(ArenaRange {
+                kids: ArenaKids::new(t, p),
+                lo: r.start_bound().cloned(),
+                hi: r.end_bound().cloned(),
+            }),
+        }
+    }
+    fn values(self) -> KidsValues<'a> {
+        KidsValues(self.range(..))
+    }
+}
+
+/// Iterator of [`KidsRef::range`]: `(key, id)` in key order, both ends.
+#[derive(Clone)]
 enum KidsRange<'a> {
     Small(std::slice::Iter<'a, (ChildKey, NodeId)>),
     Big(std::collections::btree_map::Range<'a, ChildKey, NodeId>),
+    Arena(ArenaRange<'a>),
 }
 
-impl<'a> Iterator for KidsRange<'a> {
-    type Item = (&'a ChildKey, &'a NodeId);
+impl Iterator for KidsRange<'_> {
+    type Item = (ChildKey, NodeId);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            KidsRange::Small(it) => it.next().map(|(k, v)| (k, v)),
-            KidsRange::Big(it) => it.next(),
+            KidsRange::Small(it) => it.next().copied(),
+            KidsRange::Big(it) => it.next().map(|(k, v)| (*k, *v)),
+            KidsRange::Arena(it) => it.next(),
         }
     }
 }
 
 impl DoubleEndedIterator for KidsRange<'_> {
+    #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         match self {
-            KidsRange::Small(it) => it.next_back().map(|(k, v)| (k, v)),
-            KidsRange::Big(it) => it.next_back(),
+            KidsRange::Small(it) => it.next_back().copied(),
+            KidsRange::Big(it) => it.next_back().map(|(k, v)| (*k, *v)),
+            KidsRange::Arena(it) => it.next_back(),
         }
     }
 }
 
-/// Iterator of [`Kids::values`].
-#[derive(Clone, Debug)]
+/// The children of an unbuilt list whose keys are in `lo..hi`: keys increase along the run,
+/// so each end skips what lies beyond its own bound and stops at the other's.
+#[derive(Clone)]
+struct ArenaRange<'a> {
+    kids: ArenaKids<'a>,
+    lo: Bound<ChildKey>,
+    hi: Bound<ChildKey>,
+}
+
+impl ArenaRange<'_> {
+    fn below_lo(&self, k: ChildKey) -> bool {
+        match self.lo {
+            Bound::Included(x) => k < x,
+            Bound::Excluded(x) => k <= x,
+            Bound::Unbounded => false,
+        }
+    }
+    fn above_hi(&self, k: ChildKey) -> bool {
+        match self.hi {
+            Bound::Included(x) => k > x,
+            Bound::Excluded(x) => k >= x,
+            Bound::Unbounded => false,
+        }
+    }
+    fn entry(&self, c: NodeId) -> (ChildKey, NodeId) {
+        (arena_key(self.kids.tree.get(c), c), c)
+    }
+}
+
+impl Iterator for ArenaRange<'_> {
+    type Item = (ChildKey, NodeId);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let c = self.kids.next()?;
+            let (k, c) = self.entry(c);
+            if self.above_hi(k) {
+                self.kids.ends = None;
+                return None;
+            }
+            if !self.below_lo(k) {
+                return Some((k, c));
+            }
+        }
+    }
+}
+
+impl DoubleEndedIterator for ArenaRange<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            let c = self.kids.next_back()?;
+            let (k, c) = self.entry(c);
+            if self.below_lo(k) {
+                self.kids.ends = None;
+                return None;
+            }
+            if !self.above_hi(k) {
+                return Some((k, c));
+            }
+        }
+    }
+}
+
+/// Iterator of [`KidsRef::values`] (and [`Tree::children`]).
+#[derive(Clone)]
 pub struct KidsValues<'a>(KidsRange<'a>);
 
-impl<'a> Iterator for KidsValues<'a> {
-    type Item = &'a NodeId;
-    fn next(&mut self) -> Option<&'a NodeId> {
+impl Iterator for KidsValues<'_> {
+    type Item = NodeId;
+    #[inline]
+    fn next(&mut self) -> Option<NodeId> {
         self.0.next().map(|(_, v)| v)
     }
 }
 
 impl DoubleEndedIterator for KidsValues<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.0.next_back().map(|(_, v)| v)
-    }
-}
-
-/// Iterator of [`Tree::children`]: down the list, or along the arena while lists are unbuilt.
-enum Children<'a> {
-    Lists(std::iter::Copied<KidsValues<'a>>),
-    Arena(ArenaKids<'a>),
-}
-
-impl Iterator for Children<'_> {
-    type Item = NodeId;
-    fn next(&mut self) -> Option<NodeId> {
-        match self {
-            Children::Lists(it) => it.next(),
-            Children::Arena(it) => it.next(),
-        }
-    }
-}
-
-impl DoubleEndedIterator for Children<'_> {
+    #[inline]
     fn next_back(&mut self) -> Option<NodeId> {
-        match self {
-            Children::Lists(it) => it.next_back(),
-            Children::Arena(it) => it.next_back(),
-        }
+        self.0.next_back().map(|(_, v)| v)
     }
 }
 
 /// The children of `p` in a pre-order arena: the first is `p + 1`, each next one right after
 /// its predecessor's subtree; the last is the ancestor of `p`'s last row that `p` holds, each
 /// one before it the ancestor of the row just before it.
+#[derive(Clone)]
 struct ArenaKids<'a> {
     tree: &'a Tree,
     p: u32,
@@ -1928,62 +2069,73 @@ impl DoubleEndedIterator for ArenaKids<'_> {
 }
 
 /// Iterator of [`Tree::walk`].
-pub struct Walk<'a>(WalkBy<'a>);
+pub struct Walk<'a> {
+    tree: &'a Tree,
+    /// Open levels of built lists, a list iterator per level.
+    stack: Vec<KidsValues<'a>>,
+    /// Read a subtree whose list is unbuilt as its arena run (not for the pure list walk).
+    runs: bool,
+    /// The arena run being read, ids `next..=last`, with `path` its open ancestors (the
+    /// run's top first), so a node's depth is `base` plus how many of them are open when
+    /// its parent is on top.
+    next: u32,
+    last: u32,
+    path: Vec<NodeId>,
+    base: usize,
+}
 
-enum WalkBy<'a> {
-    /// Down the child lists, a list iterator per open level.
-    Lists {
-        tree: &'a Tree,
-        stack: Vec<KidsValues<'a>>,
-    },
-    /// Along a pre-order arena: ids `next..=last`, `path` the open ancestors (the top first),
-    /// so a node's depth is how many of them are open when its parent is on top.
-    Arena {
-        tree: &'a Tree,
-        next: u32,
-        last: u32,
-        path: Vec<NodeId>,
-    },
+impl<'a> Walk<'a> {
+    /// A walk that begins with `top`'s subtree as an arena run.
+    fn run(tree: &'a Tree, top: NodeId) -> Walk<'a> {
+        Walk {
+            tree,
+            stack: Vec::new(),
+            runs: true,
+            next: top.0 + 1,
+            last: top.0 + tree.get(top).rows_below,
+            path: vec![top],
+            base: 0,
+        }
+    }
 }
 
 impl Iterator for Walk<'_> {
     type Item = (NodeId, usize);
     fn next(&mut self) -> Option<(NodeId, usize)> {
-        match &mut self.0 {
-            WalkBy::Lists { tree, stack } => loop {
-                let depth = stack.len().checked_sub(1)?;
-                match stack.last_mut()?.next() {
-                    Some(&id) => {
-                        let kids = tree.kids(id);
+        loop {
+            if self.next <= self.last {
+                let id = NodeId(self.next);
+                self.next += 1;
+                let parent = self.tree.nodes[id.0 as usize].parent;
+                while self.path.last().is_some_and(|p| p.0 != parent) {
+                    self.path.pop();
+                }
+                // An empty path would mean the run was not in pre-order after all.
+                let depth = self.base + self.path.len().checked_sub(1)?;
+                self.path.push(id);
+                return Some((id, depth));
+            }
+            let depth = self.stack.len().checked_sub(1)?;
+            match self.stack.last_mut()?.next() {
+                Some(id) => {
+                    let r = &self.tree.nodes[id.0 as usize];
+                    if self.runs && r.kids == ARENA_KIDS {
+                        // An unbuilt list's subtree is as parsed: its arena run, in pre-order.
+                        (self.next, self.last) = (id.0 + 1, id.0 + r.rows_below);
+                        self.path.clear();
+                        self.path.push(id);
+                        self.base = depth + 1;
+                    } else {
+                        let kids = self.tree.kids(id);
                         if !kids.is_empty() {
-                            stack.push(kids.values());
+                            self.stack.push(kids.values());
                         }
-                        return Some((id, depth));
                     }
-                    None => {
-                        stack.pop();
-                    }
+                    return Some((id, depth));
                 }
-            },
-            WalkBy::Arena {
-                tree,
-                next,
-                last,
-                path,
-            } => {
-                if *next > *last {
-                    return None;
+                None => {
+                    self.stack.pop();
                 }
-                let id = NodeId(*next);
-                *next += 1;
-                let parent = tree.nodes[id.0 as usize].parent;
-                while path.last().is_some_and(|p| p.0 != parent) {
-                    path.pop();
-                }
-                // An empty path would mean the arena was not in pre-order after all.
-                let depth = path.len().checked_sub(1)?;
-                path.push(id);
-                Some((id, depth))
             }
         }
     }
@@ -2297,7 +2449,7 @@ mod tests {
                 assert_eq!(k.last_key(), m.keys().next_back().copied());
                 let (a, b) = ((rnd(span), rnd(4)), (rnd(span), rnd(4)));
                 let (lo, hi) = (a.min(b), a.max(b));
-                let kv = |it: KidsRange<'_>| it.map(|(k, v)| (*k, *v)).collect::<Vec<_>>();
+                let kv = |it: KidsRange<'_>| it.collect::<Vec<_>>();
                 let mv = |it: std::collections::btree_map::Range<'_, ChildKey, NodeId>| {
                     it.map(|(k, v)| (*k, *v)).collect::<Vec<_>>()
                 };
@@ -2310,11 +2462,11 @@ mod tests {
                     mv(m.range((Bound::Excluded(lo), Bound::Unbounded)))
                 );
                 assert_eq!(
-                    k.range(..=hi).next_back().map(|(k, _)| *k),
+                    k.range(..=hi).next_back().map(|(k, _)| k),
                     m.range(..=hi).next_back().map(|(k, _)| *k)
                 );
-                assert!(k.values().copied().eq(m.values().copied()));
-                assert!(k.values().rev().copied().eq(m.values().rev().copied()));
+                assert!(k.values().eq(m.values().copied()));
+                assert!(k.values().rev().eq(m.values().rev().copied()));
             }
         }
     }
@@ -2762,7 +2914,6 @@ mod tests {
     fn entries(t: &Tree, p: NodeId) -> Vec<(ChildKey, NodeId)> {
         t.kids(p)
             .range::<(Bound<ChildKey>, Bound<ChildKey>)>((Bound::Unbounded, Bound::Unbounded))
-            .map(|(k, v)| (*k, *v))
             .collect()
     }
 
@@ -2966,10 +3117,7 @@ mod tests {
         assert!(matches!(k, Kids::One(((5, 1), NodeId(1)))));
         k.insert((4, 2), NodeId(2));
         assert!(matches!(k, Kids::Small(ref v) if v.len() == 2));
-        assert_eq!(
-            k.values().copied().collect::<Vec<_>>(),
-            [NodeId(2), NodeId(1)]
-        );
+        assert_eq!(k.values().collect::<Vec<_>>(), [NodeId(2), NodeId(1)]);
     }
 
     #[test]

@@ -126,6 +126,9 @@ impl Machine {
         } else {
             (1u64 << config.phys_bits) - 1
         };
+        // Every command searches the top level first (`__request_resource` from
+        // `iomem_resource`), and booting reads it three times: built once, here.
+        tree.build_list(Tree::ROOT);
         // Only lower the root when nothing in the dump lies above it.
         let max_end = tree
             .children(Tree::ROOT)
