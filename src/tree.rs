@@ -367,15 +367,31 @@ impl Tree {
     /// The node to change. Under a journal its fields (not its child list, which only this
     /// module changes) are recorded first, so the step can be undone.
     pub fn get_mut(&mut self, id: NodeId) -> &mut Resource {
-        // A change of a start is a change of its key in the parent's list, and any change
-        // below an unbuilt list would make it differ from its arena run: the lists above
-        // `id` are built first.
+        // A change of a row of an unbuilt list's arena run (its start is its key, its
+        // parent what the run is read by) would make the list differ from the run: the
+        // lists above `id` are built first. A node outside every run (one a command
+        // allocated) changes no unbuilt list, whatever its parent field says while an undo
+        // puts it back.
         if self.arena_lists > 0
+            && self.in_arena_run(id)
             && let Some(p) = self.get(id).up()
         {
             self.build_path(p);
         }
         self.fields_mut(id)
+    }
+
+    /// Whether `id` is a row of the arena run of an unbuilt list above it.
+    fn in_arena_run(&self, id: NodeId) -> bool {
+        let mut cur = self.nodes[id.0 as usize].parent;
+        while cur != NO_NODE {
+            let a = &self.nodes[cur as usize];
+            if a.kids == ARENA_KIDS && cur < id.0 && id.0 <= cur + a.rows_below {
+                return true;
+            }
+            cur = a.parent;
+        }
+        false
     }
 
     /// [`Tree::get_mut`] for a change that no child list depends on (flags, desc, name):
