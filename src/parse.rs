@@ -685,8 +685,8 @@ fn parse_general(input: &[u8], hint: Option<RootKind>) -> Result<Dump, ParseErro
 
 /// The fast path of [`parse_dump`] for dumps printed the way the kernel prints them: one pass
 /// straight into the arena, no per-line record: each line's row is pushed in pre-order below
-/// its parent ([`Tree::push_dump_row`]), and the child lists are left to be built from the
-/// arena when something first reads them (printing the tree does not).
+/// its parent ([`Tree::push_dump_row`]), and each child list is left unbuilt until a change
+/// below it builds it from the arena (reads, printing included, walk the arena).
 ///
 /// It assumes what `r_show` output always satisfies — LF line ends, no blank lines, no
 /// malformed line, top level at column 1, 2 spaces per level, and (without a hint) 8-digit

@@ -920,8 +920,8 @@ impl Tree {
     /// Append the next row of a dump, below `parent` (the root or an open row: one whose
     /// subtree [`Tree::close_dump_row`] has not closed), for a builder that reads the rows in
     /// `/proc/iomem` order into a fresh tree (the parser's fast path). The row is linked
-    /// without a child list: [`Tree::finish_dump_rows`] leaves the lists to be built from the
-    /// arena when first read. The `unsorted` mark is the one [`Tree::set_children`] would give.
+    /// without a child list: its parent's list is unbuilt ([`ARENA_KIDS`]) until a change
+    /// below it builds it ([`Tree::build_path`]). The `unsorted` mark is the one [`Tree::set_children`] would give.
     pub(crate) fn push_dump_row(
         &mut self,
         start: u64,
