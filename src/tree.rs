@@ -1747,6 +1747,10 @@ impl Default for Kids {
 impl Kids {
     const SMALL_MAX: usize = 32;
 
+    fn values(&self) -> KidsValues<'_> {
+        KidsValues(self.range(..))
+    }
+
     fn new() -> Kids {
         Kids::Small(Vec::new())
     }
@@ -1872,12 +1876,6 @@ impl Kids {
                 }
             }
         }
-    }
-}
-
-impl Kids {
-    fn values(&self) -> KidsValues<'_> {
-        KidsValues(self.range(..))
     }
 }
 
