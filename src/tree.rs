@@ -1202,13 +1202,24 @@ impl Tree {
     pub(crate) fn arena_walk_agrees(&self) -> (bool, bool) {
         let agree = std::iter::once(Self::ROOT)
             .chain(self.walk_lists(Self::ROOT).map(|(id, _)| id))
-            .all(|top| self.walk(top).eq(self.walk_lists(top)));
+            .all(|top| {
+                self.walk(top).eq(self.walk_lists(top))
+                    && self
+                        .descendants(top)
+                        .eq(self.walk_lists(top).map(|(id, _)| id))
+            });
         (self.dump_order, agree)
     }
 
-    /// All linked nodes below `top`, pre-order.
-    pub fn descendants(&self, top: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        self.walk(top).map(|(id, _)| id)
+    /// All linked nodes below `top`, pre-order. Where [`Tree::walk`] would read one arena run
+    /// (a parsed, unchanged subtree), the ids are just the run's, without the depth that
+    /// the walk keeps track of (issue 12: booting a million-line dump walks it once).
+    pub fn descendants(&self, top: NodeId) -> Descendants<'_> {
+        if self.dump_order || self.get(top).kids == ARENA_KIDS {
+            Descendants::Run(top.0 + 1..=top.0 + self.get(top).rows_below)
+        } else {
+            Descendants::Walk(self.walk(top))
+        }
     }
 
     /// Ancestors from the parent up to (and including) the root.
@@ -2096,6 +2107,24 @@ pub struct Walk<'a> {
     last: u32,
     path: Vec<NodeId>,
     base: usize,
+}
+
+/// [`Tree::descendants`].
+pub enum Descendants<'a> {
+    /// `top`'s subtree is the arena run of these ids, in pre-order.
+    Run(std::ops::RangeInclusive<u32>),
+    Walk(Walk<'a>),
+}
+
+impl Iterator for Descendants<'_> {
+    type Item = NodeId;
+    #[inline]
+    fn next(&mut self) -> Option<NodeId> {
+        match self {
+            Descendants::Run(ids) => ids.next().map(NodeId),
+            Descendants::Walk(w) => w.next().map(|(id, _)| id),
+        }
+    }
 }
 
 impl<'a> Walk<'a> {

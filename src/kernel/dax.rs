@@ -58,7 +58,7 @@ pub struct DaxDevice {
 pub const DEFAULT_DAX_ALIGN: u64 = 2 << 20;
 
 /// `daxX.Y`.
-fn is_dax_name(n: &[u8]) -> bool {
+pub(crate) fn is_dax_name(n: &[u8]) -> bool {
     let Some(rest) = n.strip_prefix(b"dax") else {
         return false;
     };
@@ -107,13 +107,9 @@ pub fn string_get_size_2(size: u64) -> String {
 impl Machine {
     /// Find `daxX.Y` nodes in the boot tree: a BUSY one is bound to device_dax (devdax mode);
     /// a non-busy one with System RAM below is bound to kmem (its original range before
-    /// alignment is unknown: the node's range is used).
-    pub(crate) fn discover_dax(&mut self) {
-        let found: Vec<NodeId> = self
-            .tree
-            .descendants(Tree::ROOT)
-            .filter(|&id| is_dax_name(self.tree.name_of(id)))
-            .collect();
+    /// alignment is unknown: the node's range is used). `found`: the nodes whose name
+    /// [`is_dax_name`], in pre-order (gathered by [`Machine::boot`]'s one walk of the tree).
+    pub(crate) fn discover_dax(&mut self, found: Vec<NodeId>) {
         for id in found {
             let name = self.tree.name_lossy(id).into_owned();
             let r = self.tree.get(id);

@@ -147,20 +147,22 @@ impl Machine {
             }
         }
         let bs = config.block_size;
-        let mut blocks = MemoryBlocks::new();
-        blocks.movable_node = config.movable_node;
-        // RAM pieces per block id → which zones they touch.
-        let mut zones_of: BTreeMap<u64, Vec<Zone>> = BTreeMap::new();
-        let ram: Vec<(u64, u64)> = tree
-            .descendants(Tree::ROOT)
-            .filter(|&id| {
-                let r = tree.get(id);
-                r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM
-                    && r.is_busy()
-                    && r.start <= r.end
-            })
-            .map(|id| (tree.get(id).start, tree.get(id).end))
-            .collect();
+        // One walk for all that booting reads below the top level: busy System RAM (the boot
+        // memory blocks) and the `daxX.Y` nodes (the dax devices).
+        let mut ram: Vec<(u64, u64)> = Vec::new();
+        let mut dax_nodes = Vec::new();
+        for id in tree.descendants(Tree::ROOT) {
+            let r = tree.get(id);
+            if r.flags & IORESOURCE_SYSTEM_RAM == IORESOURCE_SYSTEM_RAM
+                && r.is_busy()
+                && r.start <= r.end
+            {
+                ram.push((r.start, r.end));
+            }
+            if super::dax::is_dax_name(tree.name_of(id)) {
+                dax_nodes.push(id);
+            }
+        }
         // Nested System RAM (kmem under dax) is hot-added, not early; count top-most only.
         let early_kernel_pages = {
             let mut pages = 0u64;
@@ -174,38 +176,56 @@ impl Machine {
             }
             pages
         };
-        'ram: for (s, e) in ram {
-            for (z, lo, hi) in Zone::KERNEL_ZONES {
+        // The block ids each RAM piece covers in each zone, `(first, last, zone bit)`: bit i
+        // is `KERNEL_ZONES[i]`.
+        let mut spans: Vec<(u64, u64, u8)> = Vec::new();
+        for (s, e) in ram {
+            for (i, (_, lo, hi)) in Zone::KERNEL_ZONES.into_iter().enumerate() {
                 // The part of [s, e] inside this zone's fixed limits [lo, hi).
                 let ps = s.max(lo);
                 let pe = e.min(hi.saturating_sub(1));
-                if ps > pe {
-                    continue;
-                }
-                let (first, last) = (ps / bs, pe / bs);
-                for id in first..=last {
-                    let zs = zones_of.entry(id).or_default();
-                    if !zs.contains(&z) {
-                        zs.push(z);
-                    }
-                    if zones_of.len() as u64 > MAX_BLOCKS {
-                        notes.push(format!(
-                            "more than {MAX_BLOCKS} boot memory blocks: the rest are not modelled"
-                        ));
-                        break 'ram;
-                    }
+                if ps <= pe {
+                    spans.push((ps / bs, pe / bs, 1 << i));
                 }
             }
         }
-        for (id, zs) in zones_of {
-            blocks.insert(MemoryBlock {
+        // The spans come in pre-order, so by start address: a span's ids below the last id
+        // listed lie inside an earlier, enclosing piece of RAM (siblings are disjoint), which
+        // has every zone there that the nested piece has. Only the last id listed can gain
+        // a zone, from a piece sharing its block (memory0: 640 KiB of DMA, then RAM from
+        // 1 MiB); the rest of the span is new blocks. Each block is listed once, in id order.
+        let mut zones_of: Vec<(u64, u8)> = Vec::new();
+        'ram: for (first, last, bit) in spans {
+            let mut from = first;
+            if let Some((l, zs)) = zones_of.last_mut()
+                && *l >= first
+            {
+                if *l <= last {
+                    *zs |= bit;
+                }
+                match l.checked_add(1) {
+                    Some(next) => from = next,
+                    None => continue,
+                }
+            }
+            for id in from..=last {
+                zones_of.push((id, bit));
+                if zones_of.len() as u64 > MAX_BLOCKS {
+                    notes.push(format!(
+                        "more than {MAX_BLOCKS} boot memory blocks: the rest are not modelled"
+                    ));
+                    break 'ram;
+                }
+            }
+        }
+        let blocks = zones_of
+            .into_iter()
+            .map(|(id, zs)| MemoryBlock {
                 id,
                 state: BlockState::Online,
-                zone: if zs.len() == 1 {
-                    zs.first().copied()
-                } else {
-                    None
-                },
+                // A block whose RAM spans two zones has none.
+                zone: (zs.count_ones() == 1)
+                    .then(|| Zone::KERNEL_ZONES[zs.trailing_zeros() as usize].0),
                 // The node the SRAT (`--numa-node`) puts the block's start in; without one,
                 // dummy_numa_init's node 0 holds all boot RAM.
                 nid: config
@@ -215,8 +235,9 @@ impl Machine {
                     .map_or(0, |n| n.nid),
                 removable: true,
                 boot: true,
-            });
-        }
+            })
+            .collect();
+        let blocks = MemoryBlocks::from_sorted(blocks, config.movable_node);
         // max_pfn: the end of the last e820 RAM entry (top-level System RAM at boot).
         let boot_ram_end = tree
             .children(Tree::ROOT)
@@ -238,7 +259,7 @@ impl Machine {
             nvdimm: Default::default(),
             boot_ram_end,
         };
-        m.discover_dax();
+        m.discover_dax(dax_nodes);
         m.discover_nvdimm();
         m
     }

@@ -197,6 +197,30 @@ impl MemoryBlocks {
     pub fn new() -> MemoryBlocks {
         MemoryBlocks::default()
     }
+    /// The blocks of a booting machine, given in increasing id order, each id once: built in
+    /// one pass (`BTreeMap::from_iter` on sorted keys), not inserted one by one (issue 12: a
+    /// million-line dump boots with 50k blocks, and inserting them was a third of booting).
+    pub fn from_sorted(blocks: Vec<MemoryBlock>, movable_node: bool) -> MemoryBlocks {
+        debug_assert!(blocks.windows(2).all(|w| w[0].id < w[1].id));
+        let mut online: BTreeMap<(i32, Zone), Vec<u64>> = BTreeMap::new();
+        for b in &blocks {
+            if let (BlockState::Online, Some(z)) = (b.state, b.zone) {
+                online.entry((b.nid, z)).or_default().push(b.id);
+            }
+        }
+        let maps = BlockMaps {
+            map: blocks.into_iter().map(|b| (b.id, b)).collect(),
+            online: online
+                .into_iter()
+                .map(|(k, ids)| (k, ids.into_iter().collect()))
+                .collect(),
+            spanned: BTreeMap::new(),
+        };
+        MemoryBlocks {
+            maps: std::sync::Arc::new(maps),
+            movable_node,
+        }
+    }
     pub fn get(&self, id: u64) -> Option<&MemoryBlock> {
         self.maps.map.get(&id)
     }

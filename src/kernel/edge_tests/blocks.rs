@@ -8,7 +8,7 @@ use super::{blk, v};
 use crate::kernel::Trace;
 use crate::kernel::machine::{AddOptions, Config, Machine};
 use crate::kernel::memory::{BlockState, MemoryBlocks, OnlineType, Zone};
-use crate::testutil::{RAM, build};
+use crate::testutil::{MEMB, RAM, build};
 use crate::tree::Desc;
 
 const BS: u64 = 128 << 20;
@@ -350,4 +350,63 @@ fn onlining_into_another_zone_keeps_the_old_span_before_the_fix() {
             .unwrap();
         assert_eq!(mc.blocks.get(33).unwrap().zone, Some(zone), "{ver}");
     }
+}
+
+/// Every block that busy System RAM overlaps exists at boot, online, with the one zone its
+/// RAM lies in, gathered over every piece of RAM (drivers/base/memory.c `memory_dev_init` →
+/// `add_boot_memory_block` for each present section; a block's `valid_zones` is "none" when
+/// `test_pages_in_a_zone` finds pages of two zones). Here memory0 holds the first 640 KiB
+/// (DMA) and, from a second piece, RAM from 1 MiB on (DMA and DMA32): no zone, as memory0 on
+/// every x86 machine. A piece nested in another adds no block; a block with RAM in its middle
+/// only (memory35) exists; one under a non-RAM range (memory34) does not. The zone index
+/// that booting builds in one go is the one block-by-block insertion gives.
+#[test]
+fn boot_blocks_gather_every_pieces_zones() {
+    let rows = [
+        (0, 0x1000, 0x9fbff, "System RAM", RAM, Desc::None),
+        (0, 0x100000, 0x7fffffff, "System RAM", RAM, Desc::None),
+        (1, 0x1000000, 0x1ffffff, "System RAM", RAM, Desc::None),
+        (0, G4, G4 + 2 * BS - 1, "System RAM", RAM, Desc::None),
+        (
+            0,
+            G4 + 2 * BS,
+            G4 + 3 * BS - 1,
+            "Reserved",
+            MEMB,
+            Desc::None,
+        ),
+        (
+            0,
+            G4 + 3 * BS + 0x4000000,
+            G4 + 3 * BS + 0x5ffffff,
+            "System RAM",
+            RAM,
+            Desc::None,
+        ),
+    ];
+    let mc = boot(&rows, "6.1");
+    let zones: Vec<(u64, Option<Zone>)> = mc.blocks.iter().map(|b| (b.id, b.zone)).collect();
+    let mut want = vec![(0, None)];
+    want.extend((1..16).map(|id| (id, Some(Zone::Dma32))));
+    want.extend([32, 33, 35].map(|id| (id, Some(Zone::Normal))));
+    assert_eq!(zones, want);
+    assert!(
+        mc.blocks
+            .iter()
+            .all(|b| b.state == BlockState::Online && b.boot && b.nid == 0)
+    );
+    // Whole pages of the top-most RAM only: 0x9ec00 bytes are 0x9e pages, then 0x7ff00
+    // pages, 2 blocks and 32 MiB.
+    assert_eq!(
+        mc.early_kernel_pages,
+        0x9e + 0x7ff00 + 2 * (BS >> 12) + (0x2000000 >> 12)
+    );
+    let mut one_by_one = MemoryBlocks::new();
+    for b in mc.blocks.iter() {
+        one_by_one.insert(b.clone());
+    }
+    for z in [Zone::Dma, Zone::Dma32, Zone::Normal, Zone::Movable] {
+        assert_eq!(mc.blocks.zone_span(0, z), one_by_one.zone_span(0, z), "{z}");
+    }
+    assert_eq!(mc.blocks.zone_span(0, Zone::Normal), Some((32, 35)));
 }
