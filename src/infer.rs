@@ -147,6 +147,22 @@ fn infer_each(tree: &mut Tree, arch: Arch, ids: impl Iterator<Item = NodeId>) {
     }
 }
 
+/// The first bytes of every name rules 1 to 21 of [`iomem_rule`] match, literal or prefix:
+/// `System RAM`, `System ROM`, `Soft Reserved`, `Kernel …`, `Crash kernel`, `CXL Window`,
+/// `Reserved`, `RAM buffer`, `ACPI …`, `Adapter ROM`, `Unusable memory`, `Unknown E820 type`,
+/// `Persistent Memory…`, `PCI …`, `Video ROM`, `Extension ROM`, `IOAPIC`, `Local APIC`,
+/// `HPET`, `pnp `, `reserved`, `region`, `dax`, `namespace`, `virtio`.
+const RULE_FIRST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let firsts = b"SKCRAUPVEIHLprdnv";
+    let mut i = 0;
+    while i < firsts.len() {
+        t[firsts[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
     use Confidence::*;
     let r = t.get(id);
@@ -167,6 +183,15 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
     const RAMB: u32 = IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY;
 
     match n {
+        // No rule from 1 to 21 can match: straight to 22 and 23 (most of a big machine's rows
+        // are drivers' names and PCI addresses; issue 12).
+        _ if !n.first().is_some_and(|&b| RULE_FIRST_BYTE[b as usize]) => {
+            if pci_address(n) {
+                g(IORESOURCE_MEM, Desc::None, Medium)
+            } else {
+                heuristic(has_children, inherited)
+            }
+        }
         // 1
         b"System RAM" => g(RAMB, inherited, High),
         // 2: add_memory_driver_managed (v5.10+ flag name); virtio-mem also sets MERGEABLE.
@@ -416,6 +441,45 @@ mod tests {
         assert!(numbered_pair(b"dax10.2", b"dax") && !numbered_pair(b"dax1", b"dax"));
         assert!(pci_address(b"0000:00:1f.3") && !pci_address(b"0000:00:1f"));
         assert!(numbered(b"region3", b"region") && !numbered(b"regions", b"region"));
+    }
+
+    /// The shortcut to rules 22–23 must not hide a rule: every name literal in
+    /// `iomem_rule`'s source begins with a byte of `RULE_FIRST_BYTE`, and no other byte is
+    /// there without a reason (checked to fail with `d` taken out of the table, and with a
+    /// rule for `foo` added).
+    #[test]
+    fn every_rule_name_begins_with_a_byte_of_the_shortcut_table() {
+        let src = include_str!("infer.rs");
+        let body = &src[src.find("fn iomem_rule(").expect("iomem_rule")..];
+        let body = &body[..body.find("fn heuristic(").expect("heuristic")];
+        let mut firsts = std::collections::BTreeSet::new();
+        for lit in body.split("b\"").skip(1) {
+            let b = lit.as_bytes()[0];
+            assert!(
+                RULE_FIRST_BYTE[b as usize],
+                "a rule name begins with {:?}",
+                b as char
+            );
+            firsts.insert(b);
+        }
+        let table: std::collections::BTreeSet<u8> = (0..=255u8)
+            .filter(|&b| RULE_FIRST_BYTE[b as usize])
+            .collect();
+        assert_eq!(firsts, table);
+        // And the shortcut answers as the rules would: a PCI address, a driver's claim, a
+        // container.
+        let t = infer(
+            "f0000000-f0ffffff : 0000:00:02.0\n  f0000000-f0ffffff : mlx5_core\nf1000000-f1ffffff : soc\n  f1000000-f1000fff : x\n",
+        );
+        assert_eq!(
+            at(&t, "0000:00:02.0", 0),
+            (IORESOURCE_MEM, Desc::None, Confidence::Medium)
+        );
+        assert_eq!(at(&t, "mlx5_core", 0), (MEMB, Desc::None, Confidence::Low));
+        assert_eq!(
+            at(&t, "soc", 0),
+            (IORESOURCE_MEM, Desc::None, Confidence::Low)
+        );
     }
 
     #[test]
