@@ -780,7 +780,8 @@ impl Tree {
         debug_assert!(self.get(new).up().is_none() && !self.get(new).freed);
         // The list is about to change: its lookups below are the built list's.
         self.build_path(p);
-        let (before_key, prev_key) = self.key_and_previous(p, before);
+        let (before_key, prev) = self.key_and_previous(p, before);
+        let prev_key = prev.map(|(k, _)| k);
         let start = self.get(new).start;
         self.seq += 1;
         let key0 = prev_key.map_or(start, |k| k.0.max(start));
@@ -794,14 +795,11 @@ impl Tree {
             self.kids_insert(p, key, new);
             // The mark `set_children` would give this list (its start behind the list's keys,
             // an overlap with either neighbour, or an inverted range): the rules then scan it
-            // as the kernel does instead of trusting a binary search.
+            // as the kernel does instead of trusting a binary search. The neighbours are
+            // `prev` and `before` (the new key sorts right between theirs), without a lookup.
             let end = self.get(new).end;
-            let kids = self.kids(p);
-            let prev_end = kids.range(..key).next_back().map(|(_, v)| self.get(v).end);
-            let next_start = kids
-                .range((Bound::Excluded(key), Bound::Unbounded))
-                .next()
-                .map(|(_, v)| self.get(v).start);
+            let prev_end = prev.map(|(_, v)| self.get(v).end);
+            let next_start = before_key.and(before).map(|b| self.get(b).start);
             if (key0 != start
                 || end < start
                 || prev_end.is_some_and(|pe| start <= pe)
@@ -822,29 +820,29 @@ impl Tree {
         }
     }
 
-    /// `before`'s key in `p`'s list and the key of the entry before it (the last entry when
-    /// `before` is `None` or not listed). Both come from one range query ending at `before`'s
-    /// start when `before` is the last entry there (a sorted list; a million-entry top level
-    /// pays each B-tree descent in cache misses), else through [`Tree::key_in`].
+    /// `before`'s key in `p`'s list and the entry before it (the last entry when `before` is
+    /// `None` or not listed). Both come from one range query ending at `before`'s start when
+    /// `before` is the last entry there (a sorted list; a million-entry top level pays each
+    /// B-tree descent in cache misses), else through [`Tree::key_in`].
     fn key_and_previous(
         &self,
         p: NodeId,
         before: Option<NodeId>,
-    ) -> (Option<ChildKey>, Option<ChildKey>) {
+    ) -> (Option<ChildKey>, Option<(ChildKey, NodeId)>) {
         let kids = self.kids(p);
         let Some(b) = before else {
-            return (None, kids.last_key());
+            return (None, kids.last());
         };
         let s = self.get(b).start;
         let mut it = kids.range(..=(s, u64::MAX)).rev();
         if let Some((k, v)) = it.next()
             && v == b
         {
-            return (Some(k), it.next().map(|(k, _)| k));
+            return (Some(k), it.next());
         }
         match self.key_in(p, b) {
-            Some(bk) => (Some(bk), kids.range(..bk).next_back().map(|(k, _)| k)),
-            None => (None, kids.last_key()),
+            Some(bk) => (Some(bk), kids.range(..bk).next_back()),
+            None => (None, kids.last()),
         }
     }
 
@@ -1794,11 +1792,11 @@ impl Kids {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn last_key(&self) -> Option<ChildKey> {
+    fn last(&self) -> Option<(ChildKey, NodeId)> {
         match self {
-            Kids::Small(v) => v.last().map(|(k, _)| *k),
-            Kids::One((k, _)) => Some(*k),
-            Kids::Big(m) => m.keys().next_back().copied(),
+            Kids::Small(v) => v.last().copied(),
+            Kids::One(e) => Some(*e),
+            Kids::Big(m) => m.iter().next_back().map(|(k, v)| (*k, *v)),
         }
     }
     fn insert(&mut self, key: ChildKey, id: NodeId) {
@@ -1919,12 +1917,12 @@ impl<'a> KidsRef<'a> {
             KidsRef::Arena(t, p) => t.nodes[p.0 as usize].rows_below == 0,
         }
     }
-    fn last_key(self) -> Option<ChildKey> {
+    fn last(self) -> Option<(ChildKey, NodeId)> {
         match self {
-            KidsRef::List(k) => k.last_key(),
+            KidsRef::List(k) => k.last(),
             KidsRef::Arena(t, p) => {
                 let c = ArenaKids::new(t, p).next_back()?;
-                Some(arena_key(t.get(c), c))
+                Some((arena_key(t.get(c), c), c))
             }
         }
     }
@@ -2489,7 +2487,7 @@ mod tests {
                     m.insert(key, NodeId(step));
                 }
                 assert_eq!(k.len(), m.len());
-                assert_eq!(k.last_key(), m.keys().next_back().copied());
+                assert_eq!(k.last(), m.iter().next_back().map(|(k, v)| (*k, *v)));
                 let (a, b) = ((rnd(span), rnd(4)), (rnd(span), rnd(4)));
                 let (lo, hi) = (a.min(b), a.max(b));
                 let kv = |it: KidsRange<'_>| it.collect::<Vec<_>>();
@@ -2962,7 +2960,7 @@ mod tests {
 
     #[test]
     fn key_and_previous_and_key_in_read_the_list() {
-        // key_and_previous: "`before`'s key in `p`'s list and the key of the entry before it
+        // key_and_previous: "`before`'s key in `p`'s list and the entry before it
         // (the last entry when `before` is `None` or not listed)"; key_in: "the key of `c` in
         // `p`'s list, if it is listed there". Short and long (Big) lists, with runs of equal
         // starts (the fast path must not take another child of the same start), unsorted.
@@ -2988,9 +2986,9 @@ mod tests {
         for (t, p) in &shapes {
             let list = entries(t, *p);
             assert!(list.windows(2).all(|w| w[0].0 < w[1].0), "keys increase");
-            let last = list.last().map(|e| e.0);
+            let last = list.last().copied();
             for (i, &(k, c)) in list.iter().enumerate() {
-                let prev = i.checked_sub(1).map(|j| list[j].0);
+                let prev = i.checked_sub(1).map(|j| list[j]);
                 assert_eq!(t.key_in(*p, c), Some(k));
                 assert_eq!(
                     t.key_and_previous(*p, Some(c)),
