@@ -1099,7 +1099,11 @@ impl Tree {
     }
 
     /// Move `id`'s children into its parent's list at `id`'s position and unlink `id`
-    /// (`__release_resource` with `release_child = false`, i.e. `remove_resource`).
+    /// (`__release_resource` with `release_child = false`, i.e. `remove_resource`). The
+    /// children are linked one by one before `id`'s next sibling, so a long parent list is
+    /// not re-keyed (issue 12); [`Tree::link_before`] marks the list unsorted if a lifted
+    /// child overlaps its new neighbours. A mark `id` had caused stays: it costs the kernel's
+    /// linear scan, never a different answer.
     pub fn unlink_lifting_children(&mut self, id: NodeId) -> bool {
         let Some(p) = self.get(id).up() else {
             return false;
@@ -1108,20 +1112,15 @@ impl Tree {
         if kids.is_empty() {
             return self.unlink(id);
         }
-        let mut order: Vec<NodeId> = Vec::with_capacity(self.child_count(p) + kids.len());
-        for c in self.children(p) {
-            if c == id {
-                order.extend_from_slice(&kids);
-            } else {
-                order.push(c);
-            }
-        }
+        let before = self.next_sibling(id);
         self.kids_replace(id, Kids::new());
         for &k in &kids {
             self.get_mut(k).set_up(None);
         }
-        self.get_mut(id).set_up(None);
-        self.set_children_fast(p, &order);
+        self.unlink(id);
+        for &k in &kids {
+            self.link_before(p, k, before);
+        }
         true
     }
 
@@ -1135,12 +1134,6 @@ impl Tree {
         }
         self.link_before(p, new, before);
         self.set_children(new, run);
-    }
-
-    /// Like `set_children`, but when `p`'s list is large and sorted, only the changed part is
-    /// re-keyed. Used where a few children are spliced into a long list.
-    fn set_children_fast(&mut self, p: NodeId, order: &[NodeId]) {
-        self.set_children(p, order);
     }
 
     /// Change a linked node's range in place (`__adjust_resource` after its checks passed:
@@ -2294,6 +2287,41 @@ mod tests {
         id
     }
 
+    /// `remove_resource`'s lift: `old`'s children take its place, in their order, in a short
+    /// and in a long (B-tree) list; the row counts follow; undo gives the tree back.
+    #[test]
+    fn lifting_children_puts_them_at_the_nodes_place() {
+        for n in [5u64, 40] {
+            let mut t = Tree::new_iomem(46);
+            let top: Vec<NodeId> = (0..n)
+                .map(|i| leaf(&mut t, Tree::ROOT, i * 0x1000, i * 0x1000 + 0xfff, "t"))
+                .collect();
+            let mid = top[2];
+            let a = leaf(&mut t, mid, 0x2000, 0x23ff, "a");
+            let b = leaf(&mut t, mid, 0x2400, 0x2fff, "b");
+            leaf(&mut t, b, 0x2400, 0x24ff, "b0");
+            let before = format!("{t:?}");
+            assert_eq!(t.rows_below(Tree::ROOT), n as usize + 3);
+            t.begin_journal();
+            assert!(t.unlink_lifting_children(mid));
+            let mut want = top.clone();
+            want.splice(2..3, [a, b]);
+            assert_eq!(t.children(Tree::ROOT).collect::<Vec<_>>(), want, "{n}");
+            assert_eq!(t.rows_below(Tree::ROOT), n as usize + 2);
+            assert_eq!(
+                (t.parent(a), t.parent(b), t.parent(mid)),
+                (Some(Tree::ROOT), Some(Tree::ROOT), None)
+            );
+            assert!(!t.is_unsorted(Tree::ROOT));
+            assert_eq!(t.next_sibling(b), Some(top[3]));
+            assert_eq!(t.prev_sibling(a), Some(top[1]));
+            let j = t.end_journal();
+            t.undo(j);
+            assert_eq!(format!("{t:?}"), before);
+            assert!(t.rows_consistent());
+        }
+    }
+
     #[test]
     fn a_parsed_tree_is_walked_along_its_arena_until_a_list_changes_and_again_after_undo() {
         let text = crate::examples::T0;
@@ -2686,19 +2714,26 @@ mod tests {
         for i in 1..1000u64 {
             leaf(&mut t, Tree::ROOT, i * 0x1000, i * 0x1000 + 0xfff, "k");
         }
-        // remove_resource's lift re-keys the top level: the old list of 1000 entries is saved.
+        let biggest_list_saved = |j: &TreeJournal| {
+            j.ops
+                .iter()
+                .filter_map(|op| match op {
+                    TreeUndo::Kids(_, k) => Some(k.len()),
+                    _ => None,
+                })
+                .max()
+        };
+        // remove_resource's lift links the child into the top level, which is not re-keyed:
+        // only `p`'s own list (of one) is saved.
         t.begin_journal();
         t.unlink_lifting_children(p);
+        assert_eq!(biggest_list_saved(&t.end_journal()), Some(1));
+        // Re-keying the top level saves its old list of 1000 entries.
+        let order: Vec<NodeId> = t.children(Tree::ROOT).collect();
+        t.begin_journal();
+        t.set_children(Tree::ROOT, &order);
         let j = t.end_journal();
-        let kids = j
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                TreeUndo::Kids(_, k) => Some(k.len()),
-                _ => None,
-            })
-            .max();
-        assert_eq!(kids, Some(1000));
+        assert_eq!(biggest_list_saved(&j), Some(1000));
         let (got, low) = (j.heap_bytes(), held(&j));
         assert!(got >= low && got <= 3 * low, "{got} vs {low}");
         // A slot reused under a journal saves the released node; a name interned saves it.
