@@ -192,7 +192,7 @@ fn versions_outside_the_model_warn_and_5_01_is_an_error() {
     assert!(!stdout(&o).contains("now simulating"), "{}", show(&o));
 }
 
-/// Fix 1: 6.1.192's `__region_intersects` (read: `covered = false; for_each_resource(p, dp,
+/// Fix 1: 6.1.172's `__region_intersects` (read: `covered = false; for_each_resource(p, dp,
 /// false) { … }`) counts the "System RAM (kmem)" under the CXL window: INTERSECTS. 6.1.0 has
 /// only the top-level loop: the window does not match → DISJOINT. 5.10.262 has the walk too.
 #[test]
@@ -331,7 +331,7 @@ fn a_pc_dimm_hotplug_steps_under_three_kernels() {
     assert_eq!(stdout(&o), format!("# Linux 5.10, 6.1, 6.12\n{want}"));
 }
 
-/// `memory_hotplug.online_policy=auto-movable` exists from v5.16 (6.1.192
+/// `memory_hotplug.online_policy=auto-movable` exists from v5.16 (6.1.172
 /// `zone_for_pfn_range`: `if (online_policy == ONLINE_POLICY_AUTO_MOVABLE) return
 /// auto_movable_zone_for_pfn(…)`); 256 MiB against ~2.7 GiB of boot RAM is within the 301 %
 /// ratio → Movable on 6.1, while 5.15's `default_zone_for_pfn` picks Normal.

@@ -5,7 +5,7 @@
 //! version numbers themselves.
 //!
 //! Sources: where a row says "read", the function was read in the Debian `linux-source`
-//! package of that version (5.10.262, 6.1.192, 6.12.118 under /work/ksrc); other rows come
+//! package of that version (5.10.262, 6.1.172, 6.12.118 under /work/ksrc); other rows come
 //! from the upstream git history (commit titles as merged) and say so in `source`.
 
 use super::KernelVersion;
@@ -79,7 +79,7 @@ pub const RMRA_SYSRAM_BAILOUT: Boundary = Boundary {
     backports: &[],
     title: "(the IORESOURCE_SYSRAM check in release_mem_region_adjustable; commit title not verified)",
     effect: "a System RAM child of the System RAM being removed stops the release",
-    source: "kernel-semantics.md §2.8 and 6.1.192 (where the 6.3 fix removed it); not verified further",
+    source: "kernel-semantics.md §2.8 and 6.1.172 (where the 6.3 fix removed it); not verified further",
 };
 
 /// `release_mem_region_adjustable()`'s IORESOURCE_SYSRAM bail-out (5.0 … 6.2, not in the
@@ -90,7 +90,7 @@ pub const RMRA_SYSRAM_BAILOUT_REMOVED: Boundary = Boundary {
     backports: &[(5, 10), (5, 15), (6, 1)],
     title: "dax/kmem: Fix leak of memory-hotplug resources",
     effect: "a System RAM child of a System RAM resource no longer stops the release (the bail-out existed from 5.0)",
-    source: "6.1.192 read; git history",
+    source: "6.1.172 read; git history",
 };
 
 /// `register_memory_resource()` nests under a non-busy parent.
@@ -190,7 +190,7 @@ pub const OFFLINE_AND_REMOVE_MANY: Boundary = Boundary {
     backports: &[(5, 10)],
     title: "mm/memory_hotplug: extend offline_and_remove_memory() to handle more than one memory block",
     effect: "any block-aligned range, re-onlining on failure; before, exactly one block (size != memory_block_size_bytes() → -EINVAL), no rollback",
-    source: "5.10.262 and 6.1.192 read (both have the multi-block walk: 5.10-stable carries it, 5.10.0 does not); the v5.8 single-block version from git history",
+    source: "5.10.262 and 6.1.172 read (both have the multi-block walk: 5.10-stable carries it, 5.10.0 does not); the v5.8 single-block version from git history",
 };
 
 /// MHP_MERGE_RESOURCE.
@@ -220,7 +220,7 @@ pub const MHP_RANGE_ALLOWED: Boundary = Boundary {
     backports: &[],
     title: "mm/memory_hotplug: prevalidate the address range being added with platform",
     effect: "-E2BIG above the direct map's reach",
-    source: "6.1.192 read; git history (Anshuman Khandual, 2021)",
+    source: "6.1.172 read; git history (Anshuman Khandual, 2021)",
 };
 
 /// The walkers of System RAM search the whole tree.
@@ -240,7 +240,7 @@ pub const ALLOC_FREE_MEM_REGION: Boundary = Boundary {
     backports: &[],
     title: "resource: Introduce alloc_free_mem_region()",
     effect: "exists (CXL); get_free_mem_region gains its descending/align loop",
-    source: "6.1.192 read",
+    source: "6.1.172 read",
 };
 
 /// `get_free_mem_region()` steps by `align`.
@@ -255,7 +255,7 @@ pub const GFR_STEP_BY_ALIGN: Boundary = Boundary {
 
 /// `__region_intersects()` looks into the descendants of a non-matching resource.
 ///
-/// Read in 6.1.192 and 5.10.262 `kernel/resource.c`: both have the walk
+/// Read in 6.1.172 and 5.10.262 `kernel/resource.c`: both have the walk
 /// (`covered = false; for_each_resource(p, dp, false) { … }`), so the fix (Cc: stable) reached
 /// those stable series; 5.15 and 6.6 are newer maintained series, which get every fix 5.10
 /// gets. The original releases (`5.10.0`, `6.1.0`) do not have it.
@@ -265,7 +265,7 @@ pub const REGION_INTERSECTS_DESCENDANTS: Boundary = Boundary {
     backports: &[(5, 10), (5, 15), (6, 1), (6, 6)],
     title: "resource: fix region_intersects() vs add_memory_driver_managed()",
     effect: "matching descendants of a non-matching resource count (CXL window over System RAM → INTERSECTS)",
-    source: "6.12.118, 6.1.192 and 5.10.262 read (Huang Ying, 2024)",
+    source: "6.12.118, 6.1.172 and 5.10.262 read (Huang Ying, 2024)",
 };
 
 /// `get_free_mem_region()` starts at `max(base, align)`.
@@ -295,7 +295,7 @@ pub const ONLINE_POLICY_AUTO_MOVABLE: Boundary = Boundary {
     backports: &[],
     title: "mm/memory_hotplug: memory group aware \"auto-movable\" online policy",
     effect: "--online-policy auto-movable: `online` picks ZONE_MOVABLE within auto_movable_ratio; static groups per ACPI device / kmem",
-    source: "6.1.192 read (David Hildenbrand, 2021)",
+    source: "6.1.172 read (David Hildenbrand, 2021)",
 };
 
 /// `kstrtobool()` (the `online` attribute's `strtobool`) takes `t`/`T`/`f`/`F`.

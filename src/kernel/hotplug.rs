@@ -617,7 +617,7 @@ impl Machine {
     /// `offline_pages` of one block: offline, and — before "mm/memory_hotplug: shrink zones
     /// when offlining memory" (feee6b298916, v5.5, 4.19-/5.4-stable) — still in its zone's span:
     /// v5.0's `offline_pages` has no `shrink_zone_span` call; it came with that fix, which
-    /// moved it from `__remove_pages` (removal) to offlining (6.1.192 `offline_pages`:
+    /// moved it from `__remove_pages` (removal) to offlining (6.1.172 `offline_pages`:
     /// `remove_pfn_range_from_zone(zone, start_pfn, nr_pages)`).
     fn offline_block(&mut self, id: u64) {
         let was = self.blocks.get(id).map(|b| (b.nid, b.zone));
@@ -1000,7 +1000,7 @@ mod tests {
 
     const M128: u64 = 0x8000000;
 
-    /// `movable_node`: 6.1.192 `default_zone_for_pfn` — `if (in_kernel ^ in_movable) return
+    /// `movable_node`: 6.1.172 `default_zone_for_pfn` — `if (in_kernel ^ in_movable) return
     /// (in_kernel) ? kernel_zone : movable_zone; return movable_node_enabled ? movable_zone :
     /// kernel_zone;` — new memory in no zone goes Movable; memory next to Normal stays Normal.
     #[test]

@@ -331,7 +331,7 @@ impl MemoryBlocks {
         let kernel = self.default_kernel_zone(nid, first, last);
         let in_kernel = self.zone_intersects(nid, kernel, first, last);
         let in_movable = self.zone_intersects(nid, Zone::Movable, first, last);
-        // 5.10.262 / 6.1.192 / 6.12.118 default_zone_for_pfn:
+        // 5.10.262 / 6.1.172 / 6.12.118 default_zone_for_pfn:
         //   if (in_kernel ^ in_movable) return (in_kernel) ? kernel_zone : movable_zone;
         //   return movable_node_enabled ? movable_zone : kernel_zone;
         if in_kernel != in_movable {

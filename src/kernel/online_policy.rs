@@ -10,7 +10,7 @@
 //!   MOVABLE: once any block of the group is in a kernel zone, the rest follow; the check asks
 //!   whether the *whole remaining group* still fits.
 //!
-//! Read in 6.1.192 mm/memory_hotplug.c (`auto_movable_zone_for_pfn`,
+//! Read in 6.1.172 mm/memory_hotplug.c (`auto_movable_zone_for_pfn`,
 //! `auto_movable_can_online_movable`, `auto_movable_stats_account_zone`). Modelled: one NUMA
 //! node holds all boot memory (`present_early_pages` of the kernel zones = the boot tree's busy
 //! System RAM; a dump carries no node information); `auto_movable_numa_aware` (default true)
@@ -111,7 +111,7 @@ impl Machine {
         self.blocks.zone_for_online(nid, id, t)
     }
 
-    /// `auto_movable_zone_for_pfn(nid, group, pfn, nr_pages)` (6.1.192):
+    /// `auto_movable_zone_for_pfn(nid, group, pfn, nr_pages)` (6.1.172):
     /// ```c
     /// if (!auto_movable_ratio) goto kernel_zone;
     /// if (group && !group->is_dynamic) {

@@ -152,7 +152,7 @@ pub fn is_type_match(r: &Resource, flags: u32, desc: Desc) -> bool {
 
 /// Whether `__region_intersects` looks into the descendants of a non-matching top-level node:
 /// v6.12+ ("resource: fix region_intersects() vs add_memory_driver_managed()", Huang Ying)
-/// and the stable series that took the backport — read in 6.1.192 and 5.10.262
+/// and the stable series that took the backport — read in 6.1.172 and 5.10.262
 /// `kernel/resource.c` (`covered = false; for_each_resource(p, dp, false) { … }`), so `6.1`
 /// and `5.10` (the series today) have it and `6.1.0` / `5.10.0` do not. See
 /// [`boundaries::REGION_INTERSECTS_DESCENDANTS`](super::boundaries::REGION_INTERSECTS_DESCENDANTS).

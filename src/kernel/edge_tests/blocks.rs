@@ -112,7 +112,7 @@ fn removing_one_spanned_block_end_to_end_5_0() {
 
 // ---------------------------------------------------------------- Machine::boot
 
-/// drivers/base/memory.c (6.1.192) `memory_dev_init`: `if (!is_power_of_2(block_sz) ||
+/// drivers/base/memory.c (6.1.172) `memory_dev_init`: `if (!is_power_of_2(block_sz) ||
 /// block_sz < MIN_MEMORY_BLOCK_SIZE) panic("Memory block size not suitable: 0x%lx\n",
 /// block_sz);` — a non-zero size that is not a power of two (192 MiB) is refused like 0;
 /// the simulator notes it and keeps the default instead of panicking.
@@ -214,7 +214,7 @@ fn block_id_of_an_address() {
 
 // ---------------------------------------------------------------- online_policy
 
-/// 6.1.192 mm/memory_hotplug.c: `static const char * const online_policy_to_str[] = {
+/// 6.1.172 mm/memory_hotplug.c: `static const char * const online_policy_to_str[] = {
 /// [ONLINE_POLICY_CONTIG_ZONES] = "contig-zones", [ONLINE_POLICY_AUTO_MOVABLE] =
 /// "auto-movable", };` — `set_online_policy` takes exactly these (`sysfs_match_string`),
 /// `get_online_policy` prints them; anything else is refused (`if (ret < 0) return ret;`).

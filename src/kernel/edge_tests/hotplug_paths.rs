@@ -347,7 +347,7 @@ fn offline_and_remove_before_5_11_says_why() {
     assert_eq!(e.reason, one(2 * BS));
 }
 
-/// v5.11+ (6.1.192): `if (!IS_ALIGNED(start, memory_block_size_bytes()) ||
+/// v5.11+ (6.1.172): `if (!IS_ALIGNED(start, memory_block_size_bytes()) ||
 /// !IS_ALIGNED(size, memory_block_size_bytes()) || !size) return -EINVAL;` — before any
 /// block is offlined, so an online block stays online and the refusal is
 /// offline_and_remove_memory's own.
