@@ -103,6 +103,49 @@ pub struct AddOptions {
     pub merge_resource: bool,
 }
 
+/// The boot memory blocks of `ram` (busy System RAM pieces `[start, end]`, in pre-order) with
+/// the zones each holds pages of, as `(block id, zone bits)` in id order, bit i being
+/// `Zone::KERNEL_ZONES[i]`; at most `cap` blocks, and whether there were more.
+///
+/// The spans come in pre-order, so by start address: a span's ids below the last id listed
+/// lie inside an earlier, enclosing piece of RAM (siblings are disjoint), which has every zone
+/// there that the nested piece has. Only the last id listed can gain a zone, from a piece
+/// sharing its block (memory0: 640 KiB of DMA, then RAM from 1 MiB); the rest of the span is
+/// new blocks. Each block is listed once.
+fn boot_block_zones(ram: &[(u64, u64)], bs: u64, cap: u64) -> (Vec<(u64, u8)>, bool) {
+    let mut zones_of: Vec<(u64, u8)> = Vec::new();
+    for &(s, e) in ram {
+        for (i, (_, lo, hi)) in Zone::KERNEL_ZONES.into_iter().enumerate() {
+            // The part of [s, e] inside this zone's fixed limits [lo, hi).
+            let ps = s.max(lo);
+            let pe = e.min(hi.saturating_sub(1));
+            if ps > pe {
+                continue;
+            }
+            let (first, last, bit) = (ps / bs, pe / bs, 1u8 << i);
+            let mut from = first;
+            if let Some((l, zs)) = zones_of.last_mut()
+                && *l >= first
+            {
+                if *l <= last {
+                    *zs |= bit;
+                }
+                match l.checked_add(1) {
+                    Some(next) => from = next,
+                    None => continue,
+                }
+            }
+            for id in from..=last {
+                if zones_of.len() as u64 == cap {
+                    return (zones_of, true);
+                }
+                zones_of.push((id, bit));
+            }
+        }
+    }
+    (zones_of, false)
+}
+
 impl Machine {
     /// Boot on `tree`: every memory block overlapping busy System RAM (top level or nested,
     /// driver-managed included) exists and is online (boot memory is onlined by the kernel
@@ -176,47 +219,11 @@ impl Machine {
             }
             pages
         };
-        // The block ids each RAM piece covers in each zone, `(first, last, zone bit)`: bit i
-        // is `KERNEL_ZONES[i]`.
-        let mut spans: Vec<(u64, u64, u8)> = Vec::new();
-        for (s, e) in ram {
-            for (i, (_, lo, hi)) in Zone::KERNEL_ZONES.into_iter().enumerate() {
-                // The part of [s, e] inside this zone's fixed limits [lo, hi).
-                let ps = s.max(lo);
-                let pe = e.min(hi.saturating_sub(1));
-                if ps <= pe {
-                    spans.push((ps / bs, pe / bs, 1 << i));
-                }
-            }
-        }
-        // The spans come in pre-order, so by start address: a span's ids below the last id
-        // listed lie inside an earlier, enclosing piece of RAM (siblings are disjoint), which
-        // has every zone there that the nested piece has. Only the last id listed can gain
-        // a zone, from a piece sharing its block (memory0: 640 KiB of DMA, then RAM from
-        // 1 MiB); the rest of the span is new blocks. Each block is listed once, in id order.
-        let mut zones_of: Vec<(u64, u8)> = Vec::new();
-        'ram: for (first, last, bit) in spans {
-            let mut from = first;
-            if let Some((l, zs)) = zones_of.last_mut()
-                && *l >= first
-            {
-                if *l <= last {
-                    *zs |= bit;
-                }
-                match l.checked_add(1) {
-                    Some(next) => from = next,
-                    None => continue,
-                }
-            }
-            for id in from..=last {
-                zones_of.push((id, bit));
-                if zones_of.len() as u64 > MAX_BLOCKS {
-                    notes.push(format!(
-                        "more than {MAX_BLOCKS} boot memory blocks: the rest are not modelled"
-                    ));
-                    break 'ram;
-                }
-            }
+        let (zones_of, truncated) = boot_block_zones(&ram, bs, MAX_BLOCKS);
+        if truncated {
+            notes.push(format!(
+                "more than {MAX_BLOCKS} boot memory blocks: the rest are not modelled"
+            ));
         }
         let blocks = zones_of
             .into_iter()
@@ -293,6 +300,30 @@ impl Machine {
 mod tests {
     use super::*;
     use crate::testutil::t0;
+
+    /// Bits: DMA 1, DMA32 2, Normal 4 (`Zone::KERNEL_ZONES`). memory0 gathers DMA from the
+    /// first piece and DMA and DMA32 from the second; the nested piece adds nothing; the cap
+    /// keeps exactly `cap` blocks and says that there were more, and a cap the blocks just
+    /// fill is no truncation.
+    #[test]
+    fn boot_block_zones_gathers_each_blocks_zones_up_to_the_cap() {
+        const BS: u64 = 128 << 20;
+        const G4: u64 = 1 << 32;
+        let ram = [
+            (0x1000, 0x9fbff),
+            (0x100000, 0x7fffffff),
+            (0x1000000, 0x1ffffff),
+            (G4, G4 + 2 * BS - 1),
+        ];
+        let mut want = vec![(0, 0b011)];
+        want.extend((1..16).map(|id| (id, 0b010)));
+        want.extend([(32, 0b100), (33, 0b100)]);
+        assert_eq!(boot_block_zones(&ram, BS, 100), (want.clone(), false));
+        assert_eq!(boot_block_zones(&ram, BS, 18), (want.clone(), false));
+        assert_eq!(boot_block_zones(&ram, BS, 17), (want[..17].to_vec(), true));
+        assert_eq!(boot_block_zones(&ram, BS, 1), (vec![(0, 0b011)], true));
+        assert_eq!(boot_block_zones(&[], BS, 0), (vec![], false));
+    }
 
     #[test]
     fn boot_blocks_on_t0() {
