@@ -167,6 +167,11 @@ pub struct Name {
 
 type ChildKey = (u64, u64);
 
+/// A child's place in its parent's list ([`Tree::scan_keyed_from`]), valid until the list
+/// changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListPos(ChildKey);
+
 /// One `struct resource`.
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -760,6 +765,15 @@ impl Tree {
     /// is found by binary search; in an unsorted one it is the first child (the caller's scan
     /// then skips exactly what the kernel would).
     pub fn scan_from(&self, p: NodeId, start: u64) -> impl Iterator<Item = NodeId> + '_ {
+        self.scan_keyed_from(p, start).map(|(_, c)| c)
+    }
+
+    /// [`Tree::scan_from`] with each child's place in the list, for [`Tree::unlink_at`].
+    pub fn scan_keyed_from(
+        &self,
+        p: NodeId,
+        start: u64,
+    ) -> impl Iterator<Item = (ListPos, NodeId)> + '_ {
         let kids = self.kids(p);
         let from: ChildKey = if self.get(p).unsorted {
             (0, 0)
@@ -771,7 +785,7 @@ impl Tree {
                 None => (0, 0),
             }
         };
-        kids.range(from..).map(|(_, v)| v)
+        kids.range(from..).map(|(k, v)| (ListPos(k), v))
     }
 
     /// Link unlinked `new` into `p`'s list right before `before` (or at the end). The caller
@@ -1094,6 +1108,19 @@ impl Tree {
         if let Some(key) = self.key_in(p, id) {
             self.kids_remove(p, key);
         }
+        self.get_mut(id).set_up(None);
+        true
+    }
+
+    /// [`Tree::unlink`] of `id` at `pos`, its place in its parent's list as a scan of the
+    /// unchanged list gave it: no search for its key (issue 12: in a million-entry list each
+    /// search is a B-tree descent in cache misses).
+    pub fn unlink_at(&mut self, id: NodeId, pos: ListPos) -> bool {
+        let Some(p) = self.get(id).up() else {
+            return false;
+        };
+        debug_assert_eq!(self.key_in(p, id), Some(pos.0));
+        self.kids_remove(p, pos.0);
         self.get_mut(id).set_up(None);
         true
     }

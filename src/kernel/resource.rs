@@ -435,17 +435,19 @@ pub fn __release_region(
     let mut p = parent;
     'levels: loop {
         let mut found = None;
-        for c in tree.scan_from(p, start) {
+        for (pos, c) in tree.scan_keyed_from(p, start) {
             let r = tree.get(c);
             if !tree.is_unsorted(p) && r.start > start {
                 break;
             }
             if r.start <= start && r.end >= end {
-                found = Some(c);
+                found = Some((pos, c));
                 break;
             }
         }
-        let Some(res) = found else { break 'levels };
+        let Some((pos, res)) = found else {
+            break 'levels;
+        };
         if !tree.get(res).is_busy() {
             trace.step(
                 1,
@@ -477,7 +479,7 @@ pub fn __release_region(
                 rr(tree, res)
             ),
         );
-        tree.unlink(res);
+        tree.unlink_at(res, pos);
         tree.free(res);
         return Ok(());
     }
