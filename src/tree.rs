@@ -775,17 +775,23 @@ impl Tree {
         start: u64,
     ) -> impl Iterator<Item = (ListPos, NodeId)> + '_ {
         let kids = self.kids(p);
-        let from: ChildKey = if self.get(p).unsorted {
-            (0, 0)
+        // `first`: the child the scan begins with, when the search found it already; `rest`:
+        // where the entries after it begin, searched only if the caller reads on (a release,
+        // or a conflict, stops at the first: one B-tree descent instead of two).
+        let (first, rest) = if self.get(p).unsorted {
+            (None, Bound::Unbounded)
         } else {
             // The last child starting at or before `start` may still reach it.
             match kids.range(..=(start, u64::MAX)).next_back() {
-                Some((k, c)) if self.get(c).end >= start => k,
-                Some((k, _)) => (k.0, k.1.saturating_add(1)),
-                None => (0, 0),
+                Some((k, c)) if self.get(c).end >= start => (Some((k, c)), Bound::Excluded(k)),
+                Some((k, _)) => (None, Bound::Excluded(k)),
+                None => (None, Bound::Unbounded),
             }
         };
-        kids.range(from..).map(|(k, v)| (ListPos(k), v))
+        first
+            .into_iter()
+            .chain(std::iter::once_with(move || kids.range((rest, Bound::Unbounded))).flatten())
+            .map(|(k, v)| (ListPos(k), v))
     }
 
     /// Link unlinked `new` into `p`'s list right before `before` (or at the end). The caller
