@@ -186,11 +186,7 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
         // No rule from 1 to 21 can match: straight to 22 and 23 (most of a big machine's rows
         // are drivers' names and PCI addresses; issue 12).
         _ if !n.first().is_some_and(|&b| RULE_FIRST_BYTE[b as usize]) => {
-            if pci_address(n) {
-                g(IORESOURCE_MEM, Desc::None, Medium)
-            } else {
-                heuristic(has_children, inherited)
-            }
+            rules_22_23(n, has_children, inherited)
         }
         // 1
         b"System RAM" => g(RAMB, inherited, High),
@@ -283,10 +279,17 @@ fn iomem_rule(t: &Tree, id: NodeId, arch: Arch) -> Guess {
         _ if numbered(n, b"virtio") && child_named(b"System RAM (virtio_mem)") => {
             g(IORESOURCE_SYSTEM_RAM, Desc::None, Medium)
         }
-        // 22
-        _ if pci_address(n) => g(IORESOURCE_MEM, Desc::None, Medium),
-        // 23
-        _ => heuristic(has_children, inherited),
+        _ => rules_22_23(n, has_children, inherited),
+    }
+}
+
+/// Rule 22, a PCI device address (a BAR node), else rule 23: what [`iomem_rule`] decides for
+/// a name no earlier rule matches.
+fn rules_22_23(n: &[u8], has_children: bool, inherited: Desc) -> Guess {
+    if pci_address(n) {
+        g(IORESOURCE_MEM, Desc::None, Confidence::Medium)
+    } else {
+        heuristic(has_children, inherited)
     }
 }
 

@@ -105,7 +105,10 @@ pub struct AddOptions {
 
 /// The boot memory blocks of `ram` (busy System RAM pieces `[start, end]`, in pre-order) with
 /// the zones each holds pages of, as `(block id, zone bits)` in id order, bit i being
-/// `Zone::KERNEL_ZONES[i]`; at most `cap` blocks, and whether there were more.
+/// `Zone::KERNEL_ZONES[i]`; at most `cap` blocks, and whether there were more. This is
+/// drivers/base/memory.c `memory_dev_init` → `add_boot_memory_block` for every block with a
+/// present section, with the zones that `test_pages_in_a_zone` finds in it (`valid_zones`:
+/// "none" for two); `cap` is the simulator's own bound ([`MAX_BLOCKS`]).
 ///
 /// The spans come in pre-order, so by start address: a span's ids below the last id listed
 /// lie inside an earlier, enclosing piece of RAM (siblings are disjoint), which has every zone
