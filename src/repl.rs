@@ -160,7 +160,7 @@ pub fn explain_text(o: &StepOutcome) -> String {
             "{}{}: {}\n",
             "  ".repeat(st.depth + 1),
             st.func,
-            st.text
+            st.event
         ));
     }
     for l in &o.trace.log {
@@ -272,7 +272,7 @@ impl StepRecord {
                 .trace
                 .steps
                 .iter()
-                .map(|s| format!("{}{}: {}", "  ".repeat(s.depth), s.func, s.text))
+                .map(|s| format!("{}{}: {}", "  ".repeat(s.depth), s.func, s.event))
                 .collect(),
             log: o.trace.log.clone(),
         }

@@ -903,13 +903,14 @@ fn kernel_op(m: &mut Machine, c: &Command, trace: &mut Trace) -> KResult<Option<
             )?;
         }
         Command::Release { span } => {
-            trace.step(
+            trace.event(
                 0,
                 "release_mem_region",
-                format!(
-                    "__release_region(root, {:#x}, {:#x})",
-                    span.start, span.size
-                ),
+                crate::kernel::Event::RootCall {
+                    release: true,
+                    start: span.start,
+                    n: span.size,
+                },
             );
             resource::__release_region(&mut m.tree, Tree::ROOT, span.start, span.size, v, trace)?;
         }
@@ -1375,7 +1376,7 @@ mod tests {
             .trace
             .steps
             .iter()
-            .map(|s| format!("{}: {}", s.func, s.text))
+            .map(|s| format!("{}: {}", s.func, s.text()))
             .collect();
         assert!(t.iter().any(|l| l.contains("not BUSY → descend")), "{t:?}");
     }
@@ -1526,7 +1527,7 @@ mod tests {
             .trace
             .steps
             .iter()
-            .map(|st| format!("{}: {}", st.func, st.text))
+            .map(|st| format!("{}: {}", st.func, st.text()))
             .collect();
         let pos = |needle: &str| {
             lines
@@ -1548,7 +1549,7 @@ mod tests {
                 .steps
                 .iter()
                 .any(|st| st.func == "register_memory_resource"
-                    && st.text.contains("at top level → -EEXIST")),
+                    && st.text().contains("at top level → -EEXIST")),
             "{:#?}",
             o.trace.steps
         );

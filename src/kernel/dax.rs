@@ -231,9 +231,7 @@ impl Machine {
         let size = (dev.end - dev.start).wrapping_add(1);
         let mut sub = Trace::new();
         let r = __request_region_named(&mut self.tree, Tree::ROOT, dev.start, size, n, 0, &mut sub);
-        for s in sub.steps {
-            trace.step(s.depth + 1, s.func, s.text);
-        }
+        trace.nest_steps(&mut sub, 1);
         match r {
             Ok(id) => {
                 trace.step(
@@ -280,9 +278,7 @@ impl Machine {
             self.config.version,
             &mut sub,
         );
-        for s in sub.steps {
-            trace.step(s.depth + 1, s.func, s.text);
-        }
+        trace.nest_steps(&mut sub, 1);
         for l in sub.log {
             trace.log(l);
         }
@@ -454,9 +450,7 @@ impl Machine {
         let n = self.name(name);
         let mut sub = Trace::new();
         let r = __request_region_named(&mut self.tree, Tree::ROOT, kstart, ksize, n, 0, &mut sub);
-        for s in sub.steps {
-            trace.step(s.depth + 1, s.func, s.text);
-        }
+        trace.nest_steps(&mut sub, 1);
         let kend = kstart.wrapping_add(ksize).wrapping_sub(1);
         let res = match r {
             Ok(id) => id,
@@ -804,7 +798,7 @@ mod tests {
                 assert!(m.blocks.contains(21), "{ver}");
             }
             // v5.3–v6.2 without the stable fix: the RAM child leaks with the dax node.
-            let leaked = tr.steps.iter().any(|s| s.text.contains("leaked"));
+            let leaked = tr.steps.iter().any(|s| s.text().contains("leaked"));
             assert_eq!(
                 leaked,
                 ["5.3", "6.0", "6.1.0", "6.2"].contains(&ver),

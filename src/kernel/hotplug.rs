@@ -236,9 +236,7 @@ impl Machine {
         let mut sub = Trace::new();
         let r =
             __request_region_named(&mut self.tree, Tree::ROOT, start, size, nm, flags, &mut sub);
-        for s in sub.steps {
-            trace.step(s.depth + 1, s.func, s.text);
-        }
+        trace.nest_steps(&mut sub, 1);
         for l in sub.log {
             trace.log(l);
         }
@@ -429,9 +427,7 @@ impl Machine {
             if v.at_least(5, 10) {
                 let mut sub = Trace::new();
                 node = merge_system_ram_resource(&mut self.tree, res, &mut sub);
-                for s in sub.steps {
-                    trace.step(s.depth + 1, s.func, s.text);
-                }
+                trace.nest_steps(&mut sub, 1);
             } else {
                 trace.step(
                     1,
@@ -752,9 +748,7 @@ impl Machine {
         }
         let mut sub = Trace::new();
         let adj = release_mem_region_adjustable(&mut self.tree, start, size, v, &mut sub);
-        for s in sub.steps {
-            trace.step(s.depth, s.func, s.text);
-        }
+        trace.nest_steps(&mut sub, 0);
         for l in sub.log {
             trace.log(l);
         }

@@ -223,31 +223,186 @@ pub(crate) fn fail(
 /// The decision path of one command: each step names the kernel function and what it decided,
 /// e.g. `__request_region: conflict "Persistent Memory (legacy)" [a0000000-afffffff] not BUSY
 /// → descend`. Also collects the kernel log lines (printk) the path would emit.
+///
+/// Steps are recorded as [`Event`]s and turned into words only when shown (`explain`,
+/// `--json`): the hot paths (`__request_region`, `__release_region`) record a variant with the
+/// resource's range and name and format nothing (issue 12).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Trace {
     pub steps: Vec<TraceStep>,
     pub log: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// One decision: serialized as `{depth, func, text}`, the words [`Event`] renders.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceStep {
     /// Nesting depth of the call (for indentation in `explain`).
     pub depth: usize,
     pub func: &'static str,
-    pub text: String,
+    pub event: Event,
+}
+
+impl TraceStep {
+    /// The step's words, as `explain` prints them after `func: `.
+    pub fn text(&self) -> String {
+        self.event.to_string()
+    }
+}
+
+impl serde::Serialize for TraceStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("TraceStep", 3)?;
+        st.serialize_field("depth", &self.depth)?;
+        st.serialize_field("func", self.func)?;
+        st.serialize_field("text", &self.text())?;
+        st.end()
+    }
+}
+
+/// A resource as a step names it: its range and its name as it was when the step was taken
+/// (the trace outlives the tree's state: undo, `compact_names`). The name is a `SmolStr`,
+/// inline up to 23 bytes, so the names of real trees ("System RAM", "PCI Bus 0000:00",
+/// "System RAM (kmem)") cost no allocation to record; a longer one costs one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceRes {
+    pub start: u64,
+    pub end: u64,
+    pub name: smol_str::SmolStr,
+}
+
+impl TraceRes {
+    pub fn of(tree: &Tree, id: NodeId) -> TraceRes {
+        let r = tree.get(id);
+        TraceRes {
+            start: r.start,
+            end: r.end,
+            name: smol_str::SmolStr::new(tree.name_lossy(id)),
+        }
+    }
+}
+
+impl fmt::Display for TraceRes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\" [{:x}-{:x}]", self.name, self.start, self.end)
+    }
+}
+
+/// A parent as a step names it: the root by its kind, or a resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    Root(crate::tree::RootKind),
+    Res(TraceRes),
+}
+
+impl Place {
+    pub fn of(tree: &Tree, id: NodeId) -> Place {
+        if id == Tree::ROOT {
+            Place::Root(tree.kind())
+        } else {
+            Place::Res(TraceRes::of(tree, id))
+        }
+    }
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Root(crate::tree::RootKind::Iomem) => f.write_str("the iomem root"),
+            Place::Root(crate::tree::RootKind::Ioport) => f.write_str("the ioport root"),
+            Place::Res(r) => r.fmt(f),
+        }
+    }
+}
+
+/// What a step decided. The variants are the decisions of `__request_region` and
+/// `__release_region` (kernel/resource.c, the same in every version read), which a script of
+/// request/release commands takes per command; the other paths' decisions are rarer and are
+/// kept as their words ([`Event::Text`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A decision in words, formatted when it was taken (or a literal).
+    Text(std::borrow::Cow<'static, str>),
+    /// `request_mem_region`/`release_mem_region` calling `__request_region(root, start, n)` or
+    /// `__release_region(root, start, n)`.
+    RootCall { release: bool, start: u64, n: u64 },
+    /// `__request_region`: `__request_resource` found no conflict under the parent.
+    RegionInserted(Place),
+    /// `__request_region`: the conflict is not BUSY, so the loop goes on under it.
+    RegionDescend(TraceRes),
+    /// `__request_region`: the conflict is the parent itself (the range leaves it).
+    RegionLeaves(Place),
+    /// `__request_region`: a MUXED conflict and a MUXED request (the caller sleeps).
+    RegionMuxed(TraceRes),
+    /// `__request_region`: a BUSY conflict.
+    RegionBusy(TraceRes),
+    /// `__release_region`: a non-BUSY resource contains the range.
+    ReleaseDescend(TraceRes),
+    /// `__release_region`: a BUSY resource contains the range but is not equal to it.
+    ReleaseNotEqual(TraceRes),
+    /// `__release_region`: the BUSY resource with exactly this range.
+    ReleaseMatched(TraceRes),
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Text(t) => f.write_str(t),
+            Event::RootCall { release, start, n } => {
+                let func = if *release {
+                    "__release_region"
+                } else {
+                    "__request_region"
+                };
+                write!(f, "{func}(root, {start:#x}, {n:#x})")
+            }
+            Event::RegionInserted(p) => write!(
+                f,
+                "no conflict among the children of {p} → inserted as its child"
+            ),
+            Event::RegionDescend(c) => write!(f, "conflict {c} not BUSY → descend"),
+            Event::RegionLeaves(p) => write!(f, "range leaves {p} → fail"),
+            Event::RegionMuxed(c) => write!(
+                f,
+                "conflict {c} is MUXED like the request → the caller would sleep until it is released"
+            ),
+            Event::RegionBusy(c) => write!(f, "conflict {c} is BUSY → fail"),
+            Event::ReleaseDescend(r) => {
+                write!(f, "{r} contains the range and is not BUSY → descend")
+            }
+            Event::ReleaseNotEqual(r) => {
+                write!(f, "BUSY {r} contains the range but is not equal → stop")
+            }
+            Event::ReleaseMatched(r) => {
+                write!(f, "BUSY {r} matches exactly → released with its subtree")
+            }
+        }
+    }
 }
 
 impl Trace {
     pub fn new() -> Trace {
         Trace::default()
     }
+    /// Record a decision taken in `func`, in words.
+    pub fn step(
+        &mut self,
+        depth: usize,
+        func: &'static str,
+        text: impl Into<std::borrow::Cow<'static, str>>,
+    ) {
+        self.event(depth, func, Event::Text(text.into()));
+    }
     /// Record a decision taken in `func`.
-    pub fn step(&mut self, depth: usize, func: &'static str, text: impl Into<String>) {
-        self.steps.push(TraceStep {
-            depth,
-            func,
-            text: text.into(),
-        });
+    pub fn event(&mut self, depth: usize, func: &'static str, event: Event) {
+        self.steps.push(TraceStep { depth, func, event });
+    }
+    /// Take a callee's steps, `deeper` levels further in (its log lines stay with `sub`).
+    pub fn nest_steps(&mut self, sub: &mut Trace, deeper: usize) {
+        self.steps.extend(sub.steps.drain(..).map(|mut s| {
+            s.depth += deeper;
+            s
+        }));
     }
     /// Record a kernel log line (what dmesg would show).
     pub fn log(&mut self, line: impl Into<String>) {
@@ -330,5 +485,120 @@ mod resource_string_tests {
         for &(start, end, fl, decode, want) in cases {
             assert_eq!(resource_string(start, end, fl, decode), want);
         }
+    }
+}
+
+/// The words of the recorded events are the words the steps had when they were formatted as
+/// they were taken (the `explain` snapshots of tests/ pin them in context); `--json` keeps the
+/// `{depth, func, text}` shape.
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use crate::tree::RootKind;
+
+    fn res(name: &str) -> TraceRes {
+        TraceRes {
+            start: 0xa000_0000,
+            end: 0xafff_ffff,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn events_render_the_words_of_each_decision() {
+        let pmem = || res("Persistent Memory (legacy)");
+        let cases: Vec<(Event, &str)> = vec![
+            (
+                Event::RootCall {
+                    release: false,
+                    start: 0xa000_0000,
+                    n: 0x800_0000,
+                },
+                "__request_region(root, 0xa0000000, 0x8000000)",
+            ),
+            (
+                Event::RootCall {
+                    release: true,
+                    start: 0x3f8,
+                    n: 8,
+                },
+                "__release_region(root, 0x3f8, 0x8)",
+            ),
+            (
+                Event::RegionInserted(Place::Root(RootKind::Iomem)),
+                "no conflict among the children of the iomem root → inserted as its child",
+            ),
+            (
+                Event::RegionInserted(Place::Res(pmem())),
+                "no conflict among the children of \"Persistent Memory (legacy)\" [a0000000-afffffff] → inserted as its child",
+            ),
+            (
+                Event::RegionDescend(pmem()),
+                "conflict \"Persistent Memory (legacy)\" [a0000000-afffffff] not BUSY → descend",
+            ),
+            (
+                Event::RegionLeaves(Place::Root(RootKind::Ioport)),
+                "range leaves the ioport root → fail",
+            ),
+            (
+                Event::RegionMuxed(res("superio")),
+                "conflict \"superio\" [a0000000-afffffff] is MUXED like the request → the caller would sleep until it is released",
+            ),
+            (
+                Event::RegionBusy(res("System RAM")),
+                "conflict \"System RAM\" [a0000000-afffffff] is BUSY → fail",
+            ),
+            (
+                Event::ReleaseDescend(pmem()),
+                "\"Persistent Memory (legacy)\" [a0000000-afffffff] contains the range and is not BUSY → descend",
+            ),
+            (
+                Event::ReleaseNotEqual(res("System RAM")),
+                "BUSY \"System RAM\" [a0000000-afffffff] contains the range but is not equal → stop",
+            ),
+            (
+                Event::ReleaseMatched(res("System RAM")),
+                "BUSY \"System RAM\" [a0000000-afffffff] matches exactly → released with its subtree",
+            ),
+            (Event::Text("as it was taken".into()), "as it was taken"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_step_serializes_its_words_and_nesting_deepens_it() {
+        let mut sub = Trace::new();
+        sub.event(0, "__request_region", Event::RegionBusy(res("System RAM")));
+        let mut t = Trace::new();
+        t.step(0, "add_memory_resource", "register_memory_resource");
+        t.nest_steps(&mut sub, 1);
+        assert!(sub.steps.is_empty());
+        let j = serde_json::to_value(&t).unwrap();
+        assert_eq!(
+            j["steps"][1],
+            serde_json::json!({
+                "depth": 1,
+                "func": "__request_region",
+                "text": "conflict \"System RAM\" [a0000000-afffffff] is BUSY → fail",
+            })
+        );
+        assert_eq!(j["steps"][0]["text"], "register_memory_resource");
+    }
+
+    /// The name is taken when the step is: a later rename or undo of the tree does not change
+    /// what the step says.
+    #[test]
+    fn a_step_keeps_the_name_it_saw() {
+        let mut t =
+            crate::parse::parse_dump(b"a0000000-afffffff : Persistent Memory (legacy)\n", None)
+                .unwrap()
+                .tree;
+        let id = t.children(Tree::ROOT).next().unwrap();
+        let r = TraceRes::of(&t, id);
+        let other = t.intern(b"renamed");
+        t.get_mut(id).name = other;
+        assert_eq!(r.name, "Persistent Memory (legacy)");
     }
 }

@@ -5,7 +5,7 @@
 //! The core primitives here are the kernel's conflict rules; they take the tree and return the
 //! conflicting node the way the kernel does (`Some(parent)` for "outside the parent").
 
-use super::{Errno, KResult, KernelError, KernelVersion, ResRef, Trace};
+use super::{Errno, Event, KResult, KernelError, KernelVersion, Place, ResRef, Trace, TraceRes};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
@@ -317,13 +317,10 @@ pub fn __request_region_named(
             (pf & (IORESOURCE_TYPE_BITS | IORESOURCE_EXT_TYPE_BITS)) | IORESOURCE_BUSY | req_flags;
         r.desc = pd;
         let Some(conflict) = __request_resource(tree, parent, new) else {
-            trace.step(
+            trace.event(
                 1,
                 "__request_region",
-                format!(
-                    "no conflict among the children of {} → inserted as its child",
-                    where_(tree, parent)
-                ),
+                Event::RegionInserted(Place::of(tree, parent)),
             );
             return Ok(new);
         };
@@ -339,31 +336,35 @@ pub fn __request_region_named(
             trace.log(line);
         }
         if conflict != parent && !tree.get(conflict).is_busy() {
-            trace.step(
+            trace.event(
                 1,
                 "__request_region",
-                format!("conflict {} not BUSY → descend", rr(tree, conflict)),
+                Event::RegionDescend(TraceRes::of(tree, conflict)),
             );
             parent = conflict;
             continue;
         }
         tree.free(new);
         if conflict == parent {
-            trace.step(
+            trace.event(
                 1,
                 "__request_region",
-                format!("range leaves {} → fail", where_(tree, parent)),
+                Event::RegionLeaves(Place::of(tree, parent)),
             );
             return Err(RegionRefusal::OutOfParent(conflict));
         }
         if tree.get(conflict).flags & req_flags & IORESOURCE_MUXED != 0 {
-            trace.step(1, "__request_region", format!("conflict {} is MUXED like the request → the caller would sleep until it is released", rr(tree, conflict)));
+            trace.event(
+                1,
+                "__request_region",
+                Event::RegionMuxed(TraceRes::of(tree, conflict)),
+            );
             return Err(RegionRefusal::WouldBlock(conflict));
         }
-        trace.step(
+        trace.event(
             1,
             "__request_region",
-            format!("conflict {} is BUSY → fail", rr(tree, conflict)),
+            Event::RegionBusy(TraceRes::of(tree, conflict)),
         );
         return Err(RegionRefusal::Busy(conflict));
     }
@@ -396,10 +397,14 @@ pub fn request_region(
     } else {
         "request_mem_region"
     };
-    trace.step(
+    trace.event(
         0,
         func,
-        format!("__request_region(root, {start:#x}, {n:#x})"),
+        Event::RootCall {
+            release: false,
+            start,
+            n,
+        },
     );
     __request_region(tree, Tree::ROOT, start, n, name, req_flags, trace).map_err(|refusal| {
         let c = refusal.node();
@@ -449,35 +454,26 @@ pub fn __release_region(
             break 'levels;
         };
         if !tree.get(res).is_busy() {
-            trace.step(
+            trace.event(
                 1,
                 "__release_region",
-                format!(
-                    "{} contains the range and is not BUSY → descend",
-                    rr(tree, res)
-                ),
+                Event::ReleaseDescend(TraceRes::of(tree, res)),
             );
             p = res;
             continue;
         }
         if tree.get(res).start != start || tree.get(res).end != end {
-            trace.step(
+            trace.event(
                 1,
                 "__release_region",
-                format!(
-                    "BUSY {} contains the range but is not equal → stop",
-                    rr(tree, res)
-                ),
+                Event::ReleaseNotEqual(TraceRes::of(tree, res)),
             );
             break;
         }
-        trace.step(
+        trace.event(
             1,
             "__release_region",
-            format!(
-                "BUSY {} matches exactly → released with its subtree",
-                rr(tree, res)
-            ),
+            Event::ReleaseMatched(TraceRes::of(tree, res)),
         );
         tree.unlink_at(res, pos);
         tree.free(res);

@@ -82,7 +82,7 @@ fn kmem_aligned_range_is_used_whole() {
         assert!(mc.blocks.contains(0x108000000 / BS) && mc.blocks.contains(0x110000000 / BS));
         assert!(!mc.blocks.contains(0x118000000 / BS), "{ver}");
         assert!(tr.log.is_empty(), "{ver}: {:?}", tr.log);
-        assert!(tr.steps.iter().any(|s| s.text
+        assert!(tr.steps.iter().any(|s| s.text()
             == "range [0x108000000-0x117ffffff] aligned to blocks: [0x108000000-0x117ffffff]"));
     }
 }
@@ -338,7 +338,7 @@ fn devdax_release_vs_remove_resource_by_version() {
         mc.dax_devdax("dax0.0", &mut tr).unwrap();
         assert!(
             tr.steps.iter().any(|s| s
-                .text
+                .text()
                 .starts_with(&format!("{func}(dax0.0 [0x118000000-0x12fffffff])"))),
             "{ver}: {:?}",
             tr.steps

@@ -71,7 +71,7 @@ fn mhp_range_allowed_last_pluggable_byte() {
     mc.mhp_range_allowed(last, BS, &mut tr).unwrap();
     assert!(tr.log.is_empty());
     assert_eq!(
-        tr.steps[0].text,
+        tr.steps[0].text(),
         format!("[{last:#x}-{:#x}) inside [0x0-{PHYSMEM_END:#x}]", last + BS)
     );
     let mut tr = Trace::new();
@@ -257,7 +257,7 @@ fn firmware_memmap_only_for_plain_system_ram() {
     add(&mut mc, G4, 2 * BS, &mut tr).unwrap();
     assert_eq!(mc.firmware_memmap.get(&G4), Some(&(G4 + 2 * BS - 1)));
     assert!(tr.steps.iter().any(|s| s.func == "firmware_map_add_hotplug"
-        && s.text == "/sys/firmware/memmap entry [0x100000000-0x10fffffff] System RAM"));
+        && s.text() == "/sys/firmware/memmap entry [0x100000000-0x10fffffff] System RAM"));
     add_dm(&mut mc, G4 + 2 * BS, BS, false).unwrap();
     assert_eq!(mc.firmware_memmap.len(), 1);
 }
@@ -290,7 +290,7 @@ fn auto_online_type_both_sides_of_5_8() {
         assert_eq!(
             tr.steps
                 .iter()
-                .any(|s| s.text.contains("is a bool before v5.8")),
+                .any(|s| s.text().contains("is a bool before v5.8")),
             ver == "5.7"
         );
     }
@@ -314,14 +314,15 @@ fn remove_drops_firmware_memmap_entry_and_resource() {
     assert!(mc.firmware_memmap.is_empty());
     assert_eq!(text(&mc.tree), before);
     assert!(!mc.blocks.contains(32) && !mc.blocks.contains(33));
-    assert!(tr.steps.iter().any(
-        |s| s.func == "firmware_map_remove" && s.text == "[0x100000000-0x10fffffff] System RAM"
-    ));
+    assert!(
+        tr.steps.iter().any(|s| s.func == "firmware_map_remove"
+            && s.text() == "[0x100000000-0x10fffffff] System RAM")
+    );
     assert!(
         tr.steps
             .iter()
             .any(|s| s.func == "remove_memory_block_devices"
-                && s.text == "memory32..memory33: 2 block(s) removed")
+                && s.text() == "memory32..memory33: 2 block(s) removed")
     );
     assert!(tr.log.is_empty());
 }

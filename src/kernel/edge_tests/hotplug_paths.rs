@@ -83,7 +83,7 @@ fn request_region_steps_nest_under_register_memory_resource() {
     );
     assert!(tr.steps.iter().any(|s| s.depth == 1
         && s.func == "register_memory_resource"
-        && s.text.starts_with("v5.1+: __request_region")));
+        && s.text().starts_with("v5.1+: __request_region")));
 }
 
 /// `__request_resource`: `if (end < start) return root;` — size 0 gives `end = start - 1`,

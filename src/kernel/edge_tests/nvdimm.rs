@@ -232,7 +232,7 @@ fn modprobe_dependencies_and_repeats() {
     assert!(
         tr.steps
             .iter()
-            .any(|s| s.text == "nd_e820 is already loaded"),
+            .any(|s| s.text() == "nd_e820 is already loaded"),
         "{:?}",
         tr.steps
     );
@@ -776,9 +776,9 @@ fn devdax_range_stops_end_trunc_short() {
     let d = &m.dax["dax0.0"];
     assert_eq!((d.start, d.end), (0x100e00000, 0x12fffffff));
     assert!(
-        tr.steps
-            .iter()
-            .any(|s| s.func == "__dax_pmem_probe" && s.text.ends_with("[0x100000000-0x100dfffff]")),
+        tr.steps.iter().any(
+            |s| s.func == "__dax_pmem_probe" && s.text().ends_with("[0x100000000-0x100dfffff]")
+        ),
         "{:?}",
         tr.steps
     );

@@ -128,7 +128,7 @@ fn walk_with_start_equal_end_searches_nothing() {
         },
     );
     assert_eq!((ret, calls), (-22, 0));
-    let texts: Vec<&str> = tr.steps.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<String> = tr.steps.iter().map(|s| s.text()).collect();
     assert_eq!(texts, ["start 0x1800 >= end 0x1800 → -EINVAL, no callback"]);
     // start < end: no such step.
     let mut tr = Trace::new();
@@ -144,7 +144,7 @@ fn walk_with_start_equal_end_searches_nothing() {
         &mut |_| 0,
     );
     assert!(
-        !tr.steps.iter().any(|s| s.text.contains(">= end")),
+        !tr.steps.iter().any(|s| s.text().contains(">= end")),
         "{:?}",
         tr.steps
     );
@@ -164,7 +164,9 @@ fn walk_with_start_equal_end_searches_nothing() {
     );
     assert_eq!(ret, 0);
     assert!(
-        !tr.steps.iter().any(|s| s.text.contains("nothing matching")),
+        !tr.steps
+            .iter()
+            .any(|s| s.text().contains("nothing matching")),
         "{:?}",
         tr.steps
     );
@@ -182,7 +184,9 @@ fn walk_system_ram_range_stops_when_start_reaches_end() {
     // PFN_UP(0x1000) = 1, PFN_DOWN(0x2ffe + 1) = 2: one page.
     assert_eq!((w.ranges, w.ret), (vec![(1, 1)], 0));
     assert!(
-        !tr.steps.iter().any(|s| s.text.contains("nothing matching")),
+        !tr.steps
+            .iter()
+            .any(|s| s.text().contains("nothing matching")),
         "{:?}",
         tr.steps
     );
@@ -206,12 +210,12 @@ fn region_intersects_trace_text() {
         region_intersects(&t, start, size, SR, Desc::None, v("6.1"), &mut tr);
         assert!(
             tr.steps[0]
-                .text
+                .text()
                 .starts_with(&format!("[{start:#x}-{:#x}] flags ", start + size - 1)),
             "{:?}",
             tr.steps[0]
         );
-        assert_eq!(tr.steps.last().unwrap().text, want);
+        assert_eq!(tr.steps.last().unwrap().text(), want);
     }
 }
 
@@ -349,11 +353,11 @@ fn reserve_region_with_split_around_children_at_both_ends_and_inside() {
     let splits = tr
         .steps
         .iter()
-        .filter(|s| s.text.contains("→ split"))
+        .filter(|s| s.text().contains("→ split"))
         .count();
     assert_eq!(splits, 3, "{:?}", tr.steps);
     assert!(
-        !tr.steps.iter().any(|s| s.text.contains("dropped")),
+        !tr.steps.iter().any(|s| s.text().contains("dropped")),
         "{:?}",
         tr.steps
     );
@@ -373,7 +377,7 @@ fn reserve_region_with_split_covering_child() {
         let made = reserve_region_with_split(&mut t, root, 0x80100000, 0x801fffff, b"x", &mut tr);
         assert!(made.is_empty());
         assert_eq!(crate::testutil::text(&t), before);
-        let texts: Vec<&str> = tr.steps.iter().map(|s| s.text.as_str()).collect();
+        let texts: Vec<String> = tr.steps.iter().map(|s| s.text()).collect();
         assert_eq!(texts.len(), 1, "{texts:?}");
         assert!(texts[0].starts_with("\"c\" ") && texts[0].ends_with("→ piece dropped"));
     }
@@ -432,7 +436,7 @@ fn request_free_mem_region_stops_at_addr_equal_size() {
     // The decision path names the parent whose children were tested.
     assert!(
         tr.steps.iter().any(|s| s
-            .text
+            .text()
             .ends_with("is DISJOINT from the children of the iomem root")),
         "{:?}",
         tr.steps
@@ -478,7 +482,7 @@ fn alloc_free_mem_region_child_on_the_candidates_last_byte() {
     assert!(
         tr.steps
             .iter()
-            .any(|s| s.text.contains("the children of \"CXL Window 0\" [")),
+            .any(|s| s.text().contains("the children of \"CXL Window 0\" [")),
         "{:?}",
         tr.steps
     );
@@ -500,7 +504,7 @@ fn alloc_free_mem_region_child_on_the_candidates_last_byte() {
     assert!(
         tr.steps
             .iter()
-            .any(|s| s.text.ends_with("skip 4 candidate(s)")),
+            .any(|s| s.text().ends_with("skip 4 candidate(s)")),
         "{:?}",
         tr.steps
     );
@@ -601,7 +605,7 @@ fn flags_words_hex_and_names() {
     let mut tr = Trace::new();
     region_intersects(&t, 0x1000, 0x1000, SR, Desc::None, v("6.1"), &mut tr);
     assert_eq!(
-        tr.steps[0].text,
+        tr.steps[0].text(),
         "[0x1000-0x1fff] flags MEM|SYSRAM desc NONE"
     );
 }
@@ -652,7 +656,7 @@ fn walk_system_ram_res_depth_on_both_sides_incl_5_10_stable() {
             "top level only"
         };
         assert!(
-            tr.steps[0].text.starts_with(&format!(
+            tr.steps[0].text().starts_with(&format!(
                 "[0x100000000-0x13fffffff] SYSTEM_RAM|BUSY, {depth} ("
             )),
             "{ver}: {:?}",
@@ -661,7 +665,10 @@ fn walk_system_ram_res_depth_on_both_sides_incl_5_10_stable() {
         let mut tr = Trace::new();
         let w = crate::kernel::region::walk_mem_res(&t, 0x108000000, 0x10fffffff, v(ver), &mut tr);
         assert_eq!(w.ranges.len(), usize::from(whole), "{ver}");
-        assert!(tr.steps[0].text.contains(&format!(", {depth} (")), "{ver}");
+        assert!(
+            tr.steps[0].text().contains(&format!(", {depth} (")),
+            "{ver}"
+        );
     }
 }
 

@@ -126,7 +126,7 @@ fn request_resource_errors_name_the_blocker() {
     assert_eq!((e.errno, e.func), (Errno::EBUSY, "request_resource"));
     assert_eq!(e.conflict.unwrap().name, "P");
     assert!(e.reason.starts_with("outside \"P\""), "{}", e.reason);
-    assert!(tr.steps[0].text.ends_with("→ -EBUSY"));
+    assert!(tr.steps[0].text().ends_with("→ -EBUSY"));
     let dup = t.alloc(0x12000, 0x12000, b"dup", MEMB, Desc::None);
     let e = request_resource(&mut t, p, dup, &mut Trace::new()).unwrap_err();
     assert_eq!(e.reason, "conflict with \"C2\" [12000-12fff]");
@@ -135,7 +135,7 @@ fn request_resource_errors_name_the_blocker() {
     request_resource(&mut t, p, ok, &mut tr).unwrap();
     assert_eq!(t.parent(ok), Some(p));
     assert_eq!(tr.steps[0].func, "__request_resource");
-    assert!(tr.steps[0].text.ends_with("→ linked"));
+    assert!(tr.steps[0].text().ends_with("→ linked"));
 }
 
 // ---------------------------------------------------------------- __insert_resource
@@ -153,7 +153,7 @@ fn insert_resource_descends_into_parent_sharing_start_or_end() {
         assert_eq!(t.parent(new), Some(p), "[{s:x}-{e:x}]");
         assert!(
             tr.steps[0]
-                .text
+                .text()
                 .contains("contains the new range → descend"),
             "{:?}",
             tr.steps
@@ -172,12 +172,16 @@ fn insert_resource_identical_busy_range_is_adopted() {
     insert_resource(&mut t, Tree::ROOT, new, &mut tr).unwrap();
     assert_eq!(t.parent(c2), Some(new));
     assert_eq!(t.parent(new), Some(id(&t, "P")));
-    assert!(tr.steps.iter().any(|s| s.text.contains("identical range")));
+    assert!(
+        tr.steps
+            .iter()
+            .any(|s| s.text().contains("identical range"))
+    );
     assert!(
         tr.steps
             .last()
             .unwrap()
-            .text
+            .text()
             .ends_with("adopting 1 node(s)")
     );
 }
@@ -198,7 +202,7 @@ fn insert_resource_adopts_exactly_covered_run() {
         tr.steps
             .last()
             .unwrap()
-            .text
+            .text()
             .ends_with("adopting 2 node(s)")
     );
     let kids: Vec<_> = t.children(id(&t, "P")).collect();
@@ -233,7 +237,7 @@ fn insert_resource_one_byte_short_at_either_end_conflicts() {
             tr.steps
                 .last()
                 .unwrap()
-                .text
+                .text()
                 .ends_with("is unfixable → conflict")
         );
         assert_eq!(text(&t), before);
@@ -250,7 +254,7 @@ fn insert_resource_outside_root() {
     let e = insert_resource(&mut t, a, new, &mut tr).unwrap_err();
     assert!(e.reason.starts_with("outside \"A\""), "{}", e.reason);
     assert_eq!(e.errno, Errno::EBUSY);
-    assert!(tr.steps[0].text.ends_with("→ conflict"));
+    assert!(tr.steps[0].text().ends_with("→ conflict"));
     assert_eq!(
         insert_resource_conflict(&mut t, a, new, &mut Trace::new()),
         Some(a)
@@ -351,7 +355,7 @@ fn request_region_last_addressable_byte() {
     let r = request_region(&mut t, 0xffff, 1, b"last", 0, &mut tr).unwrap();
     assert_eq!(t.get(r).end, 0xffff);
     assert_eq!(tr.steps[0].func, "request_region");
-    assert_eq!(tr.steps[0].text, "__request_region(root, 0xffff, 0x1)");
+    assert_eq!(tr.steps[0].text(), "__request_region(root, 0xffff, 0x1)");
     let mut t = Tree::new(RootKind::Ioport, 0xffff);
     let before = text(&t);
     let e = request_region(&mut t, 0xffff, 2, b"over", 0, &mut Trace::new()).unwrap_err();
@@ -384,8 +388,8 @@ fn request_region_descends_non_busy_refuses_busy() {
     let r = request_region(&mut t, 0x10000, 0x1000, b"r", 0, &mut tr).unwrap();
     assert_eq!(t.parent(r), Some(id(&t, "P")));
     assert!(tr.steps.iter().any(|s| s.func == "__request_region"
-        && s.text == "conflict \"P\" [10000-1ffff] not BUSY → descend"));
-    assert!(tr.steps.last().unwrap().text.starts_with(
+        && s.text() == "conflict \"P\" [10000-1ffff] not BUSY → descend"));
+    assert!(tr.steps.last().unwrap().text().starts_with(
         "no conflict among the children of \"P\" [10000-1ffff] → inserted as its child"
     ));
     let before = text(&t);
@@ -393,7 +397,7 @@ fn request_region_descends_non_busy_refuses_busy() {
     let e = request_region(&mut t, 0x11fff, 1, b"r2", 0, &mut tr).unwrap_err();
     assert_eq!(e.reason, "conflict with BUSY \"C1\" [11000-11fff]");
     assert_eq!(
-        tr.steps.last().unwrap().text,
+        tr.steps.last().unwrap().text(),
         "conflict \"C1\" [11000-11fff] is BUSY → fail"
     );
     assert_eq!(text(&t), before);
@@ -433,7 +437,7 @@ fn request_region_muxed_needs_both_sides() {
         tr.steps
             .last()
             .unwrap()
-            .text
+            .text()
             .contains("is MUXED like the request")
     );
 }
@@ -496,7 +500,7 @@ fn release_region_needs_the_exact_busy_range() {
         tr.steps
             .last()
             .unwrap()
-            .text
+            .text()
             .ends_with("matches exactly → released with its subtree")
     );
 }
@@ -512,7 +516,7 @@ fn release_region_descends_non_busy_container() {
     assert!(t.find_name("C2").is_some());
     assert!(
         tr.steps[0]
-            .text
+            .text()
             .ends_with("contains the range and is not BUSY → descend")
     );
     // The last child, at P's end region, by exact range.
@@ -659,7 +663,7 @@ fn rmra_outcomes_edges() {
     assert_eq!(t.get(hi).name, t.get(lo).name);
     assert_eq!((t.get(hi).flags, t.get(hi).desc), (RAM, Desc::None));
     assert_eq!(t.next_sibling(lo), Some(hi));
-    assert!(tr.steps[0].text.starts_with("range strictly inside"));
+    assert!(tr.steps[0].text().starts_with("range strictly inside"));
     let r = release_mem_region_adjustable(&mut t, 0x110001000, 0x27fff000, k, &mut Trace::new());
     assert_eq!(r, Adjusted::Removed(hi));
     assert!(!t.is_linked(hi));
@@ -703,13 +707,13 @@ fn rmra_descends_non_busy_and_stops_at_non_mem() {
     let r = release_mem_region_adjustable(&mut t, 0x200000000, 0x10000000, v("6.12"), &mut tr);
     assert!(matches!(r, Adjusted::Removed(_)));
     assert!(t.find_name("System RAM (kmem)").is_none());
-    assert!(tr.steps[0].text.ends_with("not BUSY → descend"));
+    assert!(tr.steps[0].text().ends_with("not BUSY → descend"));
     let mut t = build(&[(0, 0x1000, 0x1fff, "io-ish", IORESOURCE_BUSY, Desc::None)]);
     let before = text(&t);
     let mut tr = Trace::new();
     let r = release_mem_region_adjustable(&mut t, 0x1000, 0x1000, v("6.12"), &mut tr);
     assert_eq!(r, Adjusted::Nothing);
-    assert!(tr.steps[0].text.ends_with("is not IORESOURCE_MEM → stop"));
+    assert!(tr.steps[0].text().ends_with("is not IORESOURCE_MEM → stop"));
     assert_eq!(text(&t), before);
 }
 
@@ -724,7 +728,7 @@ fn rmra_root_bounds() {
     let got = release_mem_region_adjustable(&mut t, 0xfffff000, 0x1001, v("6.12"), &mut tr);
     assert_eq!(got, Adjusted::Nothing);
     assert_eq!(
-        tr.steps[0].text,
+        tr.steps[0].text(),
         "range outside the iomem root → WARN, nothing done"
     );
     let got =
@@ -752,7 +756,7 @@ fn rmra_child_in_the_way_blocks_each_adjustment() {
         let r = release_mem_region_adjustable(&mut t, s, n, v("6.12"), &mut tr);
         assert_eq!(r, Adjusted::Nothing, "[{s:x}+{n:x}]");
         assert!(
-            tr.steps[0].text.contains("__adjust_resource failed"),
+            tr.steps[0].text().contains("__adjust_resource failed"),
             "{:?}",
             tr.steps
         );
@@ -806,7 +810,7 @@ fn rmra_sysram_bailout_version_boundaries() {
     let mut tr = Trace::new();
     let r = release_mem_region_adjustable(&mut t, 0x100000000, 0x10000000, v("5.9"), &mut tr);
     assert_eq!(r, Adjusted::Nothing);
-    assert!(tr.steps[0].text.contains("lacks IORESOURCE_SYSRAM"));
+    assert!(tr.steps[0].text().contains("lacks IORESOURCE_SYSRAM"));
     let r =
         release_mem_region_adjustable(&mut t, 0x100000000, 0x10000000, v("6.3"), &mut Trace::new());
     assert!(matches!(r, Adjusted::Removed(_)));
@@ -859,8 +863,8 @@ fn merge_with_both_neighbours() {
     assert_eq!(got, prev);
     assert_eq!(text(&t), "100000000-117ffffff : System RAM (virtio_mem)\n");
     assert_eq!(t.get(prev).flags, MRG);
-    assert!(tr.steps[0].text.starts_with("absorbs the next sibling"));
-    assert!(tr.steps[1].text.starts_with("the previous sibling"));
+    assert!(tr.steps[0].text().starts_with("absorbs the next sibling"));
+    assert!(tr.steps[1].text().starts_with("the previous sibling"));
 }
 
 /// Spoils one condition of `res` (first id) or its next sibling (second id).
@@ -955,7 +959,7 @@ fn merge_requires_busy_system_ram() {
         assert_eq!(merge_system_ram_resource(&mut t, mid, &mut tr), mid);
         assert_eq!(text(&t), before);
         assert_eq!(t.get(mid).flags, fl);
-        assert!(tr.steps[0].text.ends_with("WARN_ON_ONCE, nothing done"));
+        assert!(tr.steps[0].text().ends_with("WARN_ON_ONCE, nothing done"));
     }
 }
 

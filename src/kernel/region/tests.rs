@@ -370,7 +370,7 @@ fn region_intersects_trace_names_the_decision() {
         trace
             .steps
             .iter()
-            .any(|s| s.func == "__region_intersects" && s.text.contains("covered"))
+            .any(|s| s.func == "__region_intersects" && s.text().contains("covered"))
     );
 }
 
