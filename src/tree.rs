@@ -801,6 +801,63 @@ impl Tree {
         // The list is about to change: its lookups below are the built list's.
         self.build_path(p);
         let (before_key, prev) = self.key_and_previous(p, before);
+        self.link_keyed(p, new, before, before_key, prev);
+    }
+
+    /// The child of `p` starting last at or before `start`, with its place: in a sorted list
+    /// ([`Tree::is_unsorted`] false), where the kernel's scan for a range beginning at `start`
+    /// stops skipping (every child before it ends before it starts). One B-tree descent.
+    pub fn last_starting_by(&self, p: NodeId, start: u64) -> Option<(ListPos, NodeId)> {
+        debug_assert!(!self.get(p).unsorted);
+        self.kids(p)
+            .range(..=(start, u64::MAX))
+            .next_back()
+            .map(|(k, v)| (ListPos(k), v))
+    }
+
+    /// The child after `pos` in `p`'s list (the first child for `None`), with its place.
+    pub fn entry_after(&self, p: NodeId, pos: Option<ListPos>) -> Option<(ListPos, NodeId)> {
+        let lo = pos.map_or(Bound::Unbounded, |ListPos(k)| Bound::Excluded(k));
+        self.kids(p)
+            .range((lo, Bound::Unbounded))
+            .next()
+            .map(|(k, v)| (ListPos(k), v))
+    }
+
+    /// [`Tree::link_before`] `next` when the caller has just found both neighbours of the new
+    /// child's place ([`Tree::last_starting_by`], [`Tree::entry_after`]; `None`: the list's
+    /// start or end), with no change to the list since: the link takes one B-tree descent
+    /// (the insert), not three (issue 12).
+    pub fn link_between(
+        &mut self,
+        p: NodeId,
+        new: NodeId,
+        prev: Option<(ListPos, NodeId)>,
+        next: Option<(ListPos, NodeId)>,
+    ) {
+        debug_assert!(self.get(new).up().is_none() && !self.get(new).freed);
+        // Building an arena list keeps its keys (`(start, id)` in a sorted run), so the places
+        // found before the build are the built list's.
+        self.build_path(p);
+        let prev = prev.map(|(ListPos(k), v)| (k, v));
+        debug_assert_eq!(
+            self.key_and_previous(p, next.map(|(_, v)| v)),
+            (next.map(|(ListPos(k), _)| k), prev),
+            "link_between: the neighbours are not adjacent in the list"
+        );
+        let before_key = next.map(|(ListPos(k), _)| k);
+        self.link_keyed(p, new, next.map(|(_, v)| v), before_key, prev);
+    }
+
+    /// Link `new` into `p` before `before` (key `before_key` when listed) and after `prev`.
+    fn link_keyed(
+        &mut self,
+        p: NodeId,
+        new: NodeId,
+        before: Option<NodeId>,
+        before_key: Option<ChildKey>,
+        prev: Option<(ChildKey, NodeId)>,
+    ) {
         let prev_key = prev.map(|(k, _)| k);
         let start = self.get(new).start;
         self.seq += 1;

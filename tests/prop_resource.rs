@@ -352,3 +352,57 @@ fn adjust_accepts_an_inverted_range_like_the_kernel() {
     assert!(adjust_resource(&mut t, id, 0x1000, 0).is_ok());
     assert_eq!((t.get(id).start, t.get(id).end), (0x1000, 0xfff));
 }
+
+/// The kernel's `__request_resource` loop (kernel/resource.c, the same in every version
+/// read), over a list of `(start, end)`:
+/// `for (;;) { tmp = *p; if (!tmp || tmp->start > end) { new->sibling = tmp; *p = new;
+/// return NULL; } p = &tmp->sibling; if (tmp->end < start) continue; return tmp; }`.
+/// Returns the conflict's index, or links `new` and returns `None`.
+fn kernel_request_resource(list: &mut Vec<(u64, u64)>, new: (u64, u64)) -> Option<usize> {
+    let (start, end) = new;
+    let mut i = 0;
+    loop {
+        match list.get(i) {
+            None => break,
+            Some(&(s, _)) if s > end => break,
+            Some(&(_, e)) if e < start => i += 1,
+            Some(_) => return Some(i),
+        }
+    }
+    list.insert(i, new);
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// `__request_resource` on a sorted list (two lookups and an insert between them) finds
+    /// the conflict the kernel's linear scan finds and links where the scan links, on lists
+    /// short (a `Vec`) and long (a B-tree).
+    #[test]
+    fn request_resource_stops_where_the_kernels_scan_stops(
+        ranges in proptest::collection::vec((0u64..0x2000, 0u64..0x40), 0..300),
+    ) {
+        let mut t = Tree::new(iomem_sim::tree::RootKind::Iomem, 0xffff);
+        let mut model: Vec<(u64, u64)> = Vec::new();
+        for (start, len) in ranges {
+            let end = start + len;
+            let id = t.alloc(start, end, b"r", IORESOURCE_MEM | IORESOURCE_BUSY, Desc::None);
+            let got = __request_resource(&mut t, Tree::ROOT, id).map(|c| {
+                let r = t.get(c);
+                (r.start, r.end)
+            });
+            let want = kernel_request_resource(&mut model, (start, end)).map(|i| model[i]);
+            prop_assert_eq!(got, want);
+            if got.is_some() {
+                t.free(id);
+            }
+            let listed: Vec<(u64, u64)> = t
+                .children(Tree::ROOT)
+                .map(|c| (t.get(c).start, t.get(c).end))
+                .collect();
+            prop_assert_eq!(&listed, &model);
+        }
+        check_invariants(&t).map_err(TestCaseError::fail)?;
+    }
+}

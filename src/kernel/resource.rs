@@ -23,6 +23,26 @@ pub fn __request_resource(tree: &mut Tree, root: NodeId, new: NodeId) -> Option<
     if end < start || start < r.start || end > r.end {
         return Some(root);
     }
+    if !tree.is_unsorted(root) {
+        // A sorted, disjoint list: every child before the last one starting by `start` ends
+        // before it, so the kernel's scan skips exactly those; its stop is that child (when it
+        // reaches `start`) or the next (when it starts by `end`), else `new` goes between the
+        // two. The link reuses the two lookups (issue 12).
+        let prev = tree.last_starting_by(root, start);
+        if let Some((_, c)) = prev
+            && tree.get(c).end >= start
+        {
+            return Some(c);
+        }
+        let next = tree.entry_after(root, prev.map(|(k, _)| k));
+        if let Some((_, c)) = next
+            && tree.get(c).start <= end
+        {
+            return Some(c);
+        }
+        tree.link_between(root, new, prev, next);
+        return None;
+    }
     let mut before = None;
     let mut conflict = None;
     for c in tree.scan_from(root, start) {
