@@ -17,6 +17,12 @@ fn rr(tree: &Tree, id: NodeId) -> ResRef {
 /// root's children or lies outside root. Never descends, ignores BUSY. Returns the conflict:
 /// `Some(root)` when `new` is out of root's bounds (or `end < start`), `Some(child)` for the
 /// lowest-addressed overlapping child, `None` after linking. Unchanged in every version read.
+///
+/// A sorted, disjoint list (invariant 3) is searched, not scanned: the child starting last by
+/// `start` and the one after it are where the kernel's loop stops, and the link reuses their
+/// places ([`Tree::link_between`]). An unsorted list (a real dump that broke invariant 3) is
+/// scanned as the kernel scans it. `request_resource_stops_where_the_kernels_scan_stops`
+/// (tests/prop_resource.rs) holds the search to the kernel's loop.
 pub fn __request_resource(tree: &mut Tree, root: NodeId, new: NodeId) -> Option<NodeId> {
     let (start, end) = (tree.get(new).start, tree.get(new).end);
     let r = tree.get(root);

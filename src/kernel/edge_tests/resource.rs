@@ -1024,3 +1024,34 @@ fn release_walks_every_sibling_of_an_unsorted_parent() {
     assert_eq!(r, Adjusted::Nothing);
     assert_eq!(text(&t), before);
 }
+
+/// `__request_resource` in an unsorted list walks it as the kernel's loop does: it links
+/// `new` before the first child starting above `new`'s end (`if (!tmp || tmp->start > end)`),
+/// never seeing a later-listed child that overlaps; and it stops at the first child that
+/// does not end before `new` starts, wherever that child is listed.
+#[test]
+fn request_resource_in_an_unsorted_list_stops_where_the_kernels_loop_stops() {
+    let rows = [
+        (0, 0x3000, 0x3fff, "B", MEMB, Desc::None),
+        (0, 0x1000, 0x1fff, "A", RAM, Desc::None),
+    ];
+    let mut t = build(&rows);
+    assert!(t.is_unsorted(Tree::ROOT));
+    // [1800-18ff] overlaps A, but B (listed first) starts above its end: linked before B.
+    let id = t.alloc(0x1800, 0x18ff, b"N", MEMB, Desc::None);
+    assert_eq!(__request_resource(&mut t, Tree::ROOT, id), None);
+    let order: Vec<String> = t
+        .children(Tree::ROOT)
+        .map(|c| t.name_lossy(c).into_owned())
+        .collect();
+    assert_eq!(order, ["N", "B", "A"]);
+    // [3800-48ff]: B does not end before it starts, so B is the conflict.
+    let mut t = build(&rows);
+    let id = t.alloc(0x3800, 0x48ff, b"N", MEMB, Desc::None);
+    let c = __request_resource(&mut t, Tree::ROOT, id);
+    assert_eq!(c, t.find_name("B"));
+    // [0500-05ff]: B starts above its end at once; linked first.
+    let id = t.alloc(0x500, 0x5ff, b"M", MEMB, Desc::None);
+    assert_eq!(__request_resource(&mut t, Tree::ROOT, id), None);
+    assert_eq!(t.children(Tree::ROOT).next(), t.find_name("M"));
+}
