@@ -1055,3 +1055,35 @@ fn request_resource_in_an_unsorted_list_stops_where_the_kernels_loop_stops() {
     assert_eq!(__request_resource(&mut t, Tree::ROOT, id), None);
     assert_eq!(t.children(Tree::ROOT).next(), t.find_name("M"));
 }
+
+/// The two comparisons of the kernel's loop at their edges, in an unsorted list (B, A, C):
+/// a child starting exactly at `new`'s end is not above it (`tmp->start > end` false: a
+/// conflict), a child ending exactly at `new`'s start does not end before it
+/// (`tmp->end < start` false: a conflict), and children ending before `new` are walked past
+/// wherever they are listed.
+#[test]
+fn request_resource_in_an_unsorted_list_at_the_edges_of_its_comparisons() {
+    let rows = [
+        (0, 0x3000, 0x3fff, "B", MEMB, Desc::None),
+        (0, 0x1000, 0x1fff, "A", RAM, Desc::None),
+        (0, 0x5000, 0x5fff, "C", MEMB, Desc::None),
+    ];
+    let names = |t: &Tree| -> Vec<String> {
+        t.children(Tree::ROOT)
+            .map(|c| t.name_lossy(c).into_owned())
+            .collect()
+    };
+    for (start, end, want) in [(0x2f00, 0x3000, "B"), (0x3fff, 0x40ff, "B")] {
+        let mut t = build(&rows);
+        assert!(t.is_unsorted(Tree::ROOT));
+        let id = t.alloc(start, end, b"N", MEMB, Desc::None);
+        let c = __request_resource(&mut t, Tree::ROOT, id);
+        assert_eq!(c, t.find_name(want), "[{start:x}-{end:x}]");
+        assert_eq!(names(&t), ["B", "A", "C"]);
+    }
+    // [4000-40ff]: B and A end before it, C starts above its end: linked before C.
+    let mut t = build(&rows);
+    let id = t.alloc(0x4000, 0x40ff, b"N", MEMB, Desc::None);
+    assert_eq!(__request_resource(&mut t, Tree::ROOT, id), None);
+    assert_eq!(names(&t), ["B", "A", "N", "C"]);
+}
