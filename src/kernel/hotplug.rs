@@ -247,11 +247,11 @@ impl Machine {
                 let why = match refusal {
                     RegionRefusal::OutOfParent(p) if size == 0 => format!(
                         "__request_region: size 0 gives end < start, rejected by {}",
-                        where_(&self.tree, p)
+                        crate::kernel::Place::of(&self.tree, p)
                     ),
                     RegionRefusal::OutOfParent(p) => format!(
                         "__request_region: the range leaves {}",
-                        where_(&self.tree, p)
+                        crate::kernel::Place::of(&self.tree, p)
                     ),
                     RegionRefusal::Busy(b) | RegionRefusal::WouldBlock(b) => format!(
                         "__request_region stopped at BUSY {}",
@@ -833,14 +833,6 @@ impl Machine {
             trace.step(1, "try_offline_memory_block", format!("memory{id} offline"));
         }
         self.try_remove_memory(start, size, trace)
-    }
-}
-
-fn where_(tree: &Tree, id: NodeId) -> String {
-    if id == Tree::ROOT {
-        "the iomem root".to_string()
-    } else {
-        ResRef::of(tree, id).to_string()
     }
 }
 

@@ -77,11 +77,14 @@ impl fmt::Display for Errno {
 }
 
 /// A resource named in an error or trace: `"Persistent Memory (legacy)" [a0000000-afffffff]`.
+/// Its name is copied when it is taken, so undo and `compact_names` cannot change what an
+/// error or a step says; a `SmolStr` keeps names up to 23 bytes inline ("System RAM",
+/// "PCI Bus 0000:00", "System RAM (kmem)"), so a trace step records one without allocating.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ResRef {
     pub start: u64,
     pub end: u64,
-    pub name: String,
+    pub name: smol_str::SmolStr,
 }
 
 impl ResRef {
@@ -90,7 +93,7 @@ impl ResRef {
         ResRef {
             start: r.start,
             end: r.end,
-            name: tree.name_lossy(id).into_owned(),
+            name: smol_str::SmolStr::new(tree.name_lossy(id)),
         }
     }
 }
@@ -260,39 +263,11 @@ impl serde::Serialize for TraceStep {
     }
 }
 
-/// A resource as a step names it: its range and its name as it was when the step was taken
-/// (the trace outlives the tree's state: undo, `compact_names`). The name is a `SmolStr`,
-/// inline up to 23 bytes, so the names of real trees ("System RAM", "PCI Bus 0000:00",
-/// "System RAM (kmem)") cost no allocation to record; a longer one costs one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceRes {
-    pub start: u64,
-    pub end: u64,
-    pub name: smol_str::SmolStr,
-}
-
-impl TraceRes {
-    pub fn of(tree: &Tree, id: NodeId) -> TraceRes {
-        let r = tree.get(id);
-        TraceRes {
-            start: r.start,
-            end: r.end,
-            name: smol_str::SmolStr::new(tree.name_lossy(id)),
-        }
-    }
-}
-
-impl fmt::Display for TraceRes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\" [{:x}-{:x}]", self.name, self.start, self.end)
-    }
-}
-
 /// A parent as a step names it: the root by its kind, or a resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Place {
     Root(crate::tree::RootKind),
-    Res(TraceRes),
+    Res(ResRef),
 }
 
 impl Place {
@@ -300,7 +275,7 @@ impl Place {
         if id == Tree::ROOT {
             Place::Root(tree.kind())
         } else {
-            Place::Res(TraceRes::of(tree, id))
+            Place::Res(ResRef::of(tree, id))
         }
     }
 }
@@ -329,19 +304,19 @@ pub enum Event {
     /// `__request_region`: `__request_resource` found no conflict under the parent.
     RegionInserted(Place),
     /// `__request_region`: the conflict is not BUSY, so the loop goes on under it.
-    RegionDescend(TraceRes),
+    RegionDescend(ResRef),
     /// `__request_region`: the conflict is the parent itself (the range leaves it).
     RegionLeaves(Place),
     /// `__request_region`: a MUXED conflict and a MUXED request (the caller sleeps).
-    RegionMuxed(TraceRes),
+    RegionMuxed(ResRef),
     /// `__request_region`: a BUSY conflict.
-    RegionBusy(TraceRes),
+    RegionBusy(ResRef),
     /// `__release_region`: a non-BUSY resource contains the range.
-    ReleaseDescend(TraceRes),
+    ReleaseDescend(ResRef),
     /// `__release_region`: a BUSY resource contains the range but is not equal to it.
-    ReleaseNotEqual(TraceRes),
+    ReleaseNotEqual(ResRef),
     /// `__release_region`: the BUSY resource with exactly this range.
-    ReleaseMatched(TraceRes),
+    ReleaseMatched(ResRef),
 }
 
 impl fmt::Display for Event {
@@ -496,8 +471,8 @@ mod event_tests {
     use super::*;
     use crate::tree::RootKind;
 
-    fn res(name: &str) -> TraceRes {
-        TraceRes {
+    fn res(name: &str) -> ResRef {
+        ResRef {
             start: 0xa000_0000,
             end: 0xafff_ffff,
             name: name.into(),
@@ -596,7 +571,7 @@ mod event_tests {
                 .unwrap()
                 .tree;
         let id = t.children(Tree::ROOT).next().unwrap();
-        let r = TraceRes::of(&t, id);
+        let r = ResRef::of(&t, id);
         let other = t.intern(b"renamed");
         t.get_mut(id).name = other;
         assert_eq!(r.name, "Persistent Memory (legacy)");

@@ -927,7 +927,7 @@ fn descend_candidates(
                 "__region_intersects",
                 format!(
                     "candidate {cand} is DISJOINT from the children of {}",
-                    where_(tree, check_parent)
+                    crate::kernel::Place::of(tree, check_parent)
                 ),
             );
             return Some(addr);
@@ -944,21 +944,13 @@ fn descend_candidates(
             "__region_intersects",
             format!(
                 "candidate {cand} overlaps a child of {} → skip {k} candidate(s)",
-                where_(tree, check_parent)
+                crate::kernel::Place::of(tree, check_parent)
             ),
         );
         match k.checked_mul(step).and_then(|d| addr.checked_sub(d)) {
             Some(next) => addr = next,
             None => return None,
         }
-    }
-}
-
-fn where_(tree: &Tree, id: NodeId) -> String {
-    if id == Tree::ROOT {
-        "the iomem root".to_string()
-    } else {
-        ResRef::of(tree, id).to_string()
     }
 }
 
@@ -1134,7 +1126,7 @@ pub fn alloc_free_mem_region(
                 "__region_intersects",
                 format!(
                     "candidate {cand} is DISJOINT from the children of {}",
-                    where_(tree, base)
+                    crate::kernel::Place::of(tree, base)
                 ),
             );
             break Some(addr);
@@ -1146,7 +1138,7 @@ pub fn alloc_free_mem_region(
             "__region_intersects",
             format!(
                 "candidate {cand} overlaps a child of {} → skip {k} candidate(s)",
-                where_(tree, base)
+                crate::kernel::Place::of(tree, base)
             ),
         );
         match k.checked_mul(step).and_then(|d| addr.checked_add(d)) {
@@ -1159,7 +1151,7 @@ pub fn alloc_free_mem_region(
             F,
             format!(
                 "no free {size:#x}-byte window aligned to {align:#x} under {}",
-                where_(tree, base)
+                crate::kernel::Place::of(tree, base)
             ),
         ));
     };

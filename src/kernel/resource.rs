@@ -5,7 +5,7 @@
 //! The core primitives here are the kernel's conflict rules; they take the tree and return the
 //! conflicting node the way the kernel does (`Some(parent)` for "outside the parent").
 
-use super::{Errno, Event, KResult, KernelError, KernelVersion, Place, ResRef, Trace, TraceRes};
+use super::{Errno, Event, KResult, KernelError, KernelVersion, Place, ResRef, Trace};
 use crate::tree::flags::*;
 use crate::tree::{Desc, NodeId, Tree};
 
@@ -365,7 +365,7 @@ pub fn __request_region_named(
             trace.event(
                 1,
                 "__request_region",
-                Event::RegionDescend(TraceRes::of(tree, conflict)),
+                Event::RegionDescend(ResRef::of(tree, conflict)),
             );
             parent = conflict;
             continue;
@@ -383,27 +383,16 @@ pub fn __request_region_named(
             trace.event(
                 1,
                 "__request_region",
-                Event::RegionMuxed(TraceRes::of(tree, conflict)),
+                Event::RegionMuxed(ResRef::of(tree, conflict)),
             );
             return Err(RegionRefusal::WouldBlock(conflict));
         }
         trace.event(
             1,
             "__request_region",
-            Event::RegionBusy(TraceRes::of(tree, conflict)),
+            Event::RegionBusy(ResRef::of(tree, conflict)),
         );
         return Err(RegionRefusal::Busy(conflict));
-    }
-}
-
-fn where_(tree: &Tree, id: NodeId) -> String {
-    if id == Tree::ROOT {
-        match tree.kind() {
-            crate::tree::RootKind::Iomem => "the iomem root".to_string(),
-            crate::tree::RootKind::Ioport => "the ioport root".to_string(),
-        }
-    } else {
-        rr(tree, id).to_string()
     }
 }
 
@@ -436,9 +425,12 @@ pub fn request_region(
         let c = refusal.node();
         let reason = match refusal {
             RegionRefusal::OutOfParent(p) if n == 0 => {
-                format!("size 0 gives end < start: rejected by {}", where_(tree, p))
+                format!(
+                    "size 0 gives end < start: rejected by {}",
+                    Place::of(tree, p)
+                )
             }
-            RegionRefusal::OutOfParent(p) => format!("range leaves {}", where_(tree, p)),
+            RegionRefusal::OutOfParent(p) => format!("range leaves {}", Place::of(tree, p)),
             RegionRefusal::Busy(c) => format!("conflict with BUSY {}", rr(tree, c)),
             RegionRefusal::WouldBlock(c) => format!(
                 "MUXED {} is held: the caller would sleep until it is released",
@@ -483,7 +475,7 @@ pub fn __release_region(
             trace.event(
                 1,
                 "__release_region",
-                Event::ReleaseDescend(TraceRes::of(tree, res)),
+                Event::ReleaseDescend(ResRef::of(tree, res)),
             );
             p = res;
             continue;
@@ -492,14 +484,14 @@ pub fn __release_region(
             trace.event(
                 1,
                 "__release_region",
-                Event::ReleaseNotEqual(TraceRes::of(tree, res)),
+                Event::ReleaseNotEqual(ResRef::of(tree, res)),
             );
             break;
         }
         trace.event(
             1,
             "__release_region",
-            Event::ReleaseMatched(TraceRes::of(tree, res)),
+            Event::ReleaseMatched(ResRef::of(tree, res)),
         );
         tree.unlink_at(res, pos);
         tree.free(res);
@@ -684,7 +676,7 @@ pub fn release_mem_region_adjustable(
                 F,
                 format!(
                     "no resource under {} contains the range → nothing done",
-                    where_(tree, p)
+                    Place::of(tree, p)
                 ),
             );
             return Adjusted::Nothing;
