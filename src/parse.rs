@@ -349,6 +349,54 @@ pub fn line_is_ok(line: &[u8]) -> bool {
 /// `<indent><start>-<end> : <name>` — the whole line, nothing left over.
 #[inline]
 fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
+    let h = line_head(line)?;
+    Ok(h.line(line.get(h.name_at..).unwrap_or_default()))
+}
+
+/// [`parse_line`] of the line at the start of `text` (a suffix of the input, the lines after it
+/// included), and the line's length up to its LF or the end: the fast path's one read of a
+/// line, which finds the LF in the name alone instead of searching the whole line first.
+#[inline]
+fn parse_line_in(text: &[u8]) -> Result<(Line<'_>, usize), LineErr> {
+    let h = line_head(text)?;
+    let from = text.get(h.name_at..).unwrap_or_default();
+    let n = find_lf(from).unwrap_or(from.len());
+    Ok((h.line(from.get(..n).unwrap_or_default()), h.name_at + n))
+}
+
+/// Everything of a line before its name, and where the name begins.
+#[derive(Clone, Copy)]
+struct Head {
+    indent: usize,
+    start: u64,
+    end: u64,
+    start_digits: usize,
+    end_digits: usize,
+    uppercase: bool,
+    bare_colon: bool,
+    name_at: usize,
+}
+
+impl Head {
+    fn line(self, name: &[u8]) -> Line<'_> {
+        Line {
+            indent: self.indent,
+            start: self.start,
+            end: self.end,
+            name,
+            start_digits: self.start_digits,
+            end_digits: self.end_digits,
+            uppercase: self.uppercase,
+            bare_colon: self.bare_colon,
+        }
+    }
+}
+
+/// The grammar of a line up to its name: `<indent><start>-<end> : `, or the bare ` :` that
+/// ends a line. `line` may go on past its LF (none of these bytes is an LF, so each part
+/// stops where it would at the line's end); error columns count from its start.
+#[inline]
+fn line_head(line: &[u8]) -> Result<Head, LineErr> {
     let (i, ind) = spaces(line).unwrap_or((line, &[]));
     let indent = ind.len();
     let (start, start_digits, up1) = hex_value(line, i, "start")?;
@@ -370,7 +418,7 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
     let i = &i[end_digits..];
     let (name, bare_colon) = match separator(i) {
         Ok((rest, _)) => (rest, false),
-        Err(_) if i == b" :" => (&i[2..], true),
+        Err(_) if i.starts_with(b" :") && matches!(i.get(2), None | Some(b'\n')) => (&i[2..], true),
         Err(_) => {
             return Err((
                 line.len() - i.len(),
@@ -389,16 +437,45 @@ fn parse_line(line: &[u8]) -> Result<Line<'_>, LineErr> {
             format!("start {start:x} is above end {end:x} (the end is inclusive)"),
         ));
     }
-    Ok(Line {
+    Ok(Head {
         indent,
         start,
         end,
-        name,
         start_digits,
         end_digits,
         uppercase: up1 || up2,
         bare_colon,
+        name_at: line.len() - name.len(),
     })
+}
+
+/// Offset of the first LF in `s`, a word at a time for the first 32 bytes, then `memchr`. A
+/// name is about 15 bytes: a `memchr` call's setup (dispatch, alignment) cost more than its
+/// search, 74 instructions a line against about 20 here (issue 12, callgrind).
+#[inline]
+fn find_lf(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = LO * b'\n' as u64;
+    let mut off = 0;
+    while off < 32 {
+        let Some(w) = s.get(off..).and_then(|t| t.first_chunk::<8>()) else {
+            return s
+                .get(off..)?
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|p| off + p);
+        };
+        // A zero byte of `x` is an LF of `w`; the lowest set bit marks the first one (a
+        // borrow can only mark bytes above a zero).
+        let x = u64::from_le_bytes(*w) ^ LF;
+        let hit = x.wrapping_sub(LO) & !x & HI;
+        if hit != 0 {
+            return Some(off + (hit.trailing_zeros() / 8) as usize);
+        }
+        off += 8;
+    }
+    memchr::memchr(b'\n', s.get(off..)?).map(|p| off + p)
 }
 
 fn hex_len(v: u64) -> usize {
@@ -705,9 +782,10 @@ fn parse_kernel_printed(input: &[u8], hint: Option<RootKind>) -> Option<Dump> {
     let mut b = KernelPrinted::new(hint, input.len() / 22 + 1, input.len());
     let mut pos = 0usize;
     while pos < input.len() {
-        let rest = input.get(pos..)?;
-        let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        if !b.line(rest.get(..len)?) {
+        let Ok((l, len)) = parse_line_in(input.get(pos..)?) else {
+            return None;
+        };
+        if !b.take(l) {
             return None;
         }
         pos += len + 1;
@@ -739,6 +817,7 @@ pub struct KernelPrinted {
     min_indent: usize,
     odd8: usize,
     odd4: usize,
+    inference: crate::infer::DumpInference,
 }
 
 impl KernelPrinted {
@@ -768,16 +847,23 @@ impl KernelPrinted {
             min_indent: usize::MAX,
             odd8: 0,
             odd4: 0,
+            inference: crate::infer::DumpInference::new(),
         }
     }
 
     /// Take the next line (without its LF). False: not a dump as the kernel prints it.
     #[inline]
     pub fn line(&mut self, line: &[u8]) -> bool {
+        // The one line grammar (nom); anything it refuses, the general parser reports.
+        parse_line(line).is_ok_and(|l| self.take(l))
+    }
+
+    /// Take the next line, parsed. False: not a dump as the kernel prints it.
+    #[inline]
+    fn take(&mut self, l: Line<'_>) -> bool {
         self.ln = self.ln.saturating_add(1);
         let ln = self.ln;
-        // The one line grammar (nom); anything it refuses, the general parser reports.
-        let Ok(Line {
+        let Line {
             indent,
             start,
             end,
@@ -786,10 +872,7 @@ impl KernelPrinted {
             end_digits: ed,
             uppercase: up,
             bare_colon: bare,
-        }) = parse_line(line)
-        else {
-            return false;
-        };
+        } = l;
         if name.last() == Some(&b'\r') || indent % 2 != 0 {
             return false;
         }
@@ -848,6 +931,10 @@ impl KernelPrinted {
                 }
                 stack.pop();
                 tree.close_dump_row(p);
+                if l == 0 {
+                    // A top-level row ended: every row so far is closed.
+                    self.inference.closed(tree);
+                }
             }
             match stack.last() {
                 Some(&(l, _)) if level > l + 1 => return false,
@@ -863,6 +950,7 @@ impl KernelPrinted {
             None if level > 0 => return false,
             None => Tree::ROOT,
         };
+        self.inference.saw(name);
         let name = tree.intern(name);
         let id = tree.push_dump_row(start, end, name, ln, parent);
         stack.push((level, id));
@@ -920,7 +1008,7 @@ impl KernelPrinted {
             width,
             bare_colons: self.bare_colons,
         });
-        crate::infer::infer_flags_in_dump_order(tree);
+        self.inference.finish(tree);
         Some(Dump {
             tree: self.tree,
             warnings,
@@ -1679,6 +1767,39 @@ mod fast_path_tests {
         }
     }
 
+    /// The fast path decides flags while it reads, but a row whose rule reads the
+    /// architecture waits until it is known: `Kernel code` closes before the first x86 name
+    /// (`HPET 0`) is read, and is still SYSTEM_RAM|BUSY as on x86 (arch/x86/kernel/setup.c
+    /// `kernel_code` is `IORESOURCE_BUSY | IORESOURCE_SYSTEM_RAM`), with the general parser's
+    /// confidence. Without an x86 name it is arm64's plain SYSTEM_RAM
+    /// (arch/arm64/kernel/setup.c `request_standard_resources`).
+    #[test]
+    fn rows_read_before_the_architecture_is_known_are_decided_by_it() {
+        use crate::tree::flags::{IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM};
+        let x86 = b"00001000-0009ffff : System RAM\n\
+                    00100000-1fffffff : System RAM\n\
+                    \x20 01000000-01ffffff : Kernel code\n\
+                    20000000-2fffffff : reserved\n\
+                    fed00000-fed003ff : HPET 0\n";
+        let arm = b"40000000-7fffffff : System RAM\n\
+                    \x20 40200000-40ffffff : Kernel code\n\
+                    80000000-8fffffff : reserved\n";
+        for (text, flags, arch) in [
+            (&x86[..], IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY, "x86"),
+            (&arm[..], IORESOURCE_SYSTEM_RAM, "arm"),
+        ] {
+            let fast = parse_kernel_printed(text, None).expect("as the kernel prints it");
+            let t = &fast.tree;
+            let k = t
+                .descendants(Tree::ROOT)
+                .find(|&id| t.name_is(id, "Kernel code"))
+                .expect("Kernel code");
+            assert_eq!(t.get(k).flags, flags, "{arch}");
+            assert_eq!(t.get(k).confidence, crate::tree::Confidence::High, "{arch}");
+            assert!(agree(text, None), "{arch}");
+        }
+    }
+
     #[test]
     fn fast_path_agrees_on_every_fixture() {
         let mut taken = 0;
@@ -1899,6 +2020,44 @@ mod fast_path_tests {
         ) {
             let got = hex_value(&bytes, &bytes, "start").ok();
             prop_assert_eq!(got, hex_reference(&bytes));
+        }
+
+        /// The word-at-a-time LF search answers as `memchr` does, at every alignment and
+        /// length, before, at and past its 32-byte handover.
+        #[test]
+        fn find_lf_finds_the_first_lf(
+            bytes in proptest::collection::vec(
+                prop_oneof![6 => any::<u8>(), 1 => Just(b'\n'), 1 => Just(0x8a_u8), 1 => Just(0x0b_u8)],
+                0..80,
+            ),
+            skip in 0usize..8,
+        ) {
+            let s = bytes.get(skip..).unwrap_or_default();
+            prop_assert_eq!(find_lf(s), memchr::memchr(b'\n', s));
+        }
+
+        /// Reading a line where it starts in the text (the fast path) reads what `parse_line`
+        /// reads in that line cut at its LF: the same fields, or a refusal both times.
+        #[test]
+        fn parse_line_in_reads_the_line_parse_line_reads(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    6 => proptest::sample::select(b"0123456789abcdef".to_vec()),
+                    3 => proptest::sample::select(b"- : ".to_vec()),
+                    1 => proptest::sample::select(b"\n\rxA".to_vec()),
+                ],
+                0..60,
+            ),
+            shaped in any::<bool>(),
+        ) {
+            // Half the cases start with a well-formed head, so that names and LFs are reached.
+            let mut text = if shaped { b"  00001000-0009ffff : ".to_vec() } else { Vec::new() };
+            text.extend_from_slice(&bytes);
+            let len = memchr::memchr(b'\n', &text).unwrap_or(text.len());
+            let want = parse_line(&text[..len]).ok();
+            let got = parse_line_in(&text).ok();
+            prop_assert_eq!(got.as_ref().map(|(_, n)| *n).unwrap_or(len), len);
+            prop_assert_eq!(got.map(|(l, _)| l), want);
         }
     }
 
