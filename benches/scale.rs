@@ -119,6 +119,11 @@ fn main() {
     }
     if want("parse") {
         parse_table(if quick { 100_000 } else { 1_000_000 });
+        parse_growth_table(if quick {
+            &[1_000, 10_000]
+        } else {
+            &[1_000, 10_000, 100_000, 1_000_000]
+        });
     }
 }
 
@@ -447,6 +452,47 @@ fn parse_table(lines: usize) {
         secs(render),
         mb / render.as_secs_f64()
     );
+    println!();
+}
+
+/// Both parsers at N and 2N generated lines, alternating, best of 5 each: the ratio at every
+/// size and how each one's time grows per doubling (issue 12 asks for both, 1k to 1M).
+fn parse_growth_table(sizes: &[usize]) {
+    use procfs_core::FromBufRead;
+    println!("## parse at N and 2N generated lines — ratio and growth per doubling");
+    println!();
+    println!(
+        "| N lines | procfs-core | iomem-sim `parse_dump` | vs procfs-core | iomem-sim at 2N | growth per doubling | procfs-core growth |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let time = |dump: &[u8]| {
+        let (mut procfs, mut ours) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = procfs_core::Iomem::from_buf_read(dump);
+            procfs = procfs.min(t.elapsed());
+            drop(black_box(r.expect("procfs-core parses the generated dump")));
+            let t = Instant::now();
+            let r = parse_dump(dump, Some(RootKind::Iomem));
+            ours = ours.min(t.elapsed());
+            drop(black_box(r.expect("iomem-sim parses the generated dump")));
+        }
+        (procfs, ours)
+    };
+    for &n in sizes {
+        let (p1, o1) = time(&gen_dump(n));
+        let (p2, o2) = time(&gen_dump(2 * n));
+        println!(
+            "| {} | {} | {} | {:.2}× | {} | {:.2}× | {:.2}× |",
+            count(n),
+            secs(p1),
+            secs(o1),
+            p1.as_secs_f64() / o1.as_secs_f64(),
+            secs(o2),
+            o2.as_secs_f64() / o1.as_secs_f64(),
+            p2.as_secs_f64() / p1.as_secs_f64()
+        );
+    }
     println!();
 }
 
