@@ -1812,6 +1812,54 @@ mod fast_path_tests {
     /// `kernel_code` is `IORESOURCE_BUSY | IORESOURCE_SYSTEM_RAM`), with the general parser's
     /// confidence. Without an x86 name it is arm64's plain SYSTEM_RAM
     /// (arch/arm64/kernel/setup.c `request_standard_resources`).
+    /// Once an x86 name was read, the rows are decided as each top-level row closes, not at
+    /// the end (what keeps them in cache): after `Video ROM` (probe_roms: MEM|BUSY|READONLY)
+    /// closes, its flags are set before the dump is finished. Rows not yet closed wait.
+    #[test]
+    fn rows_are_decided_as_their_top_level_row_closes() {
+        use crate::tree::flags::{IORESOURCE_BUSY, IORESOURCE_MEM, IORESOURCE_READONLY};
+        let mut b = KernelPrinted::new(None, 4, 128);
+        for l in [
+            &b"00000000-00000fff : Reserved"[..],
+            b"000c0000-000c7fff : Video ROM",
+            b"00100000-7fffffff : System RAM",
+        ] {
+            assert!(b.line(l));
+        }
+        let t = &b.tree;
+        let rom = NodeId(2);
+        assert!(t.name_is(rom, "Video ROM"));
+        assert_eq!(
+            t.get(rom).flags,
+            IORESOURCE_MEM | IORESOURCE_BUSY | IORESOURCE_READONLY
+        );
+        // System RAM is still open (a child may follow): undecided.
+        assert_eq!(t.get(NodeId(3)).flags, 0);
+        let d = b.finish(true).expect("as the kernel prints it");
+        assert_ne!(d.tree.get(NodeId(3)).flags, 0);
+    }
+
+    /// With neither an x86 name nor `Kernel code` the architecture is unknown, and a top-level
+    /// `reserved` is read with medium confidence, not arm64's high (infer.rs rule 17: only
+    /// arm64's memblock no-map regions are top-level `reserved` for sure). Both parsers.
+    #[test]
+    fn no_x86_name_and_no_kernel_code_is_an_unknown_architecture() {
+        use crate::tree::Confidence;
+        let text = b"40000000-4fffffff : reserved\n50000000-5fffffff : System RAM\n";
+        for d in [
+            parse_kernel_printed(text, None).expect("fast path"),
+            parse_general(text, None).expect("general"),
+        ] {
+            let t = &d.tree;
+            assert!(t.name_is(NodeId(1), "reserved"));
+            assert_eq!(t.get(NodeId(1)).confidence, Confidence::Medium);
+        }
+        assert_eq!(
+            crate::infer::guess_arch(&parse_general(text, None).expect("general").tree),
+            crate::infer::Arch::Unknown
+        );
+    }
+
     #[test]
     fn rows_read_before_the_architecture_is_known_are_decided_by_it() {
         use crate::tree::flags::{IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM};
