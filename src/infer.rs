@@ -58,9 +58,9 @@ fn x86_name(n: &[u8]) -> bool {
 
 /// [`infer_flags`] for a tree the parser's fast path builds, decided while the dump is read.
 /// The arena holds exactly the linked nodes, each after its parent (dump order is pre-order),
-/// so visiting them by id decides parents first without walking the tree. The fast path reports each
-/// row's name ([`DumpInference::saw`]) and each moment every row pushed so far is closed, a
-/// top-level row having just ended ([`DumpInference::closed`]). The rows are then decided
+/// so visiting them by id decides parents first without walking the tree. The fast path
+/// reports each row's name ([`DumpInference::saw`]) and each moment every row pushed so far
+/// is closed, a top-level row having just ended ([`DumpInference::closed`]). The rows are then decided
 /// while they are still in cache, instead of in a second pass over the whole arena (a fifth
 /// of a million-line dump's parse; issue 12) — but only once no later row can change an
 /// answer: a row's rule reads its own name and place, its children (all pushed once it is

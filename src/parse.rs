@@ -295,8 +295,9 @@ fn eight_lowercase_hex_digits(x: u64) -> Option<u64> {
 }
 
 /// The hex number at the start of `i` (a suffix of `line`): value, digits, any uppercase.
-/// One table lookup per digit, read once (issue 12: this was a sixth of a dump's load time as
-/// nom's `take_while1` followed by a second loop).
+/// The first 8 lowercase digits in a word's lanes ([`eight_lowercase_hex_digits`]), then one
+/// table lookup per digit, each read once (issue 12: this was a sixth of a dump's load time
+/// as nom's `take_while1` followed by a second loop).
 #[inline(always)]
 fn hex_value(line: &[u8], i: &[u8], what: &str) -> Result<(u64, usize, bool), LineErr> {
     let mut v: u64 = 0;
