@@ -1065,7 +1065,8 @@ pub enum Cmd {
     /// libnvdimm namespaces, as ndctl configures them
     ///
     /// create-namespace [-f] [-e NS] -m raw|fsdax|devdax [--map dev|mem] [-a ALIGN] [-s SIZE],
-    /// disable-namespace NS, enable-namespace NS, destroy-namespace -f NS, list [-R -N -u].
+    /// disable-namespace NS, enable-namespace NS, destroy-namespace -f NS, disable-region R,
+    /// enable-region R (R: regionN, N or all), list [-R -N -i -u].
     #[command(
         after_help = "Example:\n  ndctl create-namespace -f -e namespace0.0 -m devdax",
         disable_help_flag = true
@@ -1074,7 +1075,8 @@ pub enum Cmd {
     /// device-dax to System RAM (kmem) and back, in daxctl's own sequence
     ///
     /// reconfigure-device -m system-ram|devdax [--no-online] [--no-movable] [-f] DEV,
-    /// online-memory DEV [--no-movable], offline-memory DEV, list [-u].
+    /// online-memory DEV [--no-movable], offline-memory DEV, disable-device DEV|all,
+    /// enable-device DEV|all, list [-u] [-i].
     #[command(
         after_help = "Example:\n  daxctl reconfigure-device --mode=system-ram dax0.0",
         disable_help_flag = true

@@ -751,3 +751,157 @@ fn devdax_with_a_4k_align_keeps_the_2m_layout_and_reports_4k() {
     assert!(!json.contains("2097152"), "{json}");
     assert!(stdout.contains("> cat /sys/bus/dax/devices/dax0.0/align /sys/bus/dax/devices/dax0.0/size\n4096\n526385152\n"), "{stdout}");
 }
+
+/// `daxctl disable-device` / `enable-device` and `ndctl disable-region` / `enable-region` on
+/// the devdax namespace of each capture, every tree derived from the captures and the code:
+/// * `daxctl_dev_disable` unbinds device_dax: dev_dax_probe's devm claim goes, so the tree is
+///   `after-devdax` without its `dax0.0` row; `daxctl_dev_enable_devdax` binds it again and
+///   the tree is `after-devdax` (daxctl/device.c `do_xble`, libdaxctl `daxctl_dev_enable`).
+/// * `ndctl disable-region` disables each namespace (`region_action`): dax_pmem's unbind takes
+///   dax0.0 and the metadata claim, then `nd_region_remove` unregisters the namespace: the tree
+///   is the boot tree, `before.iomem`. `enable-region`: `nd_region_probe` registers the
+///   namespace again, its dax info block makes it devdax (`nd_pmem_probe` → `nd_dax_probe`),
+///   dax_pmem and device_dax bind: `after-devdax` again, byte for byte.
+fn disable_and_enable_round_trip(kernel: &str) {
+    let dir = case_dir(kernel);
+    let tmp = tempfile::tempdir().unwrap();
+    let save = |n: &str| tmp.path().join(format!("{n}.iomem"));
+    let mut lines: Vec<String> = TO_DEVDAX.iter().map(|s| s.to_string()).collect();
+    for (cmd, state) in [
+        ("daxctl disable-device dax0.0", "dev-off"),
+        ("daxctl list -i", "dev-off-list"),
+        ("daxctl enable-device all", "dev-on"),
+        ("ndctl disable-region region0", "region-off"),
+        ("ndctl list -RNi", "region-off-list"),
+        ("ndctl enable-region 0", "region-on"),
+    ] {
+        lines.push(cmd.into());
+        lines.push(format!("save \"{}\"", save(state).display()));
+    }
+    let mut c = Command::cargo_bin("iomem-sim").unwrap();
+    c.arg("-i")
+        .arg(dir.join("before.iomem"))
+        .args(["--kernel", kernel, "--phys-bits", "40", "--color", "never"])
+        .args(["--diff", "none"]);
+    for l in &lines {
+        c.args(["-e", l]);
+    }
+    let o = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let devdax = read(&dir.join("after-devdax.iomem"));
+    let without_dax: String = devdax
+        .lines()
+        .filter(|l| !l.ends_with(" : dax0.0"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(
+        without_dax, devdax,
+        "{kernel}: the capture has a dax0.0 row"
+    );
+    assert_eq!(
+        read(&save("dev-off")),
+        without_dax,
+        "{kernel} disable-device"
+    );
+    assert_eq!(read(&save("dev-on")), devdax, "{kernel} enable-device");
+    assert_eq!(
+        read(&save("region-off")),
+        read(&dir.join("before.iomem")),
+        "{kernel} disable-region"
+    );
+    assert_eq!(read(&save("region-on")), devdax, "{kernel} enable-region");
+    for words in [
+        "disabled 1 device\n",
+        "\"state\":\"disabled\"\n}\n",
+        "enabled 1 device\n",
+        "disabled 1 region\n",
+        "enabled 1 region\n",
+    ] {
+        assert!(
+            stdout.contains(words),
+            "{kernel}: no {words:?} in\n{stdout}"
+        );
+    }
+    // region_to_json: "state" before "persistence_domain"; no namespace device while the
+    // region is disabled, so no "namespaces" and no {"regions":…} wrapper (list_display).
+    assert!(
+        stdout.contains(
+            "> ndctl list -RNi\n{\n  \"dev\":\"region0\",\n  \"size\":536870912,\n  \"align\":16777216,\n  \"available_size\":0,\n  \"max_available_extent\":0,\n  \"type\":\"pmem\",\n  \"state\":\"disabled\",\n  \"persistence_domain\":\"unknown\"\n}\n"
+        ),
+        "{kernel}: {stdout}"
+    );
+}
+
+#[test]
+fn disable_and_enable_round_trip_5_10() {
+    disable_and_enable_round_trip("5.10");
+}
+
+#[test]
+fn disable_and_enable_round_trip_6_1() {
+    disable_and_enable_round_trip("6.1");
+}
+
+#[test]
+fn disable_and_enable_round_trip_6_12() {
+    disable_and_enable_round_trip("6.12");
+}
+
+/// The refusals: `do_xble` on a device in system-ram mode ("status operations are only
+/// applicable in devdax mode", -ENXIO, the tree as it was); a device that does not exist
+/// (`do_xaction_device` starts from -ENXIO); a namespace of a disabled region is no device
+/// (`enable-namespace` finds none); `disable-region` of a region whose namespace refuses
+/// (`ndctl_namespace_disable_safe`: -EBUSY) counts 0 and exits 0, changing nothing.
+#[test]
+fn disable_refusals_leave_the_tree_as_it_was() {
+    let run = |lines: &[&str]| {
+        let mut all: Vec<&str> = TO_DEVDAX.to_vec();
+        all.push("daxctl reconfigure-device --mode=system-ram --no-online dax0.0");
+        all.extend_from_slice(lines);
+        run_61(&["--diff", "none", "--format", "iomem"], &all)
+    };
+    let bound = read(&case_dir("6.1").join("after-kmem-bind.iomem"));
+    let o = run(&["daxctl disable-device dax0.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("dax0.0: status operations are only applicable in devdax mode\nerror disabling device: No such device or address\ndisabled 0 devices"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with(&bound));
+
+    let o = run(&["daxctl enable-device dax9.0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("error enabling device: No such device or address\nenabled 0 devices")
+    );
+
+    // kmem holds dax0.0 (its memory offline here): the simulator's disable refuses it.
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tmp.path().join("after.iomem");
+    let save = format!("save \"{}\"", saved.display());
+    let mut all: Vec<&str> = TO_DEVDAX.to_vec();
+    all.push("daxctl reconfigure-device --mode=system-ram --no-online dax0.0");
+    all.extend_from_slice(&["ndctl disable-region all", &save]);
+    let o = run_61(&["--diff", "none"], &all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("> ndctl disable-region all\ndisabled 0 regions\n"),
+        "{out}"
+    );
+    assert_eq!(read(&saved), bound);
+
+    let o = run_61(
+        &["--diff", "none"],
+        &[
+            "modprobe -a nd_e820 nd_pmem",
+            "ndctl disable-region region0",
+            "ndctl enable-namespace namespace0.0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("enabled 0 namespaces"));
+}

@@ -213,6 +213,9 @@ pub struct Region {
     pub provider: Provider,
     /// `ndr_desc.target_node = phys_to_target_node(res->start)`.
     pub target_node: i32,
+    /// The nd_region driver is bound (`ndctl disable-region` unbinds it): its namespace
+    /// devices exist only while it is.
+    pub enabled: bool,
 }
 
 /// The nvdimm/dax state of the machine.
@@ -355,6 +358,7 @@ impl Machine {
                 end: pend,
                 provider,
                 target_node,
+                enabled: true,
             });
             if let Some(d) = self.dax.get_mut(&dax) {
                 d.nid = target_node;
@@ -446,6 +450,7 @@ impl Machine {
                 end,
                 provider,
                 target_node,
+                enabled: true,
             });
             self.nvdimm.namespaces.push(Namespace {
                 name: format!("namespace{id}.0"),
@@ -468,9 +473,32 @@ impl Machine {
     /// `call_driver_probe` printed `pr_warn("%s: probe of %s failed with error %d\n", …)`
     /// (not for -ENODEV/-ENXIO, which it reports at debug level only). So `modprobe` succeeds.
     fn nd_attach_all(&mut self, trace: &mut Trace) -> KResult<()> {
+        self.nd_probe_namespaces(None, trace);
+        if self.module_loaded("device_dax") {
+            let unbound: Vec<String> = self
+                .dax
+                .values()
+                .filter(|d| d.driver == DaxDriver::None && d.kmem_ranges.is_empty())
+                .map(|d| d.name.clone())
+                .collect();
+            for d in unbound {
+                let r = self.dax_bind_device_dax(&d, trace);
+                probe_failed_warning("device_dax", &d, r, trace);
+            }
+        }
+        Ok(())
+    }
+
+    /// Probe every registered, unbound namespace (of `region`, or of all regions) whose mode's
+    /// driver is loaded; a failing probe leaves its namespace unbound (see `nd_attach_all`).
+    fn nd_probe_namespaces(&mut self, region: Option<u32>, trace: &mut Trace) {
         for i in 0..self.nvdimm.namespaces.len() {
             let ns = &self.nvdimm.namespaces[i];
-            if ns.enabled || ns.user_disabled {
+            if ns.enabled
+                || ns.user_disabled
+                || region.is_some_and(|r| r != ns.region)
+                || !self.nd_namespace_registered(ns)
+            {
                 continue;
             }
             let driver = match ns.mode {
@@ -488,19 +516,6 @@ impl Machine {
                 probe_failed_warning(driver, &dev, r, trace);
             }
         }
-        if self.module_loaded("device_dax") {
-            let unbound: Vec<String> = self
-                .dax
-                .values()
-                .filter(|d| d.driver == DaxDriver::None && d.kmem_ranges.is_empty())
-                .map(|d| d.name.clone())
-                .collect();
-            for d in unbound {
-                let r = self.dax_bind_device_dax(&d, trace);
-                probe_failed_warning("device_dax", &d, r, trace);
-            }
-        }
-        Ok(())
     }
 
     fn ns_index(&self, name: &str, func: &'static str, trace: &mut Trace) -> KResult<usize> {
@@ -648,6 +663,85 @@ impl Machine {
         }
         trace.step(1, "nd_namespace_disable", format!("{name} disabled"));
         self.nvdimm.namespaces[i].enabled = false;
+        Ok(())
+    }
+
+    /// A namespace device exists only while its region's driver is bound: `nd_region_probe`
+    /// registers it (`nd_region_register_namespaces`), `nd_region_remove` unregisters it
+    /// (`device_for_each_child(dev, NULL, child_unregister)`), drivers/nvdimm/region.c,
+    /// 5.10–6.12. Its info block is on the media and outlives the device.
+    pub fn nd_namespace_registered(&self, ns: &Namespace) -> bool {
+        self.nvdimm
+            .regions
+            .iter()
+            .any(|r| r.id == ns.region && r.enabled)
+    }
+
+    /// Unbind nd_region from `region<id>` (what `ndctl disable-region` does after disabling
+    /// each namespace with `ndctl_namespace_disable_safe`, ndctl/region.c `region_action`):
+    /// every namespace of the region is disabled first, the first refusal stops it (the ones
+    /// before stay disabled, as on the machine), then `nd_region_remove` takes the namespace
+    /// devices away. The region's own range ("Persistent Memory (legacy)") is the firmware's
+    /// and stays in /proc/iomem.
+    pub fn nd_region_disable(&mut self, id: u32, trace: &mut Trace) -> KResult<()> {
+        let Some(ri) = self.nvdimm.regions.iter().position(|r| r.id == id) else {
+            return Err(fail(
+                Errno::ENODEV,
+                "nd_region_disable",
+                format!("no region{id}"),
+                None,
+                trace,
+            ));
+        };
+        if !self.nvdimm.regions[ri].enabled {
+            return Ok(());
+        }
+        let names: Vec<String> = self
+            .nvdimm
+            .namespaces
+            .iter()
+            .filter(|n| n.region == id)
+            .map(|n| n.name.clone())
+            .collect();
+        for name in names {
+            self.nd_namespace_disable(&name, trace)?;
+        }
+        trace.step(
+            1,
+            "nd_region_remove",
+            format!("region{id}: nd_region unbound, its namespace devices unregistered"),
+        );
+        self.nvdimm.regions[ri].enabled = false;
+        Ok(())
+    }
+
+    /// Bind nd_region to `region<id>` again (`ndctl_region_enable`): `nd_region_probe`
+    /// registers the namespace devices anew (a namespace the user had disabled is a new
+    /// device, enabled like the rest), and each is probed by its mode's driver if loaded, the
+    /// mode read back from its info block (`nd_pmem_probe` → `nd_dax_probe`/`nd_pfn_probe`).
+    pub fn nd_region_enable(&mut self, id: u32, trace: &mut Trace) -> KResult<()> {
+        let Some(ri) = self.nvdimm.regions.iter().position(|r| r.id == id) else {
+            return Err(fail(
+                Errno::ENODEV,
+                "nd_region_enable",
+                format!("no region{id}"),
+                None,
+                trace,
+            ));
+        };
+        if self.nvdimm.regions[ri].enabled {
+            return Ok(());
+        }
+        self.nvdimm.regions[ri].enabled = true;
+        trace.step(
+            1,
+            "nd_region_probe",
+            format!("region{id}: nd_region bound, its namespace devices registered"),
+        );
+        for n in self.nvdimm.namespaces.iter_mut().filter(|n| n.region == id) {
+            n.user_disabled = false;
+        }
+        self.nd_probe_namespaces(Some(id), trace);
         Ok(())
     }
 

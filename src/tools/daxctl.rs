@@ -1,5 +1,5 @@
 //! `daxctl` (daxctl/device.c, daxctl/lib/libdaxctl.c of pmem/ndctl v76):
-//! reconfigure-device, online-memory, offline-memory, list.
+//! reconfigure-device, online-memory, offline-memory, disable-device, enable-device, list.
 //!
 //! `reconfigure-device --mode=system-ram` is `reconfig_mode_system_ram()`: refuse `--no-online`
 //! when the kernel auto-onlines; `disable_devdax_device()` (unbind device_dax: its claim on the
@@ -71,6 +71,24 @@ enum Sub {
         #[arg(short = 'v', long = "verbose")]
         verbose: bool,
     },
+    DisableDevice {
+        device: String,
+        #[arg(short = 'r', long = "region")]
+        region: Option<String>,
+        #[arg(short = 'u', long = "human")]
+        human: bool,
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+    },
+    EnableDevice {
+        device: String,
+        #[arg(short = 'r', long = "region")]
+        region: Option<String>,
+        #[arg(short = 'u', long = "human")]
+        human: bool,
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+    },
     List {
         #[arg(short = 'u', long = "human")]
         human: bool,
@@ -105,6 +123,14 @@ pub enum Daxctl {
         no_movable: bool,
     },
     Offline {
+        device: String,
+    },
+    /// `disable-device DEV|all`: unbind the devdax driver (`daxctl_dev_disable`).
+    Disable {
+        device: String,
+    },
+    /// `enable-device DEV|all`: bind device_dax (`daxctl_dev_enable_devdax`).
+    Enable {
         device: String,
     },
     List {
@@ -145,6 +171,8 @@ pub fn parse(argv: &[String]) -> Result<Daxctl, ToolParseError> {
             device, no_movable, ..
         } => Daxctl::Online { device, no_movable },
         Sub::OfflineMemory { device, .. } => Daxctl::Offline { device },
+        Sub::DisableDevice { device, .. } => Daxctl::Disable { device },
+        Sub::EnableDevice { device, .. } => Daxctl::Enable { device },
         Sub::List {
             human, dev, idle, ..
         } => Daxctl::List { human, dev, idle },
@@ -191,6 +219,8 @@ impl fmt::Display for Daxctl {
                 if *no_movable { " --no-movable" } else { "" }
             ),
             Daxctl::Offline { device } => write!(f, "daxctl offline-memory {device}"),
+            Daxctl::Disable { device } => write!(f, "daxctl disable-device {device}"),
+            Daxctl::Enable { device } => write!(f, "daxctl enable-device {device}"),
             Daxctl::List { human, dev, idle } => {
                 write!(f, "daxctl list")?;
                 if *human {
@@ -436,6 +466,8 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
         Daxctl::Offline { device } => {
             memory_op(m, &mut r, device, "offline", |m| offline(m, device, trace))
         }
+        Daxctl::Disable { device } => xble(m, &mut r, device, false, trace),
+        Daxctl::Enable { device } => xble(m, &mut r, device, true, trace),
         Daxctl::Reconfigure {
             device,
             mode,
@@ -456,6 +488,103 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
         ),
     }
     r
+}
+
+/// `cmd_disable_device` / `cmd_enable_device` (daxctl/device.c): `do_xaction_device` runs
+/// `do_xble` on every device the filter matches (`DEV` or `all`); the last device's return
+/// code is the command's (-ENXIO when none matched). `do_xble` refuses a device in
+/// system-ram mode ("status operations are only applicable in devdax mode"); otherwise
+/// disable is `daxctl_dev_disable` (unbind, nothing to do when no driver is bound) and enable
+/// is `daxctl_dev_enable_devdax` (nothing to do when a driver is bound; else load device_dax
+/// and bind it, which claims the range again).
+fn xble(m: &mut Machine, r: &mut ToolRun, device: &str, enable: bool, trace: &mut Trace) {
+    let (verb, doing) = if enable {
+        ("enable", "enabling")
+    } else {
+        ("disable", "disabling")
+    };
+    let names: Vec<String> = m
+        .dax
+        .values()
+        .filter(|d| device == "all" || d.name == device)
+        .map(|d| d.name.clone())
+        .collect();
+    let mut errno: Option<Errno> = Some(Errno::ENXIO);
+    let mut kernel: Option<KernelError> = None;
+    let mut words: Vec<String> = Vec::new();
+    let mut done = 0;
+    for name in names {
+        let Some(d) = m.dax.get(&name).cloned() else {
+            continue;
+        };
+        if has_memory(&d) {
+            words.push(format!(
+                "{name}: status operations are only applicable in devdax mode"
+            ));
+            errno = Some(Errno::ENXIO);
+            continue;
+        }
+        let res = if enable {
+            if d.driver != DaxDriver::None {
+                Ok(())
+            } else {
+                if !m.module_loaded("device_dax") {
+                    trace.step(0, "daxctl", "modprobe device_dax");
+                    m.nvdimm.modules.insert("device_dax".into());
+                }
+                trace.step(
+                    0,
+                    "daxctl",
+                    format!("echo {name} > /sys/bus/dax/drivers/device_dax/bind"),
+                );
+                m.dax_bind_device_dax(&name, trace).map_err(|e| {
+                    // daxctl_dev_enable: the bind did not take, "failed to enable" (-ENXIO).
+                    words.push(format!(
+                        "libdaxctl: daxctl_dev_enable: {name}: failed to enable"
+                    ));
+                    KernelError {
+                        errno: Errno::ENXIO,
+                        ..e
+                    }
+                })
+            }
+        } else if d.driver == DaxDriver::DeviceDax {
+            trace.step(
+                0,
+                "daxctl",
+                format!("echo {name} > /sys/bus/dax/drivers/device_dax/unbind"),
+            );
+            m.dax_unbind_device_dax(&name, trace)
+        } else {
+            Ok(())
+        };
+        match res {
+            Ok(()) => {
+                done += 1;
+                errno = None;
+            }
+            Err(e) => {
+                words.push(format!("{name}: {verb} failed: {}", strerror(e.errno)));
+                errno = Some(e.errno);
+                kernel = Some(e);
+            }
+        }
+    }
+    let tail = format!("{verb}d {done} device{}", if done == 1 { "" } else { "s" });
+    match errno {
+        None => {
+            for w in words {
+                r.say(w);
+            }
+            r.say(tail);
+        }
+        Some(errno) => {
+            words.push(format!("error {doing} device: {}", strerror(errno)));
+            words.push(tail);
+            r.partial = done > 0;
+            r.error = Some(words_error(errno, words.join("\n"), kernel.as_ref()));
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

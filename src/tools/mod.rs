@@ -297,7 +297,7 @@ mod tests {
     use super::*;
 
     fn argv(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+        shlex::split(s).unwrap_or_else(|| panic!("{s}: unbalanced quotes"))
     }
 
     #[test]
@@ -342,12 +342,17 @@ mod tests {
             "ndctl disable-namespace namespace0.0",
             "ndctl enable-namespace namespace0.0",
             "ndctl destroy-namespace -f namespace0.0",
+            "ndctl disable-region region0",
+            "ndctl enable-region -t pmem all",
+            "ndctl disable-region 'region0 region1'",
             "ndctl list -RNu",
             "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
             "daxctl reconfigure-device -m devdax -f dax0.0",
             "daxctl reconfigure-device -m system-ram --no-movable dax0.0",
             "daxctl online-memory dax0.0 --no-movable",
             "daxctl offline-memory dax0.0",
+            "daxctl disable-device dax0.0",
+            "daxctl enable-device all",
             "daxctl list -u",
             "echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id",
             "echo online_movable > /sys/devices/system/memory/memory35/state",

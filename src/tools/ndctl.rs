@@ -1,5 +1,5 @@
 //! `ndctl` (ndctl/namespace.c, ndctl/list.c of pmem/ndctl v76): create-namespace (with
-//! `-e` reconfiguration), disable-/enable-/destroy-namespace, list.
+//! `-e` reconfiguration), disable-/enable-/destroy-namespace, disable-/enable-region, list.
 //!
 //! `create-namespace -e NS` is `namespace_reconfig()`: `validate_namespace_options()` (every
 //! refusal below happens before anything changes), `namespace_prep_reconfig()` (refuses an
@@ -96,6 +96,24 @@ enum Sub {
         #[arg(short = 'v', long = "verbose")]
         verbose: bool,
     },
+    DisableRegion {
+        region: String,
+        #[arg(short = 'b', long = "bus")]
+        bus: Option<String>,
+        #[arg(short = 't', long = "type")]
+        region_type: Option<String>,
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+    },
+    EnableRegion {
+        region: String,
+        #[arg(short = 'b', long = "bus")]
+        bus: Option<String>,
+        #[arg(short = 't', long = "type")]
+        region_type: Option<String>,
+        #[arg(short = 'v', long = "verbose")]
+        verbose: bool,
+    },
     List {
         #[arg(short = 'R', long = "regions")]
         regions: bool,
@@ -139,6 +157,17 @@ pub enum Ndctl {
         namespace: String,
         force: bool,
     },
+    /// `disable-region REGION` (`regionN`, `N`, `all`, or several, space-separated, as
+    /// `util_region_filter` reads them); `-t blk` matches no region here (every simulated
+    /// region is pmem).
+    DisableRegion {
+        region: String,
+        region_type: Option<String>,
+    },
+    EnableRegion {
+        region: String,
+        region_type: Option<String>,
+    },
     List {
         regions: bool,
         namespaces: bool,
@@ -178,6 +207,25 @@ fn size_arg(opt: &str, v: Option<String>) -> Result<Option<(String, u64)>, ToolP
     }
 }
 
+/// `parse_region_options` (ndctl/region.c): `-t` is `pmem` or `blk`.
+fn region_type_arg(t: Option<String>) -> Result<Option<String>, ToolParseError> {
+    match t.as_deref() {
+        None | Some("pmem" | "blk") => Ok(t),
+        Some(other) => Err(ToolParseError(format!(
+            "Error: unknown region type '{other}', should be 'pmem' or 'blk'"
+        ))),
+    }
+}
+
+/// `util_region_filter` (util/filter.c): IDENT is space-separated names, each `all`, the
+/// region's id in decimal, or its device name.
+pub fn region_matches(ident: &str, id: u32) -> bool {
+    ident
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .any(|w| w == "all" || w.parse::<u32>().ok() == Some(id) || w == format!("region{id}"))
+}
+
 pub fn parse(argv: &[String]) -> Result<Ndctl, ToolParseError> {
     let a = Args::try_parse_from(argv).map_err(clap_error)?;
     Ok(match a.cmd {
@@ -211,6 +259,22 @@ pub fn parse(argv: &[String]) -> Result<Ndctl, ToolParseError> {
         Sub::DestroyNamespace {
             namespace, force, ..
         } => Ndctl::DestroyNamespace { namespace, force },
+        Sub::DisableRegion {
+            region,
+            region_type,
+            ..
+        } => Ndctl::DisableRegion {
+            region,
+            region_type: region_type_arg(region_type)?,
+        },
+        Sub::EnableRegion {
+            region,
+            region_type,
+            ..
+        } => Ndctl::EnableRegion {
+            region,
+            region_type: region_type_arg(region_type)?,
+        },
         Sub::List {
             regions,
             namespaces,
@@ -282,6 +346,29 @@ impl fmt::Display for Ndctl {
                 "ndctl destroy-namespace{} {namespace}",
                 if *force { " -f" } else { "" }
             ),
+            Ndctl::DisableRegion {
+                region,
+                region_type,
+            }
+            | Ndctl::EnableRegion {
+                region,
+                region_type,
+            } => {
+                let verb = if matches!(self, Ndctl::DisableRegion { .. }) {
+                    "disable"
+                } else {
+                    "enable"
+                };
+                write!(f, "ndctl {verb}-region")?;
+                if let Some(t) = region_type {
+                    write!(f, " -t {t}")?;
+                }
+                if region.contains(' ') {
+                    write!(f, " '{region}'")
+                } else {
+                    write!(f, " {region}")
+                }
+            }
             Ndctl::List {
                 regions,
                 namespaces,
@@ -387,7 +474,7 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
                 .nvdimm
                 .namespaces
                 .iter()
-                .position(|n| &n.name == namespace)
+                .position(|n| &n.name == namespace && m.nd_namespace_registered(n))
             {
                 None => {
                     r.say("disabled 0 namespaces");
@@ -417,7 +504,7 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
                 .nvdimm
                 .namespaces
                 .iter()
-                .position(|n| &n.name == namespace)
+                .position(|n| &n.name == namespace && m.nd_namespace_registered(n))
             {
                 None => fail(
                     &mut r,
@@ -438,12 +525,57 @@ pub fn run(m: &mut Machine, c: &Ndctl, trace: &mut Trace) -> ToolRun {
                 }
             }
         }
+        Ndctl::DisableRegion {
+            region,
+            region_type,
+        }
+        | Ndctl::EnableRegion {
+            region,
+            region_type,
+        } => {
+            let disable = matches!(c, Ndctl::DisableRegion { .. });
+            // do_xable_region: every region the filter matches; one that refuses is not
+            // counted, and the command still exits 0 ("disabled 0 regions").
+            let ids: Vec<u32> = m
+                .nvdimm
+                .regions
+                .iter()
+                .filter(|g| region_type.as_deref() != Some("blk") && region_matches(region, g.id))
+                .map(|g| g.id)
+                .collect();
+            let mut done = 0;
+            for id in ids {
+                let res = if disable {
+                    m.nd_region_disable(id, trace)
+                } else {
+                    m.nd_region_enable(id, trace)
+                };
+                match res {
+                    Ok(()) => done += 1,
+                    Err(e) => trace.step(
+                        0,
+                        "ndctl",
+                        format!(
+                            "region{id} not counted: {}: {} ({})",
+                            e.func,
+                            e.reason,
+                            strerror(e.errno)
+                        ),
+                    ),
+                }
+            }
+            r.say(format!(
+                "{}abled {done} region{}",
+                if disable { "dis" } else { "en" },
+                if done == 1 { "" } else { "s" }
+            ));
+        }
         Ndctl::DestroyNamespace { namespace, force } => {
             let Some(i) = m
                 .nvdimm
                 .namespaces
                 .iter()
-                .position(|n| &n.name == namespace)
+                .position(|n| &n.name == namespace && m.nd_namespace_registered(n))
             else {
                 fail(
                     &mut r,
@@ -538,7 +670,12 @@ fn create(
     // Which namespace: -e, or the idle namespace 0 of a region (legacy regions have one,
     // already holding the whole region: never idle unless disabled and raw).
     let ns: Namespace = match reconfig {
-        Some(name) => match m.nvdimm.namespaces.iter().find(|n| n.name == name) {
+        Some(name) => match m
+            .nvdimm
+            .namespaces
+            .iter()
+            .find(|n| n.name == name && m.nd_namespace_registered(n))
+        {
             Some(n) => n.clone(),
             None => {
                 fail(r, Errno::ENXIO, vec![], &what, false);
@@ -551,6 +688,7 @@ fn create(
                     want == format!("region{}", n.region) || want == n.region.to_string()
                 }) && !n.enabled
                     && n.mode == NsMode::Raw
+                    && m.nd_namespace_registered(n)
             });
             match cand {
                 Some(n) => n.clone(),
@@ -846,6 +984,7 @@ fn list(
             .namespaces
             .iter()
             .filter(|n| rid.is_none_or(|r| n.region == r))
+            .filter(|n| m.nd_namespace_registered(n))
             .filter(|n| idle || n.enabled)
             .map(|n| namespace_json(m, n, human))
             .collect()
@@ -855,6 +994,8 @@ fn list(
             .nvdimm
             .regions
             .iter()
+            // filter_region: a disabled region is listed with -i only.
+            .filter(|g| idle || g.enabled)
             .map(|g| {
                 let size = g.end - g.start + 1;
                 let mut o = vec![
@@ -864,17 +1005,21 @@ fn list(
                     ("available_size", J::Num(0)),
                     ("max_available_extent", J::Num(0)),
                     ("type", J::Str("pmem".into())),
-                    (
-                        "persistence_domain",
-                        J::Str(
-                            match g.provider {
-                                Provider::E820 => "unknown",
-                                Provider::Nfit => "memory_controller",
-                            }
-                            .into(),
-                        ),
-                    ),
                 ];
+                // region_to_json: "state" after the mappings, before persistence_domain.
+                if !g.enabled {
+                    o.push(("state", J::Str("disabled".into())));
+                }
+                o.push((
+                    "persistence_domain",
+                    J::Str(
+                        match g.provider {
+                            Provider::E820 => "unknown",
+                            Provider::Nfit => "memory_controller",
+                        }
+                        .into(),
+                    ),
+                ));
                 if namespaces {
                     let n = nss(Some(g.id));
                     if !n.is_empty() {
@@ -887,7 +1032,14 @@ fn list(
         if rs.is_empty() {
             return None;
         }
-        if namespaces {
+        // list_display: regions and namespaces together make the {"regions":[…]} object only
+        // when lfa->jnamespaces is set, and filter_region clears it at each region: so when
+        // the last region listed has namespaces.
+        let last_has_namespaces = matches!(
+            rs.last(),
+            Some(J::Obj(o)) if o.iter().any(|(k, _)| *k == "namespaces")
+        );
+        if namespaces && last_has_namespaces {
             return Some(J::Obj(vec![("regions", J::Arr(rs))]));
         }
         return list_json(rs);
@@ -906,5 +1058,40 @@ mod tests {
         assert_eq!(parse_size64("0x200000"), Some(2 << 20));
         assert_eq!(parse_size64("4096"), Some(4096));
         assert_eq!(parse_size64("lots"), None);
+    }
+
+    /// util/filter.c `util_region_filter`: space-separated words, each `all`, the id by
+    /// `strtol(name, &end, 10)` with nothing after it, or the device name.
+    #[test]
+    fn region_idents_as_util_region_filter_reads_them() {
+        for (ident, id, want) in [
+            ("all", 3, true),
+            ("0", 0, true),
+            ("00", 0, true),
+            ("region0", 0, true),
+            ("region1", 0, false),
+            ("1", 0, false),
+            ("0x0", 0, false),
+            ("0a", 0, false),
+            ("region1 region0", 0, true),
+            ("region1 region0", 1, true),
+            ("region1 region0", 2, false),
+            ("", 0, false),
+        ] {
+            assert_eq!(region_matches(ident, id), want, "{ident:?} region{id}");
+        }
+    }
+
+    #[test]
+    fn region_types_are_pmem_or_blk() {
+        let p = |l: &str| parse(&l.split(' ').map(String::from).collect::<Vec<_>>());
+        assert!(p("ndctl disable-region -t pmem all").is_ok());
+        assert!(p("ndctl enable-region --type blk 0").is_ok());
+        let e = p("ndctl disable-region -t nvme all").unwrap_err();
+        assert_eq!(
+            e.0,
+            "Error: unknown region type 'nvme', should be 'pmem' or 'blk'"
+        );
+        assert!(p("ndctl disable-region").is_err(), "a region is required");
     }
 }

@@ -816,3 +816,70 @@ fn device_dax_load_skips_bound_devices() {
         tr.log
     );
 }
+
+/// `ndctl disable-region` (ndctl/region.c `region_action`, drivers/nvdimm/region.c
+/// `nd_region_remove`): each namespace is disabled first, so nd_pmem's claim goes; the
+/// region's firmware range stays; a namespace of a disabled region is no device, so a driver
+/// loading later does not probe it. `nd_region_probe` registers the namespace again: a
+/// namespace the user had disabled is a new device and binds; a disabled region enabled twice
+/// is enabled once; an unknown region is -ENODEV.
+#[test]
+fn a_disabled_region_has_no_namespace_devices_until_it_is_enabled() {
+    let tr = &mut Trace::new();
+    let mut m = legacy(true);
+    load(&mut m, &["nd_e820"]);
+    m.nvdimm.namespaces[0].user_disabled = true;
+    m.nd_region_disable(0, tr).unwrap();
+    assert!(!m.nvdimm.regions[0].enabled);
+    assert!(!m.nd_namespace_registered(&m.nvdimm.namespaces[0]));
+    load(&mut m, &["nd_pmem"]);
+    assert_eq!(span(&m, "namespace0.0"), None, "no device to probe");
+    assert_eq!(
+        span(&m, "Persistent Memory (legacy)"),
+        Some((0x100000000, 0x12fffffff, false))
+    );
+    m.nd_region_enable(0, tr).unwrap();
+    assert!(m.nvdimm.regions[0].enabled);
+    assert!(!m.nvdimm.namespaces[0].user_disabled, "a new device");
+    assert_eq!(
+        span(&m, "namespace0.0"),
+        Some((0x100000000, 0x12fffffff, true))
+    );
+    // Enabled already: nothing probed twice, no error.
+    m.nd_region_enable(0, tr).unwrap();
+    m.nd_region_disable(0, tr).unwrap();
+    assert_eq!(span(&m, "namespace0.0"), None, "nd_pmem's claim released");
+    m.nd_region_disable(0, tr).unwrap();
+    assert_eq!(m.nd_region_disable(7, tr).unwrap_err().errno, Errno::ENODEV);
+    assert_eq!(m.nd_region_enable(7, tr).unwrap_err().errno, Errno::ENODEV);
+}
+
+/// A devdax namespace comes back as devdax when its region is enabled: the info block is on
+/// the media (`nd_pmem_probe` → `nd_dax_probe` finds it), dax_pmem claims the metadata and
+/// creates dax0.0, device_dax claims the data. A namespace whose dax device kmem holds stops
+/// the disable (`ndctl_namespace_disable_safe`), and the region stays enabled.
+#[test]
+fn a_devdax_namespace_survives_its_region_being_disabled() {
+    let tr = &mut Trace::new();
+    let mut m = legacy(true);
+    load(&mut m, &["nd_e820"]);
+    m.nd_namespace_set_mode("namespace0.0", NsMode::Devdax, PfnMode::Pmem, SZ_2M, tr)
+        .unwrap();
+    load(&mut m, &["dax_pmem", "device_dax"]);
+    let dax = span(&m, "dax0.0");
+    let meta = span(&m, "namespace0.0");
+    assert_eq!(dax, Some((0x100e00000, 0x12fffffff, true)));
+    m.nd_region_disable(0, tr).unwrap();
+    assert_eq!(span(&m, "dax0.0"), None);
+    assert_eq!(span(&m, "namespace0.0"), None);
+    assert!(!m.dax.contains_key("dax0.0"));
+    m.nd_region_enable(0, tr).unwrap();
+    assert_eq!(span(&m, "dax0.0"), dax);
+    assert_eq!(span(&m, "namespace0.0"), meta);
+    assert_eq!(m.nvdimm.namespaces[0].mode, NsMode::Devdax);
+
+    m.dax.get_mut("dax0.0").unwrap().driver = crate::kernel::dax::DaxDriver::Kmem;
+    assert_eq!(m.nd_region_disable(0, tr).unwrap_err().errno, Errno::EBUSY);
+    assert!(m.nvdimm.regions[0].enabled);
+    assert_eq!(span(&m, "namespace0.0"), meta);
+}
