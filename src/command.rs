@@ -1114,6 +1114,58 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Chmem(ToolArgs),
+    /// QEMU monitor: a DIMM's memory backend (memory-backend-ram,id=ID,size=SIZE)
+    ///
+    /// The host object a pc-dimm maps; nothing changes in the guest. object_del ID removes one
+    /// no DIMM uses.
+    #[command(
+        name = "object_add",
+        after_help = "Example:
+  object_add memory-backend-ram,id=mem1,size=256M",
+        disable_help_flag = true
+    )]
+    ObjectAdd(ToolArgs),
+    /// QEMU monitor: delete a memory backend no DIMM uses
+    #[command(
+        name = "object_del",
+        after_help = "Example:
+  object_del mem1",
+        disable_help_flag = true
+    )]
+    ObjectDel(ToolArgs),
+    /// QEMU monitor: plug a DIMM (pc-dimm,id=ID,memdev=ID[,addr=A][,slot=N][,node=N])
+    ///
+    /// QEMU picks the address (the lowest free, 2 MiB aligned, in the device-memory region
+    /// between the RAM above 4 GiB and the 64-bit PCI window) and the slot; the guest's ACPI
+    /// driver then adds the memory (acpi_memory_enable_device → add_memory), or logs
+    /// "add_memory failed" and the DIMM stays plugged without memory.
+    #[command(
+        name = "device_add",
+        after_help = "Example:
+  object_add memory-backend-ram,id=mem1,size=256M
+  device_add pc-dimm,id=dimm1,memdev=mem1
+  device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x180000000",
+        disable_help_flag = true
+    )]
+    DeviceAdd(ToolArgs),
+    /// QEMU monitor: unplug a DIMM (the guest's ACPI eject: offline, remove_memory)
+    ///
+    /// A block that will not go offline makes the guest refuse: its blocks are onlined again
+    /// and the DIMM stays plugged, as on the machine.
+    #[command(
+        name = "device_del",
+        after_help = "Example:
+  device_del dimm1",
+        disable_help_flag = true
+    )]
+    DeviceDel(ToolArgs),
+    /// QEMU monitor: info memory-devices (the plugged DIMMs, by address)
+    #[command(
+        after_help = "Example:
+  info memory-devices",
+        disable_help_flag = true
+    )]
+    Info(ToolArgs),
     /// The address space as a picture
     ///
     /// One line per top-level stretch (System RAM, reserved, persistent memory, kmem, PCI,
@@ -1576,6 +1628,11 @@ impl Cmd {
             Cmd::Echo(a) => tool(line, "echo", a.args)?,
             Cmd::Cat(a) => tool(line, "cat", a.args)?,
             Cmd::Chmem(a) => tool(line, "chmem", a.args)?,
+            Cmd::ObjectAdd(a) => tool(line, "object_add", a.args)?,
+            Cmd::ObjectDel(a) => tool(line, "object_del", a.args)?,
+            Cmd::DeviceAdd(a) => tool(line, "device_add", a.args)?,
+            Cmd::DeviceDel(a) => tool(line, "device_del", a.args)?,
+            Cmd::Info(a) => tool(line, "info", a.args)?,
             Cmd::Map { width } => Command::Map { width },
             Cmd::Where {
                 size,

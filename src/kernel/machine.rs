@@ -92,6 +92,9 @@ pub struct Machine {
     pub nvdimm: super::nvdimm::Nvdimm,
     /// End (inclusive) of the last top-level boot System RAM: `PFN_PHYS(max_pfn) - 1`.
     pub boot_ram_end: Option<u64>,
+    /// The platform's ACPI memory devices (QEMU pc-dimms) and their backends
+    /// ([`super::acpi_memhotplug`]).
+    pub memory_devices: super::acpi_memhotplug::MemoryDevices,
 }
 
 /// Options of `add_memory` / `add_memory_driver_managed`.
@@ -268,6 +271,7 @@ impl Machine {
             early_kernel_pages,
             nvdimm: Default::default(),
             boot_ram_end,
+            memory_devices: Default::default(),
         };
         m.discover_dax(dax_nodes);
         m.discover_nvdimm();
@@ -375,6 +379,7 @@ pub struct MachineRest {
     early_kernel_pages: u64,
     nvdimm: super::nvdimm::Nvdimm,
     boot_ram_end: Option<u64>,
+    memory_devices: super::acpi_memhotplug::MemoryDevices,
 }
 
 /// What one session step changed in a machine, as the way back: the tree's journal of inverse
@@ -413,6 +418,7 @@ impl Machine {
             early_kernel_pages,
             nvdimm,
             boot_ram_end,
+            memory_devices,
         } = self;
         Box::new(MachineRest {
             config: config.clone(),
@@ -424,6 +430,7 @@ impl Machine {
             early_kernel_pages: *early_kernel_pages,
             nvdimm: nvdimm.clone(),
             boot_ram_end: *boot_ram_end,
+            memory_devices: memory_devices.clone(),
         })
     }
 
@@ -450,6 +457,7 @@ impl Machine {
         std::mem::swap(&mut self.early_kernel_pages, &mut r.early_kernel_pages);
         std::mem::swap(&mut self.nvdimm, &mut r.nvdimm);
         std::mem::swap(&mut self.boot_ram_end, &mut r.boot_ram_end);
+        std::mem::swap(&mut self.memory_devices, &mut r.memory_devices);
         MachineUndo { tree, rest }
     }
 

@@ -6,6 +6,7 @@
 //! Operations never print; they return a result or a [`KernelError`] carrying the errno, the
 //! deciding kernel function, the conflicting resource and the kernel's log line.
 
+pub mod acpi_memhotplug;
 pub mod boundaries;
 pub mod dax;
 pub mod hotplug;

@@ -12,6 +12,7 @@ pub mod chmem;
 pub mod daxctl;
 pub mod modprobe;
 pub mod ndctl;
+pub mod qemu;
 pub mod sysfs;
 
 use crate::kernel::machine::Machine;
@@ -29,6 +30,8 @@ pub enum ToolCommand {
     Cat(cat::Cat),
     /// `chmem -e|-d SIZE|RANGE|-b BLOCKRANGE`: `state` writes, block by block.
     Chmem(chmem::Chmem),
+    /// A QEMU monitor line (`device_add pc-dimm,…`): the platform plugs or ejects a DIMM.
+    Qemu(qemu::Hmp),
     /// `ndctl --help`, `daxctl create-device -h`, `modprobe --help`: the tool's usage, printed
     /// with exit status 0 as the tool does; nothing runs.
     Help {
@@ -43,7 +46,19 @@ pub enum ToolCommand {
 pub struct ToolParseError(pub String);
 
 /// The tools this module speaks (the first word of their lines).
-pub const TOOLS: &[&str] = &["modprobe", "ndctl", "daxctl", "echo", "cat", "chmem"];
+pub const TOOLS: &[&str] = &[
+    "modprobe",
+    "ndctl",
+    "daxctl",
+    "echo",
+    "cat",
+    "chmem",
+    "object_add",
+    "object_del",
+    "device_add",
+    "device_del",
+    "info",
+];
 
 /// Parse a tool's argv (`argv[0]` = `modprobe|ndctl|daxctl|echo`).
 pub fn parse_argv(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
@@ -93,6 +108,9 @@ fn parse_tool(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
                 },
             },
         }),
+        Some("object_add" | "object_del" | "device_add" | "device_del" | "info") => {
+            qemu::parse(argv).map(ToolCommand::Qemu)
+        }
         Some(w) => Err(ToolParseError(format!(
             "`{w}` is not one of the modelled tools: {}",
             TOOLS.join(", ")
@@ -114,6 +132,7 @@ impl ToolCommand {
             ToolCommand::Help { .. } | ToolCommand::Cat(_) => true,
             ToolCommand::Ndctl(n) => n.is_query(),
             ToolCommand::Daxctl(d) => d.is_query(),
+            ToolCommand::Qemu(q) => q.is_query(),
             _ => false,
         }
     }
@@ -128,6 +147,7 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Sysfs(s) => s.fmt(f),
             ToolCommand::Cat(c) => c.fmt(f),
             ToolCommand::Chmem(c) => c.fmt(f),
+            ToolCommand::Qemu(q) => q.fmt(f),
             ToolCommand::Help { argv, .. } => f.write_str(&shell_words(argv)),
         }
     }
@@ -171,6 +191,7 @@ pub fn run(m: &mut Machine, t: &ToolCommand, trace: &mut Trace) -> ToolRun {
         ToolCommand::Sysfs(c) => sysfs::run(m, c, trace),
         ToolCommand::Cat(c) => cat::run(m, c),
         ToolCommand::Chmem(c) => chmem::run(m, c, trace),
+        ToolCommand::Qemu(c) => qemu::run(m, c, trace),
         ToolCommand::Help { text, .. } => ToolRun {
             output: format!("{}\n", text.trim_end()),
             ..ToolRun::default()
@@ -357,6 +378,10 @@ mod tests {
             "echo dax0.0 > /sys/bus/dax/drivers/kmem/new_id",
             "echo online_movable > /sys/devices/system/memory/memory35/state",
             "echo 0x140000000 > /sys/devices/system/memory/probe",
+            "object_add memory-backend-ram,id=mem1,size=256M",
+            "device_add pc-dimm,id=dimm1,memdev=mem1,addr=0x100000000",
+            "device_del dimm1",
+            "info memory-devices",
         ] {
             let t = parse_argv(&argv(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
             let again = parse_argv(&argv(&t.to_string())).unwrap();

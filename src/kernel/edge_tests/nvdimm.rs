@@ -883,3 +883,78 @@ fn a_devdax_namespace_survives_its_region_being_disabled() {
     assert!(m.nvdimm.regions[0].enabled);
     assert_eq!(span(&m, "namespace0.0"), meta);
 }
+
+/// drivers/acpi/scan.c `acpi_scan_try_to_offline`: a memory block that refuses to go offline
+/// makes the eject fail with -EBUSY and "Offline failed." for that block; the blocks offlined
+/// before it are onlined again (here: all back as they were) and the device stays. A device
+/// whose memory was never added (`info->enabled == 0`) ejects without removing anything.
+#[test]
+fn an_acpi_eject_that_cannot_offline_changes_nothing() {
+    use crate::kernel::acpi_memhotplug::MemoryDevice;
+    use crate::kernel::memory::OnlineType;
+    let tr = &mut Trace::new();
+    let mut m = boot(
+        &[(0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None)],
+        Config::default(),
+    );
+    let dimm = |id: &str, addr: u64, size: u64, instance: u32| MemoryDevice {
+        id: id.into(),
+        memdev: format!("mem-{id}"),
+        addr,
+        size,
+        slot: instance,
+        node: 0,
+        instance,
+        enabled: false,
+    };
+    m.acpi_memory_device_add(dimm("d1", 0x100000000, 0x10000000, 0), tr)
+        .unwrap();
+    assert!(m.memory_devices.devices[0].enabled);
+    let bs = m.config.block_size;
+    m.online_memory(0x100000000, 2 * bs, OnlineType::OnlineMovable, tr)
+        .unwrap();
+    // The second block cannot go offline (a block spanning zones is refused).
+    let second = 0x100000000 / bs + 1;
+    m.blocks
+        .set_state(second, crate::kernel::memory::BlockState::Online, None);
+    let look = |m: &Machine| {
+        (
+            crate::render::render_iomem(&m.tree),
+            crate::render::blocks::render_memory_blocks_txt(m),
+            m.memory_devices.clone(),
+        )
+    };
+    let before = look(&m);
+    let tr = &mut Trace::new();
+    let e = m.acpi_memory_device_eject("d1", tr).unwrap_err();
+    assert_eq!(e.errno, Errno::EBUSY);
+    assert_eq!(
+        tr.log.last().map(String::as_str),
+        Some(format!("memory memory{second}: Offline failed.").as_str())
+    );
+    assert_eq!(
+        look(&m),
+        before,
+        "the first block is online again, the device stays"
+    );
+
+    // A 64 MiB DIMM with 128 MiB blocks: add_memory refuses it, the device stays unenabled.
+    let tr = &mut Trace::new();
+    let e = m
+        .acpi_memory_device_add(dimm("d3", 0x110000000, 0x4000000, 2), tr)
+        .unwrap_err();
+    assert_eq!(e.errno, Errno::EINVAL);
+    assert!(
+        tr.log
+            .contains(&"acpi PNP0C80:02: add_memory failed".to_string())
+    );
+    assert!(!m.memory_devices.devices[1].enabled);
+    let tree = m.tree.clone();
+    m.acpi_memory_device_eject("d3", tr).unwrap();
+    assert_eq!(m.memory_devices.devices.len(), 1);
+    assert_eq!(
+        crate::render::render_iomem(&m.tree),
+        crate::render::render_iomem(&tree)
+    );
+    assert_eq!(m.memory_devices.next_instance(), 1);
+}
