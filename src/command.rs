@@ -1114,26 +1114,26 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Chmem(ToolArgs),
-    /// QEMU monitor: a DIMM's memory backend (memory-backend-ram,id=ID,size=SIZE)
+    /// QEMU monitor: a memory backend for a DIMM
     ///
     /// The host object a pc-dimm maps; nothing changes in the guest. object_del ID removes one
     /// no DIMM uses.
     #[command(
         name = "object_add",
-        after_help = "Example:
-  object_add memory-backend-ram,id=mem1,size=256M",
+        after_help = "Example:\n  object_add memory-backend-ram,id=mem1,size=256M",
         disable_help_flag = true
     )]
     ObjectAdd(ToolArgs),
     /// QEMU monitor: delete a memory backend no DIMM uses
     #[command(
         name = "object_del",
-        after_help = "Example:
-  object_del mem1",
+        after_help = "Example:\n  object_del mem1",
         disable_help_flag = true
     )]
     ObjectDel(ToolArgs),
-    /// QEMU monitor: plug a DIMM (pc-dimm,id=ID,memdev=ID[,addr=A][,slot=N][,node=N])
+    /// QEMU monitor: plug a pc-dimm (the guest adds its RAM)
+    ///
+    /// device_add pc-dimm,id=ID,memdev=ID[,addr=A][,slot=N][,node=N].
     ///
     /// QEMU picks the address (the lowest free, 2 MiB aligned, in the device-memory region
     /// between the RAM above 4 GiB and the 64-bit PCI window) and the slot; the guest's ACPI
@@ -1141,28 +1141,23 @@ pub enum Cmd {
     /// "add_memory failed" and the DIMM stays plugged without memory.
     #[command(
         name = "device_add",
-        after_help = "Example:
-  object_add memory-backend-ram,id=mem1,size=256M
-  device_add pc-dimm,id=dimm1,memdev=mem1
-  device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x180000000",
+        after_help = "Example:\n  object_add memory-backend-ram,id=mem1,size=256M\n  device_add pc-dimm,id=dimm1,memdev=mem1\n  device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x180000000",
         disable_help_flag = true
     )]
     DeviceAdd(ToolArgs),
-    /// QEMU monitor: unplug a DIMM (the guest's ACPI eject: offline, remove_memory)
+    /// QEMU monitor: unplug a DIMM (the guest's ACPI eject)
     ///
     /// A block that will not go offline makes the guest refuse: its blocks are onlined again
     /// and the DIMM stays plugged, as on the machine.
     #[command(
         name = "device_del",
-        after_help = "Example:
-  device_del dimm1",
+        after_help = "Example:\n  device_del dimm1",
         disable_help_flag = true
     )]
     DeviceDel(ToolArgs),
-    /// QEMU monitor: info memory-devices (the plugged DIMMs, by address)
+    /// QEMU monitor: info memory-devices
     #[command(
-        after_help = "Example:
-  info memory-devices",
+        after_help = "Example:\n  info memory-devices",
         disable_help_flag = true
     )]
     Info(ToolArgs),
@@ -1953,6 +1948,16 @@ mod tests {
             "lsmem -o RANGE -b",
             "chmem -v -e 0x100000000-0x10fffffff",
             "chmem -b -d 7",
+            "ndctl disable-region region0",
+            "ndctl enable-region 'region0 region1'",
+            "daxctl disable-device dax0.0",
+            "daxctl enable-device all",
+            "object_add memory-backend-ram,id=mem1,size=256M",
+            "object_add 'memory-backend-file,id=m 2,size=1G,mem-path=/dev/shm/a b'",
+            "object_del mem1",
+            "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x180000000",
+            "device_del dimm1",
+            "info memory-devices",
             "diff",
             "diff 2",
             "undo",

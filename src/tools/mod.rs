@@ -153,6 +153,16 @@ impl fmt::Display for ToolCommand {
     }
 }
 
+/// One word as typed when it splits back into itself (`memory-backend-ram,id=m,size=1G`),
+/// else quoted by shlex (`'a b'`).
+pub(crate) fn shell_word(w: &str) -> String {
+    if shlex::split(w).is_some_and(|v| v.len() == 1 && v[0] == w) {
+        w.to_string()
+    } else {
+        shlex::try_quote(w).map_or_else(|_| w.to_string(), |q| q.into_owned())
+    }
+}
+
 /// `argv` as a shell line that splits back into it (quoted where needed; a word shlex cannot
 /// quote, such as one with a NUL, leaves the words joined by spaces).
 pub(crate) fn shell_words(argv: &[String]) -> String {

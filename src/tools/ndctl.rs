@@ -363,11 +363,7 @@ impl fmt::Display for Ndctl {
                 if let Some(t) = region_type {
                     write!(f, " -t {t}")?;
                 }
-                if region.contains(' ') {
-                    write!(f, " '{region}'")
-                } else {
-                    write!(f, " {region}")
-                }
+                write!(f, " {}", super::shell_word(region))
             }
             Ndctl::List {
                 regions,

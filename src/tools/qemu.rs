@@ -283,13 +283,15 @@ impl Hmp {
 
 impl fmt::Display for Hmp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Hmp::ObjectAdd { opts, .. } => write!(f, "object_add {opts}"),
-            Hmp::ObjectDel { id } => write!(f, "object_del {id}"),
-            Hmp::DeviceAdd { opts, .. } => write!(f, "device_add {opts}"),
-            Hmp::DeviceDel { id } => write!(f, "device_del {id}"),
-            Hmp::InfoMemoryDevices => write!(f, "info memory-devices"),
-        }
+        // The word after the command is one shell word, quoted back if it needs it.
+        let (cmd, word) = match self {
+            Hmp::ObjectAdd { opts, .. } => ("object_add", opts),
+            Hmp::ObjectDel { id } => ("object_del", id),
+            Hmp::DeviceAdd { opts, .. } => ("device_add", opts),
+            Hmp::DeviceDel { id } => ("device_del", id),
+            Hmp::InfoMemoryDevices => return write!(f, "info memory-devices"),
+        };
+        write!(f, "{cmd} {}", super::shell_word(word))
     }
 }
 
@@ -466,6 +468,19 @@ fn device_add(
         refuse(
             r,
             format!("backend memory size must be multiple of {DIMM_ALIGN:#x}"),
+        );
+        return;
+    }
+    // memory_device_check_addable: the region's size stands for QEMU's maxmem - ram, which
+    // the guest cannot see (the region also holds QEMU's 1 GiB a slot of alignment room).
+    let used: u64 = devs.devices.iter().map(|d| d.size).sum();
+    if used.checked_add(size).is_none_or(|t| t > end - base) {
+        refuse(
+            r,
+            format!(
+                "not enough space, currently {used:#x} in use of total space for memory devices {:#x}",
+                end - base
+            ),
         );
         return;
     }
