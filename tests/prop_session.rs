@@ -452,6 +452,53 @@ fn name() -> impl Strategy<Value = String> {
     .prop_map(str::to_string)
 }
 
+/// The user's tools and the QEMU monitor: nvdimm regions and namespaces, dax devices, DIMMs
+/// plugged and ejected (ids and backends drawn from a few, so that they meet).
+fn tool_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "modprobe -a nd_e820 nd_pmem dax_pmem device_dax kmem",
+            "modprobe nd_e820",
+            "ndctl create-namespace -f -e namespace0.0 -m devdax",
+            "ndctl create-namespace -f -e namespace0.0 -m fsdax",
+            "ndctl create-namespace -f -e namespace0.0 -m raw",
+            "ndctl disable-namespace namespace0.0",
+            "ndctl enable-namespace namespace0.0",
+            "ndctl disable-region all",
+            "ndctl enable-region region0",
+            "ndctl list -RNi",
+            "daxctl reconfigure-device --mode=system-ram dax0.0",
+            "daxctl reconfigure-device --mode=system-ram --no-online dax0.0",
+            "daxctl reconfigure-device --mode=devdax -f dax0.0",
+            "daxctl disable-device dax0.0",
+            "daxctl enable-device all",
+            "daxctl offline-memory dax0.0",
+            "info memory-devices",
+        ])
+        .prop_map(str::to_string),
+        ((0u32..3), size())
+            .prop_map(|(i, s)| format!("object_add memory-backend-ram,id=m{i},size={s}")),
+        (
+            (0u32..3),
+            (0u32..3),
+            prop::option::of(addr()),
+            prop::option::of(0u32..2)
+        )
+            .prop_map(|(d, m, a, n)| {
+                let mut l = format!("device_add pc-dimm,id=d{d},memdev=m{m}");
+                if let Some(a) = a {
+                    l += &format!(",addr=0x{}", a.trim_start_matches("0x"));
+                }
+                if let Some(n) = n {
+                    l += &format!(",node={n}");
+                }
+                l
+            }),
+        (0u32..3).prop_map(|d| format!("device_del d{d}")),
+        (0u32..3).prop_map(|m| format!("object_del m{m}")),
+    ]
+}
+
 /// A command line of the language (mostly well-formed; some words random).
 fn line() -> impl Strategy<Value = String> {
     let kernel_op = prop_oneof![
@@ -511,6 +558,7 @@ fn line() -> impl Strategy<Value = String> {
         Just("dax kmem dax0.0".to_string()),
         Just("dax devdax dax0.0".to_string()),
         Just("dax kmem dax9.9".to_string()),
+        tool_line(),
     ];
     prop_oneof![
         12 => kernel_op.clone(),
