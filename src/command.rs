@@ -259,6 +259,9 @@ pub enum Command {
     },
     /// `explain COMMAND…`.
     Explain(Box<Command>),
+    /// `COMMAND | grep …`: a tool's (or lsmem's) output through grep, as typed on the
+    /// machine (`ls /dev | grep -E '^(pmem|dax)'`); grep's exit status.
+    Pipe(Box<Command>, crate::tools::grep::Grep),
     /// `save FILE`.
     Save {
         path: String,
@@ -291,7 +294,66 @@ impl Command {
                 | Command::DaxKmem { .. }
                 | Command::DaxDevdax { .. }
         ) || matches!(self, Command::Tool(t) if !t.is_query())
+            || matches!(self, Command::Pipe(c, _) if c.is_kernel_op())
     }
+}
+
+/// The byte offset of the first `|` outside quotes and not escaped that is followed by the
+/// word `grep` (the shell's pipe into grep), if any. Any other `|` stays part of its word, as
+/// in `--flags MEM|BUSY`.
+fn unquoted_pipe(line: &str) -> Option<usize> {
+    let into_grep = |i: usize| {
+        let rest = line[i + 1..].trim_start();
+        rest.strip_prefix("grep")
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+    };
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for (i, b) in line.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, b) {
+            (Some(b'\''), b'\'') => quote = None,
+            (Some(b'\''), _) => {}
+            (Some(b'"'), b'"') => quote = None,
+            (Some(b'"'), b'\\') => escaped = true,
+            (Some(_), _) => {}
+            (None, b'\\') => escaped = true,
+            (None, b'\'' | b'"') => quote = Some(b),
+            (None, b'|') if into_grep(i) => return Some(i),
+            (None, _) => {}
+        }
+    }
+    None
+}
+
+/// `LEFT | grep …`: LEFT must print text a user would pipe (a tool, `blocks`/`lsmem`).
+fn parse_pipe(line: &str, at: usize) -> Result<Command, CommandError> {
+    let (left, right) = (&line[..at], &line[at + 1..]);
+    let words = shlex::split(right).unwrap_or_default();
+    if words.first().map(String::as_str) != Some("grep") {
+        return Err(CommandError::new(
+            line,
+            words.first().map(String::as_str),
+            "only `| grep …` is modelled after a pipe",
+        ));
+    }
+    let grep = crate::tools::grep::parse(&words)
+        .map_err(|e| CommandError::new(line, Some("grep"), e.0))?;
+    let inner = match parse_script_line(left)? {
+        Some(c) => c,
+        None => return Err(CommandError::new(line, None, "nothing before the pipe")),
+    };
+    if !matches!(inner, Command::Tool(_) | Command::Blocks(_)) {
+        return Err(CommandError::new(
+            line,
+            None,
+            "what is piped to grep must print text: a tool (ls, cat, ndctl, daxctl, …) or lsmem",
+        ));
+    }
+    Ok(Command::Pipe(Box::new(inner), grep))
 }
 
 fn quote(s: &str) -> String {
@@ -493,6 +555,7 @@ impl fmt::Display for Command {
             Command::Reset => write!(f, "reset"),
             Command::Kernel { version } => write!(f, "kernel {version}"),
             Command::Explain(c) => write!(f, "explain {c}"),
+            Command::Pipe(c, g) => write!(f, "{c} | {g}"),
             Command::Save { path } => Canon::new("save").word(path).fmt(f),
             Command::Help { topic: None } => write!(f, "help"),
             // `help hotplug add`: plain words read back joined by one space.
@@ -1104,6 +1167,15 @@ pub enum Cmd {
         disable_help_flag = true
     )]
     Cat(ToolArgs),
+    /// List the modelled device nodes: ls /dev (pmemN, daxX.Y)
+    ///
+    /// pmemN while nd_pmem holds a raw or fsdax namespace, daxX.Y while device_dax is bound;
+    /// nothing else of /dev is modelled. `ls /dev/dax0.0` and globs (`/dev/pmem*`) name nodes.
+    #[command(
+        after_help = "Example:\n  ls /dev\n  ls /dev | grep -E '^(pmem|dax)'",
+        disable_help_flag = true
+    )]
+    Ls(ToolArgs),
     /// Set memory online or offline by size, address range or block (util-linux chmem)
     ///
     /// chmem -e|-d [-b] [-v] [-z ZONE] SIZE|0xSTART-0xEND|BLOCK[-BLOCK]: writes each memory
@@ -1622,6 +1694,7 @@ impl Cmd {
             Cmd::Daxctl(a) => tool(line, "daxctl", a.args)?,
             Cmd::Echo(a) => tool(line, "echo", a.args)?,
             Cmd::Cat(a) => tool(line, "cat", a.args)?,
+            Cmd::Ls(a) => tool(line, "ls", a.args)?,
             Cmd::Chmem(a) => tool(line, "chmem", a.args)?,
             Cmd::ObjectAdd(a) => tool(line, "object_add", a.args)?,
             Cmd::ObjectDel(a) => tool(line, "object_del", a.args)?,
@@ -1706,6 +1779,11 @@ pub fn parse_script_line(line: &str) -> Result<Option<Command>, CommandError> {
             "unterminated quote (or a backslash at the end of the line)",
         ));
     };
+    if let Some(at) = unquoted_pipe(line)
+        && !words.first().is_some_and(|w| w.starts_with('#'))
+    {
+        return parse_pipe(line, at).map(Some);
+    }
     if words.is_empty() {
         return Ok(None);
     }
@@ -1958,6 +2036,12 @@ mod tests {
             "device_add pc-dimm,id=dimm2,memdev=mem2,addr=0x180000000",
             "device_del dimm1",
             "info memory-devices",
+            "ls /dev",
+            "ls /dev/pmem0 '/dev/dax*'",
+            "ls /dev | grep -E '^(pmem|dax)'",
+            "cat /proc/iomem | grep -v 'System RAM'",
+            "ndctl list -N | grep -c mode",
+            "lsmem | grep -i online",
             "diff",
             "diff 2",
             "undo",
@@ -2172,6 +2256,32 @@ mod tests {
         assert!(one.contains("(a step: undo undoes it)"), "{one}");
         assert!(help_text(Some("hotplug add")).contains("--driver-managed"));
         assert!(help_text(Some("nope")).contains("no command"));
+    }
+
+    /// A `|` is the shell's pipe only when `grep` follows it; inside quotes, or in a word such
+    /// as `MEM|BUSY`, it is part of the word. Only text can be piped.
+    #[test]
+    fn pipes_into_grep_and_bars_that_are_not_pipes() {
+        let c = parse_command("ls /dev | grep -E '^(pmem|dax)'").unwrap();
+        assert!(matches!(&c, Command::Pipe(inner, _) if matches!(**inner, Command::Tool(_))));
+        assert_eq!(c.to_string(), "ls /dev | grep -E '^(pmem|dax)'");
+        for not_a_pipe in [
+            "intersects a0000000 128M --flags MEM|BUSY",
+            "ls '/dev/a | grep b'",
+            "ls /dev/a\\|grep",
+        ] {
+            let c = parse_command(not_a_pipe);
+            assert!(!matches!(c, Ok(Command::Pipe(..))), "{not_a_pipe}: {c:?}");
+        }
+        for (bad, why) in [
+            ("hotplug add a0000000 128M | grep x", "must print text"),
+            ("| grep x", "nothing before the pipe"),
+            ("ls /dev | grep", "a pattern is needed"),
+            ("ls /dev | grep -P x", "invalid option"),
+        ] {
+            let e = parse_command(bad).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -225,6 +225,8 @@ impl StepOutcome {
                 crate::validate::shorten(&self.command),
                 crate::validate::shorten_lines(&e.to_string())
             )),
+            // `| grep` selecting nothing: silent, as grep is.
+            Outcome::Nothing(why) if why.is_empty() => None,
             Outcome::Nothing(why) => Some(format!(
                 "{}: {why}",
                 crate::validate::shorten(&self.command)
@@ -482,6 +484,37 @@ impl Session {
         }
     }
 
+    /// `COMMAND | grep …`: the command runs as typed alone; what it prints (a query's text, or
+    /// a changing tool's words) goes through grep. Exit status 1 when grep selects no line and
+    /// the command itself succeeded, as the shell's pipeline reports grep's status.
+    fn execute_piped(
+        &mut self,
+        cmd: &Command,
+        inner: &Command,
+        grep: &crate::tools::grep::Grep,
+    ) -> StepOutcome {
+        let mut o = self.execute(inner);
+        o.command = cmd.to_string();
+        let f = if let Output::Text(t) = &o.output {
+            let f = grep.filter(t);
+            o.output = if f.text.is_empty() {
+                Output::None
+            } else {
+                Output::Text(f.text.clone())
+            };
+            f
+        } else {
+            let f = grep.filter(&o.notes);
+            o.notes = f.text.clone();
+            f
+        };
+        if matches!(o.outcome, Outcome::Ok) && !f.selected {
+            // grep says nothing when no line is selected: status 1 only.
+            o.outcome = Outcome::Nothing(String::new());
+        }
+        o
+    }
+
     /// A tool command: its kernel operations on a clone; kept when all succeeded, or when a
     /// step failed after earlier ones changed the machine ([`Outcome::Partial`]).
     fn run_tool(&mut self, t: &crate::tools::ToolCommand, out: &mut StepOutcome) {
@@ -514,6 +547,9 @@ impl Session {
 
     /// Run one command.
     pub fn execute(&mut self, cmd: &Command) -> StepOutcome {
+        if let Command::Pipe(inner, grep) = cmd {
+            return self.execute_piped(cmd, inner, grep);
+        }
         let mut out = StepOutcome::new(cmd.to_string());
         let (cmd, explain) = match cmd {
             Command::Explain(inner) => (inner.as_ref(), true),

@@ -202,6 +202,15 @@ impl Namespace {
     pub fn dax_name(&self) -> String {
         format!("dax{}.{}", self.region, self.id)
     }
+    /// The disk nd_pmem makes of it (`nvdimm_namespace_disk_name`, drivers/nvdimm/namespace_devs.c:
+    /// `"pmem%d"` of the region id, `"pmem%d.%d"` when the namespace id is not 0).
+    pub fn blockdev_name(&self) -> String {
+        if self.id == 0 {
+            format!("pmem{}", self.region)
+        } else {
+            format!("pmem{}.{}", self.region, self.id)
+        }
+    }
 }
 
 /// One nvdimm region (`regionN`).

@@ -10,6 +10,8 @@
 pub mod cat;
 pub mod chmem;
 pub mod daxctl;
+pub mod grep;
+pub mod ls;
 pub mod modprobe;
 pub mod ndctl;
 pub mod qemu;
@@ -28,6 +30,8 @@ pub enum ToolCommand {
     Sysfs(sysfs::SysfsWrite),
     /// `cat FILE…`: reads, changes nothing.
     Cat(cat::Cat),
+    /// `ls /dev`: the modelled device nodes; changes nothing.
+    Ls(ls::Ls),
     /// `chmem -e|-d SIZE|RANGE|-b BLOCKRANGE`: `state` writes, block by block.
     Chmem(chmem::Chmem),
     /// A QEMU monitor line (`device_add pc-dimm,…`): the platform plugs or ejects a DIMM.
@@ -52,6 +56,7 @@ pub const TOOLS: &[&str] = &[
     "daxctl",
     "echo",
     "cat",
+    "ls",
     "chmem",
     "object_add",
     "object_del",
@@ -97,6 +102,7 @@ fn parse_tool(argv: &[String]) -> Result<ToolCommand, ToolParseError> {
         Some("daxctl") => daxctl::parse(argv).map(ToolCommand::Daxctl),
         Some("echo") => sysfs::parse(argv).map(ToolCommand::Sysfs),
         Some("cat") => cat::parse(argv).map(ToolCommand::Cat),
+        Some("ls") => ls::parse(argv).map(ToolCommand::Ls),
         Some("chmem") => chmem::parse(argv).map(|asked| match asked {
             Ok(c) => ToolCommand::Chmem(c),
             // -h and -V print and exit 0, as the tool does.
@@ -129,7 +135,7 @@ impl ToolCommand {
     /// Lists change nothing.
     pub fn is_query(&self) -> bool {
         match self {
-            ToolCommand::Help { .. } | ToolCommand::Cat(_) => true,
+            ToolCommand::Help { .. } | ToolCommand::Cat(_) | ToolCommand::Ls(_) => true,
             ToolCommand::Ndctl(n) => n.is_query(),
             ToolCommand::Daxctl(d) => d.is_query(),
             ToolCommand::Qemu(q) => q.is_query(),
@@ -146,6 +152,7 @@ impl fmt::Display for ToolCommand {
             ToolCommand::Daxctl(d) => d.fmt(f),
             ToolCommand::Sysfs(s) => s.fmt(f),
             ToolCommand::Cat(c) => c.fmt(f),
+            ToolCommand::Ls(c) => c.fmt(f),
             ToolCommand::Chmem(c) => c.fmt(f),
             ToolCommand::Qemu(q) => q.fmt(f),
             ToolCommand::Help { argv, .. } => f.write_str(&shell_words(argv)),
@@ -153,10 +160,17 @@ impl fmt::Display for ToolCommand {
     }
 }
 
-/// One word as typed when it splits back into itself (`memory-backend-ram,id=m,size=1G`),
-/// else quoted by shlex (`'a b'`).
+/// One word as typed when a shell would read it back as itself (`memory-backend-ram,id=m,size=1G`),
+/// else quoted by shlex (`'a b'`, `'^(pmem|dax)'`).
 pub(crate) fn shell_word(w: &str) -> String {
-    if shlex::split(w).is_some_and(|v| v.len() == 1 && v[0] == w) {
+    const META: &[char] = &[
+        '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', ']', '#', '~',
+        '{', '}', '!',
+    ];
+    if !w.is_empty()
+        && !w.contains(META)
+        && shlex::split(w).is_some_and(|v| v.len() == 1 && v[0] == w)
+    {
         w.to_string()
     } else {
         shlex::try_quote(w).map_or_else(|_| w.to_string(), |q| q.into_owned())
@@ -200,6 +214,7 @@ pub fn run(m: &mut Machine, t: &ToolCommand, trace: &mut Trace) -> ToolRun {
         ToolCommand::Daxctl(c) => daxctl::run(m, c, trace),
         ToolCommand::Sysfs(c) => sysfs::run(m, c, trace),
         ToolCommand::Cat(c) => cat::run(m, c),
+        ToolCommand::Ls(c) => ls::run(m, c),
         ToolCommand::Chmem(c) => chmem::run(m, c, trace),
         ToolCommand::Qemu(c) => qemu::run(m, c, trace),
         ToolCommand::Help { text, .. } => ToolRun {

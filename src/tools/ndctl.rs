@@ -900,11 +900,7 @@ fn pseudo_uuid(start: u64, region: u32) -> String {
 pub fn namespace_json(m: &Machine, n: &Namespace, human: bool) -> J {
     let reg = m.nvdimm.regions.iter().find(|g| g.id == n.region);
     let pagemap = reg.is_some_and(|g| g.provider == Provider::E820);
-    let blockdev = if n.id == 0 {
-        format!("pmem{}", n.region)
-    } else {
-        format!("pmem{}.{}", n.region, n.id)
-    };
+    let blockdev = n.blockdev_name();
     let mut o: Vec<(&'static str, J)> = vec![("dev", J::Str(n.name.clone()))];
     match n.mode {
         NsMode::Raw => {
