@@ -138,6 +138,13 @@ impl Cell {
                         .join("; "),
                     _ => "no change".to_string(),
                 };
+                // What the kernel left although the command succeeded (a DIMM plugged without
+                // memory, kmem unbound with its memory still there).
+                let detail = if o.left_behind.is_empty() {
+                    detail
+                } else {
+                    format!("{detail}; left behind: {}", o.left_behind.join("; "))
+                };
                 ("ok".to_string(), None, detail)
             }
         };
