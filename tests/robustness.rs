@@ -416,7 +416,14 @@ fn item7_devices_without_end_fail_fast() {
             .unwrap();
         let (code, _, err) = out(&o);
         assert_eq!(code, Some(2), "{args:?}: {err}");
-        assert!(err.contains("line 1"), "{args:?}: {err}");
+        // /dev/urandom may begin with a newline (1 run in 256): the error is then on a
+        // later line, still within the first MiB.
+        let first_line_ok = if args[1] == "/dev/urandom" {
+            err.contains(": line ")
+        } else {
+            err.contains("line 1")
+        };
+        assert!(first_line_ok, "{args:?}: {err}");
         // Milliseconds when it works (it stops at the first line, 1 MiB at most); reading
         // the device on would never end. 30 s, not 5: the 5 s bound failed once while the
         // machine's two cores were fully loaded.

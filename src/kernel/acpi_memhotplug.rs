@@ -98,8 +98,8 @@ impl Machine {
             // counted as enabled.
             Ok(()) => {
                 dev.enabled = true;
-                let bs = self.config.block_size;
-                self.register_static_group(node, dev.addr / bs, (dev.addr + dev.size - 1) / bs);
+                let (first, last) = self.block_ids(dev.addr, dev.size);
+                self.register_static_group(node, first, last);
                 Ok(())
             }
             Err(e) if e.errno == Errno::EEXIST => {
@@ -135,7 +135,7 @@ impl Machine {
             // acpi_scan_try_to_offline: the device's memory blocks, lowest first.
             let saved = self.clone();
             let bs = self.config.block_size;
-            let (first, last) = (dev.addr / bs, (dev.addr + dev.size - 1) / bs);
+            let (first, last) = self.block_ids(dev.addr, dev.size);
             let online: Vec<u64> = self
                 .blocks
                 .range(first, last)

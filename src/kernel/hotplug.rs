@@ -465,7 +465,7 @@ impl Machine {
     }
 
     /// Blocks `[first, last]` of a `[start, start+size)` range (size > 0).
-    fn block_ids(&self, start: u64, size: u64) -> (u64, u64) {
+    pub(crate) fn block_ids(&self, start: u64, size: u64) -> (u64, u64) {
         let bs = self.config.block_size;
         (start / bs, start.saturating_add(size - 1) / bs)
     }

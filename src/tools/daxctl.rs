@@ -490,6 +490,14 @@ pub fn run(m: &mut Machine, c: &Daxctl, trace: &mut Trace) -> ToolRun {
     r
 }
 
+/// `daxctl_insert_kmod_for_mode`: libdaxctl loads the driver's module before binding.
+fn load_module(m: &mut Machine, module: &'static str, trace: &mut Trace) {
+    if !m.module_loaded(module) {
+        trace.step(0, "daxctl", format!("modprobe {module}"));
+        m.nvdimm.modules.insert(module.into());
+    }
+}
+
 /// `cmd_disable_device` / `cmd_enable_device` (daxctl/device.c): `do_xaction_device` runs
 /// `do_xble` on every device the filter matches (`DEV` or `all`); the last device's return
 /// code is the command's (-ENXIO when none matched). `do_xble` refuses a device in
@@ -528,10 +536,7 @@ fn xble(m: &mut Machine, r: &mut ToolRun, device: &str, enable: bool, trace: &mu
             if d.driver != DaxDriver::None {
                 Ok(())
             } else {
-                if !m.module_loaded("device_dax") {
-                    trace.step(0, "daxctl", "modprobe device_dax");
-                    m.nvdimm.modules.insert("device_dax".into());
-                }
+                load_module(m, "device_dax", trace);
                 trace.step(
                     0,
                     "daxctl",
@@ -647,10 +652,7 @@ fn reconfigure(
                     }
                 }
                 // daxctl_dev_enable_ram: load kmem, new_id, probe.
-                if !m.module_loaded("kmem") {
-                    trace.step(0, "daxctl", "modprobe kmem");
-                    m.nvdimm.modules.insert("kmem".into());
-                }
+                load_module(m, "kmem", trace);
                 trace.step(
                     0,
                     "daxctl",

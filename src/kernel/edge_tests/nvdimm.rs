@@ -958,3 +958,107 @@ fn an_acpi_eject_that_cannot_offline_changes_nothing() {
     );
     assert_eq!(m.memory_devices.next_instance(), 1);
 }
+
+/// `acpi_memory_enable_device` registers one static memory group over the whole device
+/// (`memory_group_register_static(node, PFN_UP(total_length))`, v5.16+: here blocks 32–33 of a
+/// 256 MiB DIMM at 4 GiB); the eject offlines only the device's own blocks — the neighbouring
+/// DIMM's stay online — and its group goes with its memory. A range the kernel already has
+/// (`add_memory` → -EEXIST) counts as added: the device is enabled, nothing logged.
+#[test]
+fn an_acpi_device_has_its_own_group_and_blocks() {
+    use crate::kernel::acpi_memhotplug::MemoryDevice;
+    use crate::kernel::machine::AddOptions;
+    use crate::kernel::memory::{BlockState, OnlineType};
+    use crate::kernel::online_policy::MemoryGroup;
+    let tr = &mut Trace::new();
+    let mut m = boot(
+        &[(0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None)],
+        Config::default(),
+    );
+    let bs = m.config.block_size;
+    let dimm = |id: &str, addr: u64, size: u64, instance: u32| MemoryDevice {
+        id: id.into(),
+        memdev: format!("mem-{id}"),
+        addr,
+        size,
+        slot: instance,
+        node: 0,
+        instance,
+        enabled: false,
+    };
+    m.acpi_memory_device_add(dimm("d1", 0x100000000, 2 * bs, 0), tr)
+        .unwrap();
+    m.acpi_memory_device_add(dimm("d2", 0x100000000 + 2 * bs, bs, 1), tr)
+        .unwrap();
+    assert_eq!(
+        m.groups.values().copied().collect::<Vec<_>>(),
+        vec![
+            MemoryGroup {
+                first: 32,
+                last: 33,
+                nid: 0
+            },
+            MemoryGroup {
+                first: 34,
+                last: 34,
+                nid: 0
+            },
+        ]
+    );
+    m.online_memory(0x100000000, 3 * bs, OnlineType::OnlineMovable, tr)
+        .unwrap();
+    m.acpi_memory_device_eject("d1", tr).unwrap();
+    assert!(m.blocks.get(32).is_none() && m.blocks.get(33).is_none());
+    assert_eq!(m.blocks.get(34).map(|b| b.state), Some(BlockState::Online));
+    assert_eq!(m.groups.len(), 1, "d1's group went with its memory");
+
+    // Already added by other means: -EEXIST counts as enabled (acpi_memhotplug.c).
+    m.add_memory(0, 0x200000000, bs, &AddOptions::default(), tr)
+        .unwrap();
+    let tr = &mut Trace::new();
+    m.acpi_memory_device_add(dimm("d3", 0x200000000, bs, 2), tr)
+        .unwrap();
+    assert!(
+        m.memory_devices
+            .devices
+            .iter()
+            .any(|d| d.id == "d3" && d.enabled)
+    );
+    assert!(
+        tr.log.iter().all(|l| !l.contains("add_memory failed")),
+        "{:?}",
+        tr.log
+    );
+    m.acpi_memory_device_eject("d3", tr).unwrap();
+    assert!(
+        m.blocks.get(0x200000000 / bs).is_none(),
+        "its range was removed"
+    );
+}
+
+/// `nd_region_probe` registers and probes only its own region's namespaces: enabling region0
+/// leaves region1's unbound namespace alone.
+#[test]
+fn enabling_a_region_probes_only_its_own_namespaces() {
+    let tr = &mut Trace::new();
+    let mut m = boot(
+        &[
+            (0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None),
+            pmem_legacy(0x100000000, 0x11fffffff),
+            pmem_legacy(0x140000000, 0x15fffffff),
+        ],
+        Config::default(),
+    );
+    load(&mut m, &["nd_e820", "nd_pmem"]);
+    assert_eq!(m.nvdimm.regions.len(), 2);
+    // namespace1.0 unbound without being user-disabled (as after a failed probe).
+    m.nd_namespace_disable("namespace1.0", tr).unwrap();
+    assert_eq!(span(&m, "namespace1.0"), None);
+    m.nd_region_disable(0, tr).unwrap();
+    m.nd_region_enable(0, tr).unwrap();
+    assert_eq!(
+        span(&m, "namespace0.0"),
+        Some((0x100000000, 0x11fffffff, true))
+    );
+    assert_eq!(span(&m, "namespace1.0"), None, "region1 was not probed");
+}
