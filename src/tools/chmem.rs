@@ -23,7 +23,8 @@
 //! The argument parser is getopt's grammar by hand (bundled short options, `--opt=value`,
 //! `-zNAME`) because chmem's error words are glibc getopt's ("invalid option -- 'x'"), which
 //! clap does not print. `strtosize` takes an integer (strtoumax base 0) with an optional
-//! K/M/G/T/P/E suffix and optional `iB`/`B`; its decimal fractions (`1.5G`) are refused here.
+//! K/M/G/T/P/E suffix, a decimal fraction (`1.5G`) and optional `iB`/`B`, computed as
+//! util-linux computes it (`parse_size`).
 
 use super::sysfs::{SysfsWrite, Target};
 use super::{ToolParseError, ToolRun, strerror, tool_error};
@@ -227,39 +228,161 @@ enum Param {
     Range(u64, u64),
 }
 
-/// `strtosize` (lib/strutils.c `parse_size`): a number as `strtoumax(…, 0)` reads it
-/// (decimal, `0x` hex, `0` octal), then optionally K/M/G/T/P/E (either case), then optionally
-/// `iB` (powers of 1024, also the default) or `B` (powers of 1000).
-fn strtosize(s: &str) -> Option<u64> {
-    let t = s.trim_start();
-    let hex = t.starts_with("0x") || t.starts_with("0X");
-    let body = if hex { &t[2..] } else { t };
-    let n = body
-        .find(|c: char| !(c.is_ascii_hexdigit() && (hex || c.is_ascii_digit())))
-        .unwrap_or(body.len());
-    let (digits, suffix) = body.split_at(n);
-    if digits.is_empty() {
-        return None;
+/// `strtoumax(s, &end, 0)` as glibc reads it: leading blanks, an optional sign, then `0x` hex,
+/// `0` octal or decimal digits. `(value, end)`; `end == 0` when no digit was read; a value
+/// past `u64::MAX` is `Err(ERANGE)` (glibc: `UINTMAX_MAX`, errno `ERANGE`).
+fn strtoumax0(b: &[u8]) -> Result<(u64, usize), Errno> {
+    let mut i = 0;
+    while b.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+        i += 1;
     }
-    let x = if hex {
-        u64::from_str_radix(digits, 16)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8)
-    } else {
-        digits.parse()
+    if matches!(b.get(i), Some(b'+' | b'-')) {
+        i += 1;
     }
-    .ok()?;
-    let mut it = suffix.chars();
-    let pwr = match it.next() {
-        None => return Some(x),
-        Some(c) => "KMGTPE".find(c.to_ascii_uppercase())? as u32 + 1,
+    let (radix, mut j) = match (b.get(i), b.get(i + 1), b.get(i + 2)) {
+        (Some(b'0'), Some(b'x' | b'X'), Some(c)) if c.is_ascii_hexdigit() => (16, i + 2),
+        (Some(b'0'), _, _) => (8, i),
+        _ => (10, i),
     };
-    let base: u64 = match it.as_str() {
-        "" | "iB" => 1024,
-        "B" => 1000,
-        _ => return None,
+    let first = j;
+    let mut v: u64 = 0;
+    let mut overflow = false;
+    while let Some(d) = b.get(j).and_then(|&c| (c as char).to_digit(radix)) {
+        match v
+            .checked_mul(u64::from(radix))
+            .and_then(|x| x.checked_add(u64::from(d)))
+        {
+            Some(x) => v = x,
+            None => overflow = true,
+        }
+        j += 1;
+    }
+    if j == first {
+        return Ok((0, 0));
+    }
+    if overflow {
+        return Err(Errno::ERANGE);
+    }
+    Ok((v, j))
+}
+
+/// `parse_size` (util-linux 2.38.1 lib/strutils.c), what chmem's `strtosize_or_err` calls:
+/// a number as `strtoumax(…, 0)` reads it (decimal, `0x` hex, `0` octal), an optional decimal
+/// fraction (`1.5G`, the C locale's `.`), then K M G T P E Z Y (either case), then nothing
+/// (powers of 1024), `iB` (1024) or `B` (1000). The fraction is added digit by digit as the C
+/// adds it, with its integer divisions and its divisor (`0.25G` is 268435455 bytes, `0.10G`
+/// is 1 GiB): what the tool computes, not what the words mean. `Err` is the errno
+/// `strtosize_or_err` reports (EINVAL, ERANGE).
+fn parse_size(s: &str) -> Result<u64, Errno> {
+    const SUF: &[u8] = b"KMGTPEZY";
+    const SUF2: &[u8] = b"kmgtpezy";
+    let b = s.as_bytes();
+    // Past the end reads as NUL, as the C's `*(p + 1)` does within its string.
+    let at = |k: usize| b.get(k).copied().unwrap_or(0);
+    if b.is_empty() {
+        return Err(Errno::EINVAL);
+    }
+    let lead = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    if at(lead) == b'-' {
+        return Err(Errno::EINVAL);
+    }
+    let (mut x, end) = strtoumax0(b)?;
+    if end == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if end == b.len() {
+        return Ok(x);
+    }
+    let mut p = end;
+    let mut frac: u64 = 0;
+    let mut frac_zeros = 0u32;
+    let mut base: u64 = 1024;
+    loop {
+        // check_suffix:
+        if at(p + 1) == b'i' && matches!(at(p + 2), b'B' | b'b') && at(p + 3) == 0 {
+            base = 1024;
+        } else if matches!(at(p + 1), b'B' | b'b') && at(p + 2) == 0 {
+            base = 1000;
+        } else if at(p + 1) != 0 {
+            if frac == 0 && at(p) == b'.' {
+                let mut q = p + 1;
+                while at(q) == b'0' {
+                    frac_zeros += 1;
+                    q += 1;
+                }
+                let fend = if at(q).is_ascii_digit() {
+                    let (f, e) = strtoumax0(&b[q..])?;
+                    if e == 0 {
+                        return Err(Errno::EINVAL);
+                    }
+                    frac = f;
+                    q + e
+                } else {
+                    q
+                };
+                if fend >= b.len() {
+                    // "without suffix, but with frac" (-EINVAL). With a zero fraction (`1.0`)
+                    // the C reads the byte past the string's NUL, which in argv is the next
+                    // word's first: -EINVAL too, as the built tool answers.
+                    return Err(Errno::EINVAL);
+                }
+                p = fend;
+                continue;
+            }
+            return Err(Errno::EINVAL);
+        }
+        break;
+    }
+    // strchr(suf, *p): a NUL matches the terminator (power 9).
+    let c = at(p);
+    let pwr = match SUF.iter().position(|&u| u == c) {
+        Some(k) => k as u32 + 1,
+        None if c == 0 => SUF.len() as u32 + 1,
+        None => match SUF2.iter().position(|&u| u == c) {
+            Some(k) => k as u32 + 1,
+            None => return Err(Errno::EINVAL),
+        },
     };
-    x.checked_mul(base.checked_pow(pwr)?)
+    // do_scale_by_power
+    let scale = |v: &mut u64| -> Result<(), Errno> {
+        for _ in 0..pwr {
+            *v = v.checked_mul(base).ok_or(Errno::ERANGE)?;
+        }
+        Ok(())
+    };
+    let rc = scale(&mut x);
+    if frac != 0 {
+        let mut frac_base: u64 = 1;
+        let _ = scale(&mut frac_base);
+        let (mut frac_div, mut frac_poz): (u64, u64) = (10, 1);
+        while frac_div < frac {
+            if frac_div <= u64::MAX / 10 {
+                frac_div *= 10;
+            } else {
+                frac /= 10;
+            }
+        }
+        for _ in 0..frac_zeros {
+            if frac_div <= u64::MAX / 10 {
+                frac_div *= 10;
+            } else {
+                frac /= 10;
+            }
+        }
+        loop {
+            let seg = frac % 10;
+            let seg_div = frac_div / frac_poz;
+            frac /= 10;
+            frac_poz = frac_poz.saturating_mul(10);
+            if seg != 0 && seg_div / seg != 0 {
+                x = x.wrapping_add(frac_base / (seg_div / seg));
+            }
+            if frac == 0 {
+                break;
+            }
+        }
+    }
+    rc.map(|()| x)
 }
 
 /// `parse_parameter` against the machine's block size: `Err` is the tool's message.
@@ -272,8 +395,8 @@ fn parse_parameter(c: &Chmem, block_size: u64) -> Result<Param, String> {
             Param::Range(n, n)
         }
         [one] => {
-            let mut size =
-                strtosize(one).ok_or(format!("Failed to parse size: '{one}': Invalid argument"))?;
+            let mut size = parse_size(one)
+                .map_err(|e| format!("Failed to parse size: '{one}': {}", strerror(e)))?;
             if one.ends_with(|ch: char| ch.is_ascii_digit()) {
                 size = size.wrapping_mul(1024 * 1024);
             }
@@ -630,14 +753,58 @@ mod tests {
         );
         assert_eq!(p("chmem -b -d 7"), Ok(Param::Range(7, 7)));
         assert_eq!(p("chmem -b -d 7-9"), Ok(Param::Range(7, 9)));
-        // strtosize: base-0 numbers, K…E suffixes, iB (1024) or B (1000).
-        assert_eq!(strtosize("0x10K"), Some(16 << 10));
-        assert_eq!(strtosize("010"), Some(8));
-        assert_eq!(strtosize("0"), Some(0));
-        assert_eq!(strtosize("2MB"), Some(2_000_000));
-        assert_eq!(strtosize("3m"), Some(3 << 20));
-        assert_eq!(strtosize("1Q"), None);
-        assert_eq!(strtosize(""), None);
+        // parse_size: base-0 numbers, K…E suffixes, iB (1024) or B (1000).
+        assert_eq!(parse_size("0x10K"), Ok(16 << 10));
+        assert_eq!(parse_size("010"), Ok(8));
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert_eq!(parse_size("2mb"), Ok(2_000_000));
+        assert_eq!(parse_size("3m"), Ok(3 << 20));
+        assert_eq!(parse_size("3MiB"), Ok(3 << 20));
+        assert_eq!(parse_size("1Q"), Err(Errno::EINVAL));
+        assert_eq!(parse_size(""), Err(Errno::EINVAL));
+        assert_eq!(parse_size("-1M"), Err(Errno::EINVAL));
+        assert_eq!(parse_size("16E"), Err(Errno::ERANGE));
+        assert_eq!(parse_size("99999999999999999999"), Err(Errno::ERANGE));
+    }
+
+    /// The fraction as parse_size adds it (each value worked by hand through the C, then
+    /// checked against util-linux 2.38.1's lib/strutils.c built with `HAVE_LOCALE_H` and run
+    /// on these words):
+    /// `frac_base / (seg_div / seg)` per digit from the last, integer divisions throughout,
+    /// `frac_div` the first power of ten not below the digits (so `0.10` is read as `1.0`).
+    #[test]
+    fn fractions_as_util_linux_computes_them() {
+        const G: u64 = 1 << 30;
+        assert_eq!(parse_size("1.5G"), Ok(G + G / 2));
+        assert_eq!(parse_size("0.5G"), Ok(G / 2));
+        assert_eq!(parse_size("0.25G"), Ok(G / 20 + G / 5));
+        assert_eq!(
+            parse_size("0.25G"),
+            Ok(268_435_455),
+            "one byte short of 256 MiB"
+        );
+        assert_eq!(parse_size("0.10G"), Ok(G));
+        assert_eq!(parse_size("0.05G"), Ok(G / 20));
+        assert_eq!(parse_size("0.3G"), Ok(G / 3));
+        assert_eq!(parse_size("1.5MiB"), Ok((1 << 20) + (1 << 19)));
+        assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(
+            parse_size("1.5"),
+            Err(Errno::EINVAL),
+            "a fraction needs a suffix"
+        );
+        assert_eq!(parse_size("1.0"), Err(Errno::EINVAL));
+        assert_eq!(parse_size("0.0"), Err(Errno::EINVAL));
+        assert_eq!(
+            parse_size("0x1.8G"),
+            Ok(2 * G),
+            "the fraction's 8 read as one unit"
+        );
+        assert_eq!(parse_size("0.125G"), Ok(134_217_727));
+        assert_eq!(parse_size("2.75M"), Ok(3_198_156));
+        assert_eq!(parse_size("1.5.5G"), Err(Errno::EINVAL));
+        assert_eq!(parse_size("1,5G"), Err(Errno::EINVAL));
     }
 
     /// T0 with four hot-added, offline blocks at 4 GiB (32–35; valid_zones "Normal Movable").
