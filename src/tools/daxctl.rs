@@ -211,16 +211,23 @@ impl fmt::Display for Daxctl {
                         f.write_str(s)?;
                     }
                 }
-                write!(f, " {device}")
+                write!(f, " {}", super::positional(device))
             }
             Daxctl::Online { device, no_movable } => write!(
                 f,
-                "daxctl online-memory {device}{}",
-                if *no_movable { " --no-movable" } else { "" }
+                "daxctl online-memory{} {}",
+                if *no_movable { " --no-movable" } else { "" },
+                super::positional(device)
             ),
-            Daxctl::Offline { device } => write!(f, "daxctl offline-memory {device}"),
-            Daxctl::Disable { device } => write!(f, "daxctl disable-device {device}"),
-            Daxctl::Enable { device } => write!(f, "daxctl enable-device {device}"),
+            Daxctl::Offline { device } => {
+                write!(f, "daxctl offline-memory {}", super::positional(device))
+            }
+            Daxctl::Disable { device } => {
+                write!(f, "daxctl disable-device {}", super::positional(device))
+            }
+            Daxctl::Enable { device } => {
+                write!(f, "daxctl enable-device {}", super::positional(device))
+            }
             Daxctl::List { human, dev, idle } => {
                 write!(f, "daxctl list")?;
                 if *human {

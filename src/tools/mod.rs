@@ -177,6 +177,15 @@ pub(crate) fn shell_word(w: &str) -> String {
     }
 }
 
+/// A positional word as typed, with `--` before it when it would read as an option.
+pub(crate) fn positional(w: &str) -> String {
+    if w.starts_with('-') {
+        format!("-- {}", shell_word(w))
+    } else {
+        shell_word(w)
+    }
+}
+
 /// `argv` as a shell line that splits back into it (quoted where needed; a word shlex cannot
 /// quote, such as one with a NUL, leaves the words joined by spaces).
 pub(crate) fn shell_words(argv: &[String]) -> String {

@@ -338,13 +338,20 @@ impl fmt::Display for Ndctl {
                 Ok(())
             }
             Ndctl::DisableNamespace { namespace } => {
-                write!(f, "ndctl disable-namespace {namespace}")
+                write!(
+                    f,
+                    "ndctl disable-namespace {}",
+                    super::positional(namespace)
+                )
             }
-            Ndctl::EnableNamespace { namespace } => write!(f, "ndctl enable-namespace {namespace}"),
+            Ndctl::EnableNamespace { namespace } => {
+                write!(f, "ndctl enable-namespace {}", super::positional(namespace))
+            }
             Ndctl::DestroyNamespace { namespace, force } => write!(
                 f,
-                "ndctl destroy-namespace{} {namespace}",
-                if *force { " -f" } else { "" }
+                "ndctl destroy-namespace{} {}",
+                if *force { " -f" } else { "" },
+                super::positional(namespace)
             ),
             Ndctl::DisableRegion {
                 region,
@@ -363,7 +370,7 @@ impl fmt::Display for Ndctl {
                 if let Some(t) = region_type {
                     write!(f, " -t {t}")?;
                 }
-                write!(f, " {}", super::shell_word(region))
+                write!(f, " {}", super::positional(region))
             }
             Ndctl::List {
                 regions,

@@ -291,7 +291,7 @@ impl fmt::Display for Hmp {
             Hmp::DeviceDel { id } => ("device_del", id),
             Hmp::InfoMemoryDevices => return write!(f, "info memory-devices"),
         };
-        write!(f, "{cmd} {}", super::shell_word(word))
+        write!(f, "{cmd} {}", super::positional(word))
     }
 }
 
