@@ -177,6 +177,18 @@ pub(crate) fn shell_word(w: &str) -> String {
     }
 }
 
+/// An unsigned number in base 0, as the kernel's `kstrtoull(s, 0, …)` and QEMU's
+/// `qemu_strtou64(s, …, 0, …)` read one: `0x` hex, `0` octal, else decimal; nothing after it.
+pub(crate) fn strtou64_base0(s: &str) -> Option<u64> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if s.len() > 1 && s.starts_with('0') {
+        u64::from_str_radix(&s[1..], 8).ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
 /// A positional word as typed, with `--` before it when it would read as an option.
 pub(crate) fn positional(w: &str) -> String {
     if w.starts_with('-') {

@@ -145,15 +145,10 @@ pub fn qemu_strtosz(s: &str) -> Option<u64> {
     }
 }
 
-/// `qemu_strtou64(…, 0, …)` as a uint64 property reads it: decimal, `0x` hex or `0` octal.
+/// `qemu_strtou64(…, 0, …)` as a uint64 property reads it: base 0, as the kernel's
+/// `kstrtoull(…, 0, …)` ([`super::strtou64_base0`]).
 fn parse_u64(s: &str) -> Option<u64> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
-    } else if s.len() > 1 && s.starts_with('0') {
-        u64::from_str_radix(&s[1..], 8).ok()
-    } else {
-        s.parse().ok()
-    }
+    super::strtou64_base0(s)
 }
 
 fn one_word<'a>(argv: &'a [String], what: &str) -> Result<&'a str, ToolParseError> {

@@ -135,13 +135,7 @@ pub fn parse(argv: &[String]) -> Result<SysfsWrite, ToolParseError> {
 
 /// `kstrtoull(buf, 0, &phys_addr)`: decimal, or hex with 0x, or octal with 0.
 fn parse_probe_addr(s: &str) -> Option<u64> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()
-    } else if s.len() > 1 && s.starts_with('0') {
-        u64::from_str_radix(&s[1..], 8).ok()
-    } else {
-        s.parse().ok()
-    }
+    super::strtou64_base0(s)
 }
 
 impl fmt::Display for SysfsWrite {

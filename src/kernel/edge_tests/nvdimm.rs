@@ -890,23 +890,12 @@ fn a_devdax_namespace_survives_its_region_being_disabled() {
 /// whose memory was never added (`info->enabled == 0`) ejects without removing anything.
 #[test]
 fn an_acpi_eject_that_cannot_offline_changes_nothing() {
-    use crate::kernel::acpi_memhotplug::MemoryDevice;
     use crate::kernel::memory::OnlineType;
     let tr = &mut Trace::new();
     let mut m = boot(
         &[(0, 0x1000, 0x3fffffff, "System RAM", RAM, Desc::None)],
         Config::default(),
     );
-    let dimm = |id: &str, addr: u64, size: u64, instance: u32| MemoryDevice {
-        id: id.into(),
-        memdev: format!("mem-{id}"),
-        addr,
-        size,
-        slot: instance,
-        node: 0,
-        instance,
-        enabled: false,
-    };
     m.acpi_memory_device_add(dimm("d1", 0x100000000, 0x10000000, 0), tr)
         .unwrap();
     assert!(m.memory_devices.devices[0].enabled);
@@ -966,7 +955,6 @@ fn an_acpi_eject_that_cannot_offline_changes_nothing() {
 /// (`add_memory` → -EEXIST) counts as added: the device is enabled, nothing logged.
 #[test]
 fn an_acpi_device_has_its_own_group_and_blocks() {
-    use crate::kernel::acpi_memhotplug::MemoryDevice;
     use crate::kernel::machine::AddOptions;
     use crate::kernel::memory::{BlockState, OnlineType};
     use crate::kernel::online_policy::MemoryGroup;
@@ -976,16 +964,6 @@ fn an_acpi_device_has_its_own_group_and_blocks() {
         Config::default(),
     );
     let bs = m.config.block_size;
-    let dimm = |id: &str, addr: u64, size: u64, instance: u32| MemoryDevice {
-        id: id.into(),
-        memdev: format!("mem-{id}"),
-        addr,
-        size,
-        slot: instance,
-        node: 0,
-        instance,
-        enabled: false,
-    };
     m.acpi_memory_device_add(dimm("d1", 0x100000000, 2 * bs, 0), tr)
         .unwrap();
     m.acpi_memory_device_add(dimm("d2", 0x100000000 + 2 * bs, bs, 1), tr)
@@ -1061,4 +1039,23 @@ fn enabling_a_region_probes_only_its_own_namespaces() {
         Some((0x100000000, 0x11fffffff, true))
     );
     assert_eq!(span(&m, "namespace1.0"), None, "region1 was not probed");
+}
+
+/// A plugged pc-dimm's ACPI device as the platform hands it over (not yet added).
+fn dimm(
+    id: &str,
+    addr: u64,
+    size: u64,
+    instance: u32,
+) -> crate::kernel::acpi_memhotplug::MemoryDevice {
+    crate::kernel::acpi_memhotplug::MemoryDevice {
+        id: id.into(),
+        memdev: format!("mem-{id}"),
+        addr,
+        size,
+        slot: instance,
+        node: 0,
+        instance,
+        enabled: false,
+    }
 }
