@@ -854,7 +854,8 @@ fn disable_and_enable_round_trip_6_12() {
 /// applicable in devdax mode", -ENXIO, the tree as it was); a device that does not exist
 /// (`do_xaction_device` starts from -ENXIO); a namespace of a disabled region is no device
 /// (`enable-namespace` finds none); `disable-region` of a region whose namespace refuses
-/// (`ndctl_namespace_disable_safe`: -EBUSY) counts 0 and exits 0, changing nothing.
+/// (`ndctl_namespace_disable_safe`: memory online as system-ram, -EBUSY) counts 0 and exits 0,
+/// changing nothing — with that memory offline, it goes through.
 #[test]
 fn disable_refusals_leave_the_tree_as_it_was() {
     let run = |lines: &[&str]| {
@@ -880,12 +881,16 @@ fn disable_refusals_leave_the_tree_as_it_was() {
             .contains("error enabling device: No such device or address\nenabled 0 devices")
     );
 
-    // kmem holds dax0.0 (its memory offline here): the simulator's disable refuses it.
+    // kmem holds dax0.0 with its memory online: libndctl's ndctl_namespace_disable_safe
+    // refuses (ndctl_dax_has_active_memory, -EBUSY), so the region is not counted and nothing
+    // changes. Offline, the disable goes through: kmem's remove takes the memory, and the
+    // tree is the boot tree (before.iomem), as after disabling a devdax region.
     let tmp = tempfile::tempdir().unwrap();
     let saved = tmp.path().join("after.iomem");
     let save = format!("save \"{}\"", saved.display());
+    let online = read(&case_dir("6.1").join("after-kmem-online.iomem"));
     let mut all: Vec<&str> = TO_DEVDAX.to_vec();
-    all.push("daxctl reconfigure-device --mode=system-ram --no-online dax0.0");
+    all.push("daxctl reconfigure-device --mode=system-ram dax0.0");
     all.extend_from_slice(&["ndctl disable-region all", &save]);
     let o = run_61(&["--diff", "none"], &all);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -894,7 +899,38 @@ fn disable_refusals_leave_the_tree_as_it_was() {
         out.contains("> ndctl disable-region all\ndisabled 0 regions\n"),
         "{out}"
     );
-    assert_eq!(read(&saved), bound);
+    assert_eq!(read(&saved), online);
+    let mut all: Vec<&str> = TO_DEVDAX.to_vec();
+    all.push("daxctl reconfigure-device --mode=system-ram --no-online dax0.0");
+    all.extend_from_slice(&["ndctl disable-region all", &save]);
+    let o = run_61(&["--diff", "none"], &all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("> ndctl disable-region all\ndisabled 1 region\n"),
+        "{out}"
+    );
+    assert_eq!(read(&saved), read(&case_dir("6.1").join("before.iomem")));
+    // The same for `create-namespace -e … -m raw` (namespace_prep_reconfig disables first):
+    // online, refused with nothing changed; offline, the raw namespace of after-raw.iomem.
+    let mut all: Vec<&str> = TO_DEVDAX.to_vec();
+    all.push("daxctl reconfigure-device --mode=system-ram dax0.0");
+    all.push("ndctl create-namespace -f -e namespace0.0 -m raw");
+    let o = run_61(&["--diff", "none"], &all);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "failed to reconfigure namespace: Device or resource busy\n  (kernel: ndctl_namespace_disable_safe: namespace0.0: dax0.0 is active as system-ram (3 memory blocks online), refusing to disable)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut all: Vec<&str> = TO_DEVDAX.to_vec();
+    all.push("daxctl reconfigure-device --mode=system-ram --no-online dax0.0");
+    all.extend_from_slice(&["ndctl create-namespace -f -e namespace0.0 -m raw", &save]);
+    let o = run_61(&["--diff", "none"], &all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read(&saved), read(&case_dir("6.1").join("after-raw.iomem")));
 
     let o = run_61(
         &["--diff", "none"],

@@ -637,8 +637,9 @@ impl Machine {
     }
 
     /// Unbind the namespace's driver: nd_pmem's devres releases the claim; dax_pmem's removes
-    /// the dax device (device_dax's claim first), then the metadata claim. A dax device bound
-    /// to kmem cannot go (ndctl refuses before asking the kernel).
+    /// the dax device (device_dax's claim first, or kmem's memory when all of it is offline),
+    /// then the metadata claim. A dax device with memory online as system-ram cannot go
+    /// (libndctl refuses before asking the kernel).
     pub fn nd_namespace_disable(&mut self, name: &str, trace: &mut Trace) -> KResult<()> {
         let i = self.ns_index(name, "nd_namespace_disable", trace)?;
         let ns = self.nvdimm.namespaces[i].clone();
@@ -652,12 +653,41 @@ impl Machine {
             }
             NsMode::Devdax => {
                 let dax = ns.dax_name();
-                if let Some(d) = self.dax.get(&dax) {
-                    if d.driver == DaxDriver::Kmem || !d.kmem_ranges.is_empty() {
+                if let Some(d) = self.dax.get(&dax).cloned() {
+                    if d.driver == DaxDriver::Kmem {
+                        // libndctl `ndctl_namespace_disable_safe` (ndctl v72+,
+                        // `ndctl_dax_has_active_memory`): memory online as system-ram stops
+                        // it ("active as system-ram, refusing to disable", -EBUSY).
+                        let bs = self.config.block_size;
+                        let online = d
+                            .kmem_ranges
+                            .iter()
+                            .flat_map(|&(s, e)| self.blocks.range(s / bs, e / bs))
+                            .filter(|b| b.state != super::memory::BlockState::Offline)
+                            .count();
+                        if online > 0 {
+                            return Err(fail(
+                                Errno::EBUSY,
+                                "ndctl_namespace_disable_safe",
+                                format!(
+                                    "{name}: {dax} is active as system-ram ({online} memory block{} online), refusing to disable",
+                                    if online == 1 { "" } else { "s" }
+                                ),
+                                None,
+                                trace,
+                            ));
+                        }
+                        // Its memory all offline: dax_pmem's unbind unregisters dax0.0, and
+                        // kmem's remove (`dev_dax_kmem_remove`) takes the memory with it.
+                        self.dax_kmem_unbind(&dax, trace)?;
+                    } else if !d.kmem_ranges.is_empty() {
+                        // kmem's remove failed earlier and left its resources (until reboot).
                         return Err(fail(
                             Errno::EBUSY,
                             "nd_namespace_disable",
-                            format!("{dax} is in system-ram mode: reconfigure it to devdax first"),
+                            format!(
+                                "{dax}'s System RAM (kmem) was left behind by kmem: it stays until reboot"
+                            ),
                             None,
                             trace,
                         ));

@@ -844,23 +844,6 @@ fn create(
         );
         return;
     }
-    if let Some(d) = m.dax.get(&ns.dax_name())
-        && ns.mode == NsMode::Devdax
-        && (d.driver == crate::kernel::dax::DaxDriver::Kmem || !d.kmem_ranges.is_empty())
-    {
-        fail(
-            r,
-            Errno::EBUSY,
-            vec![format!(
-                "Error: {}: {} is in system-ram mode: reconfigure it with daxctl reconfigure-device --mode=devdax first",
-                ns.name,
-                ns.dax_name()
-            )],
-            &what,
-            false,
-        );
-        return;
-    }
     if let Err(e) = m.nd_namespace_disable(&ns.name, trace) {
         kfail(r, e, &what, false);
         return;

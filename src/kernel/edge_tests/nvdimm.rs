@@ -659,9 +659,26 @@ fn set_mode_raw_drops_the_info_block() {
     );
 }
 
-/// Disabling: a disabled namespace is left alone; a devdax namespace whose dax device is in
-/// kmem's hands cannot go (ndctl: "reconfigure it to devdax first"); otherwise dax_pmem's
-/// unbind removes dax0.0 and then the metadata claim.
+/// Bind dax0.0 to kmem as daxctl does (unbind device_dax, kmem's new_id, probe) and online
+/// its blocks movable: the system-ram mode of the real captures.
+fn to_system_ram(m: &mut Machine, tr: &mut Trace) {
+    use crate::kernel::memory::OnlineType;
+    m.dax_unbind_device_dax("dax0.0", tr).unwrap();
+    m.nvdimm.modules.insert("kmem".into());
+    m.nvdimm.kmem_ids.insert("dax0.0".into());
+    m.dax_kmem("dax0.0", tr).unwrap();
+    let ranges = m.dax["dax0.0"].kmem_ranges.clone();
+    for (s, e) in ranges {
+        m.online_memory(s, e - s + 1, OnlineType::OnlineMovable, tr)
+            .unwrap();
+    }
+}
+
+/// Disabling: a disabled namespace is left alone. A devdax namespace whose dax device has
+/// memory online as system-ram cannot go: libndctl's `ndctl_namespace_disable_safe` refuses
+/// it (-EBUSY, `ndctl_dax_has_active_memory`, ndctl v72+). Its memory offline, dax_pmem's
+/// unbind unregisters dax0.0 and kmem's remove takes the memory (`dev_dax_kmem_remove` →
+/// `remove_memory`). Otherwise dax_pmem's unbind removes dax0.0, then the metadata claim.
 #[test]
 fn disable_devdax_namespace() {
     let tr = &mut Trace::new();
@@ -672,9 +689,35 @@ fn disable_devdax_namespace() {
         .unwrap();
     load(&mut m, &["dax_pmem", "device_dax"]);
     assert_eq!(span(&m, "dax0.0"), Some((0x100e00000, 0x12fffffff, true)));
-    m.dax.get_mut("dax0.0").unwrap().driver = crate::kernel::dax::DaxDriver::Kmem;
+    let devdax = crate::render::render_iomem(&m.tree);
+    to_system_ram(&mut m, tr);
+    assert!(span(&m, "System RAM (kmem)").is_some());
     let e = m.nd_namespace_disable("namespace0.0", tr).unwrap_err();
     assert_eq!(e.errno, Errno::EBUSY);
+    assert_eq!(e.func, "ndctl_namespace_disable_safe");
+    let ranges = m.dax["dax0.0"].kmem_ranges.clone();
+    for (s, e) in ranges {
+        m.offline_memory(s, e - s + 1, tr).unwrap();
+    }
+    let mut off = m.clone();
+    off.nd_namespace_disable("namespace0.0", tr).unwrap();
+    assert_eq!(
+        span(&off, "System RAM (kmem)"),
+        None,
+        "kmem's remove took the memory"
+    );
+    assert_eq!(span(&off, "dax0.0"), None);
+    assert_eq!(span(&off, "namespace0.0"), None);
+    assert!(!off.dax.contains_key("dax0.0"));
+    assert!(
+        off.blocks
+            .get(0x108000000 / off.config.block_size)
+            .is_none()
+    );
+    // Back in devdax mode the way daxctl goes (kmem unbind, device_dax bind): as before.
+    m.dax_kmem_unbind("dax0.0", tr).unwrap();
+    m.dax_bind_device_dax("dax0.0", tr).unwrap();
+    assert_eq!(crate::render::render_iomem(&m.tree), devdax);
     m.dax.get_mut("dax0.0").unwrap().driver = crate::kernel::dax::DaxDriver::DeviceDax;
     m.dax.get_mut("dax0.0").unwrap().kmem_ranges = vec![(0x100e00000, 0x12fffffff)];
     let e = m.nd_namespace_disable("namespace0.0", tr).unwrap_err();
@@ -856,8 +899,8 @@ fn a_disabled_region_has_no_namespace_devices_until_it_is_enabled() {
 
 /// A devdax namespace comes back as devdax when its region is enabled: the info block is on
 /// the media (`nd_pmem_probe` → `nd_dax_probe` finds it), dax_pmem claims the metadata and
-/// creates dax0.0, device_dax claims the data. A namespace whose dax device kmem holds stops
-/// the disable (`ndctl_namespace_disable_safe`), and the region stays enabled.
+/// creates dax0.0, device_dax claims the data. A namespace whose dax device has memory online
+/// as system-ram stops the disable (`ndctl_namespace_disable_safe`); the region stays enabled.
 #[test]
 fn a_devdax_namespace_survives_its_region_being_disabled() {
     let tr = &mut Trace::new();
@@ -878,7 +921,7 @@ fn a_devdax_namespace_survives_its_region_being_disabled() {
     assert_eq!(span(&m, "namespace0.0"), meta);
     assert_eq!(m.nvdimm.namespaces[0].mode, NsMode::Devdax);
 
-    m.dax.get_mut("dax0.0").unwrap().driver = crate::kernel::dax::DaxDriver::Kmem;
+    to_system_ram(&mut m, tr);
     assert_eq!(m.nd_region_disable(0, tr).unwrap_err().errno, Errno::EBUSY);
     assert!(m.nvdimm.regions[0].enabled);
     assert_eq!(span(&m, "namespace0.0"), meta);
