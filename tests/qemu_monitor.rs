@@ -137,12 +137,19 @@ fn a_pc_dimm_hotplug_typed_6_12() {
     replay("6.12");
 }
 
+/// The lines on the A machine of 6.1 (`--diff none`), printing the final tree as /proc/iomem.
 fn run(lines: &[&str]) -> std::process::Output {
+    run_with(&["--format", "iomem"], lines)
+}
+
+/// The lines on the A machine of 6.1 (`--diff none`), with `extra` options.
+fn run_with(extra: &[&str], lines: &[&str]) -> std::process::Output {
     let mut c = Command::cargo_bin("iomem-sim").unwrap();
     c.arg("-i")
         .arg(case_dir("6.1").join("before.iomem"))
         .args(["--kernel", "6.1", "--phys-bits", "40", "--color", "never"])
-        .args(["--diff", "none", "--format", "iomem"]);
+        .args(["--diff", "none"])
+        .args(extra);
     for l in lines {
         c.args(["-e", l]);
     }
@@ -258,19 +265,7 @@ fn a_plugged_dimm_holds_its_backend_id_slot_and_range() {
         "info memory-devices",
         "cat /proc/iomem",
     ]);
-    let mut c = Command::cargo_bin("iomem-sim").unwrap();
-    c.arg("-i").arg(case_dir("6.1").join("before.iomem")).args([
-        "--kernel",
-        "6.1",
-        "--phys-bits",
-        "40",
-        "--diff",
-        "none",
-    ]);
-    for l in &lines {
-        c.args(["-e", l]);
-    }
-    let o = c.output().unwrap();
+    let o = run_with(&[], &lines);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -306,30 +301,21 @@ fn no_device_memory_without_room_below_the_pci_window() {
 /// platform as they were: the id and the backend free again), `redo` plugs it back.
 #[test]
 fn undo_and_redo_cover_the_platform() {
-    let mut c = Command::cargo_bin("iomem-sim").unwrap();
-    c.arg("-i").arg(case_dir("6.1").join("before.iomem")).args([
-        "--kernel",
-        "6.1",
-        "--phys-bits",
-        "40",
-        "--diff",
-        "none",
-    ]);
-    for l in [
-        "object_add memory-backend-ram,id=m1,size=256M",
-        "device_add pc-dimm,id=d1,memdev=m1",
-        "undo",
-        "info memory-devices",
-        "cat /proc/iomem",
-        "redo",
-        "info memory-devices",
-        "undo",
-        "device_add pc-dimm,id=d1,memdev=m1,addr=0x180000000",
-        "info memory-devices",
-    ] {
-        c.args(["-e", l]);
-    }
-    let o = c.output().unwrap();
+    let o = run_with(
+        &[],
+        &[
+            "object_add memory-backend-ram,id=m1,size=256M",
+            "device_add pc-dimm,id=d1,memdev=m1",
+            "undo",
+            "info memory-devices",
+            "cat /proc/iomem",
+            "redo",
+            "info memory-devices",
+            "undo",
+            "device_add pc-dimm,id=d1,memdev=m1,addr=0x180000000",
+            "info memory-devices",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let before = read(&case_dir("6.1").join("before.iomem"));
